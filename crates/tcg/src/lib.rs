@@ -20,9 +20,11 @@
 //! do not force a sync: after a guest fault the backend guarantees only that the faulting
 //! instruction's guest pc can be recovered from the `insn_start` markers.
 
+mod interp;
 mod print;
 mod verify;
 
+pub use interp::{interpret, GuestMemoryView, InterpExit};
 pub use verify::{verify, VerifyError};
 
 /// The type of a temporary.
