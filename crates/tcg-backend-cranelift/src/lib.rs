@@ -4,3 +4,462 @@
 //! code cache (regions of executable memory that are filled in batches and flushed whole),
 //! emits chainable direct jumps, and maps host pcs back to guest instruction starts. It
 //! knows nothing of x86 or of how blocks are looked up.
+//!
+//! # Pieces
+//! - [`Backend`]: shared by every vCPU thread (in an `Arc`). Holds the target ISA, the
+//!   guest memory layout, the [`CodeCache`], and two bits of code emitted once: the
+//!   trampoline that enters translated code from Rust, and the "unlinked" stub that every
+//!   jump slot points at until it is linked.
+//! - [`Compiler`]: one per vCPU thread; lowers a [`tcg::Block`] into the cache.
+//!
+//! # Block calling convention
+//! Every block is a Cranelift function with the `tail` calling convention and signature
+//! `(env: i64, from: i64) -> i64`. Blocks leave by tail calls (chaining, no stack growth)
+//! or by returning a value that [`Backend::execute`] decodes into a [`BlockExit`]:
+//! - `ExitTb { code }` returns `code << 2` (decoded as [`BlockExit::Exit`]);
+//! - `GotoTb { slot }` loads the code pointer in jump slot `slot` (an [`AtomicUsize`] owned
+//!   by the caller, its address baked into the code) and tail-calls it with
+//!   `from = tb_tag | slot`. An unlinked slot holds [`Backend::unlinked_stub_addr`], a stub
+//!   that returns `from | UNCHAINED_BIT` (decoded as [`BlockExit::Unchained`]);
+//! - `LookupAndGotoPtr` calls `lookup_fn(env)` and tail-calls the result with `from = 0`, or
+//!   returns 0 (decoded as `BlockExit::Exit(0)`) when it gives 0.
+//!
+//! # Guest memory
+//! Guest address `a` is host address `guest_base + min(a, guest_size)`; the caller maps a
+//! guard region (at least one page, never accessible) at `guest_base + guest_size`, so an
+//! access to any address `>= guest_size` faults instead of reaching other host memory.
+//! Accesses that the IR marks `aligned` are checked and raise a trap
+//! ([`CompiledBlock::alignment_traps`]) when misaligned. A fault's host pc maps back to the
+//! guest pc with [`CompiledBlock::guest_pc`].
+//!
+//! # Memory ordering
+//! The guest (x86) assumes TSO. On TSO-like hosts (x86-64, s390x) ordinary guest accesses
+//! get no barriers. On weak hosts (aarch64, riscv64) the lowering keeps TSO with Cranelift's
+//! only barrier, the full `fence`: a fence before a guest load if a guest load came before it
+//! since the last fence (load→load), and before a guest store if any guest access did
+//! (load→store, store→store); history before a block's entry, a label or a helper call is
+//! unknown and counts as "an access came before". This is QEMU's "barrier after each load,
+//! barrier before each store" with adjacent barriers merged. Atomics get a full fence on
+//! both sides on weak hosts (x86 locked instructions are full barriers); `Fence::Full` is
+//! always a fence. See [`MemoryModel`].
+
+mod cache;
+mod lower;
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use cranelift_codegen::ir::{types, AbiParam, InstBuilder, Signature, UserFuncName};
+use cranelift_codegen::isa::{CallConv, OwnedTargetIsa, TargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::Context;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use target_lexicon::Architecture;
+
+pub use cache::{CacheFull, CodeCache};
+pub use lower::{CompiledBlock, Compiler, Inspection, ALIGNMENT_TRAP_CODE};
+
+/// Set in a block's return value when it left through an unlinked jump slot.
+pub const UNCHAINED_BIT: u64 = 2;
+
+/// How strongly the host orders ordinary memory accesses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemoryModel {
+    /// Total store order or stronger (x86-64, s390x): only store→load may be reordered, as on
+    /// the guest, so plain guest accesses need no barriers.
+    Tso,
+    /// Weaker than TSO (aarch64, riscv64): barriers keep the guest's TSO.
+    Weak,
+}
+
+impl MemoryModel {
+    /// The memory model of hosts of architecture `arch`.
+    pub fn of(arch: Architecture) -> MemoryModel {
+        match arch {
+            Architecture::X86_64 | Architecture::S390x => MemoryModel::Tso,
+            _ => MemoryModel::Weak,
+        }
+    }
+}
+
+/// Cranelift's optimisation level for blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptLevel {
+    /// No mid-end optimisation (fastest compile).
+    None,
+    /// The e-graph mid-end (GVN, constant folding, LICM, ...).
+    Speed,
+}
+
+/// Cranelift's register allocator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Regalloc {
+    /// regalloc2's single-pass allocator: fast, more spills.
+    SinglePass,
+    /// regalloc2's backtracking allocator: slower, better code.
+    Backtracking,
+}
+
+/// How to build a [`Backend`].
+#[derive(Clone, Copy, Debug)]
+pub struct BackendConfig {
+    /// Host address of guest address 0.
+    pub guest_base: u64,
+    /// Size of the guest address space (a power of two); a guard region must follow it.
+    pub guest_size: u64,
+    /// `extern "C" fn(env: *mut u8) -> usize` for `LookupAndGotoPtr`: the host code address of
+    /// the block for the guest pc in the state, or 0. May be 0 if no block uses that op.
+    pub lookup_fn: usize,
+    /// Optimisation level (default: [`OptLevel::Speed`], see the crate's report on timing).
+    pub opt_level: OptLevel,
+    /// Register allocator (default: [`Regalloc::Backtracking`]).
+    pub regalloc: Regalloc,
+    /// Code cache size in bytes (default 64 MiB; reserved, committed as used).
+    pub cache_capacity: usize,
+    /// Run Cranelift's IR verifier on every block (default: on in debug builds).
+    pub verify_clif: bool,
+}
+
+impl BackendConfig {
+    /// The default configuration for this guest memory layout and lookup function.
+    pub fn new(guest_base: u64, guest_size: u64, lookup_fn: usize) -> BackendConfig {
+        BackendConfig {
+            guest_base,
+            guest_size,
+            lookup_fn,
+            opt_level: OptLevel::Speed,
+            regalloc: Regalloc::Backtracking,
+            cache_capacity: 64 << 20,
+            verify_clif: cfg!(debug_assertions),
+        }
+    }
+}
+
+/// Why a [`Backend`] could not be built.
+#[derive(Debug)]
+pub enum BackendError {
+    /// Cranelift does not support the host or the requested triple.
+    Isa(String),
+    /// The configuration is invalid (e.g. `guest_size` not a power of two).
+    Config(String),
+    /// The code cache could not be mapped.
+    Io(std::io::Error),
+    /// Emitting the trampoline or the unlinked stub failed.
+    Compile(CompileError),
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackendError::Isa(s) => write!(f, "unsupported target: {s}"),
+            BackendError::Config(s) => write!(f, "bad backend configuration: {s}"),
+            BackendError::Io(e) => write!(f, "code cache: {e}"),
+            BackendError::Compile(e) => write!(f, "backend stubs: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BackendError {}
+
+/// Why a block could not be compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompileError {
+    /// The code cache is full: flush it (in an exclusive section) and compile again.
+    CacheFull,
+    /// The block fails [`tcg::verify`].
+    Invalid(tcg::VerifyError),
+    /// The block needs something the backend was not given (a jump slot, `lookup_fn`), or the
+    /// `tb_tag` is not 4-aligned.
+    Unsupported(String),
+    /// Cranelift failed (a backend bug).
+    Codegen(String),
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompileError::CacheFull => write!(f, "code cache full"),
+            CompileError::Invalid(e) => write!(f, "invalid block: {e}"),
+            CompileError::Unsupported(s) => write!(f, "unsupported: {s}"),
+            CompileError::Codegen(s) => write!(f, "cranelift: {s}"),
+        }
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+impl From<CacheFull> for CompileError {
+    fn from(_: CacheFull) -> Self {
+        CompileError::CacheFull
+    }
+}
+
+/// Why translated code returned to [`Backend::execute`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockExit {
+    /// `ExitTb { code }` ran, or `LookupAndGotoPtr` missed (code 0).
+    Exit(u32),
+    /// `GotoTb { slot }` of the block compiled with `tb_tag` ran while its slot was unlinked:
+    /// the dispatcher may now link that slot to the next block.
+    Unchained {
+        /// The `tb_tag` the block was compiled with.
+        tb_tag: u64,
+        /// The jump slot (0 or 1).
+        slot: u8,
+    },
+}
+
+impl BlockExit {
+    /// Decodes a block's raw return value.
+    pub fn decode(raw: u64) -> BlockExit {
+        if raw & UNCHAINED_BIT != 0 {
+            BlockExit::Unchained {
+                tb_tag: raw & !3,
+                slot: (raw & 1) as u8,
+            }
+        } else {
+            BlockExit::Exit((raw >> 2) as u32)
+        }
+    }
+}
+
+/// The backend shared by all vCPU threads.
+pub struct Backend {
+    isa: OwnedTargetIsa,
+    is_host: bool,
+    memory_model: MemoryModel,
+    config: BackendConfig,
+    cache: CodeCache,
+    /// `extern "C" fn(env, code) -> u64` entering a block.
+    trampoline: usize,
+    /// Tail-cc `(env, from) -> from | UNCHAINED_BIT`.
+    unlinked_stub: usize,
+}
+
+impl fmt::Debug for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Backend")
+            .field("isa", &self.isa.triple().to_string())
+            .field("memory_model", &self.memory_model)
+            .field("config", &self.config)
+            .field("cache", &self.cache)
+            .finish()
+    }
+}
+
+impl Backend {
+    /// A backend for this host (the ISA and its features detected by `cranelift-native`).
+    pub fn new(config: BackendConfig) -> Result<Arc<Backend>, BackendError> {
+        let builder = cranelift_native::builder().map_err(|e| BackendError::Isa(e.into()))?;
+        Backend::build(builder, true, config)
+    }
+
+    /// A backend that generates code for `triple` (e.g. `"aarch64-unknown-linux-gnu"`) with
+    /// that ISA's baseline features. Its code can be inspected ([`Compiler::inspect`]) but,
+    /// unless `triple` is the host's, never executed.
+    pub fn for_triple(triple: &str, config: BackendConfig) -> Result<Arc<Backend>, BackendError> {
+        let builder = cranelift_codegen::isa::lookup_by_name(triple)
+            .map_err(|e| BackendError::Isa(e.to_string()))?;
+        let is_host = builder.triple().architecture == target_lexicon::HOST.architecture;
+        Backend::build(builder, is_host, config)
+    }
+
+    fn build(
+        isa_builder: cranelift_codegen::isa::Builder,
+        is_host: bool,
+        config: BackendConfig,
+    ) -> Result<Arc<Backend>, BackendError> {
+        if !config.guest_size.is_power_of_two() || config.guest_size < 16 {
+            return Err(BackendError::Config(format!(
+                "guest_size {:#x} is not a power of two >= 16",
+                config.guest_size
+            )));
+        }
+        let mut flags = settings::builder();
+        let set = |f: &mut settings::Builder, k: &str, v: &str| {
+            f.set(k, v)
+                .map_err(|e| BackendError::Isa(format!("{k}={v}: {e}")))
+        };
+        set(
+            &mut flags,
+            "opt_level",
+            match config.opt_level {
+                OptLevel::None => "none",
+                OptLevel::Speed => "speed",
+            },
+        )?;
+        set(
+            &mut flags,
+            "regalloc_algorithm",
+            match config.regalloc {
+                Regalloc::SinglePass => "single_pass",
+                Regalloc::Backtracking => "backtracking",
+            },
+        )?;
+        set(
+            &mut flags,
+            "enable_verifier",
+            if config.verify_clif { "true" } else { "false" },
+        )?;
+        // Guest loads must never be merged across a spin loop's back edge; globals live in
+        // variables anyway, so alias analysis would gain little.
+        set(&mut flags, "enable_alias_analysis", "false")?;
+        set(&mut flags, "unwind_info", "false")?;
+        // Cranelift's tail calls rely on frame pointers (and profilers like them).
+        set(&mut flags, "preserve_frame_pointers", "true")?;
+        set(&mut flags, "is_pic", "false")?;
+        let isa = isa_builder
+            .finish(settings::Flags::new(flags))
+            .map_err(|e| BackendError::Isa(e.to_string()))?;
+        let memory_model = MemoryModel::of(isa.triple().architecture);
+        let cache = CodeCache::new(config.cache_capacity).map_err(BackendError::Io)?;
+        let mut backend = Backend {
+            isa,
+            is_host,
+            memory_model,
+            config,
+            cache,
+            trampoline: 0,
+            unlinked_stub: 0,
+        };
+        backend.trampoline = backend
+            .emit_stub(true)
+            .map_err(BackendError::Compile)?
+            .addr();
+        backend.unlinked_stub = backend
+            .emit_stub(false)
+            .map_err(BackendError::Compile)?
+            .addr();
+        backend.cache.make_permanent();
+        Ok(Arc::new(backend))
+    }
+
+    /// Emits the trampoline (`trampoline == true`) or the unlinked stub.
+    fn emit_stub(&self, trampoline: bool) -> Result<*const u8, CompileError> {
+        let mut ctx = Context::new();
+        let mut fctx = FunctionBuilderContext::new();
+        ctx.func.name = UserFuncName::user(0, u32::from(trampoline));
+        if trampoline {
+            let mut sig = Signature::new(self.isa.default_call_conv());
+            sig.params.push(AbiParam::new(types::I64));
+            sig.params.push(AbiParam::new(types::I64));
+            sig.returns.push(AbiParam::new(types::I64));
+            ctx.func.signature = sig;
+        } else {
+            ctx.func.signature = block_signature();
+        }
+        {
+            let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+            let entry = b.create_block();
+            b.append_block_params_for_function_params(entry);
+            b.switch_to_block(entry);
+            let (p0, p1) = (b.block_params(entry)[0], b.block_params(entry)[1]);
+            let ret = if trampoline {
+                let sig = b.import_signature(block_signature());
+                let from = b.ins().iconst(types::I64, 0);
+                let call = b.ins().call_indirect(sig, p1, &[p0, from]);
+                b.inst_results(call)[0]
+            } else {
+                b.ins().bor_imm_u(p1, UNCHAINED_BIT as i64)
+            };
+            b.ins().return_(&[ret]);
+            b.seal_all_blocks();
+            b.finalize(self.isa.frontend_config());
+        }
+        let compiled = ctx
+            .compile(&*self.isa, &mut Default::default())
+            .map_err(|e| CompileError::Codegen(format!("{:?}", e.inner)))?;
+        let align = (compiled.buffer.alignment as usize)
+            .max(self.isa.function_alignment().minimum as usize);
+        Ok(self.cache.emit(compiled.code_buffer(), align)?)
+    }
+
+    /// The target ISA.
+    pub fn isa(&self) -> &dyn TargetIsa {
+        &*self.isa
+    }
+
+    /// The host's memory model, which decides the barriers around guest accesses.
+    pub fn memory_model(&self) -> MemoryModel {
+        self.memory_model
+    }
+
+    /// The configuration the backend was built with.
+    pub fn config(&self) -> &BackendConfig {
+        &self.config
+    }
+
+    /// Host address of guest address 0.
+    pub fn guest_base(&self) -> u64 {
+        self.config.guest_base
+    }
+
+    /// Size of the guest address space.
+    pub fn guest_size(&self) -> u64 {
+        self.config.guest_size
+    }
+
+    /// The code cache (for `flush`, `contains` and statistics).
+    pub fn code_cache(&self) -> &CodeCache {
+        &self.cache
+    }
+
+    /// The value a jump slot must hold while unlinked (its initial value).
+    pub fn unlinked_stub_addr(&self) -> *const u8 {
+        self.unlinked_stub as *const u8
+    }
+
+    /// Points jump slot `slot` at the block whose code starts at `target`.
+    ///
+    /// Ordering: a `Release` store; translated code reads slots with Cranelift's
+    /// `atomic_load` (sequentially consistent, so at least `Acquire`). A thread that follows
+    /// the link therefore sees everything written before it, notably the target's code and
+    /// constants (already written and made coherent by [`CodeCache::emit`]). Another thread
+    /// running the block concurrently takes either the old value or the new one; both are
+    /// valid code until the cache is flushed, which happens only when no vCPU runs.
+    pub fn link_slot(&self, slot: &AtomicUsize, target: *const u8) {
+        slot.store(target as usize, Ordering::Release);
+    }
+
+    /// Points jump slot `slot` back at the unlinked stub (e.g. when its target is
+    /// invalidated); a thread running the block concurrently may still take the old link
+    /// once, as described at [`Backend::link_slot`].
+    pub fn unlink_slot(&self, slot: &AtomicUsize) {
+        slot.store(self.unlinked_stub, Ordering::Release);
+    }
+
+    /// Runs translated code starting at the block `code` until a block returns.
+    ///
+    /// # Safety
+    /// This backend must target the host ([`Backend::new`]). `code` must be a block returned
+    /// by [`Compiler::compile`] on this backend and not flushed since; `env` must point to a
+    /// CPU state valid for every global and state offset the reachable blocks use; the guest
+    /// memory layout given at construction must be mapped (with its guard region); every
+    /// jump slot the reachable blocks were compiled with must still be alive and hold either
+    /// the unlinked stub or a live block; helpers and `lookup_fn` must match their
+    /// declarations. Guest faults arrive as host signals inside the translated code; the
+    /// caller's signal handler must deal with them (e.g. by `siglongjmp` out of this call).
+    pub unsafe fn execute(&self, env: *mut u8, code: *const u8) -> BlockExit {
+        assert!(self.is_host, "executing code generated for another ISA");
+        // SAFETY: `trampoline` was emitted by `emit_stub` for the host's default calling
+        // convention, which is `extern "C"`, with signature (i64, i64) -> i64; it stays in the
+        // permanent part of the cache for the backend's life. What it runs is the caller's
+        // responsibility as documented above.
+        let raw = unsafe {
+            let f: extern "C" fn(*mut u8, *const u8) -> u64 =
+                std::mem::transmute::<usize, _>(self.trampoline);
+            f(env, code)
+        };
+        BlockExit::decode(raw)
+    }
+}
+
+/// The signature of every block: tail calling convention, `(env, from) -> i64`.
+pub(crate) fn block_signature() -> Signature {
+    let mut sig = Signature::new(CallConv::Tail);
+    sig.params.push(AbiParam::new(types::I64));
+    sig.params.push(AbiParam::new(types::I64));
+    sig.returns.push(AbiParam::new(types::I64));
+    sig
+}

@@ -1,0 +1,287 @@
+//! The code cache: one region of executable memory, filled by bump allocation and flushed
+//! whole.
+//!
+//! The region is a `memfd` mapped twice: a read-write view that the compiler copies code
+//! into and a read-execute view that runs it. No page is ever writable and executable at
+//! once in one view, so hosts that enforce W^X work, and no `mprotect` is needed per block.
+//! The whole capacity is reserved up front but the kernel allocates pages only when they are
+//! first written, so the memory a cache costs is the code it holds (rounded up to pages).
+//!
+//! Allocation takes a short lock (bump a cursor); copying and the instruction-cache flush
+//! happen outside it, into space no other thread owns.
+
+use std::fmt;
+use std::io;
+use std::ptr::NonNull;
+use std::sync::Mutex;
+
+/// Every allocation starts at a multiple of this (a cache line on every supported host).
+const MIN_ALIGN: usize = 16;
+
+/// A region of executable memory for translated code.
+pub struct CodeCache {
+    /// Start of the read-write view.
+    rw: NonNull<u8>,
+    /// Start of the read-execute view (same pages as `rw`).
+    rx: NonNull<u8>,
+    /// Size of each view in bytes.
+    capacity: usize,
+    /// The memfd both views map.
+    fd: libc::c_int,
+    /// Bump state.
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Bytes handed out so far.
+    used: usize,
+    /// Bytes kept by [`CodeCache::flush`] (code that lives as long as the cache, such as the
+    /// trampoline and the unlinked stub).
+    permanent: usize,
+}
+
+// SAFETY: the raw pointers name a mapping that this struct owns for its whole life and that no
+// one else unmaps. Shared access is sound: the bump cursor is behind a mutex, each allocation's
+// bytes are written only by the thread that allocated them (before it publishes the code),
+// and `flush` is unsafe with a contract that excludes concurrent use.
+unsafe impl Send for CodeCache {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for CodeCache {}
+
+impl fmt::Debug for CodeCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CodeCache")
+            .field("rx", &self.rx)
+            .field("capacity", &self.capacity)
+            .field("used", &self.used())
+            .finish()
+    }
+}
+
+/// The cache has no room for a block: flush it and compile again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheFull;
+
+impl CodeCache {
+    /// Reserves a cache of `capacity` bytes (rounded up to whole pages).
+    pub fn new(capacity: usize) -> io::Result<CodeCache> {
+        let page = page_size();
+        let capacity = capacity.max(page).div_ceil(page) * page;
+        // SAFETY: the name is a valid NUL-terminated string; flags are valid.
+        let fd = unsafe { libc::memfd_create(c"tcg-code-cache".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let fail = |fd| {
+            let e = io::Error::last_os_error();
+            // SAFETY: `fd` is the memfd opened above and not used after this.
+            unsafe { libc::close(fd) };
+            e
+        };
+        // SAFETY: `fd` is a valid memfd; growing it only sets its size (pages stay sparse).
+        if unsafe { libc::ftruncate(fd, capacity as libc::off_t) } != 0 {
+            return Err(fail(fd));
+        }
+        let map = |prot| {
+            // SAFETY: a fresh shared mapping of our own memfd at an address the kernel picks;
+            // it aliases no Rust object.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    capacity,
+                    prot,
+                    libc::MAP_SHARED,
+                    fd,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                None
+            } else {
+                NonNull::new(p.cast::<u8>())
+            }
+        };
+        let Some(rw) = map(libc::PROT_READ | libc::PROT_WRITE) else {
+            return Err(fail(fd));
+        };
+        let Some(rx) = map(libc::PROT_READ | libc::PROT_EXEC) else {
+            let e = fail(fd);
+            // SAFETY: `rw` was mapped above with this length and nothing refers to it yet.
+            unsafe { libc::munmap(rw.as_ptr().cast(), capacity) };
+            return Err(e);
+        };
+        Ok(CodeCache {
+            rw,
+            rx,
+            capacity,
+            fd,
+            state: Mutex::new(State {
+                used: 0,
+                permanent: 0,
+            }),
+        })
+    }
+
+    /// Copies `code` into the cache at an address aligned to `align` (a power of two) and
+    /// returns its address in the executable view, ready to run on any thread once the
+    /// pointer is published with release ordering (the instruction cache is already flushed).
+    pub fn emit(&self, code: &[u8], align: usize) -> Result<*const u8, CacheFull> {
+        let align = align.max(MIN_ALIGN);
+        debug_assert!(align.is_power_of_two());
+        let offset = {
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let start = st.used.next_multiple_of(align);
+            let end = start.checked_add(code.len()).ok_or(CacheFull)?;
+            if end > self.capacity {
+                return Err(CacheFull);
+            }
+            st.used = end;
+            start
+        };
+        // SAFETY: `offset..offset + len` lies inside the mapping (checked above) and was handed
+        // out to this call alone by the bump allocator, so no other thread reads or writes it
+        // until we return the pointer; `code` is a separate Rust slice, so they don't overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(code.as_ptr(), self.rw.as_ptr().add(offset), code.len());
+            let rx = self.rx.as_ptr().add(offset);
+            flush_icache(self.rw.as_ptr().add(offset), rx, code.len());
+            Ok(rx.cast_const())
+        }
+    }
+
+    /// Marks everything emitted so far as permanent: [`CodeCache::flush`] keeps it.
+    pub(crate) fn make_permanent(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.permanent = st.used;
+    }
+
+    /// Forgets every block (keeping only the backend's own trampoline and stub) and returns
+    /// their pages to the kernel.
+    ///
+    /// # Safety
+    /// No thread may be running code from this cache (other than the permanent stubs), hold a
+    /// pointer to a flushed block that it will run or link later, or be inside
+    /// [`CodeCache::emit`] while this runs: call it inside an exclusive section with every
+    /// jump slot that points at flushed code discarded too.
+    pub unsafe fn flush(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let page = page_size();
+        let keep = st.permanent.div_ceil(page) * page;
+        if keep < self.capacity {
+            // SAFETY: punching a hole in our own memfd past the permanent code; by the caller's
+            // contract nothing uses those bytes any more. A failure only keeps the pages.
+            unsafe {
+                libc::fallocate(
+                    self.fd,
+                    libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                    keep as libc::off_t,
+                    (self.capacity - keep) as libc::off_t,
+                );
+            }
+        }
+        st.used = st.permanent;
+        drop(st);
+        sync_other_cores();
+    }
+
+    /// True if `host_pc` lies in code emitted into this cache.
+    pub fn contains(&self, host_pc: usize) -> bool {
+        let start = self.rx.as_ptr() as usize;
+        host_pc >= start && host_pc < start + self.used()
+    }
+
+    /// Bytes handed out (including alignment padding).
+    pub fn used(&self) -> usize {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).used
+    }
+
+    /// Total bytes the cache can hold.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
+impl Drop for CodeCache {
+    fn drop(&mut self) {
+        // SAFETY: both views were mapped with `capacity` bytes in `new` and the cache is being
+        // dropped, so no code from it runs any more (the `Backend` owning it is gone).
+        unsafe {
+            libc::munmap(self.rw.as_ptr().cast(), self.capacity);
+            libc::munmap(self.rx.as_ptr().cast(), self.capacity);
+            libc::close(self.fd);
+        }
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p <= 0 {
+        4096
+    } else {
+        p as usize
+    }
+}
+
+/// Makes freshly written code at `rx` (written through its alias `rw`) visible to instruction
+/// fetch on every core.
+///
+/// - x86-64: instruction fetch is coherent with data writes; code at an address that no core
+///   has executed since it was written needs no maintenance (and flushed code is only reused
+///   after [`CodeCache::flush`], which runs in an exclusive section).
+/// - s390x: the same (stores are seen by instruction fetch of all CPUs).
+/// - aarch64: clean the data cache to the point of unification by the RW alias (`dc cvau`),
+///   `dsb ish`, invalidate the instruction cache by the RX alias (`ic ivau`, broadcast to the
+///   inner-shareable domain), `dsb ish`, `isb`, with line sizes read from `CTR_EL0`.
+/// - riscv64: the `riscv_flush_icache` system call (what `__riscv_flush_icache` does) with
+///   flags 0, which makes the range coherent on every hart of the process.
+///
+/// # Safety
+/// `rw..rw+len` and `rx..rx+len` must be mapped views of the same bytes.
+#[allow(unused_variables)]
+unsafe fn flush_icache(rw: *mut u8, rx: *mut u8, len: usize) {
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: cache maintenance by VA on addresses the caller guarantees are mapped; these
+    // instructions are allowed at EL0 on Linux (SCTLR_EL1.UCI is set).
+    unsafe {
+        let ctr: u64;
+        std::arch::asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack));
+        let dline = 4usize << ((ctr >> 16) & 0xf);
+        let iline = 4usize << (ctr & 0xf);
+        let mut a = (rw as usize) & !(dline - 1);
+        while a < rw as usize + len {
+            std::arch::asm!("dc cvau, {}", in(reg) a, options(nostack));
+            a += dline;
+        }
+        std::arch::asm!("dsb ish", options(nostack));
+        let mut a = (rx as usize) & !(iline - 1);
+        while a < rx as usize + len {
+            std::arch::asm!("ic ivau, {}", in(reg) a, options(nostack));
+            a += iline;
+        }
+        std::arch::asm!("dsb ish", "isb", options(nostack));
+    }
+    #[cfg(target_arch = "riscv64")]
+    // SAFETY: the system call only takes the address range as numbers; 259 is
+    // __NR_riscv_flush_icache on riscv64 Linux.
+    unsafe {
+        libc::syscall(259, rx as usize, rx as usize + len, 0usize);
+    }
+}
+
+/// After a flush, addresses are reused for new code: on weak hosts make every core of the
+/// process discard instructions it may have fetched from them before (a context
+/// synchronisation on each core via `membarrier(PRIVATE_EXPEDITED_SYNC_CORE)`; best effort:
+/// ignored where the kernel lacks it, and the vCPUs also pass through the exclusive section's
+/// locks). Nothing to do on x86-64 and s390x.
+fn sync_other_cores() {
+    #[cfg(any(target_arch = "aarch64", target_arch = "riscv64"))]
+    // SAFETY: membarrier takes only integer arguments; registering is idempotent.
+    unsafe {
+        const REGISTER_SYNC_CORE: libc::c_long = 1 << 6;
+        const SYNC_CORE: libc::c_long = 1 << 5;
+        libc::syscall(libc::SYS_membarrier, REGISTER_SYNC_CORE, 0, 0);
+        libc::syscall(libc::SYS_membarrier, SYNC_CORE, 0, 0);
+    }
+}

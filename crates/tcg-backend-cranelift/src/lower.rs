@@ -1,0 +1,1125 @@
+//! Lowering `tcg` IR to Cranelift IR, and the per-thread [`Compiler`].
+
+use std::sync::atomic::AtomicUsize;
+
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{
+    self, types, AbiParam, AtomicRmwOp, Endianness, InstBuilder, MemFlagsData, Signature,
+    SourceLoc, StackSlotData, StackSlotKind, TrapCode, UserFuncName, Value,
+};
+use cranelift_codegen::Context;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use tcg::{AtomicOp, BinOp, Block, Cond, Conv, Fence, MemOp, Op, Temp, TempKind, Type, UnOp};
+
+use crate::{block_signature, Backend, CompileError, MemoryModel};
+
+/// The Cranelift user trap code of the check that a guest access marked `aligned` is
+/// naturally aligned (also used for the 16-byte compare-and-swap, which x86 requires to be
+/// aligned). The trap is a host `SIGILL` at one of [`CompiledBlock::alignment_traps`].
+pub const ALIGNMENT_TRAP_CODE: u8 = 1;
+
+/// A block's code in the code cache.
+#[derive(Debug, Clone)]
+pub struct CompiledBlock {
+    /// Entry point (in the cache's executable view); pass it to [`Backend::execute`] or link
+    /// a jump slot to it.
+    pub code: *const u8,
+    /// Length of the code in bytes.
+    pub len: usize,
+    /// `(host offset, guest pc)` pairs sorted by offset: code from each offset up to the next
+    /// entry belongs to the guest instruction at that pc. Code before the first entry (the
+    /// prologue, loading globals) belongs to no instruction.
+    pub insn_map: Vec<(u32, u64)>,
+    /// Host offsets of the alignment-check traps ([`ALIGNMENT_TRAP_CODE`]).
+    pub alignment_traps: Vec<u32>,
+}
+
+// SAFETY: `code` points into the code cache, which is shared, immutable once emitted and
+// valid until a flush (whose contract is on the caller); the struct owns nothing else unsafe.
+unsafe impl Send for CompiledBlock {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for CompiledBlock {}
+
+impl CompiledBlock {
+    /// The guest pc of the instruction whose code contains host address `host_pc`, if
+    /// `host_pc` lies in this block after its first instruction start.
+    pub fn guest_pc(&self, host_pc: usize) -> Option<u64> {
+        let start = self.code as usize;
+        if host_pc < start || host_pc >= start + self.len {
+            return None;
+        }
+        let off = (host_pc - start) as u32;
+        let i = self.insn_map.partition_point(|&(o, _)| o <= off);
+        i.checked_sub(1).map(|i| self.insn_map[i].1)
+    }
+
+    /// True if `host_pc` is one of this block's alignment-check traps.
+    pub fn is_alignment_trap(&self, host_pc: usize) -> bool {
+        let start = self.code as usize;
+        host_pc >= start && self.alignment_traps.contains(&((host_pc - start) as u32))
+    }
+}
+
+/// A block lowered without being emitted, for tests and `-d out_asm`-style dumps.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    /// The Cranelift IR as built (before Cranelift's own optimisation).
+    pub clif: String,
+    /// The lowered machine code, disassembled by Cranelift (VCode form).
+    pub disasm: String,
+    /// The machine code's size in bytes.
+    pub code_len: usize,
+}
+
+/// Lowers blocks; one per vCPU thread (it keeps Cranelift's contexts for reuse).
+pub struct Compiler {
+    ctx: Context,
+    fctx: FunctionBuilderContext,
+}
+
+impl std::fmt::Debug for Compiler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiler").finish_non_exhaustive()
+    }
+}
+
+impl Default for Compiler {
+    fn default() -> Self {
+        Compiler::new()
+    }
+}
+
+impl Compiler {
+    /// A compiler with empty contexts.
+    pub fn new() -> Compiler {
+        Compiler {
+            ctx: Context::new(),
+            fctx: FunctionBuilderContext::new(),
+        }
+    }
+
+    /// Lowers `block` and emits it into `backend`'s code cache.
+    ///
+    /// `tb_tag` (4-aligned, e.g. the address of the TB) is what a `GotoTb` through an unlinked
+    /// slot reports in [`crate::BlockExit::Unchained`]; `jump_slots[n]` is the slot read by
+    /// `GotoTb { slot: n }` (it must outlive the code and hold the unlinked stub or a block;
+    /// a null pointer is allowed when the block has no such `GotoTb`).
+    pub fn compile(
+        &mut self,
+        backend: &Backend,
+        block: &Block,
+        tb_tag: u64,
+        jump_slots: [*const AtomicUsize; 2],
+    ) -> Result<CompiledBlock, CompileError> {
+        let pcs = self.build(backend, block, tb_tag, jump_slots)?;
+        let compiled = self
+            .ctx
+            .compile(backend.isa(), &mut ControlPlane::default())
+            .map_err(|e| CompileError::Codegen(format!("{:?}", e.inner)))?;
+        let buf = &compiled.buffer;
+        if let Some(r) = buf.relocs().first() {
+            return Err(CompileError::Codegen(format!(
+                "unexpected relocation {:?} at {:#x}",
+                r.kind, r.offset
+            )));
+        }
+        let mut insn_map: Vec<(u32, u64)> = Vec::new();
+        for s in buf.get_srclocs_sorted() {
+            if s.loc.is_default() || s.start == s.end {
+                continue;
+            }
+            let pc = pcs[s.loc.bits() as usize];
+            match insn_map.last() {
+                Some(&(_, last)) if last == pc => {}
+                _ => insn_map.push((s.start, pc)),
+            }
+        }
+        let alignment_traps = buf
+            .traps()
+            .iter()
+            .filter(|t| t.code == TrapCode::unwrap_user(ALIGNMENT_TRAP_CODE))
+            .map(|t| t.offset)
+            .collect();
+        let code = compiled.code_buffer();
+        let align =
+            (buf.alignment as usize).max(backend.isa().function_alignment().minimum as usize);
+        let len = code.len();
+        let code = backend.code_cache().emit(code, align)?;
+        Ok(CompiledBlock {
+            code,
+            len,
+            insn_map,
+            alignment_traps,
+        })
+    }
+
+    /// Lowers `block` as [`Compiler::compile`] does but only returns the Cranelift IR and the
+    /// disassembly, emitting nothing (works for backends of any ISA).
+    pub fn inspect(
+        &mut self,
+        backend: &Backend,
+        block: &Block,
+        tb_tag: u64,
+        jump_slots: [*const AtomicUsize; 2],
+    ) -> Result<Inspection, CompileError> {
+        self.build(backend, block, tb_tag, jump_slots)?;
+        let clif = self.ctx.func.display().to_string();
+        self.ctx.set_disasm(true);
+        let res = self
+            .ctx
+            .compile(backend.isa(), &mut ControlPlane::default())
+            .map(|c| (c.vcode.clone().unwrap_or_default(), c.code_buffer().len()))
+            .map_err(|e| CompileError::Codegen(format!("{:?}", e.inner)));
+        self.ctx.set_disasm(false);
+        let (disasm, code_len) = res?;
+        Ok(Inspection {
+            clif,
+            disasm,
+            code_len,
+        })
+    }
+
+    /// Builds the Cranelift function for `block` in `self.ctx`; returns the guest pcs indexed
+    /// by the source locations it set.
+    fn build(
+        &mut self,
+        backend: &Backend,
+        block: &Block,
+        tb_tag: u64,
+        jump_slots: [*const AtomicUsize; 2],
+    ) -> Result<Vec<u64>, CompileError> {
+        tcg::verify(block).map_err(CompileError::Invalid)?;
+        if tb_tag & 3 != 0 {
+            return Err(CompileError::Unsupported(format!(
+                "tb_tag {tb_tag:#x} is not 4-aligned"
+            )));
+        }
+        for op in &block.ops {
+            match *op {
+                Op::GotoTb { slot } if jump_slots[usize::from(slot)].is_null() => {
+                    return Err(CompileError::Unsupported(format!(
+                        "goto_tb {slot} without a jump slot"
+                    )))
+                }
+                Op::LookupAndGotoPtr if backend.config.lookup_fn == 0 => {
+                    return Err(CompileError::Unsupported(
+                        "lookup_and_goto_ptr without lookup_fn".into(),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        self.ctx.clear();
+        self.ctx.func.signature = block_signature();
+        self.ctx.func.name = UserFuncName::user(0, 0);
+        let b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
+        let mut l = Lower::new(b, backend, block, tb_tag, jump_slots);
+        l.lower_all();
+        let pcs = std::mem::take(&mut l.pcs);
+        l.b.seal_all_blocks();
+        l.b.finalize(backend.isa().frontend_config());
+        Ok(pcs)
+    }
+}
+
+/// Where the host stands on barriers for TSO (weak hosts only).
+#[derive(Clone, Copy)]
+struct Barriers {
+    /// A guest load may have happened since the last fence.
+    load: bool,
+    /// A guest store may have happened since the last fence.
+    store: bool,
+}
+
+impl Barriers {
+    const UNKNOWN: Barriers = Barriers {
+        load: true,
+        store: true,
+    };
+    const CLEAN: Barriers = Barriers {
+        load: false,
+        store: false,
+    };
+}
+
+struct Lower<'a> {
+    b: FunctionBuilder<'a>,
+    backend: &'a Backend,
+    block: &'a Block,
+    tb_tag: u64,
+    jump_slots: [*const AtomicUsize; 2],
+    env: Value,
+    /// One variable per temp (unused for `Env`).
+    vars: Vec<Variable>,
+    labels: Vec<ir::Block>,
+    /// Every global: (temp, offset).
+    globals: Vec<(Temp, u32)>,
+    /// Globals the block writes; stored back at exits and before syncing calls.
+    written: Vec<(Temp, u32)>,
+    /// The current Cranelift block is terminated (following ops are unreachable until a label).
+    terminated: bool,
+    barriers: Barriers,
+    weak: bool,
+    /// Flags of guest memory accesses (may trap; little-endian).
+    guest_flags: MemFlagsData,
+    /// Guest pcs, indexed by the source locations set at each `InsnStart`.
+    pcs: Vec<u64>,
+}
+
+fn cl_type(t: Type) -> ir::Type {
+    match t {
+        Type::I32 => types::I32,
+        Type::I64 => types::I64,
+        Type::I128 => types::I128,
+    }
+}
+
+impl<'a> Lower<'a> {
+    fn new(
+        mut b: FunctionBuilder<'a>,
+        backend: &'a Backend,
+        block: &'a Block,
+        tb_tag: u64,
+        jump_slots: [*const AtomicUsize; 2],
+    ) -> Lower<'a> {
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let env = b.block_params(entry)[0];
+        let vars = block
+            .temps
+            .iter()
+            .map(|t| b.declare_var(cl_type(t.ty)))
+            .collect();
+        let labels = (0..block.num_labels).map(|_| b.create_block()).collect();
+        let mut globals = Vec::new();
+        for (i, t) in block.temps.iter().enumerate() {
+            if let TempKind::Global { offset, .. } = t.kind {
+                globals.push((Temp(i as u32), offset));
+            }
+        }
+        let mut is_written = vec![false; block.temps.len()];
+        for op in &block.ops {
+            if let Some(d) = op_dst(op) {
+                is_written[d.0 as usize] = true;
+            }
+        }
+        let written = globals
+            .iter()
+            .copied()
+            .filter(|(t, _)| is_written[t.0 as usize])
+            .collect();
+        let mut guest_flags =
+            MemFlagsData::new().with_trap_code(Some(TrapCode::HEAP_OUT_OF_BOUNDS));
+        if backend.isa().endianness() == Endianness::Big {
+            guest_flags = guest_flags.with_endianness(Endianness::Little);
+        }
+        let mut l = Lower {
+            b,
+            backend,
+            block,
+            tb_tag,
+            jump_slots,
+            env,
+            vars,
+            labels,
+            globals,
+            written,
+            terminated: false,
+            barriers: Barriers::UNKNOWN,
+            weak: backend.memory_model() == MemoryModel::Weak,
+            guest_flags,
+            pcs: Vec::new(),
+        };
+        l.load_globals_at_entry();
+        l
+    }
+
+    /// Loads every global at entry, except those surely written before any read: globals
+    /// whose first access in the straight-line prefix (before any label, branch, call or
+    /// exit) is a plain write.
+    fn load_globals_at_entry(&mut self) {
+        let mut skip = vec![false; self.block.temps.len()];
+        let mut seen = vec![false; self.block.temps.len()];
+        for op in &self.block.ops {
+            if matches!(op, Op::Call { .. } | Op::SetLabel { .. }) || op.is_terminator() {
+                break;
+            }
+            if matches!(op, Op::BrCond { .. }) {
+                break;
+            }
+            for s in op_srcs(op) {
+                seen[s.0 as usize] = true;
+            }
+            if let Some(d) = op_dst(op) {
+                if !seen[d.0 as usize] {
+                    skip[d.0 as usize] = true;
+                    seen[d.0 as usize] = true;
+                }
+            }
+        }
+        for i in 0..self.globals.len() {
+            let (t, off) = self.globals[i];
+            if !skip[t.0 as usize] {
+                self.reload_global(t, off);
+            }
+        }
+    }
+
+    fn env_flags() -> MemFlagsData {
+        MemFlagsData::new().with_notrap()
+    }
+
+    fn reload_global(&mut self, t: Temp, off: u32) {
+        let ty = cl_type(self.block.ty(t));
+        let v = self
+            .b
+            .ins()
+            .load(ty, Self::env_flags(), self.env, off as i32);
+        self.b.def_var(self.vars[t.0 as usize], v);
+    }
+
+    fn store_written_globals(&mut self) {
+        for i in 0..self.written.len() {
+            let (t, off) = self.written[i];
+            let v = self.b.use_var(self.vars[t.0 as usize]);
+            self.b
+                .ins()
+                .store(Self::env_flags(), v, self.env, off as i32);
+        }
+    }
+
+    fn reload_all_globals(&mut self) {
+        for i in 0..self.globals.len() {
+            let (t, off) = self.globals[i];
+            self.reload_global(t, off);
+        }
+    }
+
+    fn ty(&self, t: Temp) -> Type {
+        self.block.ty(t)
+    }
+
+    fn get(&mut self, t: Temp) -> Value {
+        if self.block.temps[t.0 as usize].kind == TempKind::Env {
+            self.env
+        } else {
+            self.b.use_var(self.vars[t.0 as usize])
+        }
+    }
+
+    fn set(&mut self, t: Temp, v: Value) {
+        self.b.def_var(self.vars[t.0 as usize], v);
+    }
+
+    fn iconst(&mut self, ty: ir::Type, v: u64) -> Value {
+        match ty {
+            types::I128 => {
+                let lo = self.b.ins().iconst(types::I64, v as i64);
+                self.b.ins().uextend(types::I128, lo)
+            }
+            types::I64 => self.b.ins().iconst(types::I64, v as i64),
+            _ => {
+                let bits = ty.bits();
+                let m = if bits >= 64 {
+                    u64::MAX
+                } else {
+                    (1 << bits) - 1
+                };
+                self.b.ins().iconst(ty, (v & m) as i64)
+            }
+        }
+    }
+
+    fn fence(&mut self) {
+        self.b.ins().fence();
+        self.barriers = Barriers::CLEAN;
+    }
+
+    fn before_guest_load(&mut self) {
+        if self.weak && self.barriers.load {
+            self.fence();
+        }
+    }
+
+    fn after_guest_load(&mut self) {
+        self.barriers.load = true;
+    }
+
+    fn before_guest_store(&mut self) {
+        if self.weak && (self.barriers.load || self.barriers.store) {
+            self.fence();
+        }
+    }
+
+    fn after_guest_store(&mut self) {
+        self.barriers.store = true;
+    }
+
+    /// Host address of guest address `addr`: `guest_base + min(addr, guest_size)`.
+    fn host_addr(&mut self, addr: Value) -> Value {
+        let size = self.iconst(types::I64, self.backend.guest_size());
+        let clamped = self.b.ins().umin(addr, size);
+        let base = self.iconst(types::I64, self.backend.guest_base());
+        self.b.ins().iadd(base, clamped)
+    }
+
+    fn check_alignment(&mut self, addr: Value, size: u8) {
+        if size > 1 {
+            let low = self.b.ins().band_imm_u(addr, i64::from(size - 1));
+            self.b
+                .ins()
+                .trapnz(low, TrapCode::unwrap_user(ALIGNMENT_TRAP_CODE));
+        }
+    }
+
+    /// Loads `mem.size` bytes at `p + off` and extends them to `ty`.
+    fn load_sized(
+        &mut self,
+        ty: Type,
+        mem: MemOp,
+        flags: MemFlagsData,
+        p: Value,
+        off: i32,
+    ) -> Value {
+        let cty = cl_type(ty);
+        if u32::from(mem.size) * 8 == ty.bits() {
+            return self.b.ins().load(cty, flags, p, off);
+        }
+        // Load into an i64 (or i32) first, then widen to i128 if needed.
+        let inner = if ty == Type::I128 { types::I64 } else { cty };
+        let ins = self.b.ins();
+        let v = match (mem.size, mem.signed) {
+            (1, false) => ins.uload8(inner, flags, p, off),
+            (1, true) => ins.sload8(inner, flags, p, off),
+            (2, false) => ins.uload16(inner, flags, p, off),
+            (2, true) => ins.sload16(inner, flags, p, off),
+            (4, false) => ins.uload32(flags, p, off),
+            (4, true) => ins.sload32(flags, p, off),
+            _ => ins.load(types::I64, flags, p, off),
+        };
+        if ty == Type::I128 {
+            if mem.signed {
+                self.b.ins().sextend(types::I128, v)
+            } else {
+                self.b.ins().uextend(types::I128, v)
+            }
+        } else {
+            v
+        }
+    }
+
+    /// Stores the low `mem.size` bytes of `v` (of type `ty`) at `p + off`.
+    fn store_sized(
+        &mut self,
+        ty: Type,
+        mem: MemOp,
+        flags: MemFlagsData,
+        v: Value,
+        p: Value,
+        off: i32,
+    ) {
+        if u32::from(mem.size) * 8 == ty.bits() {
+            self.b.ins().store(flags, v, p, off);
+            return;
+        }
+        let v = if ty == Type::I128 {
+            self.b.ins().isplit(v).0
+        } else {
+            v
+        };
+        let ins = self.b.ins();
+        match mem.size {
+            1 => ins.istore8(flags, v, p, off),
+            2 => ins.istore16(flags, v, p, off),
+            4 => ins.istore32(flags, v, p, off),
+            _ => ins.store(flags, v, p, off),
+        };
+    }
+
+    fn cmp(&mut self, cond: Cond, a: Temp, b: Temp) -> Value {
+        let (a, b) = (self.get(a), self.get(b));
+        let cc = match cond {
+            Cond::Eq => IntCC::Equal,
+            Cond::Ne => IntCC::NotEqual,
+            Cond::Lt => IntCC::SignedLessThan,
+            Cond::Ge => IntCC::SignedGreaterThanOrEqual,
+            Cond::Le => IntCC::SignedLessThanOrEqual,
+            Cond::Gt => IntCC::SignedGreaterThan,
+            Cond::Ltu => IntCC::UnsignedLessThan,
+            Cond::Geu => IntCC::UnsignedGreaterThanOrEqual,
+            Cond::Leu => IntCC::UnsignedLessThanOrEqual,
+            Cond::Gtu => IntCC::UnsignedGreaterThan,
+            Cond::TstEq | Cond::TstNe => {
+                let x = self.b.ins().band(a, b);
+                let cc = if cond == Cond::TstEq {
+                    IntCC::Equal
+                } else {
+                    IntCC::NotEqual
+                };
+                return self.b.ins().icmp_imm_u(cc, x, 0);
+            }
+        };
+        self.b.ins().icmp(cc, a, b)
+    }
+
+    /// Ops after a terminator and before the next label are unreachable; give them a block.
+    fn ensure_block(&mut self) {
+        if self.terminated {
+            let blk = self.b.create_block();
+            self.b.switch_to_block(blk);
+            self.terminated = false;
+            self.barriers = Barriers::UNKNOWN;
+        }
+    }
+
+    fn lower_all(&mut self) {
+        for op in &self.block.ops {
+            if let Op::SetLabel { label } = *op {
+                let target = self.labels[label.0 as usize];
+                if !self.terminated {
+                    self.b.ins().jump(target, &[]);
+                }
+                self.b.switch_to_block(target);
+                self.terminated = false;
+                self.barriers = Barriers::UNKNOWN;
+                continue;
+            }
+            self.ensure_block();
+            self.lower_op(op);
+        }
+        if !self.terminated {
+            // Unreachable for verified blocks (they end in a terminator).
+            self.store_written_globals();
+            let z = self.iconst(types::I64, 0);
+            self.b.ins().return_(&[z]);
+        }
+    }
+
+    fn lower_op(&mut self, op: &Op) {
+        match *op {
+            Op::InsnStart { pc } => {
+                self.b.set_srcloc(SourceLoc::new(self.pcs.len() as u32));
+                self.pcs.push(pc);
+            }
+            Op::SetLabel { .. } => unreachable!("handled by lower_all"),
+            Op::Mov { dst, src } => {
+                let v = self.get(src);
+                self.set(dst, v);
+            }
+            Op::Const { dst, imm } => {
+                let v = self.iconst(cl_type(self.ty(dst)), imm);
+                self.set(dst, v);
+            }
+            Op::Binary { op, dst, a, b } => {
+                let (x, y) = (self.get(a), self.get(b));
+                let ins = self.b.ins();
+                let v = match op {
+                    BinOp::Add => ins.iadd(x, y),
+                    BinOp::Sub => ins.isub(x, y),
+                    BinOp::Mul => ins.imul(x, y),
+                    BinOp::MulHu => ins.umulhi(x, y),
+                    BinOp::MulHs => ins.smulhi(x, y),
+                    BinOp::DivU => ins.udiv(x, y),
+                    BinOp::DivS => ins.sdiv(x, y),
+                    BinOp::RemU => ins.urem(x, y),
+                    BinOp::RemS => ins.srem(x, y),
+                    BinOp::And => ins.band(x, y),
+                    BinOp::Or => ins.bor(x, y),
+                    BinOp::Xor => ins.bxor(x, y),
+                    BinOp::AndNot => ins.band_not(x, y),
+                    BinOp::Shl => ins.ishl(x, y),
+                    BinOp::Shr => ins.ushr(x, y),
+                    BinOp::Sar => ins.sshr(x, y),
+                    BinOp::Rotl => ins.rotl(x, y),
+                    BinOp::Rotr => ins.rotr(x, y),
+                };
+                self.set(dst, v);
+            }
+            Op::Unary { op, dst, src } => {
+                let ty = cl_type(self.ty(dst));
+                let x = self.get(src);
+                let v = match op {
+                    UnOp::Neg => self.b.ins().ineg(x),
+                    UnOp::Not => self.b.ins().bnot(x),
+                    UnOp::Clz => self.b.ins().clz(x),
+                    UnOp::Ctz => self.b.ins().ctz(x),
+                    UnOp::Popcnt => self.b.ins().popcnt(x),
+                    UnOp::Bswap16 => self.bswap_low(x, ty, types::I16),
+                    UnOp::Bswap32 => self.bswap_low(x, ty, types::I32),
+                    UnOp::Bswap64 => {
+                        if ty == types::I64 {
+                            self.b.ins().bswap(x)
+                        } else {
+                            // The reference semantics: byte-swap the zero-extended value
+                            // as 64 bits and keep the low half.
+                            let w = self.b.ins().uextend(types::I64, x);
+                            let s = self.b.ins().bswap(w);
+                            self.b.ins().ireduce(ty, s)
+                        }
+                    }
+                };
+                self.set(dst, v);
+            }
+            Op::Convert { conv, dst, src } => {
+                let x = self.get(src);
+                let ty = cl_type(self.ty(dst));
+                let v = match conv {
+                    Conv::Ext8s => self.sext_low(x, ty, types::I8),
+                    Conv::Ext8u => self.zext_low(x, ty, types::I8),
+                    Conv::Ext16s => self.sext_low(x, ty, types::I16),
+                    Conv::Ext16u => self.zext_low(x, ty, types::I16),
+                    Conv::Ext32s => self.sext_low(x, ty, types::I32),
+                    Conv::Ext32u => self.zext_low(x, ty, types::I32),
+                    Conv::I32ToI64s => self.b.ins().sextend(types::I64, x),
+                    Conv::I32ToI64u => self.b.ins().uextend(types::I64, x),
+                    Conv::I64ToI32 => self.b.ins().ireduce(types::I32, x),
+                    Conv::I128Lo => self.b.ins().isplit(x).0,
+                    Conv::I128Hi => self.b.ins().isplit(x).1,
+                };
+                self.set(dst, v);
+            }
+            Op::Concat { dst, lo, hi } => {
+                let (lo, hi) = (self.get(lo), self.get(hi));
+                let v = self.b.ins().iconcat(lo, hi);
+                self.set(dst, v);
+            }
+            Op::Extract {
+                dst,
+                src,
+                pos,
+                len,
+                signed,
+            } => {
+                let w = self.ty(dst).bits() as i64;
+                let (pos, len) = (i64::from(pos), i64::from(len));
+                let x = self.get(src);
+                let v = if signed {
+                    let up = self.b.ins().ishl_imm_u(x, w - pos - len);
+                    self.b.ins().sshr_imm_u(up, w - len)
+                } else if pos + len == w {
+                    self.b.ins().ushr_imm_u(x, pos)
+                } else {
+                    let sh = self.b.ins().ushr_imm_u(x, pos);
+                    let m = self.iconst(cl_type(self.ty(dst)), (1u64 << len) - 1);
+                    self.b.ins().band(sh, m)
+                };
+                self.set(dst, v);
+            }
+            Op::Deposit {
+                dst,
+                base,
+                val,
+                pos,
+                len,
+            } => {
+                let ty = cl_type(self.ty(dst));
+                let field = if len >= 64 {
+                    u64::MAX
+                } else {
+                    (1u64 << len) - 1
+                } << pos;
+                let (bv, vv) = (self.get(base), self.get(val));
+                let keep = self.iconst(ty, !field);
+                let m = self.iconst(ty, field);
+                let kept = self.b.ins().band(bv, keep);
+                let sh = self.b.ins().ishl_imm_u(vv, i64::from(pos));
+                let ins = self.b.ins().band(sh, m);
+                let v = self.b.ins().bor(kept, ins);
+                self.set(dst, v);
+            }
+            Op::SetCond { cond, dst, a, b } => {
+                let c = self.cmp(cond, a, b);
+                let ty = cl_type(self.ty(dst));
+                let v = self.b.ins().uextend(ty, c);
+                self.set(dst, v);
+            }
+            Op::Select {
+                cond,
+                dst,
+                a,
+                b,
+                t,
+                f,
+            } => {
+                let c = self.cmp(cond, a, b);
+                let (tv, fv) = (self.get(t), self.get(f));
+                let v = self.b.ins().select(c, tv, fv);
+                self.set(dst, v);
+            }
+            Op::BrCond { cond, a, b, label } => {
+                let c = self.cmp(cond, a, b);
+                let next = self.b.create_block();
+                let target = self.labels[label.0 as usize];
+                self.b.ins().brif(c, target, &[], next, &[]);
+                self.b.switch_to_block(next);
+            }
+            Op::Br { label } => {
+                let target = self.labels[label.0 as usize];
+                self.b.ins().jump(target, &[]);
+                self.terminated = true;
+            }
+            Op::Load { dst, addr, mem } => {
+                let a = self.get(addr);
+                if mem.aligned {
+                    self.check_alignment(a, mem.size);
+                }
+                let p = self.host_addr(a);
+                self.before_guest_load();
+                let v = self.load_sized(self.ty(dst), mem, self.guest_flags, p, 0);
+                self.after_guest_load();
+                self.set(dst, v);
+            }
+            Op::Store { src, addr, mem } => {
+                let a = self.get(addr);
+                if mem.aligned {
+                    self.check_alignment(a, mem.size);
+                }
+                let p = self.host_addr(a);
+                let v = self.get(src);
+                self.before_guest_store();
+                self.store_sized(self.ty(src), mem, self.guest_flags, v, p, 0);
+                self.after_guest_store();
+            }
+            Op::LoadState { dst, offset, mem } => {
+                let env = self.env;
+                let v = self.load_sized(self.ty(dst), mem, Self::env_flags(), env, offset as i32);
+                self.set(dst, v);
+            }
+            Op::StoreState { src, offset, mem } => {
+                let v = self.get(src);
+                let env = self.env;
+                self.store_sized(self.ty(src), mem, Self::env_flags(), v, env, offset as i32);
+            }
+            Op::AtomicRmw {
+                op,
+                dst,
+                addr,
+                val,
+                mem,
+            } => {
+                let a = self.get(addr);
+                if mem.aligned {
+                    self.check_alignment(a, mem.size);
+                }
+                let p = self.host_addr(a);
+                let mty = ir::Type::int(u16::from(mem.size) * 8).expect("valid size");
+                let x = self.get(val);
+                let x = self.narrow(x, self.ty(val), mty);
+                let rop = match op {
+                    AtomicOp::Xchg => AtomicRmwOp::Xchg,
+                    AtomicOp::Add => AtomicRmwOp::Add,
+                    AtomicOp::Sub => AtomicRmwOp::Sub,
+                    AtomicOp::And => AtomicRmwOp::And,
+                    AtomicOp::Or => AtomicRmwOp::Or,
+                    AtomicOp::Xor => AtomicRmwOp::Xor,
+                };
+                self.atomic_fence();
+                let old = self.b.ins().atomic_rmw(mty, self.guest_flags, rop, p, x);
+                self.atomic_fence();
+                let v = self.widen(old, mty, self.ty(dst), mem.signed);
+                self.set(dst, v);
+            }
+            Op::AtomicCmpxchg {
+                dst,
+                addr,
+                expected,
+                new,
+                mem,
+            } => {
+                let a = self.get(addr);
+                if mem.size == 16 {
+                    self.cmpxchg16(dst, a, expected, new);
+                    return;
+                }
+                if mem.aligned {
+                    self.check_alignment(a, mem.size);
+                }
+                let p = self.host_addr(a);
+                let mty = ir::Type::int(u16::from(mem.size) * 8).expect("valid size");
+                let e = self.get(expected);
+                let e = self.narrow(e, self.ty(expected), mty);
+                let n = self.get(new);
+                let n = self.narrow(n, self.ty(new), mty);
+                self.atomic_fence();
+                let old = self.b.ins().atomic_cas(self.guest_flags, p, e, n);
+                self.atomic_fence();
+                let v = self.widen(old, mty, self.ty(dst), mem.signed);
+                self.set(dst, v);
+            }
+            Op::Fence { kind } => match kind {
+                Fence::Full => self.fence(),
+                Fence::LoadLoad | Fence::StoreStore => {
+                    if self.weak {
+                        self.fence();
+                    }
+                }
+            },
+            Op::Call {
+                helper,
+                ref args,
+                ret,
+            } => {
+                let f = helper.flags;
+                if f.reads_state || f.writes_state {
+                    self.store_written_globals();
+                }
+                if self.weak && !f.pure && (self.barriers.load || self.barriers.store) {
+                    self.fence();
+                }
+                let vals: Vec<Value> = args.iter().map(|&a| self.get(a)).collect();
+                let mut sig = Signature::new(self.backend.isa().default_call_conv());
+                sig.params
+                    .extend(vals.iter().map(|_| AbiParam::new(types::I64)));
+                if helper.ret.is_some() {
+                    sig.returns.push(AbiParam::new(types::I64));
+                }
+                let sig = self.b.import_signature(sig);
+                let callee = self.iconst(types::I64, helper.addr as u64);
+                let call = self.b.ins().call_indirect(sig, callee, &vals);
+                let result = self.b.inst_results(call).first().copied();
+                if f.writes_state {
+                    self.reload_all_globals();
+                }
+                if !f.pure {
+                    self.barriers = Barriers::UNKNOWN;
+                }
+                if let (Some(r), Some(v)) = (ret, result) {
+                    self.set(r, v);
+                }
+            }
+            Op::GotoTb { slot } => {
+                self.store_written_globals();
+                let slot_addr = self.jump_slots[usize::from(slot)] as u64;
+                let p = self.iconst(types::I64, slot_addr);
+                let target = self
+                    .b
+                    .ins()
+                    .atomic_load(types::I64, MemFlagsData::trusted(), p);
+                let from = self.iconst(types::I64, self.tb_tag | u64::from(slot));
+                let sig = self.b.import_signature(block_signature());
+                let env = self.env;
+                self.b.ins().return_call_indirect(sig, target, &[env, from]);
+                self.terminated = true;
+            }
+            Op::ExitTb { code } => {
+                self.store_written_globals();
+                let v = self.iconst(types::I64, u64::from(code) << 2);
+                self.b.ins().return_(&[v]);
+                self.terminated = true;
+            }
+            Op::LookupAndGotoPtr => {
+                self.store_written_globals();
+                let mut sig = Signature::new(self.backend.isa().default_call_conv());
+                sig.params.push(AbiParam::new(types::I64));
+                sig.returns.push(AbiParam::new(types::I64));
+                let sig = self.b.import_signature(sig);
+                let f = self.iconst(types::I64, self.backend.config.lookup_fn as u64);
+                let env = self.env;
+                let call = self.b.ins().call_indirect(sig, f, &[env]);
+                let target = self.b.inst_results(call)[0];
+                let zero = self.iconst(types::I64, 0);
+                let hit = self.b.create_block();
+                let miss = self.b.create_block();
+                self.b.ins().brif(target, hit, &[], miss, &[]);
+                self.b.switch_to_block(hit);
+                let bsig = self.b.import_signature(block_signature());
+                self.b
+                    .ins()
+                    .return_call_indirect(bsig, target, &[env, zero]);
+                self.b.switch_to_block(miss);
+                self.b.ins().return_(&[zero]);
+                self.terminated = true;
+            }
+        }
+    }
+
+    /// A full fence around atomics on weak hosts (x86 locked instructions are full barriers).
+    fn atomic_fence(&mut self) {
+        if self.weak {
+            self.fence();
+        }
+    }
+
+    /// Byte-swaps the low `part` bits of `x` (of type `ty`) and zeroes the rest.
+    fn bswap_low(&mut self, x: Value, ty: ir::Type, part: ir::Type) -> Value {
+        if ty == part {
+            return self.b.ins().bswap(x);
+        }
+        let n = self.b.ins().ireduce(part, x);
+        let s = self.b.ins().bswap(n);
+        self.b.ins().uextend(ty, s)
+    }
+
+    fn sext_low(&mut self, x: Value, ty: ir::Type, part: ir::Type) -> Value {
+        let n = self.b.ins().ireduce(part, x);
+        self.b.ins().sextend(ty, n)
+    }
+
+    fn zext_low(&mut self, x: Value, ty: ir::Type, part: ir::Type) -> Value {
+        let n = self.b.ins().ireduce(part, x);
+        self.b.ins().uextend(ty, n)
+    }
+
+    /// Truncates `x` (IR type `ty`) to `to`.
+    fn narrow(&mut self, x: Value, ty: Type, to: ir::Type) -> Value {
+        if cl_type(ty) == to {
+            x
+        } else {
+            self.b.ins().ireduce(to, x)
+        }
+    }
+
+    /// Extends `x` of type `from` to IR type `ty`.
+    fn widen(&mut self, x: Value, from: ir::Type, ty: Type, signed: bool) -> Value {
+        let to = cl_type(ty);
+        if to == from {
+            x
+        } else if signed {
+            self.b.ins().sextend(to, x)
+        } else {
+            self.b.ins().uextend(to, x)
+        }
+    }
+
+    /// 16-byte compare-and-swap: an alignment check and a write probe in the block (so that
+    /// faults are attributed to the guest instruction), then [`cmpxchg16_helper`].
+    fn cmpxchg16(&mut self, dst: Temp, a: Value, expected: Temp, new: Temp) {
+        self.check_alignment(a, 16);
+        let p = self.host_addr(a);
+        self.atomic_fence();
+        // Write probe: an atomic add of 0 to the first byte faults here, in translated code,
+        // if the 16 aligned bytes are unmapped, read-only or beyond guest_size.
+        let zero8 = self.b.ins().iconst(types::I8, 0);
+        self.b
+            .ins()
+            .atomic_rmw(types::I8, self.guest_flags, AtomicRmwOp::Add, p, zero8);
+        let e = self.get(expected);
+        let (elo, ehi) = self.b.ins().isplit(e);
+        let n = self.get(new);
+        let (nlo, nhi) = self.b.ins().isplit(n);
+        let slot =
+            self.b
+                .create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 16, 4));
+        let out = self.b.ins().stack_addr(types::I64, slot, 0);
+        let mut sig = Signature::new(self.backend.isa().default_call_conv());
+        sig.params
+            .extend(std::iter::repeat_n(AbiParam::new(types::I64), 6));
+        let sig = self.b.import_signature(sig);
+        let f = self.iconst(types::I64, cmpxchg16_helper as *const () as u64);
+        self.b
+            .ins()
+            .call_indirect(sig, f, &[p, elo, ehi, nlo, nhi, out]);
+        let flags = MemFlagsData::trusted();
+        let lo = self.b.ins().load(types::I64, flags, out, 0);
+        let hi = self.b.ins().load(types::I64, flags, out, 8);
+        let v = self.b.ins().iconcat(lo, hi);
+        self.atomic_fence();
+        self.set(dst, v);
+    }
+}
+
+/// The temp an op writes, if any.
+fn op_dst(op: &Op) -> Option<Temp> {
+    match *op {
+        Op::Mov { dst, .. }
+        | Op::Const { dst, .. }
+        | Op::Binary { dst, .. }
+        | Op::Unary { dst, .. }
+        | Op::Convert { dst, .. }
+        | Op::Concat { dst, .. }
+        | Op::Extract { dst, .. }
+        | Op::Deposit { dst, .. }
+        | Op::SetCond { dst, .. }
+        | Op::Select { dst, .. }
+        | Op::Load { dst, .. }
+        | Op::LoadState { dst, .. }
+        | Op::AtomicRmw { dst, .. }
+        | Op::AtomicCmpxchg { dst, .. } => Some(dst),
+        Op::Call { ret, .. } => ret,
+        _ => None,
+    }
+}
+
+/// The temps an op reads.
+fn op_srcs(op: &Op) -> Vec<Temp> {
+    match *op {
+        Op::Mov { src, .. } | Op::Unary { src, .. } | Op::Convert { src, .. } => vec![src],
+        Op::Extract { src, .. } => vec![src],
+        Op::Binary { a, b, .. } | Op::SetCond { a, b, .. } | Op::BrCond { a, b, .. } => {
+            vec![a, b]
+        }
+        Op::Concat { lo, hi, .. } => vec![lo, hi],
+        Op::Deposit { base, val, .. } => vec![base, val],
+        Op::Select { a, b, t, f, .. } => vec![a, b, t, f],
+        Op::Load { addr, .. } => vec![addr],
+        Op::Store { src, addr, .. } => vec![src, addr],
+        Op::StoreState { src, .. } => vec![src],
+        Op::AtomicRmw { addr, val, .. } => vec![addr, val],
+        Op::AtomicCmpxchg {
+            addr,
+            expected,
+            new,
+            ..
+        } => vec![addr, expected, new],
+        Op::Call { ref args, .. } => args.clone(),
+        _ => vec![],
+    }
+}
+
+/// `*out = old 16 bytes at p; if old == expected { *p = new }`, atomically.
+///
+/// On x86-64 hosts this is `lock cmpxchg16b` (atomic with respect to every other access).
+/// On other hosts it is a fallback under a process-wide lock: atomic only with respect to
+/// other 16-byte compare-and-swaps, not to concurrent 8-byte atomics or plain stores on the
+/// same bytes (good enough for the lock-free algorithms guests run with `cmpxchg16b`, which
+/// access the pair only through it; a `casp`/`lq`-based version is future work).
+///
+/// Translated code calls it only after checking that `p` is 16-aligned and writable.
+extern "C" fn cmpxchg16_helper(p: u64, elo: u64, ehi: u64, nlo: u64, nhi: u64, out: u64) {
+    let p = p as usize as *mut u64;
+    let out = out as usize as *mut u64;
+    #[cfg(target_arch = "x86_64")]
+    {
+        let (mut lo, mut hi) = (elo, ehi);
+        // SAFETY: translated code passes a 16-aligned host address inside guest memory that
+        // it has just probed for writing; rbx (reserved by LLVM) is swapped with a scratch
+        // register around the instruction and restored before the asm block ends.
+        unsafe {
+            std::arch::asm!(
+                "xchg {tmp}, rbx",
+                "lock cmpxchg16b xmmword ptr [{p}]",
+                "mov rbx, {tmp}",
+                p = in(reg) p,
+                tmp = inout(reg) nlo => _,
+                inout("rax") lo,
+                inout("rdx") hi,
+                in("rcx") nhi,
+                options(nostack),
+            );
+            // SAFETY: `out` is the 16-byte stack slot of the calling block.
+            out.write(lo);
+            out.add(1).write(hi);
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: as above, `p` is 16-aligned, mapped and writable; the lock serialises this
+        // with every other call; `out` is the caller's 16-byte stack slot. Volatile accesses
+        // keep the compiler from splitting or caching them.
+        unsafe {
+            // Guest memory is little-endian whatever the host.
+            let lo = u64::from_le(p.read_volatile());
+            let hi = u64::from_le(p.add(1).read_volatile());
+            if lo == elo && hi == ehi {
+                p.write_volatile(nlo.to_le());
+                p.add(1).write_volatile(nhi.to_le());
+            }
+            out.write(lo);
+            out.add(1).write(hi);
+        }
+    }
+}
