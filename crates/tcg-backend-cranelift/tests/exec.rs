@@ -1,0 +1,628 @@
+//! Execution tests on this host: chaining, lookup, helpers and state sync, insn_map and
+//! faults, the code cache, and concurrent compilation.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use common::*;
+use tcg::{BinOp, Block, Cond, Helper, HelperFlags, MemOp, Op, Type};
+use tcg_backend_cranelift::{BlockExit, CompileError, Compiler};
+
+const RAX: u32 = 0;
+const RBX: u32 = 8;
+const RIP: u32 = 16;
+
+/// `rax = rax op imm`, then `exit`.
+fn arith_block(op: BinOp, imm: u64, exit: Op) -> Block {
+    let mut b = Block::new(0x1000);
+    let rax = b.global(Type::I64, RAX, "rax");
+    let k = b.constant(Type::I64, imm);
+    b.push(Op::InsnStart { pc: 0x1000 });
+    b.push(Op::Binary {
+        op,
+        dst: rax,
+        a: rax,
+        b: k,
+    });
+    b.push(exit);
+    b
+}
+
+#[test]
+fn exit_codes_round_trip() {
+    let mem = GuestMem::new();
+    let be = backend_for(&mem, 0, 1 << 20);
+    for code in [0u32, 1, 2, 3, 0x7fff_ffff, u32::MAX] {
+        let blk = arith_block(BinOp::Add, 1, Op::ExitTb { code });
+        let mut env = Env::new();
+        assert_eq!(run_both(&be, &blk, &mut env, &mem), BlockExit::Exit(code));
+        assert_eq!(env.u64(0), 1);
+    }
+}
+
+#[test]
+fn chained_blocks_run_without_returning_and_unlink() {
+    let mem = GuestMem::new();
+    let be = backend_for(&mem, 0, 1 << 20);
+    let mut c = Compiler::new();
+    let slots_a = Slots::new(&be);
+    let slots_b = Slots::new(&be);
+    let a = arith_block(BinOp::Add, 1, Op::GotoTb { slot: 1 });
+    let b = arith_block(BinOp::Mul, 10, Op::ExitTb { code: 5 });
+    let ca = c.compile(&be, &a, 0x5000, slots_a.ptrs()).unwrap();
+    let cb = c.compile(&be, &b, 0x6000, slots_b.ptrs()).unwrap();
+    let mut env = Env::new();
+    // SAFETY (all executes here): blocks compiled for this backend; env and memory valid;
+    // the slots outlive the runs.
+    let e = unsafe { be.execute(env.ptr(), ca.code) };
+    assert_eq!(
+        e,
+        BlockExit::Unchained {
+            tb_tag: 0x5000,
+            slot: 1
+        }
+    );
+    assert_eq!(env.u64(0), 1);
+    be.link_slot(&slots_a.0[1], cb.code);
+    let e = unsafe { be.execute(env.ptr(), ca.code) };
+    assert_eq!(e, BlockExit::Exit(5));
+    assert_eq!(
+        env.u64(0),
+        20,
+        "(1 + 1) * 10: both blocks ran in one execute"
+    );
+    be.unlink_slot(&slots_a.0[1]);
+    let e = unsafe { be.execute(env.ptr(), ca.code) };
+    assert_eq!(
+        e,
+        BlockExit::Unchained {
+            tb_tag: 0x5000,
+            slot: 1
+        }
+    );
+    assert_eq!(env.u64(0), 21);
+}
+
+#[test]
+fn a_self_chained_block_loops_a_million_times_without_growing_the_stack() {
+    let mem = GuestMem::new();
+    let be = backend_for(&mem, 0, 1 << 20);
+    let mut c = Compiler::new();
+    let slots = Slots::new(&be);
+    // rax += 1; if rax == 1_000_000 exit 9 else goto_tb 0 (linked to itself).
+    let mut b = Block::new(0x1000);
+    let rax = b.global(Type::I64, RAX, "rax");
+    let one = b.constant(Type::I64, 1);
+    let n = b.constant(Type::I64, 1_000_000);
+    let done = b.new_label();
+    b.push(Op::InsnStart { pc: 0x1000 });
+    b.push(Op::Binary {
+        op: BinOp::Add,
+        dst: rax,
+        a: rax,
+        b: one,
+    });
+    b.push(Op::BrCond {
+        cond: Cond::Eq,
+        a: rax,
+        b: n,
+        label: done,
+    });
+    b.push(Op::GotoTb { slot: 0 });
+    b.push(Op::SetLabel { label: done });
+    b.push(Op::ExitTb { code: 9 });
+    let cb = c.compile(&be, &b, 0x5000, slots.ptrs()).unwrap();
+    be.link_slot(&slots.0[0], cb.code);
+    let mut env = Env::new();
+    // SAFETY: as above; a tail call per iteration keeps the stack flat (a non-tail call
+    // would overflow the 2 MiB test-thread stack long before a million frames).
+    let e = unsafe { be.execute(env.ptr(), cb.code) };
+    assert_eq!(e, BlockExit::Exit(9));
+    assert_eq!(env.u64(0), 1_000_000);
+}
+
+/// Code addresses for `lookup`, indexed by `rip & 7`.
+static TABLE: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
+
+extern "C" fn lookup(env: *mut u8) -> usize {
+    // SAFETY: the tests pass an `Env` buffer, which holds rip at offset RIP.
+    let rip = unsafe { env.add(RIP as usize).cast::<u64>().read_unaligned() };
+    TABLE[(rip & 7) as usize].load(Ordering::Acquire)
+}
+
+#[test]
+fn lookup_and_goto_ptr_hit_and_miss() {
+    let mem = GuestMem::new();
+    let be = backend_for(&mem, lookup as *const () as usize, 1 << 20);
+    let mut c = Compiler::new();
+    let slots = Slots::new(&be);
+    // Block A: rax += 3; rip = <given>; lookup_and_goto_ptr.
+    let mk = |target: u64| {
+        let mut b = Block::new(0x1000);
+        let rax = b.global(Type::I64, RAX, "rax");
+        let rip = b.global(Type::I64, RIP, "rip");
+        let k = b.constant(Type::I64, 3);
+        b.push(Op::InsnStart { pc: 0x1000 });
+        b.push(Op::Binary {
+            op: BinOp::Add,
+            dst: rax,
+            a: rax,
+            b: k,
+        });
+        b.push(Op::Const {
+            dst: rip,
+            imm: target,
+        });
+        b.push(Op::LookupAndGotoPtr);
+        b
+    };
+    let target = arith_block(BinOp::Mul, 7, Op::ExitTb { code: 77 });
+    let ct = c.compile(&be, &target, 0x7000, slots.ptrs()).unwrap();
+    TABLE[1].store(ct.code as usize, Ordering::Release);
+    let hit = c.compile(&be, &mk(0x2001), 0x5000, slots.ptrs()).unwrap();
+    let miss = c.compile(&be, &mk(0x2002), 0x5000, slots.ptrs()).unwrap();
+    let mut env = Env::new();
+    // SAFETY: as above; `lookup` returns only live blocks of this backend or 0.
+    let e = unsafe { be.execute(env.ptr(), hit.code) };
+    assert_eq!(e, BlockExit::Exit(77));
+    assert_eq!(
+        env.u64(0),
+        21,
+        "lookup saw the written-back rip, target ran"
+    );
+    let e = unsafe { be.execute(env.ptr(), miss.code) };
+    assert_eq!(e, BlockExit::Exit(0));
+    assert_eq!(env.u64(0), 24);
+    assert_eq!(env.u64(RIP as usize), 0x2002);
+}
+
+extern "C" fn read_rbx(env: u64) -> u64 {
+    // SAFETY: called by test blocks with their env pointer.
+    unsafe { (env as *const u64).add(RBX as usize / 8).read() }
+}
+
+extern "C" fn write_rbx(env: u64, v: u64) -> u64 {
+    // SAFETY: called by test blocks with their env pointer.
+    unsafe { (env as *mut u64).add(RBX as usize / 8).write(v) };
+    0
+}
+
+#[test]
+fn helpers_see_and_change_globals() {
+    let mem = GuestMem::new();
+    let be = backend_for(&mem, 0, 1 << 20);
+    let reader: &'static Helper = Box::leak(Box::new(Helper {
+        name: "read_rbx",
+        addr: read_rbx as *const () as usize,
+        args: &[Type::I64],
+        ret: Some(Type::I64),
+        flags: HelperFlags {
+            reads_state: true,
+            ..Default::default()
+        },
+    }));
+    let writer: &'static Helper = Box::leak(Box::new(Helper {
+        name: "write_rbx",
+        addr: write_rbx as *const () as usize,
+        args: &[Type::I64, Type::I64],
+        ret: Some(Type::I64),
+        flags: HelperFlags {
+            writes_state: true,
+            ..Default::default()
+        },
+    }));
+    let mut b = Block::new(0x1000);
+    let env_t = b.env();
+    let rax = b.global(Type::I64, RAX, "rax");
+    let rbx = b.global(Type::I64, RBX, "rbx");
+    let k = b.constant(Type::I64, 41);
+    let one = b.constant(Type::I64, 1);
+    let t = b.new_temp(Type::I64);
+    b.push(Op::InsnStart { pc: 0x1000 });
+    // rbx = 41 (kept in a register), the reader must see it.
+    b.push(Op::Mov { dst: rbx, src: k });
+    b.push(Op::Call {
+        helper: reader,
+        args: vec![env_t],
+        ret: Some(t),
+    });
+    b.push(Op::Binary {
+        op: BinOp::Add,
+        dst: rax,
+        a: t,
+        b: one,
+    });
+    // The writer sets rbx = rax * 2 behind the block's back; the block must reload it.
+    let two = b.constant(Type::I64, 2);
+    let v = b.new_temp(Type::I64);
+    b.push(Op::Binary {
+        op: BinOp::Mul,
+        dst: v,
+        a: rax,
+        b: two,
+    });
+    b.push(Op::Call {
+        helper: writer,
+        args: vec![env_t, v],
+        ret: None,
+    });
+    b.push(Op::Binary {
+        op: BinOp::Add,
+        dst: rax,
+        a: rbx,
+        b: one,
+    });
+    b.push(Op::ExitTb { code: 1 });
+    let mut env = Env::new();
+    run_both(&be, &b, &mut env, &mem);
+    assert_eq!(env.u64(RAX as usize), 85);
+    assert_eq!(env.u64(RBX as usize), 84);
+}
+
+extern "C" fn sum6(a: u64, b: u64, c: u64, d: u64, e: u64, f: u64) -> u64 {
+    a + 10 * b + 100 * c + 1000 * d + 10000 * e + 100000 * f
+}
+
+#[test]
+fn helper_arguments_arrive_in_order() {
+    let mem = GuestMem::new();
+    let be = backend_for(&mem, 0, 1 << 20);
+    static ARGS: [Type; 6] = [Type::I64; 6];
+    let h: &'static Helper = Box::leak(Box::new(Helper {
+        name: "sum6",
+        addr: sum6 as *const () as usize,
+        args: &ARGS,
+        ret: Some(Type::I64),
+        flags: HelperFlags {
+            pure: true,
+            ..Default::default()
+        },
+    }));
+    let mut b = Block::new(0);
+    let rax = b.global(Type::I64, RAX, "rax");
+    let args = (1..=6).map(|i| b.constant(Type::I64, i)).collect();
+    b.push(Op::Call {
+        helper: h,
+        args,
+        ret: Some(rax),
+    });
+    b.push(Op::ExitTb { code: 0 });
+    let mut env = Env::new();
+    run_both(&be, &b, &mut env, &mem);
+    assert_eq!(env.u64(0), 654321);
+}
+
+#[test]
+fn backward_branch_loop() {
+    let mem = GuestMem::new();
+    let be = backend_for(&mem, 0, 1 << 20);
+    // for i in 0..100 { mem[0x100 + 8*i] = i * i; rax += i }
+    let mut b = Block::new(0);
+    let rax = b.global(Type::I64, RAX, "rax");
+    let i = b.constant(Type::I64, 0);
+    let one = b.constant(Type::I64, 1);
+    let n = b.constant(Type::I64, 100);
+    let eight = b.constant(Type::I64, 8);
+    let base = b.constant(Type::I64, 0x100);
+    let top = b.new_label();
+    let (sq, a) = (b.new_temp(Type::I64), b.new_temp(Type::I64));
+    b.push(Op::SetLabel { label: top });
+    b.push(Op::Binary {
+        op: BinOp::Mul,
+        dst: sq,
+        a: i,
+        b: i,
+    });
+    b.push(Op::Binary {
+        op: BinOp::Mul,
+        dst: a,
+        a: i,
+        b: eight,
+    });
+    b.push(Op::Binary {
+        op: BinOp::Add,
+        dst: a,
+        a,
+        b: base,
+    });
+    b.push(Op::Store {
+        src: sq,
+        addr: a,
+        mem: MemOp::unsigned(8),
+    });
+    b.push(Op::Binary {
+        op: BinOp::Add,
+        dst: rax,
+        a: rax,
+        b: i,
+    });
+    b.push(Op::Binary {
+        op: BinOp::Add,
+        dst: i,
+        a: i,
+        b: one,
+    });
+    b.push(Op::BrCond {
+        cond: Cond::Ltu,
+        a: i,
+        b: n,
+        label: top,
+    });
+    b.push(Op::ExitTb { code: 3 });
+    let mut env = Env::new();
+    run_both(&be, &b, &mut env, &mem);
+    assert_eq!(env.u64(0), 4950);
+    assert_eq!(
+        u64::from_le_bytes(
+            mem.bytes()[0x100 + 8 * 99..0x100 + 8 * 100]
+                .try_into()
+                .unwrap()
+        ),
+        99 * 99
+    );
+}
+
+/// A block of three instructions; the second loads from `addr` (8 bytes, `aligned` as given).
+fn faulting_block(addr: u64, aligned: bool) -> Block {
+    let mut b = Block::new(0x1000);
+    let rax = b.global(Type::I64, RAX, "rax");
+    let rbx = b.global(Type::I64, RBX, "rbx");
+    let one = b.constant(Type::I64, 1);
+    let a = b.constant(Type::I64, addr);
+    b.push(Op::InsnStart { pc: 0x1000 });
+    b.push(Op::Binary {
+        op: BinOp::Add,
+        dst: rax,
+        a: rax,
+        b: one,
+    });
+    b.push(Op::InsnStart { pc: 0x1004 });
+    b.push(Op::Load {
+        dst: rbx,
+        addr: a,
+        mem: MemOp {
+            size: 8,
+            signed: false,
+            aligned,
+        },
+    });
+    b.push(Op::InsnStart { pc: 0x1009 });
+    b.push(Op::Binary {
+        op: BinOp::Add,
+        dst: rax,
+        a: rax,
+        b: rbx,
+    });
+    b.push(Op::ExitTb { code: 0 });
+    b
+}
+
+/// Runs `code` in a forked child and returns (faulting host pc, signal), read back through
+/// a shared page.
+fn fault_in_child(be: &tcg_backend_cranelift::Backend, code: *const u8) -> (usize, i32) {
+    // SAFETY: a shared anonymous page for the child's report.
+    let shared = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    }
+    .cast::<usize>();
+    assert_ne!(shared.cast(), libc::MAP_FAILED);
+    let mut env = Env::new();
+    // SAFETY: fork; the child only calls async-signal-safe functions, runs translated code
+    // (which takes no locks) and exits with _exit.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: installing a handler in the child; it records and _exits.
+        unsafe {
+            CHILD_SHARED.store(shared as usize, Ordering::SeqCst);
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = child_handler as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO;
+            for sig in [libc::SIGSEGV, libc::SIGILL, libc::SIGBUS] {
+                libc::sigaction(sig, &sa, std::ptr::null_mut());
+            }
+            be.execute(env.ptr(), code);
+            libc::_exit(1);
+        }
+    }
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child did not fault"
+    );
+    // SAFETY: the child wrote both words before exiting.
+    let r = unsafe { (shared.read_volatile(), shared.add(1).read_volatile() as i32) };
+    // SAFETY: unmapping the page mapped above.
+    unsafe { libc::munmap(shared.cast(), 4096) };
+    r
+}
+
+static CHILD_SHARED: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn child_handler(sig: libc::c_int, _: *mut libc::siginfo_t, uc: *mut libc::c_void) {
+    let shared = CHILD_SHARED.load(Ordering::SeqCst) as *mut usize;
+    // SAFETY: the kernel passes a valid ucontext to an SA_SIGINFO handler; `shared` is the
+    // shared page mapped by the parent before the fork; _exit is async-signal-safe.
+    unsafe {
+        let pc = (*uc.cast::<libc::ucontext_t>()).uc_mcontext.gregs[libc::REG_RIP as usize];
+        shared.write_volatile(pc as usize);
+        shared.add(1).write_volatile(sig as usize);
+        libc::_exit(0);
+    }
+}
+
+#[test]
+fn faults_map_back_to_the_guest_instruction() {
+    let mem = GuestMem::new();
+    let be = backend_for(&mem, 0, 1 << 20);
+    let mut c = Compiler::new();
+    let slots = Slots::new(&be);
+
+    // An address past guest_size lands in the guard region.
+    let cb = compile(
+        &be,
+        &mut c,
+        &faulting_block(GUEST_SIZE + 0x10_0000, false),
+        &slots,
+    );
+    // Pure code may move or merge across instruction starts (the first add folds into the
+    // last one), but the load stays in its instruction and the map is sorted and merged.
+    let pcs: Vec<u64> = cb.insn_map.iter().map(|&(_, pc)| pc).collect();
+    assert!(pcs.contains(&0x1004), "{:?}", cb.insn_map);
+    assert!(pcs.iter().all(|pc| [0x1000, 0x1004, 0x1009].contains(pc)));
+    assert!(pcs.windows(2).all(|w| w[0] != w[1]));
+    assert!(cb.insn_map.windows(2).all(|w| w[0].0 < w[1].0));
+    assert_eq!(cb.guest_pc(cb.code as usize + cb.len), None);
+    let (pc, sig) = fault_in_child(&be, cb.code);
+    assert_eq!(sig, libc::SIGSEGV);
+    assert!(be.code_cache().contains(pc));
+    assert_eq!(cb.guest_pc(pc), Some(0x1004));
+    assert!(!cb.is_alignment_trap(pc));
+
+    // An 8-byte access straddling the end of guest memory faults too.
+    let cb = compile(&be, &mut c, &faulting_block(GUEST_SIZE - 4, false), &slots);
+    let (pc, sig) = fault_in_child(&be, cb.code);
+    assert_eq!(sig, libc::SIGSEGV);
+    assert_eq!(cb.guest_pc(pc), Some(0x1004));
+
+    // A misaligned access marked `aligned` traps at its alignment check.
+    let cb = compile(&be, &mut c, &faulting_block(0x103, true), &slots);
+    assert_eq!(cb.alignment_traps.len(), 1);
+    let (pc, sig) = fault_in_child(&be, cb.code);
+    assert_eq!(sig, libc::SIGILL);
+    assert!(cb.is_alignment_trap(pc));
+    assert_eq!(cb.guest_pc(pc), Some(0x1004));
+
+    // The same block with an aligned address runs through.
+    let blk = faulting_block(0x100, true);
+    let mut env = Env::new();
+    mem.bytes()[0x100..0x108].copy_from_slice(&5u64.to_le_bytes());
+    run_both(&be, &blk, &mut env, &mem);
+    assert_eq!(env.u64(0), 6);
+}
+
+#[test]
+fn cache_full_then_flush_and_reuse() {
+    let mem = GuestMem::new();
+    let be = backend_for(&mem, 0, 64 << 10);
+    let mut c = Compiler::new();
+    let slots = Slots::new(&be);
+    let cache = be.code_cache();
+    let base_used = cache.used();
+    assert!(base_used > 0, "trampoline and stub are in the cache");
+    let mut blocks = Vec::new();
+    let err = loop {
+        let blk = arith_block(BinOp::Add, blocks.len() as u64, Op::ExitTb { code: 1 });
+        match c.compile(&be, &blk, 0x1000, slots.ptrs()) {
+            Ok(cb) => blocks.push(cb),
+            Err(e) => break e,
+        }
+        assert!(blocks.len() < 100_000);
+    };
+    assert_eq!(err, CompileError::CacheFull);
+    assert!(blocks.len() > 100, "{} blocks fit in 64 KiB", blocks.len());
+    let per_block = (cache.used() - base_used) / blocks.len();
+    assert!(per_block <= 256, "{per_block} bytes per tiny block");
+    assert!(cache.contains(blocks[0].code as usize));
+    assert!(cache.used() <= cache.capacity());
+    // SAFETY: nothing runs translated code and no compile is in progress; the blocks are
+    // discarded below.
+    unsafe { cache.flush() };
+    assert_eq!(cache.used(), base_used);
+    assert!(!cache.contains(blocks[0].code as usize));
+    blocks.clear();
+    let blk = arith_block(BinOp::Add, 5, Op::ExitTb { code: 2 });
+    let cb = c.compile(&be, &blk, 0x1000, slots.ptrs()).unwrap();
+    let mut env = Env::new();
+    // SAFETY: freshly compiled after the flush; the trampoline survived the flush.
+    assert_eq!(
+        unsafe { be.execute(env.ptr(), cb.code) },
+        BlockExit::Exit(2)
+    );
+    assert_eq!(env.u64(0), 5);
+}
+
+#[test]
+fn concurrent_compiles_share_one_cache() {
+    let mem = GuestMem::new();
+    let be = backend_for(&mem, 0, 8 << 20);
+    let threads = 4;
+    let per = 150;
+    let results: Vec<Vec<(usize, usize, u64)>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..threads)
+            .map(|t| {
+                let be = Arc::clone(&be);
+                s.spawn(move || {
+                    let mut c = Compiler::new();
+                    let slots = Slots::new(&be);
+                    let mut out = Vec::new();
+                    for i in 0..per {
+                        let k = (t * 1000 + i) as u64;
+                        let blk = arith_block(BinOp::Add, k, Op::ExitTb { code: k as u32 });
+                        let cb = c.compile(&be, &blk, 0x1000, slots.ptrs()).unwrap();
+                        let mut env = Env::new();
+                        // SAFETY: compiled for this backend, nothing flushes.
+                        let e = unsafe { be.execute(env.ptr(), cb.code) };
+                        assert_eq!(e, BlockExit::Exit(k as u32));
+                        assert_eq!(env.u64(0), k);
+                        out.push((cb.code as usize, cb.len, k));
+                    }
+                    out
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut all: Vec<(usize, usize, u64)> = results.into_iter().flatten().collect();
+    all.sort();
+    for w in all.windows(2) {
+        assert!(w[0].0 + w[0].1 <= w[1].0, "blocks overlap");
+    }
+    // Every block still runs correctly after all threads finished writing.
+    for &(code, _, k) in &all {
+        let mut env = Env::new();
+        // SAFETY: live blocks of this backend.
+        let e = unsafe { be.execute(env.ptr(), code as *const u8) };
+        assert_eq!(e, BlockExit::Exit(k as u32));
+    }
+}
+
+#[test]
+fn compile_errors() {
+    let mem = GuestMem::new();
+    let be = backend_for(&mem, 0, 1 << 20);
+    let mut c = Compiler::new();
+    let slots = Slots::new(&be);
+    let blk = arith_block(BinOp::Add, 1, Op::ExitTb { code: 0 });
+    assert!(matches!(
+        c.compile(&be, &blk, 0x1002, slots.ptrs()),
+        Err(CompileError::Unsupported(_))
+    ));
+    let blk = arith_block(BinOp::Add, 1, Op::GotoTb { slot: 0 });
+    assert!(matches!(
+        c.compile(&be, &blk, 0x1000, [std::ptr::null(); 2]),
+        Err(CompileError::Unsupported(_))
+    ));
+    let blk = arith_block(BinOp::Add, 1, Op::LookupAndGotoPtr);
+    assert!(matches!(
+        c.compile(&be, &blk, 0x1000, slots.ptrs()),
+        Err(CompileError::Unsupported(_))
+    ));
+    let mut bad = Block::new(0);
+    let x = bad.new_temp(Type::I32);
+    bad.push(Op::Const { dst: x, imm: 1 });
+    assert!(matches!(
+        c.compile(&be, &bad, 0x1000, slots.ptrs()),
+        Err(CompileError::Invalid(_))
+    ));
+}
