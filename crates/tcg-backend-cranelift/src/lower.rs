@@ -815,9 +815,9 @@ impl<'a> Lower<'a> {
                     AtomicOp::Or => AtomicRmwOp::Or,
                     AtomicOp::Xor => AtomicRmwOp::Xor,
                 };
-                self.atomic_fence();
+                self.fence_before_atomic();
                 let old = self.b.ins().atomic_rmw(mty, self.guest_flags, rop, p, x);
-                self.atomic_fence();
+                self.fence_after_atomic();
                 let v = self.widen(old, mty, self.ty(dst), mem.signed);
                 self.set(dst, v);
             }
@@ -842,9 +842,9 @@ impl<'a> Lower<'a> {
                 let e = self.narrow(e, self.ty(expected), mty);
                 let n = self.get(new);
                 let n = self.narrow(n, self.ty(new), mty);
-                self.atomic_fence();
+                self.fence_before_atomic();
                 let old = self.b.ins().atomic_cas(self.guest_flags, p, e, n);
-                self.atomic_fence();
+                self.fence_after_atomic();
                 let v = self.widen(old, mty, self.ty(dst), mem.signed);
                 self.set(dst, v);
             }
@@ -935,8 +935,17 @@ impl<'a> Lower<'a> {
         }
     }
 
-    /// A full fence around atomics on weak hosts (x86 locked instructions are full barriers).
-    fn atomic_fence(&mut self) {
+    /// On weak hosts, a full fence before an atomic unless nothing happened since the last
+    /// one (x86 locked instructions are full barriers).
+    fn fence_before_atomic(&mut self) {
+        if self.weak && (self.barriers.load || self.barriers.store) {
+            self.fence();
+        }
+    }
+
+    /// On weak hosts, a full fence after an atomic: Cranelift's atomics are only
+    /// acquire-release on aarch64/riscv64, and later loads must not pass the locked store.
+    fn fence_after_atomic(&mut self) {
         if self.weak {
             self.fence();
         }
@@ -988,7 +997,7 @@ impl<'a> Lower<'a> {
     fn cmpxchg16(&mut self, dst: Temp, a: Value, expected: Temp, new: Temp) {
         self.check_alignment(a, 16);
         let p = self.host_addr(a);
-        self.atomic_fence();
+        self.fence_before_atomic();
         // Write probe: an atomic add of 0 to the first byte faults here, in translated code,
         // if the 16 aligned bytes are unmapped, read-only or beyond guest_size.
         let zero8 = self.b.ins().iconst(types::I8, 0);
@@ -1015,7 +1024,7 @@ impl<'a> Lower<'a> {
         let lo = self.b.ins().load(types::I64, flags, out, 0);
         let hi = self.b.ins().load(types::I64, flags, out, 8);
         let v = self.b.ins().iconcat(lo, hi);
-        self.atomic_fence();
+        self.fence_after_atomic();
         self.set(dst, v);
     }
 }
