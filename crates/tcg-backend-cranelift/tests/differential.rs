@@ -528,27 +528,27 @@ extern "C" fn lookup_miss(_env: *mut u8) -> usize {
     0
 }
 
-fn run_seed(backend: &tcg_backend_cranelift::Backend, mem: &GuestMem, seed: u64, nops: usize) {
+fn run_seed(backend: &tcg_backend_cranelift::Backend, mem: &mut GuestMem, seed: u64, nops: usize) {
     let blk = Gen::new(seed).program(nops);
     let mut rng = StdRng::seed_from_u64(seed ^ 0xdead_beef);
     let mut env = Env::new();
     rng.fill(&mut env.0[..]);
-    rng.fill(&mut mem.bytes()[WINDOW as usize..WINDOW as usize + 0x1000]);
+    rng.fill(&mut mem.bytes_mut()[WINDOW as usize..WINDOW as usize + 0x1000]);
     run_both(backend, &blk, &mut env, mem);
 }
 
 #[test]
 fn random_programs_match_the_interpreter() {
-    let mem = GuestMem::new();
+    let mut mem = GuestMem::new();
     let backend = backend_for(&mem, lookup_miss as *const () as usize, 16 << 20);
     for seed in 0..300 {
-        run_seed(&backend, &mem, seed, 12 + (seed as usize % 5) * 10);
+        run_seed(&backend, &mut mem, seed, 12 + (seed as usize % 5) * 10);
     }
 }
 
 #[test]
 fn random_programs_match_without_optimisation() {
-    let mem = GuestMem::new();
+    let mut mem = GuestMem::new();
     let mut cfg = tcg_backend_cranelift::BackendConfig::new(
         mem.base as u64,
         GUEST_SIZE,
@@ -559,6 +559,6 @@ fn random_programs_match_without_optimisation() {
     cfg.cache_capacity = 16 << 20;
     let backend = tcg_backend_cranelift::Backend::new(cfg).unwrap();
     for seed in 1000..1150 {
-        run_seed(&backend, &mem, seed, 40);
+        run_seed(&backend, &mut mem, seed, 40);
     }
 }

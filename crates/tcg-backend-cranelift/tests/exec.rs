@@ -54,8 +54,8 @@ fn chained_blocks_run_without_returning_and_unlink() {
     let ca = c.compile(&be, &a, 0x5000, slots_a.ptrs()).unwrap();
     let cb = c.compile(&be, &b, 0x6000, slots_b.ptrs()).unwrap();
     let mut env = Env::new();
-    // SAFETY (all executes here): blocks compiled for this backend; env and memory valid;
-    // the slots outlive the runs.
+    // SAFETY: (this and the executes below) blocks compiled for this backend; env and
+    // memory valid; the slots outlive the runs.
     let e = unsafe { be.execute(env.ptr(), ca.code) };
     assert_eq!(
         e,
@@ -66,6 +66,7 @@ fn chained_blocks_run_without_returning_and_unlink() {
     );
     assert_eq!(env.u64(0), 1);
     be.link_slot(&slots_a.0[1], cb.code);
+    // SAFETY: a live block of this backend; env and guest memory are valid.
     let e = unsafe { be.execute(env.ptr(), ca.code) };
     assert_eq!(e, BlockExit::Exit(5));
     assert_eq!(
@@ -74,6 +75,7 @@ fn chained_blocks_run_without_returning_and_unlink() {
         "(1 + 1) * 10: both blocks ran in one execute"
     );
     be.unlink_slot(&slots_a.0[1]);
+    // SAFETY: a live block of this backend; env and guest memory are valid.
     let e = unsafe { be.execute(env.ptr(), ca.code) };
     assert_eq!(
         e,
@@ -116,8 +118,9 @@ fn a_self_chained_block_loops_a_million_times_without_growing_the_stack() {
     let cb = c.compile(&be, &b, 0x5000, slots.ptrs()).unwrap();
     be.link_slot(&slots.0[0], cb.code);
     let mut env = Env::new();
-    // SAFETY: as above; a tail call per iteration keeps the stack flat (a non-tail call
-    // would overflow the 2 MiB test-thread stack long before a million frames).
+    // SAFETY: a live block of this backend; env and guest memory are valid. A tail call per
+    // iteration keeps the stack flat (a non-tail call would overflow the 2 MiB test-thread
+    // stack long before a million frames).
     let e = unsafe { be.execute(env.ptr(), cb.code) };
     assert_eq!(e, BlockExit::Exit(9));
     assert_eq!(env.u64(0), 1_000_000);
@@ -172,6 +175,7 @@ fn lookup_and_goto_ptr_hit_and_miss() {
         21,
         "lookup saw the written-back rip, target ran"
     );
+    // SAFETY: a live block of this backend; env and guest memory are valid.
     let e = unsafe { be.execute(env.ptr(), miss.code) };
     assert_eq!(e, BlockExit::Exit(0));
     assert_eq!(env.u64(0), 24);
@@ -463,7 +467,7 @@ extern "C" fn child_handler(sig: libc::c_int, _: *mut libc::siginfo_t, uc: *mut 
 
 #[test]
 fn faults_map_back_to_the_guest_instruction() {
-    let mem = GuestMem::new();
+    let mut mem = GuestMem::new();
     let be = backend_for(&mem, 0, 1 << 20);
     let mut c = Compiler::new();
     let slots = Slots::new(&be);
@@ -506,7 +510,7 @@ fn faults_map_back_to_the_guest_instruction() {
     // The same block with an aligned address runs through.
     let blk = faulting_block(0x100, true);
     let mut env = Env::new();
-    mem.bytes()[0x100..0x108].copy_from_slice(&5u64.to_le_bytes());
+    mem.bytes_mut()[0x100..0x108].copy_from_slice(&5u64.to_le_bytes());
     run_both(&be, &blk, &mut env, &mem);
     assert_eq!(env.u64(0), 6);
 }
@@ -544,8 +548,8 @@ fn cache_full_then_flush_and_reuse() {
     let blk = arith_block(BinOp::Add, 5, Op::ExitTb { code: 2 });
     let cb = c.compile(&be, &blk, 0x1000, slots.ptrs()).unwrap();
     let mut env = Env::new();
-    // SAFETY: freshly compiled after the flush; the trampoline survived the flush.
     assert_eq!(
+        // SAFETY: freshly compiled after the flush; the trampoline survived the flush.
         unsafe { be.execute(env.ptr(), cb.code) },
         BlockExit::Exit(2)
     );

@@ -46,9 +46,14 @@ impl GuestMem {
         GuestMem { base }
     }
 
-    pub fn bytes(&self) -> &mut [u8] {
-        // SAFETY: the first GUEST_SIZE bytes are mapped read-write for the struct's life; the
-        // tests use the slice only while no translated code runs.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: the first GUEST_SIZE bytes are mapped for the struct's life; the tests use
+        // the slice only while no translated code runs.
+        unsafe { std::slice::from_raw_parts(self.base, GUEST_SIZE as usize) }
+    }
+
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as for `bytes`, and `&mut self` makes the borrow exclusive.
         unsafe { std::slice::from_raw_parts_mut(self.base, GUEST_SIZE as usize) }
     }
 
@@ -119,8 +124,8 @@ pub fn run_both(b: &Backend, blk: &Block, env: &mut Env, mem: &GuestMem) -> Bloc
     let cb = compile(b, &mut c, blk, &slots);
 
     let mut ienv = env.clone();
-    let imem = GuestMem::new();
-    imem.bytes().copy_from_slice(mem.bytes());
+    let mut imem = GuestMem::new();
+    imem.bytes_mut().copy_from_slice(mem.bytes());
     // SAFETY: the env buffers cover every offset the test blocks use; guest memory is
     // mapped as the backend and interpreter expect; test helpers match their declarations.
     let iexit = unsafe { interpret(blk, ienv.ptr(), imem.view()) };
