@@ -5,3 +5,164 @@
 //! (the operation and its operands are recorded; flags are materialised only when read).
 //! It owns the guest ISA's semantics and the layout of the x86 CPU state as IR globals;
 //! it knows nothing of the host, of Cranelift, or of how blocks are cached.
+//!
+//! Entry points: [`translate_block`], [`X86State`], the [`exit`] codes and [`vector`]s
+//! a block reports, and [`describe_unimplemented`] for the SIGILL diagnostic.
+
+mod helpers;
+mod insn;
+mod sse;
+mod state;
+mod translate;
+
+pub use helpers::cpuid;
+pub use state::{cc, cc_compute_all, flags, off, X86State, X87Reg};
+pub use translate::translate_block;
+
+/// `ExitTb` codes: the contract between translated blocks and the vCPU loop.
+pub mod exit {
+    /// Look the next block up at the `rip` stored in the state (the backend also returns 0
+    /// when an indirect-jump lookup misses, and single-step blocks exit with it).
+    pub const LOOKUP: u32 = 0;
+    /// `syscall`: `rip` already points after the instruction. The vCPU performs the system
+    /// call with rax/rdi/rsi/rdx/r10/r8/r9 and writes rax, rcx = rip, r11 = rflags.
+    pub const SYSCALL: u32 = 1;
+    /// An exception: `state.exception` holds the [`crate::vector`], `exception_error` the
+    /// error code, `exception_addr` the faulting address for #PF. `rip` is the faulting
+    /// instruction, except for the traps #BP (`int3`) where it points after it, as the
+    /// hardware reports. `hlt` and `int n` (n != 3) raise #GP, as in user mode.
+    pub const EXCEPTION: u32 = 2;
+    /// Reserved (never emitted): `hlt` is privileged in user mode and raises #GP instead.
+    pub const RESERVED: u32 = 3;
+    /// The exit request flag was set at block entry: nothing was executed, `rip` = block
+    /// start.
+    pub const EXIT_REQUEST: u32 = 4;
+}
+
+/// Exception vectors stored in `X86State::exception`.
+pub mod vector {
+    /// Divide error (SIGFPE).
+    pub const DE: u32 = 0;
+    /// Debug (SIGTRAP).
+    pub const DB: u32 = 1;
+    /// Breakpoint, `int3` (SIGTRAP; rip after the instruction).
+    pub const BP: u32 = 3;
+    /// Overflow (SIGSEGV in Linux 64-bit mode).
+    pub const OF: u32 = 4;
+    /// Invalid opcode (SIGILL), also every instruction this frontend does not implement.
+    pub const UD: u32 = 6;
+    /// General protection (SIGSEGV): `hlt`, `int n`, misaligned SSE operands.
+    pub const GP: u32 = 13;
+    /// Page fault on instruction fetch (SIGSEGV); `exception_addr` is the address.
+    pub const PF: u32 = 14;
+    /// SIMD floating-point exception (SIGFPE).
+    pub const XM: u32 = 19;
+}
+
+/// The CPU the guest sees: every feature advertised by `cpuid` is implemented.
+///
+/// The baseline is x86-64 v1 (SSE2): FPU, TSC, CX8, CMOV, MMX, FXSR, SSE, SSE2, SYSCALL,
+/// NX, LM, LAHF/SAHF. MMX and x87 are advertised because the psABI baseline requires
+/// them, but are not translated yet (they raise #UD).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct CpuModel {
+    /// POPCNT.
+    pub popcnt: bool,
+    /// CMPXCHG16B.
+    pub cx16: bool,
+    /// BMI1 (TZCNT; without it `tzcnt` executes as `bsf`).
+    pub bmi1: bool,
+    /// LZCNT/ABM (without it `lzcnt` executes as `bsr`).
+    pub lzcnt: bool,
+    /// RDTSCP.
+    pub rdtscp: bool,
+}
+
+impl CpuModel {
+    /// Baseline x86-64 (SSE2 only).
+    pub const BASELINE: CpuModel = CpuModel {
+        popcnt: false,
+        cx16: false,
+        bmi1: false,
+        lzcnt: false,
+        rdtscp: false,
+    };
+
+    /// Everything this frontend implements beyond the baseline.
+    pub const MAX: CpuModel = CpuModel {
+        popcnt: true,
+        cx16: true,
+        bmi1: true,
+        lzcnt: true,
+        rdtscp: true,
+    };
+
+    /// Packs the model into bits (for helpers).
+    pub fn bits(&self) -> u64 {
+        u64::from(self.popcnt)
+            | u64::from(self.cx16) << 1
+            | u64::from(self.bmi1) << 2
+            | u64::from(self.lzcnt) << 3
+            | u64::from(self.rdtscp) << 4
+    }
+
+    /// Unpacks [`CpuModel::bits`].
+    pub fn from_bits(b: u64) -> CpuModel {
+        CpuModel {
+            popcnt: b & 1 != 0,
+            cx16: b & 2 != 0,
+            bmi1: b & 4 != 0,
+            lzcnt: b & 8 != 0,
+            rdtscp: b & 16 != 0,
+        }
+    }
+}
+
+/// How to translate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TranslateConfig {
+    /// At most this many guest instructions per block (at least 1).
+    pub max_insns: u32,
+    /// The CPU model the guest sees.
+    pub cpu: CpuModel,
+    /// One instruction per block, and every exit returns to the dispatcher (`ExitTb 0`
+    /// after storing rip) instead of chaining, so the vCPU loop regains control after each
+    /// instruction.
+    pub single_step: bool,
+}
+
+impl Default for TranslateConfig {
+    fn default() -> Self {
+        TranslateConfig {
+            max_insns: 512,
+            cpu: CpuModel::BASELINE,
+            single_step: false,
+        }
+    }
+}
+
+/// The diagnostic for a guest killed by #UD at `pc`: the instruction bytes and, when the
+/// decoder knows it, the mnemonic, e.g.
+/// `unimplemented or invalid instruction at 0x401000: 0f 0b (ud2)`.
+pub fn describe_unimplemented(pc: u64, bytes: &[u8]) -> String {
+    use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
+    let mut dec = Decoder::with_ip(64, bytes, pc, DecoderOptions::NONE);
+    let ins = dec.decode();
+    let n = if ins.is_invalid() {
+        bytes.len().min(15)
+    } else {
+        ins.len()
+    };
+    let hex: Vec<String> = bytes[..n].iter().map(|b| format!("{b:02x}")).collect();
+    let what = if ins.is_invalid() {
+        "invalid".to_string()
+    } else {
+        let mut s = String::new();
+        IntelFormatter::new().format(&ins, &mut s);
+        s
+    };
+    format!(
+        "unimplemented or invalid instruction at {pc:#x}: {} ({what})",
+        hex.join(" ")
+    )
+}

@@ -1,0 +1,321 @@
+//! Test harness: runs x86-64 snippets through translate_block + the tcg interpreter and,
+//! on x86-64 hosts, natively, so that the real CPU is the oracle.
+
+#![allow(dead_code)]
+
+use iced_x86::code_asm::CodeAssembler;
+use iced_x86::IcedError;
+use tcg::{interpret, GuestMemoryView, InterpExit};
+use tcg_frontend_x86::{exit, translate_block, vector, TranslateConfig, X86State};
+
+/// Guest address of the test region (also where it is mapped natively).
+pub const G: u64 = 0x10_0000;
+/// Size of the test region.
+pub const SIZE: u64 = 0x10000;
+/// Where snippets are placed.
+pub const CODE: u64 = G + 0x1000;
+/// A 4 KiB data area, random-filled.
+pub const DATA: u64 = G + 0x4000;
+/// The stack (grows down from here).
+pub const STACK_TOP: u64 = G + 0x9000;
+/// Slots used by the native trampoline.
+const CTX_SLOT: u64 = G;
+const ENTRY_SLOT: u64 = G + 8;
+const STUB_SLOT: u64 = G + 16;
+const SAVE_SLOT: u64 = G + 24;
+
+/// Registers in and out of a snippet.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Regs {
+    /// rax..r15.
+    pub gpr: [u64; 16],
+    /// RFLAGS.
+    pub rflags: u64,
+    host_rsp: u64,
+}
+
+/// The emulated memory pages compared after a run: data and stack.
+pub const COMPARED: [(u64, u64); 2] = [(DATA, 0x1000), (STACK_TOP - 0x1000, 0x1000)];
+
+/// A snippet ready to run.
+pub struct Snippet {
+    /// Bytes run by the emulator: body then `hlt`.
+    pub emu: Vec<u8>,
+    /// Bytes run natively: body then a jump back to the trampoline.
+    pub native: Vec<u8>,
+    /// Guest address of the `hlt` that ends the emulated run.
+    pub end: u64,
+}
+
+/// Assembles `body` at [`CODE`] twice, with both terminators.
+pub fn assemble(body: &dyn Fn(&mut CodeAssembler) -> Result<(), IcedError>) -> Snippet {
+    let mut a = CodeAssembler::new(64).unwrap();
+    body(&mut a).unwrap();
+    let mut end_label = a.create_label();
+    a.set_label(&mut end_label).unwrap();
+    a.hlt().unwrap();
+    let emu = a.assemble(CODE).unwrap();
+    let end = CODE + emu.len() as u64 - 1;
+    let mut a = CodeAssembler::new(64).unwrap();
+    body(&mut a).unwrap();
+    a.jmp(iced_x86::code_asm::qword_ptr(STUB_SLOT)).unwrap();
+    let native = a.assemble(CODE).unwrap();
+    Snippet { emu, native, end }
+}
+
+/// How an emulated run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Reached the final `hlt`.
+    Done,
+    /// An exception exit other than the final `hlt`.
+    Exception { vector: u32, rip: u64 },
+    /// A guest memory fault.
+    Fault { addr: u64, pc: u64 },
+    /// A syscall exit.
+    Syscall { rip: u64 },
+    /// Too many blocks.
+    Timeout,
+}
+
+/// The result of an emulated run.
+pub struct EmuRun {
+    pub state: X86State,
+    pub mem: Vec<u8>,
+    pub end: End,
+    pub blocks: usize,
+}
+
+/// Runs `code` (placed at [`CODE`]) in the emulator from `init`, over memory `image`
+/// (indexed by guest address, [`G`] + [`SIZE`] bytes).
+pub fn run_emu(
+    code: &[u8],
+    end: u64,
+    init: &Regs,
+    image: &[u8],
+    cfg: &TranslateConfig,
+    setup: &dyn Fn(&mut X86State),
+) -> EmuRun {
+    let mut mem = image.to_vec();
+    let c = (CODE) as usize;
+    mem[c..c + code.len()].copy_from_slice(code);
+    let mut s = X86State::new();
+    s.regs = init.gpr;
+    s.set_eflags(init.rflags);
+    s.rip = CODE;
+    setup(&mut s);
+    let mut blocks = 0;
+    let end_state = loop {
+        if blocks > 100_000 {
+            break End::Timeout;
+        }
+        blocks += 1;
+        let snapshot = mem.clone();
+        let mut fetch = |addr: u64, buf: &mut [u8]| -> usize {
+            let lo = CODE;
+            let hi = CODE + 0x2000;
+            if addr < lo || addr >= hi {
+                return 0;
+            }
+            let n = ((hi - addr) as usize).min(buf.len());
+            buf[..n].copy_from_slice(&snapshot[addr as usize..addr as usize + n]);
+            n
+        };
+        let block = translate_block(s.rip, &mut fetch, cfg);
+        tcg::verify(&block).unwrap_or_else(|e| panic!("{e}\n{block}"));
+        let view = GuestMemoryView {
+            base: mem.as_mut_ptr(),
+            size: mem.len() as u64,
+        };
+        // SAFETY: `s` is a valid X86State (every offset the frontend uses lies inside it),
+        // `mem` backs every guest address below its length, and the frontend's helpers
+        // match their declarations.
+        let r = unsafe { interpret(&block, (&mut s as *mut X86State).cast(), view) };
+        match r {
+            InterpExit::GotoTb { .. } | InterpExit::LookupAndGotoPtr => {}
+            InterpExit::ExitTb { code } if code == exit::LOOKUP => {}
+            InterpExit::ExitTb { code } if code == exit::EXCEPTION => {
+                if s.exception == vector::GP && s.rip == end {
+                    break End::Done;
+                }
+                break End::Exception {
+                    vector: s.exception,
+                    rip: s.rip,
+                };
+            }
+            InterpExit::ExitTb { code } if code == exit::SYSCALL => {
+                break End::Syscall { rip: s.rip }
+            }
+            InterpExit::ExitTb { code } => panic!("unexpected exit code {code}"),
+            InterpExit::Fault { addr, pc, .. } => break End::Fault { addr, pc },
+        }
+    };
+    EmuRun {
+        state: s,
+        mem,
+        end: end_state,
+        blocks,
+    }
+}
+
+/// A fresh memory image: zero except for `data` at [`DATA`].
+pub fn image(data: &[u8]) -> Vec<u8> {
+    let mut m = vec![0u8; (G + SIZE) as usize];
+    m[DATA as usize..DATA as usize + data.len()].copy_from_slice(data);
+    m
+}
+
+#[cfg(target_arch = "x86_64")]
+mod native {
+    use super::*;
+    use std::sync::{Mutex, OnceLock};
+
+    std::arch::global_asm!(
+        ".globl dbt_test_native_enter",
+        "dbt_test_native_enter:",
+        "push rbp",
+        "push rbx",
+        "push r12",
+        "push r13",
+        "push r14",
+        "push r15",
+        "mov [rdi + 136], rsp",
+        "mov qword ptr [{ctx}], rdi",
+        "push qword ptr [rdi + 128]",
+        "popfq",
+        "mov rax, [rdi]",
+        "mov rcx, [rdi + 8]",
+        "mov rdx, [rdi + 16]",
+        "mov rbx, [rdi + 24]",
+        "mov rsp, [rdi + 32]",
+        "mov rbp, [rdi + 40]",
+        "mov rsi, [rdi + 48]",
+        "mov r8, [rdi + 64]",
+        "mov r9, [rdi + 72]",
+        "mov r10, [rdi + 80]",
+        "mov r11, [rdi + 88]",
+        "mov r12, [rdi + 96]",
+        "mov r13, [rdi + 104]",
+        "mov r14, [rdi + 112]",
+        "mov r15, [rdi + 120]",
+        "mov rdi, [rdi + 56]",
+        "jmp qword ptr [{entry}]",
+        ".globl dbt_test_native_return",
+        "dbt_test_native_return:",
+        "mov qword ptr [{save}], rax",
+        "mov rax, qword ptr [{ctx}]",
+        "mov [rax + 8], rcx",
+        "mov [rax + 16], rdx",
+        "mov [rax + 24], rbx",
+        "mov [rax + 32], rsp",
+        "mov [rax + 40], rbp",
+        "mov [rax + 48], rsi",
+        "mov [rax + 56], rdi",
+        "mov [rax + 64], r8",
+        "mov [rax + 72], r9",
+        "mov [rax + 80], r10",
+        "mov [rax + 88], r11",
+        "mov [rax + 96], r12",
+        "mov [rax + 104], r13",
+        "mov [rax + 112], r14",
+        "mov [rax + 120], r15",
+        "mov rsp, [rax + 136]",
+        "pushfq",
+        "pop qword ptr [rax + 128]",
+        "mov rcx, qword ptr [{save}]",
+        "mov [rax], rcx",
+        "cld",
+        "pop r15",
+        "pop r14",
+        "pop r13",
+        "pop r12",
+        "pop rbx",
+        "pop rbp",
+        "ret",
+        ctx = const CTX_SLOT,
+        entry = const ENTRY_SLOT,
+        save = const SAVE_SLOT,
+    );
+
+    extern "C" {
+        fn dbt_test_native_enter(ctx: *mut Regs);
+        fn dbt_test_native_return();
+    }
+
+    struct Region(*mut u8);
+    // SAFETY: the region pointer is only used under `LOCK`.
+    unsafe impl Send for Region {}
+    // SAFETY: as above.
+    unsafe impl Sync for Region {}
+
+    static LOCK: Mutex<()> = Mutex::new(());
+    static REGION: OnceLock<Region> = OnceLock::new();
+
+    fn region() -> *mut u8 {
+        REGION
+            .get_or_init(|| {
+                // SAFETY: a fresh anonymous mapping at a fixed address that must not
+                // replace anything (MAP_FIXED_NOREPLACE).
+                let p = unsafe {
+                    libc::mmap(
+                        G as *mut libc::c_void,
+                        SIZE as usize,
+                        libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
+                        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+                        -1,
+                        0,
+                    )
+                };
+                assert_eq!(p as u64, G, "cannot map the native test region at {G:#x}");
+                Region(p.cast())
+            })
+            .0
+    }
+
+    /// Runs `code` natively from `init` over memory `image`; returns registers and the
+    /// compared memory pages (the whole region copied back).
+    pub fn run_native(code: &[u8], init: &Regs, image: &[u8]) -> (Regs, Vec<u8>) {
+        let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let base = region();
+        let mut out = image.to_vec();
+        // SAFETY: the region is SIZE bytes at G, owned by this harness, used under LOCK.
+        let reg = unsafe { std::slice::from_raw_parts_mut(base, SIZE as usize) };
+        reg.copy_from_slice(&image[G as usize..]);
+        let c = (CODE - G) as usize;
+        reg[c..c + code.len()].copy_from_slice(code);
+        reg[8..16].copy_from_slice(&CODE.to_le_bytes());
+        let stub = dbt_test_native_return as *const () as u64;
+        reg[16..24].copy_from_slice(&stub.to_le_bytes());
+        let mut ctx = *init;
+        // SAFETY: the trampoline saves the callee-saved registers and the host stack
+        // pointer, runs the snippet (which must end by jumping to the return stub and
+        // must only touch the test region), and restores everything, with DF clear.
+        unsafe { dbt_test_native_enter(&mut ctx) };
+        out[G as usize..].copy_from_slice(reg);
+        (ctx, out)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub use native::run_native;
+
+/// x86 RFLAGS bits from iced's `RflagsBits`.
+pub fn iced_flags_to_x86(f: u32) -> u64 {
+    use iced_x86::RflagsBits as B;
+    let mut r = 0;
+    for (b, x) in [
+        (B::OF, 1u64 << 11),
+        (B::SF, 1 << 7),
+        (B::ZF, 1 << 6),
+        (B::AF, 1 << 4),
+        (B::CF, 1),
+        (B::PF, 1 << 2),
+        (B::DF, 1 << 10),
+    ] {
+        if f & b != 0 {
+            r |= x;
+        }
+    }
+    r
+}
