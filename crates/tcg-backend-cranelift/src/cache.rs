@@ -13,6 +13,7 @@
 use std::fmt;
 use std::io;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Every allocation starts at a multiple of this (a cache line on every supported host).
@@ -30,6 +31,9 @@ pub struct CodeCache {
     fd: libc::c_int,
     /// Bump state.
     state: Mutex<State>,
+    /// A lock-free copy of `State::used` for [`CodeCache::contains`] and
+    /// [`CodeCache::used`], which signal handlers may call.
+    used: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -120,6 +124,7 @@ impl CodeCache {
                 used: 0,
                 permanent: 0,
             }),
+            used: AtomicUsize::new(0),
         })
     }
 
@@ -137,6 +142,7 @@ impl CodeCache {
                 return Err(CacheFull);
             }
             st.used = end;
+            self.used.store(end, Ordering::Release);
             start
         };
         // SAFETY: `offset..offset + len` lies inside the mapping (checked above) and was handed
@@ -181,19 +187,21 @@ impl CodeCache {
             }
         }
         st.used = st.permanent;
+        self.used.store(st.used, Ordering::Release);
         drop(st);
         sync_other_cores();
     }
 
-    /// True if `host_pc` lies in code emitted into this cache.
+    /// True if `host_pc` lies in code emitted into this cache. Lock-free and
+    /// async-signal-safe (for a SIGSEGV handler deciding whether a fault is the guest's).
     pub fn contains(&self, host_pc: usize) -> bool {
         let start = self.rx.as_ptr() as usize;
         host_pc >= start && host_pc < start + self.used()
     }
 
-    /// Bytes handed out (including alignment padding).
+    /// Bytes handed out (including alignment padding). Lock-free.
     pub fn used(&self) -> usize {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).used
+        self.used.load(Ordering::Acquire)
     }
 
     /// Total bytes the cache can hold.

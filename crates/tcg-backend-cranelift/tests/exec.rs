@@ -630,3 +630,13 @@ fn compile_errors() {
         Err(CompileError::Invalid(_))
     ));
 }
+
+#[test]
+fn shared_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<tcg_backend_cranelift::Backend>();
+    send_sync::<tcg_backend_cranelift::CodeCache>();
+    send_sync::<tcg_backend_cranelift::CompiledBlock>();
+    send::<Compiler>();
+}
