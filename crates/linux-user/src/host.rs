@@ -1,0 +1,81 @@
+//! Safe wrappers around argument-less or value-only host calls.
+
+use guest_memory::Errno;
+
+/// Host `getpid()`.
+pub fn getpid() -> i32 {
+    // SAFETY: getpid has no preconditions.
+    unsafe { libc::getpid() }
+}
+
+/// Host `getppid()`.
+pub fn getppid() -> i32 {
+    // SAFETY: getppid has no preconditions.
+    unsafe { libc::getppid() }
+}
+
+/// Host `gettid()` of the calling thread.
+pub fn gettid() -> i32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() }
+}
+
+/// Host `getuid()`.
+pub fn getuid() -> u32 {
+    // SAFETY: getuid has no preconditions.
+    unsafe { libc::getuid() }
+}
+
+/// Host `geteuid()`.
+pub fn geteuid() -> u32 {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() }
+}
+
+/// Host `getgid()`.
+pub fn getgid() -> u32 {
+    // SAFETY: getgid has no preconditions.
+    unsafe { libc::getgid() }
+}
+
+/// Host `getegid()`.
+pub fn getegid() -> u32 {
+    // SAFETY: getegid has no preconditions.
+    unsafe { libc::getegid() }
+}
+
+/// Fills `buf` from the host's random source (falls back to a weak time-based mix if
+/// `getrandom` fails, which only happens on very old kernels).
+pub fn fill_random(buf: &mut [u8]) {
+    let mut done = 0;
+    while done < buf.len() {
+        let rest = &mut buf[done..];
+        // SAFETY: the pointer and length describe the writable local slice `rest`.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if n <= 0 {
+            break;
+        }
+        done += n as usize;
+    }
+    if done < buf.len() {
+        let mut x = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0x9e37_79b9, |d| d.as_nanos() as u64)
+            ^ u64::from(getpid().unsigned_abs());
+        for b in &mut buf[done..] {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+    }
+}
+
+/// Turns a host return value into a syscall result: negative means "see errno".
+pub fn cvt(r: i64) -> Result<u64, Errno> {
+    if r < 0 {
+        Err(Errno::last_host())
+    } else {
+        Ok(r as u64)
+    }
+}
