@@ -63,6 +63,8 @@
 //! maintenance, the cmpxchg16 fallback) are type-checked only by reading: this crate is built
 //! and tested on x86-64, with aarch64/riscv64/s390x code generated and inspected but not run.
 
+#![warn(missing_docs)]
+
 mod cache;
 mod lower;
 
