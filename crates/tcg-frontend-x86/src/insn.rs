@@ -49,14 +49,22 @@ pub(crate) fn translate_insn(t: &mut Tr, ins: &Instruction) -> R {
         Cmpxchg => cmpxchg(t, ins),
         Cmpxchg8b | Cmpxchg16b => cmpxchg_wide(t, ins),
         Cbw | Cwde | Cdqe => {
-            let size = ins.op0_register().size() as u32;
+            let size = match ins.mnemonic() {
+                Cbw => 2,
+                Cwde => 4,
+                _ => 8,
+            };
             let v = t.get_reg(RAX, size / 2, false);
             let v = t.sext(v, size / 2);
             t.set_reg(RAX, size, false, v);
             ok()
         }
         Cwd | Cdq | Cqo => {
-            let size = ins.op0_register().size() as u32;
+            let size = match ins.mnemonic() {
+                Cwd => 2,
+                Cdq => 4,
+                _ => 8,
+            };
             let v = t.sext(t.regs[RAX], size);
             let s = t.bini(BinOp::Sar, v, 63);
             t.set_reg(RDX, size, false, s);
@@ -839,7 +847,8 @@ fn bswap(t: &mut Tr, ins: &Instruction) -> R {
     let r = match d.size() {
         8 => t.un(UnOp::Bswap64, v),
         4 => t.un(UnOp::Bswap32, v),
-        _ => return Err(Unsupported),
+        // Undefined by the manuals; Intel and AMD processors zero the low word.
+        _ => t.cst(0),
     };
     t.write(d, r);
     ok()
@@ -910,10 +919,10 @@ fn cmpxchg(t: &mut Tr, ins: &Instruction) -> R {
         _ if ins.has_lock_prefix() => return Err(Unsupported),
         Opnd::Reg { r, high, .. } => {
             let old = t.read(d);
-            // The destination is written in both cases (with itself when unequal).
-            let cur = t.merged_reg(r, size, high, old);
+            // The destination is written only when equal (a 32-bit register keeps its
+            // upper half otherwise), as the hardware does.
             let upd = t.merged_reg(r, size, high, new);
-            let v = t.select(Cond::Eq, old, acc, upd, cur);
+            let v = t.select(Cond::Eq, old, acc, upd, t.regs[r]);
             t.mov(t.regs[r], v);
             old
         }
