@@ -315,7 +315,7 @@ fn run_case(c: &Case, cfg: &TranslateConfig) -> Result<(), String> {
     }
 }
 
-fn gen_case(code: Code, specs: &[Spec], rng: &mut StdRng, it: u32) -> Option<Case> {
+fn gen_case(code: Code, specs: &[Spec], rng: &mut StdRng, it: u32, lock: bool) -> Option<Case> {
     use Mnemonic::*;
     let mn = code.mnemonic();
     let mut init = Regs::default();
@@ -333,7 +333,7 @@ fn gen_case(code: Code, specs: &[Spec], rng: &mut StdRng, it: u32) -> Option<Cas
     let mut mem_disp = None;
     let mut count_cap = None;
     for (k, s) in specs.iter().enumerate() {
-        let use_mem = it % 2 == 1;
+        let use_mem = lock || it % 2 == 1;
         let a = match *s {
             Spec::Reg(sz) => Arg::R(random_reg(rng, sz)),
             Spec::Rm(sz) if !use_mem => Arg::R(random_reg(rng, sz)),
@@ -431,7 +431,13 @@ fn gen_case(code: Code, specs: &[Spec], rng: &mut StdRng, it: u32) -> Option<Cas
             }
         }
     }
-    let ins = build(code, &args)?;
+    let mut ins = build(code, &args)?;
+    if lock {
+        if !matches!(args.first(), Some(Arg::M(_))) {
+            return None;
+        }
+        ins.set_has_lock_prefix(true);
+    }
     // The encoder must accept it in 64-bit mode and decode back to the same code.
     let mut a = CodeAssembler::new(64).ok()?;
     a.add_instruction(ins).ok()?;
@@ -449,6 +455,10 @@ fn gen_case(code: Code, specs: &[Spec], rng: &mut StdRng, it: u32) -> Option<Cas
 }
 
 fn run_mnemonics(mnemonics: &[Mnemonic], iterations: u32, cfg: &TranslateConfig) {
+    run_forms(mnemonics, iterations, cfg, false)
+}
+
+fn run_forms(mnemonics: &[Mnemonic], iterations: u32, cfg: &TranslateConfig, lock: bool) {
     let mut rng = StdRng::seed_from_u64(0x5eed);
     let mut failures = vec![];
     let mut forms = 0;
@@ -460,7 +470,7 @@ fn run_mnemonics(mnemonics: &[Mnemonic], iterations: u32, cfg: &TranslateConfig)
         let Some(specs) = parse(code) else { continue };
         let mut ran = false;
         for it in 0..iterations {
-            let Some(case) = gen_case(code, &specs, &mut rng, it) else {
+            let Some(case) = gen_case(code, &specs, &mut rng, it, lock) else {
                 continue;
             };
             ran = true;
@@ -580,5 +590,19 @@ fn stack_and_flags_ops() {
         &[Push, Pop, Pushfq, Lahf, Sahf, Clc, Stc, Cmc, Cld, Std],
         ITERS,
         &cfg(),
+    );
+}
+
+#[test]
+fn locked_read_modify_write() {
+    use Mnemonic::*;
+    run_forms(
+        &[
+            Add, Or, Adc, Sbb, And, Sub, Xor, Inc, Dec, Neg, Not, Xadd, Cmpxchg, Bts, Btr, Btc,
+            Xchg,
+        ],
+        ITERS,
+        &cfg(),
+        true,
     );
 }

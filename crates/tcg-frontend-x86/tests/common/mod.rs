@@ -52,8 +52,6 @@ pub struct Snippet {
 pub fn assemble(body: &dyn Fn(&mut CodeAssembler) -> Result<(), IcedError>) -> Snippet {
     let mut a = CodeAssembler::new(64).unwrap();
     body(&mut a).unwrap();
-    let mut end_label = a.create_label();
-    a.set_label(&mut end_label).unwrap();
     a.hlt().unwrap();
     let emu = a.assemble(CODE).unwrap();
     let end = CODE + emu.len() as u64 - 1;
@@ -111,7 +109,7 @@ pub fn run_emu(
             break End::Timeout;
         }
         blocks += 1;
-        let snapshot = mem.clone();
+        let snapshot = &mem[CODE as usize..(CODE + 0x2000) as usize];
         let mut fetch = |addr: u64, buf: &mut [u8]| -> usize {
             let lo = CODE;
             let hi = CODE + 0x2000;
@@ -119,7 +117,8 @@ pub fn run_emu(
                 return 0;
             }
             let n = ((hi - addr) as usize).min(buf.len());
-            buf[..n].copy_from_slice(&snapshot[addr as usize..addr as usize + n]);
+            let o = (addr - CODE) as usize;
+            buf[..n].copy_from_slice(&snapshot[o..o + n]);
             n
         };
         let block = translate_block(s.rip, &mut fetch, cfg);
@@ -317,5 +316,56 @@ pub fn iced_flags_to_x86(f: u32) -> u64 {
             r |= x;
         }
     }
+    r
+}
+
+/// Runs `body` emulated and natively from `init` with `data` at [`DATA`] and asserts that all
+/// GPRs, the flags in `flag_mask` and the data and stack pages agree. Returns the emulated run.
+#[cfg(target_arch = "x86_64")]
+pub fn check_native(
+    body: &dyn Fn(&mut CodeAssembler) -> Result<(), IcedError>,
+    init: &Regs,
+    data: &[u8],
+    cfg: &TranslateConfig,
+    flag_mask: u64,
+) -> EmuRun {
+    let s = assemble(body);
+    let img = image(data);
+    let emu = run_emu(&s.emu, s.end, init, &img, cfg, &|_| {});
+    assert_eq!(emu.end, End::Done, "emulation did not finish");
+    let (nat, nmem) = run_native(&s.native, init, &img);
+    for i in 0..16 {
+        assert_eq!(
+            emu.state.regs[i], nat.gpr[i],
+            "register {i} differs (emu {:#x}, native {:#x})",
+            emu.state.regs[i], nat.gpr[i]
+        );
+    }
+    assert_eq!(
+        emu.state.eflags() & flag_mask,
+        nat.rflags & flag_mask,
+        "flags differ: emu {:#x} native {:#x}",
+        emu.state.eflags(),
+        nat.rflags
+    );
+    for (base, len) in COMPARED {
+        let r = base as usize..(base + len) as usize;
+        if emu.mem[r.clone()] != nmem[r.clone()] {
+            let first = r.clone().find(|&a| emu.mem[a] != nmem[a]).unwrap();
+            panic!(
+                "memory differs at {first:#x}: emu {:#x} native {:#x}",
+                emu.mem[first], nmem[first]
+            );
+        }
+    }
+    emu
+}
+
+/// Registers with rsp at a usable stack and r15 pointing at [`DATA`].
+pub fn base_regs() -> Regs {
+    let mut r = Regs::default();
+    r.gpr[4] = STACK_TOP - 0x800;
+    r.gpr[15] = DATA;
+    r.rflags = 0x202;
     r
 }

@@ -1,0 +1,633 @@
+//! Targeted tests: control flow, lazy flags across blocks, string ops, exceptions, segment
+//! overrides, exit requests, fetch faults, and the shape of the generated IR.
+
+mod common;
+
+use common::*;
+use iced_x86::code_asm::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tcg::Op;
+use tcg_frontend_x86::{
+    describe_unimplemented, exit, off, translate_block, vector, CpuModel, TranslateConfig,
+};
+
+const FLAGS: u64 = 0x8d5 | 0x400;
+
+fn cfg() -> TranslateConfig {
+    TranslateConfig {
+        cpu: CpuModel::MAX,
+        ..TranslateConfig::default()
+    }
+}
+
+fn random_data(seed: u64) -> Vec<u8> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut d = vec![0u8; 0x1000];
+    rng.fill(&mut d[..]);
+    d
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn loops_calls_and_lazy_flags_across_blocks() {
+    // A checksum loop mixing adc chains, variable shifts (count often 0), conditional moves
+    // and branches on flags produced in earlier blocks, plus call/ret and push/pop.
+    let body = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+        let mut func = a.create_label();
+        let mut top = a.create_label();
+        let mut skip = a.create_label();
+        let mut after = a.create_label();
+        let mut done = a.create_label();
+        a.mov(ecx, 200u32)?;
+        a.xor(eax, eax)?;
+        a.set_label(&mut top)?;
+        a.mov(rdx, qword_ptr(r15 + rcx * 8 - 8))?;
+        a.add(rax, rdx)?;
+        a.adc(rbx, 0)?;
+        a.jmp(after)?;
+        a.set_label(&mut after)?;
+        a.adc(rsi, rdx)?;
+        a.mov(r8, rcx)?;
+        a.and(r8d, 3)?;
+        a.push(rcx)?;
+        a.mov(ecx, r8d)?;
+        a.shl(rdx, cl)?;
+        a.pop(rcx)?;
+        a.cmovc(r9, rdx)?;
+        a.jno(skip)?;
+        a.inc(r10)?;
+        a.set_label(&mut skip)?;
+        a.call(func)?;
+        a.dec(ecx)?;
+        a.jnz(top)?;
+        a.setb(byte_ptr(r15 + 0x800))?;
+        a.jmp(done)?;
+        a.set_label(&mut func)?;
+        a.rcl(r11, 1)?;
+        a.sbb(r12, rdx)?;
+        a.ret()?;
+        a.set_label(&mut done)?;
+        Ok(())
+    };
+    for seed in 0..8 {
+        let mut init = base_regs();
+        let mut rng = StdRng::seed_from_u64(seed);
+        for r in [3, 6, 9, 10, 11, 12] {
+            init.gpr[r] = rng.gen();
+        }
+        init.rflags = 0x202 | (rng.gen::<u64>() & 0x8d5);
+        let run = check_native(&body, &init, &random_data(seed), &cfg(), FLAGS);
+        assert!(run.blocks > 200, "the loop ran {} blocks", run.blocks);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn loop_jrcxz_enter_leave_ret_imm_and_indirect() {
+    let body = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+        let mut l1 = a.create_label();
+        let mut z = a.create_label();
+        let mut f = a.create_label();
+        let mut g = a.create_label();
+        let mut done = a.create_label();
+        a.mov(ecx, 10u32)?;
+        a.set_label(&mut l1)?;
+        a.add(rax, rcx)?;
+        a.loop_(l1)?;
+        a.jrcxz(z)?;
+        a.inc(rbx)?;
+        a.set_label(&mut z)?;
+        a.mov(ecx, 5u32)?;
+        let mut l2 = a.create_label();
+        a.set_label(&mut l2)?;
+        a.inc(rdx)?;
+        a.cmp(rdx, 3)?;
+        a.loopne(l2)?;
+        a.push(0x1234)?;
+        a.call(f)?;
+        a.lea(rsi, ptr(g))?;
+        a.mov(qword_ptr(r15 + 0x100), rsi)?;
+        a.call(qword_ptr(r15 + 0x100))?;
+        a.lea(rsi, ptr(done))?;
+        a.jmp(rsi)?;
+        a.set_label(&mut f)?;
+        a.enter(32u32, 0u32)?;
+        a.mov(qword_ptr(rbp - 8), rax)?;
+        a.mov(rdi, qword_ptr(rbp + 16))?;
+        a.leave()?;
+        a.ret_1(8)?;
+        a.set_label(&mut g)?;
+        a.xchg(qword_ptr(rsp), r8)?;
+        a.xchg(qword_ptr(rsp), r8)?;
+        a.ret()?;
+        a.set_label(&mut done)?;
+        Ok(())
+    };
+    let mut init = base_regs();
+    init.gpr[5] = 0x5555;
+    init.gpr[8] = 0x8888;
+    check_native(&body, &init, &random_data(1), &cfg(), FLAGS);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn string_ops_all_sizes_rep_df_and_zero_count() {
+    type Op = fn(&mut CodeAssembler) -> Result<(), IcedError>;
+    let ops: [(&str, Op); 20] = [
+        ("movsb", |a| a.movsb()),
+        ("movsw", |a| a.movsw()),
+        ("movsd", |a| a.movsd()),
+        ("movsq", |a| a.movsq()),
+        ("stosb", |a| a.stosb()),
+        ("stosw", |a| a.stosw()),
+        ("stosd", |a| a.stosd()),
+        ("stosq", |a| a.stosq()),
+        ("lodsb", |a| a.lodsb()),
+        ("lodsq", |a| a.lodsq()),
+        ("rep movsb", |a| a.rep().movsb()),
+        ("rep movsq", |a| a.rep().movsq()),
+        ("rep stosd", |a| a.rep().stosd()),
+        ("rep stosb", |a| a.rep().stosb()),
+        ("repe cmpsb", |a| a.repe().cmpsb()),
+        ("repne cmpsw", |a| a.repne().cmpsw()),
+        ("repne scasb", |a| a.repne().scasb()),
+        ("repe scasd", |a| a.repe().scasd()),
+        ("cmpsq", |a| a.cmpsq()),
+        ("scasw", |a| a.scasw()),
+    ];
+    let mut rng = StdRng::seed_from_u64(7);
+    for (name, op) in ops {
+        for round in 0..24 {
+            let df = round % 2 == 1;
+            let body = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+                if df {
+                    a.std()?;
+                }
+                op(a)?;
+                // Leave DF as found natively (the trampoline clears it anyway).
+                a.setc(byte_ptr(r15 + 0xff0))?;
+                a.setz(byte_ptr(r15 + 0xff1))?;
+                Ok(())
+            };
+            let mut init = base_regs();
+            init.gpr[0] = rng.gen();
+            // rcx: 0 sometimes, else small.
+            init.gpr[1] = if round % 6 == 0 {
+                0
+            } else {
+                rng.gen_range(1..40)
+            };
+            init.gpr[6] = DATA + 0x400 + rng.gen_range(0..0x100);
+            init.gpr[7] = DATA + 0x800 + rng.gen_range(0..0x100);
+            init.rflags = 0x202 | (rng.gen::<u64>() & 0x8d5);
+            let mut data = random_data(round as u64);
+            // Make compares run a while: copy the source region over the destination,
+            // with one random difference.
+            let (src, dst) = (
+                (init.gpr[6] - DATA - 0x200) as usize,
+                (init.gpr[7] - DATA - 0x200) as usize,
+            );
+            let chunk = data[src..src + 0x300].to_vec();
+            data[dst..dst + 0x300].copy_from_slice(&chunk);
+            let k = dst + rng.gen_range(0..0x300);
+            data[k] ^= 1;
+            if name.contains("scas") {
+                // Put the accumulator's low byte somewhere in the scanned range.
+                let k = (init.gpr[7] - DATA) as usize - 0x20 + rng.gen_range(0..0x40);
+                data[k] = init.gpr[0] as u8;
+            }
+            let run = std::panic::catch_unwind(|| {
+                check_native(&body, &init, &data, &cfg(), FLAGS & !0x400)
+            });
+            assert!(run.is_ok(), "{name} round {round} (df {df}) failed");
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn division_matches_native_for_valid_inputs() {
+    let mut rng = StdRng::seed_from_u64(3);
+    type Op = fn(&mut CodeAssembler) -> Result<(), IcedError>;
+    let ops: [(u32, bool, Op); 8] = [
+        (1, false, |a| a.div(bl)),
+        (2, false, |a| a.div(bx)),
+        (4, false, |a| a.div(ebx)),
+        (8, false, |a| a.div(rbx)),
+        (1, true, |a| a.idiv(bl)),
+        (2, true, |a| a.idiv(bx)),
+        (4, true, |a| a.idiv(ebx)),
+        (8, true, |a| a.idiv(qword_ptr(r15 + 8))),
+    ];
+    for (size, signed, op) in ops {
+        for _ in 0..200 {
+            let bits = size * 8;
+            let m = if bits == 64 {
+                u64::MAX
+            } else {
+                (1u64 << bits) - 1
+            };
+            let mut init = base_regs();
+            let mut data = vec![0u8; 16];
+            let divisor = loop {
+                let d: u64 = rng.gen::<u64>() >> rng.gen_range(0..64);
+                if d & m != 0 && !(signed && d & m == m) {
+                    break d;
+                }
+            };
+            init.gpr[3] = divisor;
+            data[8..16].copy_from_slice(&divisor.to_le_bytes());
+            // A dividend whose quotient fits: high part below the divisor (unsigned) or the
+            // sign extension of a small low part (signed).
+            let lo: u64 = rng.gen();
+            let hi = if signed {
+                let l = lo >> rng.gen_range(1..bits) as u64;
+                init.gpr[0] = l;
+                if rng.gen_bool(0.5) {
+                    m
+                } else {
+                    0
+                }
+            } else {
+                init.gpr[0] = lo;
+                rng.gen::<u64>() % (divisor & m)
+            };
+            if size == 1 {
+                // ax / bl: the dividend is ax.
+                init.gpr[0] = (init.gpr[0] & !0xff00) | ((hi & 0xff) << 8);
+                if signed {
+                    let v = init.gpr[0] as u8 as i8 as i16 as u16 as u64;
+                    init.gpr[0] = (init.gpr[0] & !0xffff) | v;
+                }
+            } else {
+                init.gpr[2] = hi;
+                if signed {
+                    let l = init.gpr[0] & m;
+                    let neg = (l >> (bits - 1)) & 1 == 1;
+                    init.gpr[2] = if neg { u64::MAX } else { 0 };
+                }
+            }
+            let run = std::panic::catch_unwind(|| check_native(&op, &init, &data, &cfg(), 0));
+            assert!(
+                run.is_ok(),
+                "size {size} signed {signed} init {:x?}",
+                init.gpr
+            );
+        }
+    }
+}
+
+fn emu_only(
+    body: &dyn Fn(&mut CodeAssembler) -> Result<(), IcedError>,
+    init: &Regs,
+    setup: &dyn Fn(&mut tcg_frontend_x86::X86State),
+) -> EmuRun {
+    let s = assemble(body);
+    let img = image(&random_data(9));
+    run_emu(&s.emu, s.end, init, &img, &cfg(), setup)
+}
+
+#[test]
+fn divide_errors_raise_de_at_the_instruction() {
+    for (dividend_hi, divisor) in [(0u64, 0u64), (5, 3)] {
+        let mut init = base_regs();
+        init.gpr[0] = 77;
+        init.gpr[2] = dividend_hi;
+        init.gpr[3] = divisor;
+        let run = emu_only(
+            &|a| {
+                a.nop()?;
+                a.div(rbx)
+            },
+            &init,
+            &|_| {},
+        );
+        assert_eq!(
+            run.end,
+            End::Exception {
+                vector: vector::DE,
+                rip: CODE + 1
+            }
+        );
+        assert_eq!(run.state.regs[0], 77, "rax unchanged");
+        assert_eq!(run.state.regs[2], dividend_hi, "rdx unchanged");
+    }
+    // idiv: i64::MIN / -1 overflows.
+    let mut init = base_regs();
+    init.gpr[0] = 1 << 63;
+    init.gpr[2] = u64::MAX;
+    init.gpr[3] = u64::MAX;
+    let run = emu_only(&|a| a.idiv(rbx), &init, &|_| {});
+    assert_eq!(
+        run.end,
+        End::Exception {
+            vector: vector::DE,
+            rip: CODE
+        }
+    );
+}
+
+#[test]
+fn unimplemented_instruction_raises_ud_with_a_diagnostic() {
+    let init = base_regs();
+    // fsin (x87) is not implemented; the instructions before it must have run.
+    let run = emu_only(
+        &|a| {
+            a.mov(eax, 42u32)?;
+            a.fsin()
+        },
+        &init,
+        &|_| {},
+    );
+    assert_eq!(
+        run.end,
+        End::Exception {
+            vector: vector::UD,
+            rip: CODE + 5
+        }
+    );
+    assert_eq!(run.state.regs[0], 42);
+    let line = describe_unimplemented(CODE + 5, &[0xd9, 0xfe, 0x90]);
+    assert!(line.contains("d9 fe") && line.contains("fsin"), "{line}");
+    assert!(line.contains("0x101005"), "{line}");
+    // ud2 is #UD too; hlt is #GP; int3 is #BP with rip after it.
+    let run = emu_only(&|a| a.ud2(), &init, &|_| {});
+    assert_eq!(
+        run.end,
+        End::Exception {
+            vector: vector::UD,
+            rip: CODE
+        }
+    );
+    let run = emu_only(&|a| a.int3(), &init, &|_| {});
+    assert_eq!(
+        run.end,
+        End::Exception {
+            vector: vector::BP,
+            rip: CODE + 1
+        }
+    );
+}
+
+#[test]
+fn fs_and_gs_overrides_add_the_segment_base() {
+    let mut init = base_regs();
+    init.gpr[3] = 0x10;
+    let run = emu_only(
+        &|a| {
+            a.mov(rax, qword_ptr(rbx + 8).fs())?;
+            a.mov(qword_ptr(0x20).gs(), rax)?;
+            a.lea(rcx, qword_ptr(rbx + 8).fs())?;
+            a.add(dword_ptr(rbx).fs(), 1)?;
+            Ok(())
+        },
+        &init,
+        &|s| {
+            s.fs_base = DATA;
+            s.gs_base = DATA + 0x100;
+        },
+    );
+    assert_eq!(run.end, End::Done);
+    let rd =
+        |m: &[u8], a: u64| u64::from_le_bytes(m[a as usize..a as usize + 8].try_into().unwrap());
+    let orig = random_data(9);
+    let want = u64::from_le_bytes(orig[0x18..0x20].try_into().unwrap());
+    assert_eq!(run.state.regs[0], want);
+    assert_eq!(rd(&run.mem, DATA + 0x120), want);
+    assert_eq!(run.state.regs[1], 0x18, "lea ignores the segment base");
+    let old = u32::from_le_bytes(orig[0x10..0x14].try_into().unwrap());
+    assert_eq!(rd(&run.mem, DATA + 0x10) as u32, old.wrapping_add(1));
+}
+
+#[test]
+fn syscall_exits_with_rip_after_it() {
+    let run = emu_only(&|a| a.syscall(), &base_regs(), &|_| {});
+    assert_eq!(run.end, End::Syscall { rip: CODE + 2 });
+}
+
+fn translate(code: &[u8], pc: u64, cfg: &TranslateConfig) -> tcg::Block {
+    let mut fetch = |addr: u64, buf: &mut [u8]| -> usize {
+        let off = addr.wrapping_sub(pc) as usize;
+        if off >= code.len() {
+            return 0;
+        }
+        let n = (code.len() - off).min(buf.len());
+        buf[..n].copy_from_slice(&code[off..off + n]);
+        n
+    };
+    translate_block(pc, &mut fetch, cfg)
+}
+
+fn asm(f: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>, pc: u64) -> Vec<u8> {
+    let mut a = CodeAssembler::new(64).unwrap();
+    f(&mut a).unwrap();
+    a.assemble(pc).unwrap()
+}
+
+#[test]
+fn exit_request_leaves_before_executing_anything() {
+    let code = asm(|a| a.mov(eax, 1u32), 0x1000);
+    let b = translate(&code, 0x1000, &cfg());
+    let mut s = tcg_frontend_x86::X86State::new();
+    s.exit_request = 1;
+    s.rip = 0x1000;
+    let mut mem = vec![0u8; 16];
+    let view = tcg::GuestMemoryView {
+        base: mem.as_mut_ptr(),
+        size: 16,
+    };
+    // SAFETY: a valid state; the block touches no guest memory before exiting.
+    let r = unsafe { tcg::interpret(&b, (&mut s as *mut tcg_frontend_x86::X86State).cast(), view) };
+    assert_eq!(
+        r,
+        tcg::InterpExit::ExitTb {
+            code: exit::EXIT_REQUEST
+        }
+    );
+    assert_eq!(s.regs[0], 0);
+    assert_eq!(s.rip, 0x1000);
+}
+
+#[test]
+fn fetch_fault_and_page_end() {
+    // An instruction cut off by the end of fetchable memory raises #PF at its address.
+    let code = asm(
+        |a| {
+            a.nop()?;
+            a.mov(rax, 0x1122334455667788u64)
+        },
+        0x2000,
+    );
+    let b = translate(&code[..5], 0x2000, &cfg());
+    tcg::verify(&b).unwrap();
+    let text = b.to_string();
+    assert!(
+        text.contains("exit_tb 2") || text.contains("exit_tb"),
+        "{text}"
+    );
+    let mut s = tcg_frontend_x86::X86State::new();
+    let view = tcg::GuestMemoryView {
+        base: std::ptr::null_mut(),
+        size: 0,
+    };
+    // SAFETY: a valid state; the block touches no guest memory.
+    let r = unsafe { tcg::interpret(&b, (&mut s as *mut tcg_frontend_x86::X86State).cast(), view) };
+    assert_eq!(
+        r,
+        tcg::InterpExit::ExitTb {
+            code: exit::EXCEPTION
+        }
+    );
+    assert_eq!(
+        (s.exception, s.rip, s.exception_addr),
+        (vector::PF, 0x2001, 0x2005)
+    );
+
+    // A block stops after the instruction that crosses its first page's end.
+    let pc = 0x2ffc;
+    let code = asm(
+        |a| {
+            a.nop()?;
+            a.nop()?;
+            a.nop()?;
+            a.mov(eax, 7u32)?;
+            a.nop()
+        },
+        pc,
+    );
+    let b = translate(&code, pc, &cfg());
+    assert_eq!(b.num_insns, 4);
+    assert_eq!(b.guest_size, 8);
+    // And at max_insns.
+    let b = translate(
+        &code,
+        pc,
+        &TranslateConfig {
+            max_insns: 2,
+            ..cfg()
+        },
+    );
+    assert_eq!(b.num_insns, 2);
+    let inst = b
+        .ops
+        .iter()
+        .filter(|o| matches!(o, Op::InsnStart { .. }))
+        .count();
+    assert_eq!(inst, 2);
+}
+
+#[test]
+fn flags_stay_lazy_inside_a_block() {
+    let code = asm(
+        |a| {
+            a.add(rax, rbx)?;
+            a.sub(ecx, edx)?;
+            a.xor(esi, esi)?;
+            a.cmp(rdi, r8)?;
+            let mut l = a.create_label();
+            a.jb(l)?;
+            a.set_label(&mut l)?;
+            a.nop()
+        },
+        0x3000,
+    );
+    let b = translate(&code, 0x3000, &cfg());
+    let calls = b
+        .ops
+        .iter()
+        .filter(|o| matches!(o, Op::Call { .. }))
+        .count();
+    assert_eq!(calls, 0, "{b}");
+    // cc_op is written once (before the branch), not per instruction.
+    let cc_op_writes = b
+        .ops
+        .iter()
+        .filter(|o| match o {
+            Op::Const { dst, .. } | Op::Mov { dst, .. } => matches!(
+                b.temps[dst.0 as usize].kind,
+                tcg::TempKind::Global { offset, .. } if offset == off::CC_OP
+            ),
+            _ => false,
+        })
+        .count();
+    assert_eq!(cc_op_writes, 1, "{b}");
+    // Locked ops and xchg with memory use atomics.
+    let code = asm(
+        |a| {
+            a.xchg(qword_ptr(rax), rbx)?;
+            a.lock().add(dword_ptr(rax), ecx)?;
+            a.lock().cmpxchg(qword_ptr(rax), rdx)?;
+            a.ret()
+        },
+        0x3000,
+    );
+    let b = translate(&code, 0x3000, &cfg());
+    let atomics = b
+        .ops
+        .iter()
+        .filter(|o| matches!(o, Op::AtomicRmw { .. } | Op::AtomicCmpxchg { .. }))
+        .count();
+    assert_eq!(atomics, 3, "{b}");
+    assert!(matches!(b.ops.iter().rev().nth(3), Some(_)));
+    assert!(b.ops.iter().any(|o| matches!(o, Op::LookupAndGotoPtr)));
+}
+
+#[test]
+fn single_step_translates_one_instruction_and_never_chains() {
+    let code = asm(
+        |a| {
+            a.nop()?;
+            a.nop()?;
+            a.jmp(0x1000u64)
+        },
+        0x4000,
+    );
+    let c = TranslateConfig {
+        single_step: true,
+        ..cfg()
+    };
+    let b = translate(&code, 0x4000, &c);
+    assert_eq!(b.num_insns, 1);
+    assert!(!b
+        .ops
+        .iter()
+        .any(|o| matches!(o, Op::GotoTb { .. } | Op::LookupAndGotoPtr)));
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn cmpxchg8b_16b_pushf_popf_match_native() {
+    let mut rng = StdRng::seed_from_u64(11);
+    for i in 0..64 {
+        let body = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+            a.lock().cmpxchg8b(qword_ptr(r15 + 0x40))?;
+            a.setz(byte_ptr(r15 + 0x80))?;
+            a.cmpxchg16b(xmmword_ptr(r15 + 0x50))?;
+            a.pushfq()?;
+            a.pop(r8)?;
+            a.and(r8, 0xcd5)?;
+            a.push(r8)?;
+            a.popfq()?;
+            a.lahf()?;
+            a.sahf()?;
+            a.cmc()?;
+            Ok(())
+        };
+        let mut init = base_regs();
+        for r in [0, 1, 2, 3] {
+            init.gpr[r] = rng.gen();
+        }
+        init.rflags = 0x202 | (rng.gen::<u64>() & 0x8d5);
+        let mut data = random_data(i);
+        if i % 2 == 0 {
+            data[0x40..0x44].copy_from_slice(&(init.gpr[0] as u32).to_le_bytes());
+            data[0x44..0x48].copy_from_slice(&(init.gpr[2] as u32).to_le_bytes());
+        }
+        if i % 4 < 2 {
+            data[0x50..0x58].copy_from_slice(&init.gpr[0].to_le_bytes());
+            data[0x58..0x60].copy_from_slice(&init.gpr[2].to_le_bytes());
+        }
+        check_native(&body, &init, &data, &cfg(), FLAGS);
+    }
+}
