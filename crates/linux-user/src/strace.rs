@@ -153,7 +153,12 @@ fn returns_address(n: u64) -> bool {
 
 /// Prints the `PID name(args)` part before the syscall runs.
 pub(crate) fn enter(p: &Process, n: u64, args: &[u64; 6]) {
-    let pid = crate::host::getpid();
+    let line = format_enter(p, crate::host::getpid(), n, args);
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// The `PID name(args)` text.
+pub(crate) fn format_enter(p: &Process, pid: i32, n: u64, args: &[u64; 6]) -> String {
     let mut line = String::new();
     match (spec(n), nr::name(n)) {
         (Some(spec), Some(name)) => {
@@ -166,7 +171,8 @@ pub(crate) fn enter(p: &Process, n: u64, args: &[u64; 6]) {
                     'd' => write!(line, "{}", *a as i32),
                     'l' => write!(line, "{}", *a as i64),
                     'u' => write!(line, "{a}"),
-                    'o' => write!(line, "{a:#o}"),
+                    'o' if *a == 0 => write!(line, "0"),
+                    'o' => write!(line, "0{a:o}"),
                     's' => match p.space.read_cstr(*a, 256) {
                         Ok(s) => write!(line, "\"{}\"", s.escape_ascii()),
                         Err(_) => write!(line, "{a:#x}"),
@@ -180,12 +186,19 @@ pub(crate) fn enter(p: &Process, n: u64, args: &[u64; 6]) {
             let _ = write!(line, "{pid} Unknown syscall {n}");
         }
     }
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    line
 }
 
 /// Prints the ` = result` part after the syscall ran.
 pub(crate) fn exit(n: u64, out: &SyscallOutcome) {
-    let text = match *out {
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(format_exit(n, out).as_bytes());
+}
+
+/// The ` = result` text (with the newline).
+pub(crate) fn format_exit(n: u64, out: &SyscallOutcome) -> String {
+    match *out {
         SyscallOutcome::Return(v) if (v as i64) < 0 && (v as i64) >= -4095 => {
             let e = -(v as i64) as i32;
             let msg = std::io::Error::from_raw_os_error(e).to_string();
@@ -198,6 +211,5 @@ pub(crate) fn exit(n: u64, out: &SyscallOutcome) {
         SyscallOutcome::KillSelf(s) => format!(" = ? (killed by signal {s})\n"),
         SyscallOutcome::ChildReturn { .. } => " = 0 (child)\n".to_string(),
         SyscallOutcome::NewThread(_) => " = ? (new thread)\n".to_string(),
-    };
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
 }

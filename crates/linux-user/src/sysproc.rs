@@ -654,8 +654,9 @@ impl Process {
     }
 
     /// kill / tkill / tgkill. A signal to this very thread or process whose action is
-    /// the fatal default ends in [`SyscallOutcome::KillSelf`]; one with a guest handler
-    /// is recorded as pending in the thread (delivery belongs to the vCPU layer);
+    /// the fatal default ends in [`SyscallOutcome::KillSelf`]; one with a guest handler,
+    /// or blocked by the thread's mask, is recorded as pending in the thread (delivery
+    /// belongs to the vCPU layer);
     /// ignored ones do nothing. Signals to other processes, process groups or threads go
     /// to the host.
     pub(crate) fn sys_kill(&self, t: &mut ThreadCtx, n: u64, a: [u64; 6]) -> SyscallOutcome {
@@ -689,6 +690,11 @@ impl Process {
         let act = self.sigaction(signo).unwrap_or_default();
         let uncatchable = signo == sig::SIGKILL || signo == sig::SIGSTOP;
         if !uncatchable && act.handler == sig::SIG_IGN {
+            return SyscallOutcome::Return(0);
+        }
+        if !uncatchable && t.signal_mask & sigbit(signo) != 0 {
+            // Blocked: stays pending for the vCPU layer to act on once unblocked.
+            t.pending_signals |= sigbit(signo);
             return SyscallOutcome::Return(0);
         }
         if uncatchable || act.handler == sig::SIG_DFL {

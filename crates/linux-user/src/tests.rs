@@ -922,6 +922,11 @@ fn signals_are_recorded() {
     assert_eq!(out, SyscallOutcome::KillSelf(15));
     let out = e.p.syscall(&mut e.t, nr::TKILL, [tid, 6, 0, 0, 0, 0]);
     assert_eq!(out, SyscallOutcome::KillSelf(6));
+    // A blocked fatal signal stays pending.
+    e.t.signal_mask = 1 << 14;
+    assert_eq!(e.sys(nr::KILL, &[pid, 15]), 0);
+    assert_ne!(e.t.pending_signals & 1 << 14, 0);
+    e.t.signal_mask = 0;
     // SIG_IGN.
     e.mem().write_u64(act, 1).unwrap();
     assert_eq!(e.sys(nr::RT_SIGACTION, &[15, act, 0, 8]), 0);
@@ -1098,4 +1103,40 @@ fn execve_resolves_scripts_and_builds_the_command_line() {
     let path = e.cstr(0, "/nonexistent/prog");
     assert_eq!(e.sys(nr::EXECVE, &[path, 0, 0]), NEG_ENOENT);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn strace_lines() {
+    use crate::strace::{format_enter, format_exit};
+    let e = Env::new();
+    let path = e.cstr(0, "/etc/passwd");
+    assert_eq!(
+        format_enter(
+            &e.p,
+            7,
+            nr::OPENAT,
+            &[(-100i64) as u64, path, 0o2000000, 0, 0, 0]
+        ),
+        "7 openat(-100,\"/etc/passwd\",0x80000,0)"
+    );
+    assert_eq!(
+        format_enter(&e.p, 7, 9999, &[0; 6]),
+        "7 Unknown syscall 9999"
+    );
+    assert_eq!(
+        format_exit(nr::OPENAT, &SyscallOutcome::Return(3)),
+        " = 3\n"
+    );
+    assert_eq!(
+        format_exit(nr::OPENAT, &SyscallOutcome::Return(-2i64 as u64)),
+        " = -1 errno=2 (No such file or directory)\n"
+    );
+    assert_eq!(
+        format_exit(nr::MMAP, &SyscallOutcome::Return(0x7000_0000)),
+        " = 0x70000000\n"
+    );
+    assert_eq!(
+        format_exit(nr::EXIT_GROUP, &SyscallOutcome::ExitGroup(0)),
+        "\n"
+    );
 }
