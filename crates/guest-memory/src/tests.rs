@@ -498,3 +498,9 @@ fn vmas_never_overlap_after_mixed_operations() {
         }
     }
 }
+
+#[test]
+fn space_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<GuestSpace>();
+}

@@ -1140,3 +1140,10 @@ fn strace_lines() {
         "\n"
     );
 }
+
+#[test]
+fn process_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Process>();
+    check::<ThreadCtx>();
+}
