@@ -273,3 +273,13 @@ helper!(
     /// `rdtsc() -> tsc`.
     RDTSC, h_rdtsc, 0, NONE
 );
+
+extern "C" fn h_sse(env: u64, op: u64, d: u64, s: u64, imm: u64) -> u64 {
+    // SAFETY: translated code passes its `env`.
+    let st = unsafe { state(env) };
+    crate::sse_impl::exec(st, op as u32, d as usize, s as usize, imm)
+}
+helper!(
+    /// `sse(env, op, dst, src, imm) -> value` (SSE/SSE2 ops on the xmm registers).
+    SSE, h_sse, 5, RW_STATE
+);

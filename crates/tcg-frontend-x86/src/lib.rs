@@ -12,6 +12,7 @@
 mod helpers;
 mod insn;
 mod sse;
+mod sse_impl;
 mod state;
 mod translate;
 

@@ -1,10 +1,564 @@
-//! SSE/SSE2 instructions.
+//! SSE/SSE2 instructions: moves and bitwise ops inline, the rest through one helper
+//! ([`crate::sse_impl::exec`]) operating on the xmm registers in the CPU state.
 
-use iced_x86::Instruction;
+use iced_x86::{Code, Instruction, Mnemonic as M, OpKind};
+use tcg::{BinOp, MemOp, Op, Temp, Type};
 
-use crate::translate::{Tr, Unsupported, R};
+use crate::helpers;
+use crate::sse_impl::op;
+use crate::state::off;
+use crate::translate::{gpr, Opnd, Tr, Unsupported, R};
+
+fn ok() -> R {
+    Ok(crate::translate::Flow::Next)
+}
+
+fn xoff(i: usize) -> u32 {
+    off::XMM + 16 * i as u32
+}
+
+fn xmm_of(ins: &Instruction, i: u32) -> Option<usize> {
+    if ins.op_kind(i) != OpKind::Register {
+        return None;
+    }
+    let r = ins.op_register(i);
+    if r.is_xmm() {
+        Some(r.number())
+    } else {
+        None
+    }
+}
+
+fn is_mem(ins: &Instruction, i: u32) -> bool {
+    ins.op_kind(i) == OpKind::Memory
+}
+
+impl Tr<'_> {
+    fn ld_state(&mut self, ty: Type, offset: u32, size: u8) -> Temp {
+        let t = self.b.new_temp(ty);
+        self.b.push(Op::LoadState {
+            dst: t,
+            offset,
+            mem: MemOp::unsigned(size),
+        });
+        t
+    }
+    fn st_state(&mut self, v: Temp, offset: u32, size: u8) {
+        self.b.push(Op::StoreState {
+            src: v,
+            offset,
+            mem: MemOp::unsigned(size),
+        });
+    }
+    fn ld128(&mut self, addr: Temp, aligned: bool) -> Temp {
+        let t = self.b.new_temp(Type::I128);
+        self.b.push(Op::Load {
+            dst: t,
+            addr,
+            mem: MemOp {
+                size: 16,
+                signed: false,
+                aligned,
+            },
+        });
+        t
+    }
+    fn st128(&mut self, v: Temp, addr: Temp, aligned: bool) {
+        self.b.push(Op::Store {
+            src: v,
+            addr,
+            mem: MemOp {
+                size: 16,
+                signed: false,
+                aligned,
+            },
+        });
+    }
+    fn mem_addr(&mut self, ins: &Instruction) -> Result<Temp, Unsupported> {
+        self.ea(ins, true)
+    }
+
+    /// Makes operand `i` available as an xmm index: a register, or a memory operand loaded
+    /// into the scratch register 16 (zero-extended when narrower than 16 bytes).
+    fn xsrc(&mut self, ins: &Instruction, i: u32) -> Result<usize, Unsupported> {
+        if let Some(x) = xmm_of(ins, i) {
+            return Ok(x);
+        }
+        if !is_mem(ins, i) {
+            return Err(Unsupported);
+        }
+        let size = ins.memory_size().size();
+        let addr = self.mem_addr(ins)?;
+        match size {
+            16 => {
+                let v = self.ld128(addr, true);
+                self.st_state(v, off::XMM_TMP, 16);
+            }
+            1 | 2 | 4 | 8 => {
+                let v = self.load(addr, size as u32);
+                self.st_state(v, off::XMM_TMP, 8);
+                let z = self.cst(0);
+                self.st_state(z, off::XMM_TMP + 8, 8);
+            }
+            _ => return Err(Unsupported),
+        }
+        Ok(16)
+    }
+
+    fn sse_call(&mut self, op: u32, d: usize, s: usize, imm: u64) -> Temp {
+        let o = self.cst(u64::from(op));
+        let d = self.cst(d as u64);
+        let s = self.cst(s as u64);
+        let i = self.cst(imm);
+        let args = vec![self.env, o, d, s, i];
+        self.call(&helpers::SSE, args)
+    }
+
+    fn sse_call_dyn(&mut self, op: u32, d: usize, s: usize, imm: Temp) -> Temp {
+        let o = self.cst(u64::from(op));
+        let d = self.cst(d as u64);
+        let s = self.cst(s as u64);
+        let args = vec![self.env, o, d, s, imm];
+        self.call(&helpers::SSE, args)
+    }
+}
+
+/// `dst = f(dst, src[, imm])` ops that go through the helper.
+fn helper_op(m: M) -> Option<u32> {
+    use op::*;
+    Some(match m {
+        M::Paddb => PADDB,
+        M::Paddw => PADDW,
+        M::Paddd => PADDD,
+        M::Paddq => PADDQ,
+        M::Psubb => PSUBB,
+        M::Psubw => PSUBW,
+        M::Psubd => PSUBD,
+        M::Psubq => PSUBQ,
+        M::Paddsb => PADDSB,
+        M::Paddsw => PADDSW,
+        M::Paddusb => PADDUSB,
+        M::Paddusw => PADDUSW,
+        M::Psubsb => PSUBSB,
+        M::Psubsw => PSUBSW,
+        M::Psubusb => PSUBUSB,
+        M::Psubusw => PSUBUSW,
+        M::Pcmpeqb => PCMPEQB,
+        M::Pcmpeqw => PCMPEQW,
+        M::Pcmpeqd => PCMPEQD,
+        M::Pcmpgtb => PCMPGTB,
+        M::Pcmpgtw => PCMPGTW,
+        M::Pcmpgtd => PCMPGTD,
+        M::Pminub => PMINUB,
+        M::Pmaxub => PMAXUB,
+        M::Pminsw => PMINSW,
+        M::Pmaxsw => PMAXSW,
+        M::Pavgb => PAVGB,
+        M::Pavgw => PAVGW,
+        M::Pmullw => PMULLW,
+        M::Pmulhw => PMULHW,
+        M::Pmulhuw => PMULHUW,
+        M::Pmuludq => PMULUDQ,
+        M::Pmaddwd => PMADDWD,
+        M::Psadbw => PSADBW,
+        M::Punpcklbw => PUNPCKLBW,
+        M::Punpcklwd => PUNPCKLWD,
+        M::Punpckldq => PUNPCKLDQ,
+        M::Punpcklqdq => PUNPCKLQDQ,
+        M::Punpckhbw => PUNPCKHBW,
+        M::Punpckhwd => PUNPCKHWD,
+        M::Punpckhdq => PUNPCKHDQ,
+        M::Punpckhqdq => PUNPCKHQDQ,
+        M::Packsswb => PACKSSWB,
+        M::Packssdw => PACKSSDW,
+        M::Packuswb => PACKUSWB,
+        M::Pshufd => PSHUFD,
+        M::Pshuflw => PSHUFLW,
+        M::Pshufhw => PSHUFHW,
+        M::Psllw => PSLLW,
+        M::Pslld => PSLLD,
+        M::Psllq => PSLLQ,
+        M::Psrlw => PSRLW,
+        M::Psrld => PSRLD,
+        M::Psrlq => PSRLQ,
+        M::Psraw => PSRAW,
+        M::Psrad => PSRAD,
+        M::Pslldq => PSLLDQ,
+        M::Psrldq => PSRLDQ,
+        M::Shufps => SHUFPS,
+        M::Shufpd => SHUFPD,
+        M::Unpcklps => UNPCKLPS,
+        M::Unpckhps => UNPCKHPS,
+        M::Unpcklpd => UNPCKLPD,
+        M::Unpckhpd => UNPCKHPD,
+        M::Addps => ADD,
+        M::Addpd => ADD + 1,
+        M::Addss => ADD + 2,
+        M::Addsd => ADD + 3,
+        M::Subps => SUB,
+        M::Subpd => SUB + 1,
+        M::Subss => SUB + 2,
+        M::Subsd => SUB + 3,
+        M::Mulps => MUL,
+        M::Mulpd => MUL + 1,
+        M::Mulss => MUL + 2,
+        M::Mulsd => MUL + 3,
+        M::Divps => DIV,
+        M::Divpd => DIV + 1,
+        M::Divss => DIV + 2,
+        M::Divsd => DIV + 3,
+        M::Minps => MIN,
+        M::Minpd => MIN + 1,
+        M::Minss => MIN + 2,
+        M::Minsd => MIN + 3,
+        M::Maxps => MAX,
+        M::Maxpd => MAX + 1,
+        M::Maxss => MAX + 2,
+        M::Maxsd => MAX + 3,
+        M::Sqrtps => SQRT,
+        M::Sqrtpd => SQRT + 1,
+        M::Sqrtss => SQRT + 2,
+        M::Sqrtsd => SQRT + 3,
+        M::Cmpps => CMP,
+        M::Cmppd => CMP + 1,
+        M::Cmpss => CMP + 2,
+        M::Cmpsd => CMP + 3,
+        M::Cvtss2sd => CVTSS2SD,
+        M::Cvtsd2ss => CVTSD2SS,
+        M::Cvtdq2pd => CVTDQ2PD,
+        M::Cvtdq2ps => CVTDQ2PS,
+        M::Cvttpd2dq => CVTTPD2DQ,
+        M::Cvtpd2dq => CVTPD2DQ,
+        M::Cvttps2dq => CVTTPS2DQ,
+        M::Cvtps2dq => CVTPS2DQ,
+        M::Cvtpd2ps => CVTPD2PS,
+        M::Cvtps2pd => CVTPS2PD,
+        _ => return None,
+    })
+}
 
 /// Translates an SSE/SSE2 instruction, or reports it unsupported.
-pub(crate) fn translate_sse(_t: &mut Tr, _ins: &Instruction) -> R {
-    Err(Unsupported)
+pub(crate) fn translate_sse(t: &mut Tr, ins: &Instruction) -> R {
+    let m = ins.mnemonic();
+    // Only legacy-encoded SSE on xmm registers (no MMX, no VEX/EVEX).
+    for i in 0..ins.op_count() {
+        if ins.op_kind(i) == OpKind::Register {
+            let r = ins.op_register(i);
+            if r.is_mm() || r.is_ymm() || r.is_zmm() || r.is_k() {
+                return Err(Unsupported);
+            }
+        }
+    }
+    if ins.encoding() != iced_x86::EncodingKind::Legacy {
+        return Err(Unsupported);
+    }
+    match m {
+        M::Movdqa
+        | M::Movdqu
+        | M::Movaps
+        | M::Movups
+        | M::Movapd
+        | M::Movupd
+        | M::Movntdq
+        | M::Movntps
+        | M::Movntpd => {
+            let aligned = !matches!(m, M::Movdqu | M::Movups | M::Movupd);
+            match (xmm_of(ins, 0), xmm_of(ins, 1)) {
+                (Some(d), Some(s)) => {
+                    let v = t.ld_state(Type::I128, xoff(s), 16);
+                    t.st_state(v, xoff(d), 16);
+                }
+                (Some(d), None) => {
+                    let a = t.mem_addr(ins)?;
+                    let v = t.ld128(a, aligned);
+                    t.st_state(v, xoff(d), 16);
+                }
+                (None, Some(s)) => {
+                    let a = t.mem_addr(ins)?;
+                    let v = t.ld_state(Type::I128, xoff(s), 16);
+                    t.st128(v, a, aligned);
+                }
+                _ => return Err(Unsupported),
+            }
+            ok()
+        }
+        M::Movd | M::Movq => movdq(t, ins),
+        M::Movss | M::Movsd => {
+            let size: u8 = if m == M::Movss { 4 } else { 8 };
+            match (xmm_of(ins, 0), xmm_of(ins, 1)) {
+                (Some(d), Some(s)) => {
+                    let v = t.ld_state(Type::I64, xoff(s), size);
+                    t.st_state(v, xoff(d), size);
+                }
+                (Some(d), None) => {
+                    let a = t.mem_addr(ins)?;
+                    let v = t.load(a, u32::from(size));
+                    let z = t.cst(0);
+                    t.st_state(v, xoff(d), 8);
+                    t.st_state(z, xoff(d) + 8, 8);
+                }
+                (None, Some(s)) => {
+                    let a = t.mem_addr(ins)?;
+                    let v = t.ld_state(Type::I64, xoff(s), size);
+                    t.store(v, a, u32::from(size));
+                }
+                _ => return Err(Unsupported),
+            }
+            ok()
+        }
+        M::Movhps | M::Movhpd | M::Movlps | M::Movlpd => {
+            let half = if matches!(m, M::Movhps | M::Movhpd) {
+                8
+            } else {
+                0
+            };
+            match (xmm_of(ins, 0), xmm_of(ins, 1)) {
+                (Some(d), None) => {
+                    let a = t.mem_addr(ins)?;
+                    let v = t.load(a, 8);
+                    t.st_state(v, xoff(d) + half, 8);
+                }
+                (None, Some(s)) => {
+                    let a = t.mem_addr(ins)?;
+                    let v = t.ld_state(Type::I64, xoff(s) + half, 8);
+                    t.store(v, a, 8);
+                }
+                _ => return Err(Unsupported),
+            }
+            ok()
+        }
+        M::Movhlps | M::Movlhps => {
+            let (Some(d), Some(s)) = (xmm_of(ins, 0), xmm_of(ins, 1)) else {
+                return Err(Unsupported);
+            };
+            let (from, to) = if m == M::Movhlps { (8, 0) } else { (0, 8) };
+            let v = t.ld_state(Type::I64, xoff(s) + from, 8);
+            t.st_state(v, xoff(d) + to, 8);
+            ok()
+        }
+        M::Movnti => {
+            let d = t.opnd(ins, 0)?;
+            let s = t.opnd(ins, 1)?;
+            let v = t.read(s);
+            t.write(d, v);
+            ok()
+        }
+        M::Pxor
+        | M::Por
+        | M::Pand
+        | M::Pandn
+        | M::Xorps
+        | M::Xorpd
+        | M::Andps
+        | M::Andpd
+        | M::Orps
+        | M::Orpd
+        | M::Andnps
+        | M::Andnpd => {
+            let d = xmm_of(ins, 0).ok_or(Unsupported)?;
+            let b = match xmm_of(ins, 1) {
+                Some(s) => t.ld_state(Type::I128, xoff(s), 16),
+                None => {
+                    let a = t.mem_addr(ins)?;
+                    t.ld128(a, true)
+                }
+            };
+            let a = t.ld_state(Type::I128, xoff(d), 16);
+            let r = t.b.new_temp(Type::I128);
+            let (op, x, y) = match m {
+                M::Pxor | M::Xorps | M::Xorpd => (BinOp::Xor, a, b),
+                M::Por | M::Orps | M::Orpd => (BinOp::Or, a, b),
+                M::Pand | M::Andps | M::Andpd => (BinOp::And, a, b),
+                _ => (BinOp::AndNot, b, a),
+            };
+            t.b.push(Op::Binary {
+                op,
+                dst: r,
+                a: x,
+                b: y,
+            });
+            t.st_state(r, xoff(d), 16);
+            ok()
+        }
+        M::Pmovmskb | M::Movmskps | M::Movmskpd => {
+            let Opnd::Reg { r, size, high } = t.opnd(ins, 0)? else {
+                return Err(Unsupported);
+            };
+            let s = xmm_of(ins, 1).ok_or(Unsupported)?;
+            let o = match m {
+                M::Pmovmskb => op::PMOVMSKB,
+                M::Movmskps => op::MOVMSKPS,
+                _ => op::MOVMSKPD,
+            };
+            let v = t.sse_call(o, 0, s, 0);
+            t.set_reg(r, size, high, v);
+            ok()
+        }
+        M::Cvtsi2sd | M::Cvtsi2ss => {
+            let d = xmm_of(ins, 0).ok_or(Unsupported)?;
+            let s = t.opnd(ins, 1)?;
+            let v = t.read(s);
+            let o = match (m, s.size()) {
+                (M::Cvtsi2sd, 4) => op::CVTSI2SD32,
+                (M::Cvtsi2sd, _) => op::CVTSI2SD64,
+                (_, 4) => op::CVTSI2SS32,
+                _ => op::CVTSI2SS64,
+            };
+            t.sse_call_dyn(o, d, 0, v);
+            ok()
+        }
+        M::Cvttsd2si | M::Cvtsd2si | M::Cvttss2si | M::Cvtss2si => {
+            let Opnd::Reg { r, size, high } = t.opnd(ins, 0)? else {
+                return Err(Unsupported);
+            };
+            let s = t.xsrc(ins, 1)?;
+            let base = match m {
+                M::Cvttsd2si => op::CVTTSD2SI32,
+                M::Cvtsd2si => op::CVTSD2SI32,
+                M::Cvttss2si => op::CVTTSS2SI32,
+                _ => op::CVTSS2SI32,
+            };
+            let o = base + u32::from(size == 8);
+            let v = t.sse_call(o, 0, s, 0);
+            t.set_reg(r, size, high, v);
+            ok()
+        }
+        M::Ucomiss | M::Ucomisd | M::Comiss | M::Comisd => {
+            let d = xmm_of(ins, 0).ok_or(Unsupported)?;
+            let s = t.xsrc(ins, 1)?;
+            let o = match m {
+                M::Ucomiss => op::UCOMI + 2,
+                M::Ucomisd => op::UCOMI + 3,
+                M::Comiss => op::COMI + 2,
+                _ => op::COMI + 3,
+            };
+            let f = t.sse_call(o, d, s, 0);
+            t.set_cc_eflags(f);
+            ok()
+        }
+        M::Pinsrw => {
+            let d = xmm_of(ins, 0).ok_or(Unsupported)?;
+            let v = match ins.op_kind(1) {
+                OpKind::Register => {
+                    let (r, _, _) = gpr(ins.op_register(1)).ok_or(Unsupported)?;
+                    t.zext(t.regs[r], 2)
+                }
+                _ => {
+                    let a = t.mem_addr(ins)?;
+                    t.load(a, 2)
+                }
+            };
+            let sel = ins.immediate(2) & 7;
+            let v = t.bini(BinOp::Shl, v, 8);
+            let v = t.bini(BinOp::Or, v, sel);
+            t.sse_call_dyn(op::PINSRW, d, d, v);
+            ok()
+        }
+        M::Pextrw
+            if matches!(
+                ins.code(),
+                Code::Pextrw_r32_xmm_imm8 | Code::Pextrw_r64_xmm_imm8
+            ) =>
+        {
+            let Opnd::Reg { r, size, high } = t.opnd(ins, 0)? else {
+                return Err(Unsupported);
+            };
+            let s = xmm_of(ins, 1).ok_or(Unsupported)?;
+            let v = t.sse_call(op::PEXTRW, 0, s, ins.immediate(2));
+            t.set_reg(r, size, high, v);
+            ok()
+        }
+        M::Ldmxcsr | M::Stmxcsr => {
+            let a = t.mem_addr(ins)?;
+            if m == M::Ldmxcsr {
+                let v = t.load(a, 4);
+                // Reserved bits set raise #GP.
+                let hi = t.bini(BinOp::And, v, !0xffffu64);
+                let z = t.cst(0);
+                t.raise_if(tcg::Cond::Ne, hi, z, crate::vector::GP);
+                t.st_state(v, off::MXCSR, 4);
+            } else {
+                let v = t.ld_state(Type::I64, off::MXCSR, 4);
+                t.store(v, a, 4);
+            }
+            ok()
+        }
+        _ => {
+            let o = helper_op(m).ok_or(Unsupported)?;
+            let d = xmm_of(ins, 0).ok_or(Unsupported)?;
+            let is_shift = matches!(
+                m,
+                M::Psllw
+                    | M::Pslld
+                    | M::Psllq
+                    | M::Psrlw
+                    | M::Psrld
+                    | M::Psrlq
+                    | M::Psraw
+                    | M::Psrad
+                    | M::Pslldq
+                    | M::Psrldq
+            );
+            let (s, imm) =
+                if is_shift && ins.op_count() == 2 && ins.op_kind(1) == OpKind::Immediate8 {
+                    (d, ins.immediate(1) | 1 << 63)
+                } else {
+                    let s = t.xsrc(ins, 1)?;
+                    let imm = if ins.op_count() == 3 {
+                        ins.immediate(2)
+                    } else {
+                        0
+                    };
+                    (s, imm)
+                };
+            t.sse_call(o, d, s, imm);
+            ok()
+        }
+    }
+}
+
+fn movdq(t: &mut Tr, ins: &Instruction) -> R {
+    let size: u32 = if ins.mnemonic() == M::Movd { 4 } else { 8 };
+    match (xmm_of(ins, 0), xmm_of(ins, 1)) {
+        (Some(d), Some(s)) => {
+            // movq xmm, xmm: low quadword, upper zeroed.
+            let v = t.ld_state(Type::I64, xoff(s), 8);
+            let z = t.cst(0);
+            t.st_state(v, xoff(d), 8);
+            t.st_state(z, xoff(d) + 8, 8);
+        }
+        (Some(d), None) => {
+            let v = match ins.op_kind(1) {
+                OpKind::Register => {
+                    let r = ins.op_register(1);
+                    let (idx, sz, _) = gpr(r).ok_or(Unsupported)?;
+                    t.get_reg(idx, sz, false)
+                }
+                OpKind::Memory => {
+                    let a = t.mem_addr(ins)?;
+                    t.load(a, size)
+                }
+                _ => return Err(Unsupported),
+            };
+            let z = t.cst(0);
+            t.st_state(v, xoff(d), 8);
+            t.st_state(z, xoff(d) + 8, 8);
+        }
+        (None, Some(s)) => {
+            let v = t.ld_state(Type::I64, xoff(s), size as u8);
+            match ins.op_kind(0) {
+                OpKind::Register => {
+                    let (idx, sz, _) = gpr(ins.op_register(0)).ok_or(Unsupported)?;
+                    t.set_reg(idx, sz, false, v);
+                }
+                OpKind::Memory => {
+                    let a = t.mem_addr(ins)?;
+                    t.store(v, a, size);
+                }
+                _ => return Err(Unsupported),
+            }
+        }
+        _ => return Err(Unsupported),
+    }
+    ok()
 }

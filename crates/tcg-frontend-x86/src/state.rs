@@ -204,6 +204,8 @@ pub struct X86State {
     pub pad0: [u64; 2],
     /// The sixteen xmm registers, low quadword first.
     pub xmm: [[u64; 2]; 16],
+    /// Scratch register (index 16 for SSE helpers): holds a memory source operand.
+    pub xmm_tmp: [u64; 2],
     /// x87 registers, physical order (ST(i) is `fpregs[(fpu_top + i) % 8]`).
     pub fpregs: [X87Reg; 8],
     /// x87 top-of-stack index.
@@ -253,6 +255,8 @@ pub mod off {
     pub const MXCSR: u32 = offset_of!(X86State, mxcsr) as u32;
     /// `xmm[0]`; register `i` is at `XMM + 16 * i`.
     pub const XMM: u32 = offset_of!(X86State, xmm) as u32;
+    /// `xmm_tmp`, the SSE helpers' register 16.
+    pub const XMM_TMP: u32 = offset_of!(X86State, xmm_tmp) as u32;
 }
 
 impl Default for X86State {
@@ -285,6 +289,7 @@ impl X86State {
             guest_size: 0,
             pad0: [0; 2],
             xmm: [[0; 2]; 16],
+            xmm_tmp: [0; 2],
             fpregs: [X87Reg::default(); 8],
             fpu_top: 0,
             fpu_cw: 0x37f,
@@ -321,6 +326,7 @@ mod tests {
     fn layout() {
         assert_eq!(off::RIP, 128);
         assert_eq!(off::XMM % 64, 0);
+        assert_eq!(off::XMM_TMP, off::XMM + 256);
         assert_eq!(std::mem::align_of::<X86State>(), 64);
     }
 

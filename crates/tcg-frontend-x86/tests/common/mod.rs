@@ -33,6 +33,11 @@ pub struct Regs {
     /// RFLAGS.
     pub rflags: u64,
     host_rsp: u64,
+    /// xmm0..xmm15 (low quadword first).
+    pub xmm: [[u64; 2]; 16],
+    /// MXCSR (0 means the default 0x1f80).
+    pub mxcsr: u32,
+    host_mxcsr: u32,
 }
 
 /// The emulated memory pages compared after a run: data and stack.
@@ -101,6 +106,8 @@ pub fn run_emu(
     let mut s = X86State::new();
     s.regs = init.gpr;
     s.set_eflags(init.rflags);
+    s.xmm = init.xmm;
+    s.mxcsr = if init.mxcsr == 0 { 0x1f80 } else { init.mxcsr };
     s.rip = CODE;
     setup(&mut s);
     let mut blocks = 0;
@@ -181,6 +188,24 @@ mod native {
         "push r15",
         "mov [rdi + 136], rsp",
         "mov qword ptr [{ctx}], rdi",
+        "stmxcsr [rdi + 404]",
+        "ldmxcsr [rdi + 400]",
+        "movdqu xmm0, [rdi + 144]",
+        "movdqu xmm1, [rdi + 160]",
+        "movdqu xmm2, [rdi + 176]",
+        "movdqu xmm3, [rdi + 192]",
+        "movdqu xmm4, [rdi + 208]",
+        "movdqu xmm5, [rdi + 224]",
+        "movdqu xmm6, [rdi + 240]",
+        "movdqu xmm7, [rdi + 256]",
+        "movdqu xmm8, [rdi + 272]",
+        "movdqu xmm9, [rdi + 288]",
+        "movdqu xmm10, [rdi + 304]",
+        "movdqu xmm11, [rdi + 320]",
+        "movdqu xmm12, [rdi + 336]",
+        "movdqu xmm13, [rdi + 352]",
+        "movdqu xmm14, [rdi + 368]",
+        "movdqu xmm15, [rdi + 384]",
         "push qword ptr [rdi + 128]",
         "popfq",
         "mov rax, [rdi]",
@@ -224,6 +249,24 @@ mod native {
         "pop qword ptr [rax + 128]",
         "mov rcx, qword ptr [{save}]",
         "mov [rax], rcx",
+        "movdqu [rax + 144], xmm0",
+        "movdqu [rax + 160], xmm1",
+        "movdqu [rax + 176], xmm2",
+        "movdqu [rax + 192], xmm3",
+        "movdqu [rax + 208], xmm4",
+        "movdqu [rax + 224], xmm5",
+        "movdqu [rax + 240], xmm6",
+        "movdqu [rax + 256], xmm7",
+        "movdqu [rax + 272], xmm8",
+        "movdqu [rax + 288], xmm9",
+        "movdqu [rax + 304], xmm10",
+        "movdqu [rax + 320], xmm11",
+        "movdqu [rax + 336], xmm12",
+        "movdqu [rax + 352], xmm13",
+        "movdqu [rax + 368], xmm14",
+        "movdqu [rax + 384], xmm15",
+        "stmxcsr [rax + 400]",
+        "ldmxcsr [rax + 404]",
         "cld",
         "pop r15",
         "pop r14",
@@ -287,6 +330,9 @@ mod native {
         let stub = dbt_test_native_return as *const () as u64;
         reg[16..24].copy_from_slice(&stub.to_le_bytes());
         let mut ctx = *init;
+        if ctx.mxcsr == 0 {
+            ctx.mxcsr = 0x1f80;
+        }
         // SAFETY: the trampoline saves the callee-saved registers and the host stack
         // pointer, runs the snippet (which must end by jumping to the return stub and
         // must only touch the test region), and restores everything, with DF clear.
@@ -369,3 +415,6 @@ pub fn base_regs() -> Regs {
     r.rflags = 0x202;
     r
 }
+
+const _: () = assert!(std::mem::offset_of!(Regs, xmm) == 144);
+const _: () = assert!(std::mem::offset_of!(Regs, mxcsr) == 400);
