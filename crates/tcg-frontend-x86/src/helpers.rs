@@ -283,3 +283,13 @@ helper!(
     /// `sse(env, op, dst, src, imm) -> value` (SSE/SSE2 ops on the xmm registers).
     SSE, h_sse, 5, RW_STATE
 );
+
+extern "C" fn h_x87(env: u64, op: u64, arg: u64) -> u64 {
+    // SAFETY: translated code passes its `env`.
+    let st = unsafe { state(env) };
+    crate::x87::exec(st, op, arg)
+}
+helper!(
+    /// `x87(env, op, arg) -> value` (x87 instructions on the soft-float register stack).
+    X87, h_x87, 3, RW_STATE
+);

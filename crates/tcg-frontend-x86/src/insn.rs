@@ -246,7 +246,10 @@ pub(crate) fn translate_insn(t: &mut Tr, ins: &Instruction) -> R {
         | Cmpsb | Cmpsw | Cmpsq | Scasb | Scasw | Scasd | Scasq => string_op(t, ins),
         Movsd if ins.code() == Code::Movsd_m32_m32 => string_op(t, ins),
         Cmpsd if ins.code() == Code::Cmpsd_m32_m32 => string_op(t, ins),
-        _ => crate::sse::translate_sse(t, ins),
+        _ => match crate::x87::translate_x87(t, ins) {
+            Err(Unsupported) => crate::sse::translate_sse(t, ins),
+            done => done,
+        },
     }
 }
 

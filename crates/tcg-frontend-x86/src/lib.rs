@@ -9,12 +9,14 @@
 //! Entry points: [`translate_block`], [`X86State`], the [`exit`] codes and [`vector`]s
 //! a block reports, and [`describe_unimplemented`] for the SIGILL diagnostic.
 
+mod f80;
 mod helpers;
 mod insn;
 mod sse;
 mod sse_impl;
 mod state;
 mod translate;
+mod x87;
 
 pub use helpers::cpuid;
 pub use state::{cc, cc_compute_all, flags, off, X86State, X87Reg};

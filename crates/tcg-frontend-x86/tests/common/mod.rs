@@ -25,7 +25,7 @@ const STUB_SLOT: u64 = G + 16;
 const SAVE_SLOT: u64 = G + 24;
 
 /// Registers in and out of a snippet.
-#[repr(C)]
+#[repr(C, align(16))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Regs {
     /// rax..r15.
@@ -38,6 +38,70 @@ pub struct Regs {
     /// MXCSR (0 means the default 0x1f80).
     pub mxcsr: u32,
     host_mxcsr: u32,
+    pad: u64,
+    /// The x87 state as an `fxsave` image (an FCW of 0 means the default 0x37f).
+    pub fx: [[u8; 32]; 16],
+}
+
+/// x87 state in and out of a snippet, in `fxsave` terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct X87 {
+    pub cw: u16,
+    pub sw: u16,
+    /// Abridged tag: bit i set = physical register i valid.
+    pub tw: u8,
+    /// ST(0)..ST(7) as (significand, sign+exponent).
+    pub st: [(u64, u16); 8],
+}
+
+impl Regs {
+    /// The x87 part of the fxsave image.
+    pub fn x87(&self) -> X87 {
+        let b = self.fx.as_flattened();
+        let mut st = [(0, 0); 8];
+        for (i, r) in st.iter_mut().enumerate() {
+            let o = 32 + 16 * i;
+            *r = (
+                u64::from_le_bytes(b[o..o + 8].try_into().unwrap()),
+                u16::from_le_bytes(b[o + 8..o + 10].try_into().unwrap()),
+            );
+        }
+        X87 {
+            cw: u16::from_le_bytes([b[0], b[1]]),
+            sw: u16::from_le_bytes([b[2], b[3]]),
+            tw: b[4],
+            st,
+        }
+    }
+
+    /// Sets the x87 part of the fxsave image.
+    pub fn set_x87(&mut self, x: &X87) {
+        let b = self.fx.as_flattened_mut();
+        b[0..2].copy_from_slice(&x.cw.to_le_bytes());
+        b[2..4].copy_from_slice(&x.sw.to_le_bytes());
+        b[4] = x.tw;
+        for (i, r) in x.st.iter().enumerate() {
+            let o = 32 + 16 * i;
+            b[o..o + 8].copy_from_slice(&r.0.to_le_bytes());
+            b[o + 8..o + 10].copy_from_slice(&r.1.to_le_bytes());
+        }
+    }
+}
+
+/// The emulated x87 state in the same terms.
+pub fn emu_x87(s: &X86State) -> X87 {
+    let top = s.fpu_top & 7;
+    let mut st = [(0, 0); 8];
+    for (i, r) in st.iter_mut().enumerate() {
+        let p = (top as usize + i) & 7;
+        *r = (s.fpregs[p].mantissa, s.fpregs[p].sign_exp);
+    }
+    X87 {
+        cw: s.fpu_cw,
+        sw: (s.fpu_sw & !0x3800) | ((top as u16) << 11),
+        tw: s.fpu_tw as u8,
+        st,
+    }
 }
 
 /// The emulated memory pages compared after a run: data and stack.
@@ -108,6 +172,16 @@ pub fn run_emu(
     s.set_eflags(init.rflags);
     s.xmm = init.xmm;
     s.mxcsr = if init.mxcsr == 0 { 0x1f80 } else { init.mxcsr };
+    let x = init.x87();
+    s.fpu_cw = if x.cw == 0 { 0x37f } else { x.cw };
+    s.fpu_top = u32::from(x.sw >> 11) & 7;
+    s.fpu_sw = x.sw & !0x3800;
+    s.fpu_tw = u16::from(x.tw);
+    for i in 0..8 {
+        let p = (s.fpu_top as usize + i) & 7;
+        s.fpregs[p].mantissa = x.st[i].0;
+        s.fpregs[p].sign_exp = x.st[i].1;
+    }
     s.rip = CODE;
     setup(&mut s);
     let mut blocks = 0;
@@ -189,6 +263,7 @@ mod native {
         "mov [rdi + 136], rsp",
         "mov qword ptr [{ctx}], rdi",
         "stmxcsr [rdi + 404]",
+        "fxrstor [rdi + 416]",
         "ldmxcsr [rdi + 400]",
         "movdqu xmm0, [rdi + 144]",
         "movdqu xmm1, [rdi + 160]",
@@ -266,6 +341,8 @@ mod native {
         "movdqu [rax + 368], xmm14",
         "movdqu [rax + 384], xmm15",
         "stmxcsr [rax + 400]",
+        "fxsave [rax + 416]",
+        "fninit",
         "ldmxcsr [rax + 404]",
         "cld",
         "pop r15",
@@ -332,6 +409,11 @@ mod native {
         let mut ctx = *init;
         if ctx.mxcsr == 0 {
             ctx.mxcsr = 0x1f80;
+        }
+        let mut x = ctx.x87();
+        if x.cw == 0 {
+            x.cw = 0x37f;
+            ctx.set_x87(&x);
         }
         // SAFETY: the trampoline saves the callee-saved registers and the host stack
         // pointer, runs the snippet (which must end by jumping to the return stub and
@@ -418,3 +500,4 @@ pub fn base_regs() -> Regs {
 
 const _: () = assert!(std::mem::offset_of!(Regs, xmm) == 144);
 const _: () = assert!(std::mem::offset_of!(Regs, mxcsr) == 400);
+const _: () = assert!(std::mem::offset_of!(Regs, fx) == 416);

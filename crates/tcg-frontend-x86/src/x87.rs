@@ -1,0 +1,759 @@
+//! x87 floating point: translation (memory operands pass through the scratch register
+//! `xmm_tmp`) and the helper that runs each instruction on the state with [`crate::f80`].
+
+use std::cmp::Ordering;
+
+use iced_x86::{Instruction, MemorySize, Mnemonic as M, OpKind, Register};
+use tcg::{BinOp, MemOp, Op, Type};
+
+use crate::f80::{self, exc, Class, Ctl, F80};
+use crate::helpers;
+use crate::state::{flags, off, X86State};
+use crate::translate::{Flow, Tr, Unsupported, R};
+
+/// x87 helper operations.
+pub(crate) mod op {
+    pub const LD_F32: u64 = 1;
+    pub const LD_F64: u64 = 2;
+    pub const LD_F80: u64 = 3;
+    pub const LD_I16: u64 = 4;
+    pub const LD_I32: u64 = 5;
+    pub const LD_I64: u64 = 6;
+    pub const LD_ST: u64 = 7;
+    pub const LD_CONST: u64 = 8;
+    pub const ST_F32: u64 = 9;
+    pub const ST_F64: u64 = 10;
+    pub const ST_F80: u64 = 11;
+    pub const ST_I16: u64 = 12;
+    pub const ST_I32: u64 = 13;
+    pub const ST_I64: u64 = 14;
+    pub const ST_ST: u64 = 15;
+    pub const ARITH: u64 = 16;
+    pub const COM: u64 = 17;
+    pub const COMI: u64 = 18;
+    pub const CHS: u64 = 19;
+    pub const ABS: u64 = 20;
+    pub const TST: u64 = 21;
+    pub const XAM: u64 = 22;
+    pub const XCH: u64 = 23;
+    pub const RNDINT: u64 = 24;
+    pub const SQRT: u64 = 25;
+    pub const PREM: u64 = 26;
+    pub const SCALE: u64 = 27;
+    pub const INCSTP: u64 = 28;
+    pub const DECSTP: u64 = 29;
+    pub const FREE: u64 = 30;
+    pub const INIT: u64 = 31;
+    pub const CLEX: u64 = 32;
+    pub const STSW: u64 = 33;
+    pub const STCW: u64 = 34;
+    pub const LDCW: u64 = 35;
+    pub const CMOV: u64 = 36;
+}
+
+const C0: u16 = 1 << 8;
+const C1: u16 = 1 << 9;
+const C2: u16 = 1 << 10;
+const C3: u16 = 1 << 14;
+const SF: u16 = 1 << 6;
+
+fn reg(s: &X86State, phys: usize) -> F80 {
+    F80 {
+        m: s.fpregs[phys].mantissa,
+        se: s.fpregs[phys].sign_exp,
+    }
+}
+
+fn set_reg(s: &mut X86State, phys: usize, v: F80) {
+    s.fpregs[phys].mantissa = v.m;
+    s.fpregs[phys].sign_exp = v.se;
+}
+
+fn phys(s: &X86State, i: u64) -> usize {
+    ((s.fpu_top as u64 + i) & 7) as usize
+}
+
+fn valid(s: &X86State, p: usize) -> bool {
+    s.fpu_tw & (1 << p) != 0
+}
+
+/// Reads ST(i); an empty register is a stack underflow (IE|SF, the default NaN) and sets
+/// `uf`.
+fn st_uf(s: &mut X86State, i: u64, uf: &mut bool) -> F80 {
+    let p = phys(s, i);
+    if !valid(s, p) {
+        s.fpu_sw = (s.fpu_sw | exc::IE | SF) & !C1;
+        *uf = true;
+        return f80::INDEFINITE;
+    }
+    reg(s, p)
+}
+
+/// Reads ST(i) (see [`st_uf`]).
+fn st(s: &mut X86State, i: u64) -> F80 {
+    st_uf(s, i, &mut false)
+}
+
+fn set_st(s: &mut X86State, i: u64, v: F80) {
+    let p = phys(s, i);
+    set_reg(s, p, v);
+    s.fpu_tw |= 1 << p;
+}
+
+fn push(s: &mut X86State, v: F80) {
+    let top = (s.fpu_top.wrapping_sub(1)) & 7;
+    s.fpu_top = top;
+    let p = top as usize;
+    if valid(s, p) {
+        s.fpu_sw |= exc::IE | SF | C1;
+        set_reg(s, p, f80::INDEFINITE);
+    } else {
+        set_reg(s, p, v);
+    }
+    s.fpu_tw |= 1 << p;
+}
+
+fn pop(s: &mut X86State) {
+    let p = s.fpu_top as usize & 7;
+    s.fpu_tw &= !(1 << p);
+    s.fpu_top = (s.fpu_top + 1) & 7;
+}
+
+fn tmp_u64(s: &X86State) -> u64 {
+    s.xmm_tmp[0]
+}
+
+fn tmp_f80(s: &X86State) -> F80 {
+    F80 {
+        m: s.xmm_tmp[0],
+        se: s.xmm_tmp[1] as u16,
+    }
+}
+
+fn ctl(s: &X86State) -> Ctl {
+    Ctl::from_cw(s.fpu_cw)
+}
+
+/// The memory or integer operand of arithmetic/compare forms 0..=3, as an F80.
+fn mem_operand(s: &mut X86State, form: u64) -> F80 {
+    let (v, f) = match form {
+        0 => F80::from_f32(tmp_u64(s) as u32),
+        1 => F80::from_f64(tmp_u64(s)),
+        2 => (F80::from_i64(tmp_u64(s) as u16 as i16 as i64), 0),
+        _ => (F80::from_i64(tmp_u64(s) as u32 as i32 as i64), 0),
+    };
+    s.fpu_sw |= f;
+    v
+}
+
+fn constant(k: u64, rc: u8) -> F80 {
+    let down = rc == 1 || rc == 3;
+    let up = rc == 2;
+    match k {
+        0 => F80::new(false, 0x3fff, 1 << 63),
+        1 => F80::zero(false),
+        2 => F80::new(false, 0x4000, 0xc90f_daa2_2168_c235 - u64::from(down)),
+        3 => F80::new(false, 0x4000, 0xd49a_784b_cd1b_8afe + u64::from(up)),
+        4 => F80::new(false, 0x3fff, 0xb8aa_3b29_5c17_f0bc - u64::from(down)),
+        5 => F80::new(false, 0x3ffd, 0x9a20_9a84_fbcf_f799 - u64::from(down)),
+        _ => F80::new(false, 0x3ffe, 0xb172_17f7_d1cf_79ac - u64::from(down)),
+    }
+}
+
+fn compare_bits(o: Option<Ordering>) -> u16 {
+    match o {
+        None => C3 | C2 | C0,
+        Some(Ordering::Less) => C0,
+        Some(Ordering::Equal) => C3,
+        Some(Ordering::Greater) => 0,
+    }
+}
+
+/// Runs x87 operation `op` with argument `arg`; returns a value for ops with a result
+/// (status/control word, EFLAGS bits of fcomi).
+pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
+    use op::*;
+    let c = ctl(s);
+    let mut ret = 0;
+    match op {
+        LD_F32 | LD_F64 | LD_F80 | LD_I16 | LD_I32 | LD_I64 => {
+            let (v, f) = match op {
+                LD_F32 => F80::from_f32(tmp_u64(s) as u32),
+                LD_F64 => F80::from_f64(tmp_u64(s)),
+                LD_F80 => (tmp_f80(s), 0),
+                LD_I16 => (F80::from_i64(tmp_u64(s) as u16 as i16 as i64), 0),
+                LD_I32 => (F80::from_i64(tmp_u64(s) as u32 as i32 as i64), 0),
+                _ => (F80::from_i64(tmp_u64(s) as i64), 0),
+            };
+            s.fpu_sw = (s.fpu_sw | f) & !C1;
+            push(s, v);
+        }
+        LD_ST => {
+            let v = st(s, arg);
+            push(s, v);
+        }
+        LD_CONST => push(s, constant(arg, c.rc)),
+        ST_F32 | ST_F64 | ST_F80 | ST_I16 | ST_I32 | ST_I64 => {
+            let v = st(s, 0);
+            let (bits, f) = match op {
+                ST_F32 => {
+                    let (b, f) = f80::to_f32(v, c.rc);
+                    (u64::from(b), f)
+                }
+                ST_F64 => f80::to_f64(v, c.rc),
+                ST_F80 => {
+                    s.xmm_tmp[1] = u64::from(v.se);
+                    (v.m, 0)
+                }
+                ST_I16 => f80::to_signed(v, 16, c.rc),
+                ST_I32 => f80::to_signed(v, 32, c.rc),
+                _ => f80::to_signed(v, 64, c.rc),
+            };
+            s.xmm_tmp[0] = bits;
+            s.fpu_sw = (s.fpu_sw | f) & !C1;
+            if arg & 1 != 0 || op == ST_F80 {
+                pop(s);
+            }
+        }
+        ST_ST => {
+            let v = st(s, 0);
+            set_st(s, arg & 7, v);
+            if arg & 0x100 != 0 {
+                pop(s);
+            }
+        }
+        ARITH => {
+            let kind = arg & 7;
+            let form = (arg >> 4) & 7;
+            let i = (arg >> 8) & 7;
+            let mut uf = false;
+            let (dst, a, b) = match form {
+                0..=3 => {
+                    let m = mem_operand(s, form);
+                    (0, st_uf(s, 0, &mut uf), m)
+                }
+                4 => (0, st_uf(s, 0, &mut uf), st_uf(s, i, &mut uf)),
+                _ => (i, st_uf(s, i, &mut uf), st_uf(s, 0, &mut uf)),
+            };
+            let (r, f) = if uf {
+                (f80::INDEFINITE, 0)
+            } else {
+                match kind {
+                    0 => f80::add(a, b, false, c),
+                    1 => f80::mul(a, b, c),
+                    2 => f80::add(a, b, true, c),
+                    3 => f80::add(b, a, true, c),
+                    4 => f80::div(a, b, c),
+                    _ => f80::div(b, a, c),
+                }
+            };
+            s.fpu_sw = (s.fpu_sw | f) & !C1;
+            set_st(s, dst, r);
+            if arg & 0x1000 != 0 {
+                pop(s);
+            }
+        }
+        COM => {
+            let form = arg & 7;
+            let i = (arg >> 8) & 7;
+            let pops = (arg >> 12) & 3;
+            let unordered = arg & 0x4000 != 0;
+            let mut uf = false;
+            let a = st_uf(s, 0, &mut uf);
+            let b = if form == 4 {
+                st_uf(s, i, &mut uf)
+            } else {
+                mem_operand(s, form)
+            };
+            let o = if uf { None } else { f80::cmp(a, b) };
+            let snan = a.class() == Class::SNaN || b.class() == Class::SNaN;
+            if o.is_none() && (!unordered || snan) {
+                s.fpu_sw |= exc::IE;
+            }
+            s.fpu_sw = (s.fpu_sw & !(C0 | C1 | C2 | C3)) | compare_bits(o);
+            for _ in 0..pops {
+                pop(s);
+            }
+        }
+        COMI => {
+            let i = arg & 7;
+            let unordered = arg & 0x200 != 0;
+            let mut uf = false;
+            let (a, b) = (st_uf(s, 0, &mut uf), st_uf(s, i, &mut uf));
+            let o = if uf { None } else { f80::cmp(a, b) };
+            let snan = a.class() == Class::SNaN || b.class() == Class::SNaN;
+            if o.is_none() && (!unordered || snan) {
+                s.fpu_sw |= exc::IE;
+            }
+            s.fpu_sw &= !C1;
+            ret = match o {
+                None => flags::ZF | flags::PF | flags::CF,
+                Some(Ordering::Less) => flags::CF,
+                Some(Ordering::Equal) => flags::ZF,
+                Some(Ordering::Greater) => 0,
+            };
+            if arg & 0x100 != 0 {
+                pop(s);
+            }
+        }
+        CHS | ABS => {
+            let mut uf = false;
+            let v = st_uf(s, 0, &mut uf);
+            s.fpu_sw &= !C1;
+            let r = if uf {
+                v
+            } else if op == CHS {
+                v.neg()
+            } else {
+                v.abs()
+            };
+            set_st(s, 0, r);
+        }
+        TST => {
+            let a = st(s, 0);
+            let o = f80::cmp(a, F80::zero(false));
+            if o.is_none() {
+                s.fpu_sw |= exc::IE;
+            }
+            s.fpu_sw = (s.fpu_sw & !(C0 | C1 | C2 | C3)) | compare_bits(o);
+        }
+        XAM => {
+            let p = phys(s, 0);
+            let v = reg(s, p);
+            let bits = if !valid(s, p) {
+                C3 | C0
+            } else {
+                match v.class() {
+                    Class::Invalid => 0,
+                    Class::QNaN | Class::SNaN => C0,
+                    Class::Inf => C2 | C0,
+                    Class::Zero => C3,
+                    Class::Finite if v.exp() == 0 => C3 | C2,
+                    Class::Finite => C2,
+                }
+            };
+            let sign = if v.sign() { C1 } else { 0 };
+            s.fpu_sw = (s.fpu_sw & !(C0 | C1 | C2 | C3)) | bits | sign;
+        }
+        XCH => {
+            let (a, b) = (st(s, 0), st(s, arg & 7));
+            set_st(s, 0, b);
+            set_st(s, arg & 7, a);
+            s.fpu_sw &= !C1;
+        }
+        RNDINT | SQRT => {
+            let mut uf = false;
+            let v = st_uf(s, 0, &mut uf);
+            let (r, f) = if uf {
+                (v, 0)
+            } else if op == SQRT {
+                f80::sqrt(v, c)
+            } else {
+                f80::round_to_int(v, c)
+            };
+            s.fpu_sw = (s.fpu_sw | f) & !C1;
+            set_st(s, 0, r);
+        }
+        PREM => {
+            let mut uf = false;
+            let (a, b) = (st_uf(s, 0, &mut uf), st_uf(s, 1, &mut uf));
+            let (r, q, partial, f) = if uf {
+                (f80::INDEFINITE, 0, false, 0)
+            } else {
+                f80::prem(a, b)
+            };
+            let mut sw = (s.fpu_sw | f) & !(C0 | C1 | C2 | C3);
+            if partial {
+                sw |= C2;
+            } else {
+                if q & 4 != 0 {
+                    sw |= C0;
+                }
+                if q & 2 != 0 {
+                    sw |= C3;
+                }
+                if q & 1 != 0 {
+                    sw |= C1;
+                }
+            }
+            s.fpu_sw = sw;
+            set_st(s, 0, r);
+        }
+        SCALE => {
+            let mut uf = false;
+            let (a, b) = (st_uf(s, 0, &mut uf), st_uf(s, 1, &mut uf));
+            // Precision control does not apply to fscale.
+            let full = Ctl { rc: c.rc, prec: 64 };
+            let (r, f) = if uf {
+                (f80::INDEFINITE, 0)
+            } else {
+                f80::scale(a, b, full)
+            };
+            s.fpu_sw = (s.fpu_sw | f) & !C1;
+            set_st(s, 0, r);
+        }
+        INCSTP => {
+            s.fpu_top = (s.fpu_top + 1) & 7;
+            s.fpu_sw &= !C1;
+        }
+        DECSTP => {
+            s.fpu_top = s.fpu_top.wrapping_sub(1) & 7;
+            s.fpu_sw &= !C1;
+        }
+        FREE => {
+            let p = phys(s, arg & 7);
+            s.fpu_tw &= !(1 << p);
+        }
+        INIT => {
+            s.fpu_cw = 0x37f;
+            s.fpu_sw = 0;
+            s.fpu_tw = 0;
+            s.fpu_top = 0;
+        }
+        CLEX => s.fpu_sw &= !0x80ff,
+        STSW => {
+            let es = if s.fpu_sw & 0x3f & !s.fpu_cw & 0x3f != 0 {
+                0x8080
+            } else {
+                0
+            };
+            ret = u64::from(s.fpu_sw & !0x3800 | es) | (u64::from(s.fpu_top & 7) << 11);
+        }
+        STCW => ret = u64::from(s.fpu_cw),
+        LDCW => s.fpu_cw = arg as u16 | 0x40,
+        CMOV => {
+            let mut uf = false;
+            let d = st_uf(s, 0, &mut uf);
+            let v = st_uf(s, arg & 7, &mut uf);
+            if uf {
+                set_st(s, 0, f80::INDEFINITE);
+            } else if arg & 0x100 != 0 {
+                set_st(s, 0, v);
+            } else {
+                set_st(s, 0, d);
+            }
+            s.fpu_sw &= !C1;
+        }
+        _ => {}
+    }
+    ret
+}
+
+// ---- translation ----
+
+impl Tr<'_> {
+    fn x87(&mut self, op: u64, arg: u64) -> tcg::Temp {
+        let o = self.cst(op);
+        let a = self.cst(arg);
+        let args = vec![self.env, o, a];
+        self.call(&helpers::X87, args)
+    }
+
+    /// Loads the memory operand (`size` bytes) into the scratch register.
+    fn x87_load_tmp(&mut self, ins: &Instruction, size: u32) -> Result<(), Unsupported> {
+        let a = self.ea(ins, true)?;
+        let lo = self.load(a, size.min(8));
+        self.store_state8(lo, off::XMM_TMP, 8);
+        if size == 10 {
+            let a2 = self.bini(BinOp::Add, a, 8);
+            let hi = self.load(a2, 2);
+            self.store_state8(hi, off::XMM_TMP + 8, 8);
+        }
+        Ok(())
+    }
+
+    /// Stores the scratch register's low `size` bytes to the memory operand at `addr`.
+    fn x87_store_tmp(&mut self, addr: tcg::Temp, size: u32) {
+        let lo = self.load_state8(off::XMM_TMP, size.min(8) as u8);
+        self.store(lo, addr, size.min(8));
+        if size == 10 {
+            let hi = self.load_state8(off::XMM_TMP + 8, 2);
+            let a2 = self.bini(BinOp::Add, addr, 8);
+            self.store(hi, a2, 2);
+        }
+    }
+
+    fn store_state8(&mut self, v: tcg::Temp, offset: u32, size: u8) {
+        self.b.push(Op::StoreState {
+            src: v,
+            offset,
+            mem: MemOp::unsigned(size),
+        });
+    }
+
+    fn load_state8(&mut self, offset: u32, size: u8) -> tcg::Temp {
+        let t = self.b.new_temp(Type::I64);
+        self.b.push(Op::LoadState {
+            dst: t,
+            offset,
+            mem: MemOp::unsigned(size),
+        });
+        t
+    }
+}
+
+fn st_index(r: Register) -> Option<u64> {
+    if r.is_st() {
+        Some(r.number() as u64)
+    } else {
+        None
+    }
+}
+
+fn mem_form(ins: &Instruction) -> Option<(u64, u32)> {
+    Some(match ins.memory_size() {
+        MemorySize::Float32 => (0, 4),
+        MemorySize::Float64 => (1, 8),
+        MemorySize::Int16 => (2, 2),
+        MemorySize::Int32 => (3, 4),
+        _ => return None,
+    })
+}
+
+/// Translates an x87 instruction, or reports it unsupported.
+pub(crate) fn translate_x87(t: &mut Tr, ins: &Instruction) -> R {
+    use op::*;
+    let m = ins.mnemonic();
+    let has_mem = (0..ins.op_count()).any(|i| ins.op_kind(i) == OpKind::Memory);
+    let reg_arg = |k: u32| -> Option<u64> {
+        if ins.op_count() > k && ins.op_kind(k) == OpKind::Register {
+            st_index(ins.op_register(k))
+        } else {
+            None
+        }
+    };
+    match m {
+        M::Fld | M::Fild => {
+            if has_mem {
+                let (o, size) = match ins.memory_size() {
+                    MemorySize::Float32 => (LD_F32, 4),
+                    MemorySize::Float64 => (LD_F64, 8),
+                    MemorySize::Float80 => (LD_F80, 10),
+                    MemorySize::Int16 => (LD_I16, 2),
+                    MemorySize::Int32 => (LD_I32, 4),
+                    MemorySize::Int64 => (LD_I64, 8),
+                    _ => return Err(Unsupported),
+                };
+                t.x87_load_tmp(ins, size)?;
+                t.x87(o, 0);
+            } else {
+                t.x87(LD_ST, reg_arg(0).ok_or(Unsupported)?);
+            }
+        }
+        M::Fst | M::Fstp | M::Fist | M::Fistp => {
+            let pop = u64::from(matches!(m, M::Fstp | M::Fistp));
+            if has_mem {
+                let (o, size) = match ins.memory_size() {
+                    MemorySize::Float32 => (ST_F32, 4),
+                    MemorySize::Float64 => (ST_F64, 8),
+                    MemorySize::Float80 => (ST_F80, 10),
+                    MemorySize::Int16 => (ST_I16, 2),
+                    MemorySize::Int32 => (ST_I32, 4),
+                    MemorySize::Int64 => (ST_I64, 8),
+                    _ => return Err(Unsupported),
+                };
+                let a = t.ea(ins, true)?;
+                t.x87(o, pop);
+                t.x87_store_tmp(a, size);
+            } else {
+                t.x87(ST_ST, reg_arg(0).ok_or(Unsupported)? | pop << 8);
+            }
+        }
+        M::Fadd
+        | M::Fmul
+        | M::Fsub
+        | M::Fsubr
+        | M::Fdiv
+        | M::Fdivr
+        | M::Faddp
+        | M::Fmulp
+        | M::Fsubp
+        | M::Fsubrp
+        | M::Fdivp
+        | M::Fdivrp
+        | M::Fiadd
+        | M::Fimul
+        | M::Fisub
+        | M::Fisubr
+        | M::Fidiv
+        | M::Fidivr => {
+            let kind = match m {
+                M::Fadd | M::Faddp | M::Fiadd => 0,
+                M::Fmul | M::Fmulp | M::Fimul => 1,
+                M::Fsub | M::Fsubp | M::Fisub => 2,
+                M::Fsubr | M::Fsubrp | M::Fisubr => 3,
+                M::Fdiv | M::Fdivp | M::Fidiv => 4,
+                _ => 5,
+            };
+            let pop = u64::from(matches!(
+                m,
+                M::Faddp | M::Fmulp | M::Fsubp | M::Fsubrp | M::Fdivp | M::Fdivrp
+            ));
+            let arg = if has_mem {
+                let (form, size) = mem_form(ins).ok_or(Unsupported)?;
+                t.x87_load_tmp(ins, size)?;
+                kind | form << 4
+            } else {
+                let (a, b) = (reg_arg(0), reg_arg(1));
+                match (a, b) {
+                    (Some(0), Some(i)) if pop == 0 => kind | 4 << 4 | i << 8,
+                    (Some(i), Some(0)) => kind | 5 << 4 | i << 8,
+                    (Some(i), None) => kind | 5 << 4 | i << 8,
+                    _ => return Err(Unsupported),
+                }
+            };
+            t.x87(ARITH, arg | pop << 12);
+        }
+        M::Fcom
+        | M::Fcomp
+        | M::Fcompp
+        | M::Fucom
+        | M::Fucomp
+        | M::Fucompp
+        | M::Ficom
+        | M::Ficomp => {
+            let pops = match m {
+                M::Fcomp | M::Fucomp | M::Ficomp => 1,
+                M::Fcompp | M::Fucompp => 2,
+                _ => 0,
+            };
+            let unordered = u64::from(matches!(m, M::Fucom | M::Fucomp | M::Fucompp));
+            let arg = if has_mem {
+                let (form, size) = mem_form(ins).ok_or(Unsupported)?;
+                t.x87_load_tmp(ins, size)?;
+                form
+            } else {
+                let i = match (reg_arg(0), reg_arg(1)) {
+                    (Some(0), Some(i)) => i,
+                    (Some(i), None) => i,
+                    (None, None) => 1,
+                    _ => return Err(Unsupported),
+                };
+                4 | i << 8
+            };
+            t.x87(COM, arg | pops << 12 | unordered << 14);
+        }
+        M::Fcomi | M::Fcomip | M::Fucomi | M::Fucomip => {
+            let i = match (reg_arg(0), reg_arg(1)) {
+                (Some(0), Some(i)) => i,
+                _ => return Err(Unsupported),
+            };
+            let pop = u64::from(matches!(m, M::Fcomip | M::Fucomip));
+            let unordered = u64::from(matches!(m, M::Fucomi | M::Fucomip));
+            let f = t.x87(COMI, i | pop << 8 | unordered << 9);
+            t.set_cc_eflags(f);
+        }
+        M::Fchs => {
+            t.x87(CHS, 0);
+        }
+        M::Fabs => {
+            t.x87(ABS, 0);
+        }
+        M::Ftst => {
+            t.x87(TST, 0);
+        }
+        M::Fxam => {
+            t.x87(XAM, 0);
+        }
+        M::Fxch => {
+            let i = match (reg_arg(0), reg_arg(1)) {
+                (Some(0), Some(i)) | (Some(i), None) => i,
+                (None, None) => 1,
+                _ => return Err(Unsupported),
+            };
+            t.x87(XCH, i);
+        }
+        M::Frndint => {
+            t.x87(RNDINT, 0);
+        }
+        M::Fsqrt => {
+            t.x87(SQRT, 0);
+        }
+        M::Fprem => {
+            t.x87(PREM, 0);
+        }
+        M::Fscale => {
+            t.x87(SCALE, 0);
+        }
+        M::Fincstp => {
+            t.x87(INCSTP, 0);
+        }
+        M::Fdecstp => {
+            t.x87(DECSTP, 0);
+        }
+        M::Ffree => {
+            t.x87(FREE, reg_arg(0).ok_or(Unsupported)?);
+        }
+        M::Fninit | M::Finit => {
+            t.x87(INIT, 0);
+        }
+        M::Fnclex | M::Fclex => {
+            t.x87(CLEX, 0);
+        }
+        M::Fld1 | M::Fldz | M::Fldpi | M::Fldl2t | M::Fldl2e | M::Fldlg2 | M::Fldln2 => {
+            let k = match m {
+                M::Fld1 => 0,
+                M::Fldz => 1,
+                M::Fldpi => 2,
+                M::Fldl2t => 3,
+                M::Fldl2e => 4,
+                M::Fldlg2 => 5,
+                _ => 6,
+            };
+            t.x87(LD_CONST, k);
+        }
+        M::Fnstsw | M::Fstsw => {
+            let v = t.x87(STSW, 0);
+            if has_mem {
+                let a = t.ea(ins, true)?;
+                t.store(v, a, 2);
+            } else {
+                t.set_reg(0, 2, false, v);
+            }
+        }
+        M::Fnstcw | M::Fstcw => {
+            let v = t.x87(STCW, 0);
+            let a = t.ea(ins, true)?;
+            t.store(v, a, 2);
+        }
+        M::Fldcw => {
+            let a = t.ea(ins, true)?;
+            let v = t.load(a, 2);
+            let o = t.cst(LDCW);
+            let args = vec![t.env, o, v];
+            t.call(&helpers::X87, args);
+        }
+        M::Fcmovb
+        | M::Fcmove
+        | M::Fcmovbe
+        | M::Fcmovu
+        | M::Fcmovnb
+        | M::Fcmovne
+        | M::Fcmovnbe
+        | M::Fcmovnu => {
+            let i = match (reg_arg(0), reg_arg(1)) {
+                (Some(0), Some(i)) => i,
+                _ => return Err(Unsupported),
+            };
+            let code = match m {
+                M::Fcmovb => 2,
+                M::Fcmovnb => 3,
+                M::Fcmove => 4,
+                M::Fcmovne => 5,
+                M::Fcmovbe => 6,
+                M::Fcmovnbe => 7,
+                M::Fcmovu => 10,
+                _ => 11,
+            };
+            let c = t.cond_value(code);
+            let c = t.bini(BinOp::Shl, c, 8);
+            let a = t.bini(BinOp::Or, c, i);
+            let o = t.cst(CMOV);
+            let args = vec![t.env, o, a];
+            t.call(&helpers::X87, args);
+        }
+        M::Fnop => {}
+        _ => return Err(Unsupported),
+    }
+    Ok(Flow::Next)
+}
