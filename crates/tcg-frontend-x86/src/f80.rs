@@ -41,19 +41,53 @@ pub struct Ctl {
     pub rc: u8,
     /// Significand bits kept: 24, 53 or 64.
     pub prec: u32,
+    /// Smallest normal exponent (unbiased) of the target format.
+    pub emin: i32,
+    /// Largest exponent (unbiased) of the target format.
+    pub emax: i32,
 }
 
 impl Ctl {
+    /// x87 rounding: `prec` bits, extended exponent range.
+    pub const fn x87(rc: u8, prec: u32) -> Ctl {
+        Ctl {
+            rc,
+            prec,
+            emin: 1 - BIAS,
+            emax: BIAS,
+        }
+    }
+
+    /// IEEE binary64 (`double`) rounding.
+    pub const fn binary64(rc: u8) -> Ctl {
+        Ctl {
+            rc,
+            prec: 53,
+            emin: -1022,
+            emax: 1023,
+        }
+    }
+
+    /// IEEE binary32 (`float`) rounding.
+    pub const fn binary32(rc: u8) -> Ctl {
+        Ctl {
+            rc,
+            prec: 24,
+            emin: -126,
+            emax: 127,
+        }
+    }
+
     /// From an x87 control word.
     pub fn from_cw(cw: u16) -> Ctl {
-        Ctl {
-            rc: ((cw >> 10) & 3) as u8,
-            prec: match (cw >> 8) & 3 {
+        Ctl::x87(
+            ((cw >> 10) & 3) as u8,
+            match (cw >> 8) & 3 {
                 0 => 24,
                 2 => 53,
                 _ => 64,
             },
-        }
+        )
     }
 }
 
@@ -319,17 +353,25 @@ fn round(sign: bool, e: i32, sig: u128, p: u32, emin: i32, emax: i32, rc: u8) ->
     }
 }
 
-/// Rounds into the extended format with precision control.
+/// Rounds to the precision and exponent range of `c`; the result is an extended value
+/// (exactly representable in the target format).
 fn round80(sign: bool, e: i32, sig: u128, c: Ctl) -> (F80, u16) {
-    let r = round(sign, e, sig, c.prec, 1 - BIAS, BIAS, c.rc);
+    let r = round(sign, e, sig, c.prec, c.emin, c.emax, c.rc);
     let v = match r.kind {
         0 => F80::zero(sign),
         2 => F80::inf(sign),
-        3 => F80::new(sign, 0x7ffe, r.m << (64 - c.prec)),
+        3 => F80::new(sign, (c.emax + BIAS) as u16, r.m << (64 - c.prec)),
         _ => {
             let m = r.m << (64 - c.prec);
-            let exp = if m >> 63 != 0 { r.e + BIAS } else { 0 };
-            F80::new(sign, exp as u16, m)
+            if m >> 63 != 0 {
+                F80::new(sign, (r.e + BIAS) as u16, m)
+            } else if c.emin == 1 - BIAS {
+                F80::new(sign, 0, m)
+            } else {
+                // A denormal of a narrower format is normal in the extended one.
+                let lz = m.leading_zeros();
+                F80::new(sign, (r.e - lz as i32 + BIAS) as u16, m << lz)
+            }
         }
     };
     (v, r.flags)
@@ -735,7 +777,7 @@ pub fn prem(a: F80, b: F80) -> (F80, u8, bool, u16) {
     }
     let (sig, lz) = norm(r);
     let e = ea - steps + 127 - 63 - lz as i32;
-    let (v, f) = round80(sa, e, sig, Ctl { rc: 0, prec: 64 });
+    let (v, f) = round80(sa, e, sig, Ctl::x87(0, 64));
     (v, if partial { 0 } else { (q & 7) as u8 }, partial, f)
 }
 
@@ -778,7 +820,7 @@ pub fn scale(a: F80, b: F80, c: Ctl) -> (F80, u16) {
 mod tests {
     use super::*;
 
-    const X: Ctl = Ctl { rc: 0, prec: 64 };
+    const X: Ctl = Ctl::x87(0, 64);
 
     fn f(v: f64) -> F80 {
         F80::from_f64(v.to_bits()).0
@@ -801,11 +843,11 @@ mod tests {
         assert_eq!(third.exp(), 16383 - 2);
         // Rounding control: 1/3 toward zero ends in ...aa.
         assert_eq!(
-            div(f(1.0), f(3.0), Ctl { rc: 3, prec: 64 }).0.m,
+            div(f(1.0), f(3.0), Ctl::x87(3, 64)).0.m,
             0xaaaa_aaaa_aaaa_aaaa
         );
         // Precision control 53 bits: rounds like a double.
-        assert_eq!(g(div(f(1.0), f(3.0), Ctl { rc: 0, prec: 53 }).0), 1.0 / 3.0);
+        assert_eq!(g(div(f(1.0), f(3.0), Ctl::x87(0, 53)).0), 1.0 / 3.0);
         assert_eq!(div(f(1.0), f(0.0), X), (F80::inf(false), ZE));
         assert_eq!(
             add(F80::inf(false), F80::inf(true), false, X),
@@ -815,7 +857,7 @@ mod tests {
         assert_eq!(to_signed(f(3e10), 32, 0), (0x8000_0000, IE));
         assert_eq!(to_signed(f(-7.9), 64, 3), ((-7i64) as u64, PE));
         assert_eq!(g(round_to_int(f(2.5), X).0), 2.0);
-        assert_eq!(g(round_to_int(f(-2.5), Ctl { rc: 1, prec: 64 }).0), -3.0);
+        assert_eq!(g(round_to_int(f(-2.5), Ctl::x87(1, 64)).0), -3.0);
         let (r, q, partial, _) = prem(f(7.0), f(2.0));
         assert_eq!((g(r), q, partial), (1.0, 3, false));
         assert_eq!(g(scale(f(3.0), f(4.7), X).0), 48.0);

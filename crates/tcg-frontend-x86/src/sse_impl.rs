@@ -1,5 +1,6 @@
 //! SSE/SSE2 semantics run by helpers: lane arithmetic, x86 NaN rules, conversions.
 
+use crate::f80::{self, Ctl, F80};
 use crate::state::{flags, X86State};
 
 /// Operations implemented by [`exec`] (the `op` argument of the SSE helper).
@@ -244,6 +245,12 @@ trait Fp: Copy {
     }
     fn is_zero(self) -> bool;
     fn is_finite(self) -> bool;
+    /// Exact conversion to the extended format.
+    fn to_f80(self) -> F80;
+    /// Conversion from an extended value exactly representable in this format.
+    fn from_f80(v: F80) -> u64;
+    /// The rounding parameters of this format.
+    fn ctl(rc: u8) -> Ctl;
 }
 
 impl Fp for f32 {
@@ -285,6 +292,15 @@ impl Fp for f32 {
     }
     fn is_finite(self) -> bool {
         self.is_finite()
+    }
+    fn to_f80(self) -> F80 {
+        F80::from_f32(self.to_bits()).0
+    }
+    fn from_f80(v: F80) -> u64 {
+        u64::from(f80::to_f32(v, 0).0)
+    }
+    fn ctl(rc: u8) -> Ctl {
+        Ctl::binary32(rc)
     }
 }
 
@@ -328,6 +344,15 @@ impl Fp for f64 {
     fn is_finite(self) -> bool {
         self.is_finite()
     }
+    fn to_f80(self) -> F80 {
+        F80::from_f64(self.to_bits()).0
+    }
+    fn from_f80(v: F80) -> u64 {
+        f80::to_f64(v, 0).0
+    }
+    fn ctl(rc: u8) -> Ctl {
+        Ctl::binary64(rc)
+    }
 }
 
 /// x86 arithmetic: a NaN operand propagates (the first one, quieted); an invalid
@@ -339,6 +364,24 @@ fn arith<F: Fp>(mx: &mut u32, kind: u32, a: F, b: F) -> u64 {
         }
         let n = if a.is_nan() { a } else { b };
         return n.to_bits64() | F::QUIET;
+    }
+    let rc = ((*mx >> 13) & 3) as u8;
+    if rc != 0 {
+        // Directed rounding: the soft-float computes the exact result and rounds it.
+        let (x, y) = (a.to_f80(), b.to_f80());
+        let c = F::ctl(rc);
+        let (r, fl) = match kind {
+            0 => f80::add(x, y, false, c),
+            1 => f80::add(x, y, true, c),
+            2 => f80::mul(x, y, c),
+            3 => f80::div(x, y, c),
+            _ => f80::sqrt(y, c),
+        };
+        *mx |= u32::from(fl & 0x3d);
+        if r.is_nan() {
+            return F::DEFAULT_NAN;
+        }
+        return F::from_f80(r);
     }
     let r = match kind {
         0 => a.add(b),
@@ -470,7 +513,10 @@ fn to_int(mx: &mut u32, x: f64, bits: u32, rc: Option<u32>) -> u64 {
     }
 }
 
-fn f64_to_f32(x: f64) -> u32 {
+fn f64_to_f32(x: f64, rc: u32) -> u32 {
+    if rc != 0 && !x.is_nan() {
+        return f80::to_f32(F80::from_f64(x.to_bits()).0, rc as u8).0;
+    }
     if x.is_nan() {
         let b = x.to_bits();
         let sign = ((b >> 63) as u32) << 31;
@@ -490,8 +536,7 @@ fn f32_to_f64(x: f32) -> u64 {
     f64::from(x).to_bits()
 }
 
-/// The x86 rounding of an integer to f64/f32 under MXCSR.RC is emulated only for
-/// round-to-nearest (the default); other modes round to nearest as well.
+/// An exactly representable integer as f64 bits.
 fn int_to_f64(v: i64) -> u64 {
     (v as f64).to_bits()
 }
@@ -743,7 +788,8 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
             } else {
                 imm as i64
             };
-            Some((a & !(u64::MAX as u128)) | u128::from(int_to_f64(v)))
+            let r = f80::to_f64(F80::from_i64(v), rc as u8).0;
+            Some((a & !(u64::MAX as u128)) | u128::from(r))
         }
         CVTSI2SS32 | CVTSI2SS64 => {
             let v = if op == CVTSI2SS32 {
@@ -751,7 +797,8 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
             } else {
                 imm as i64
             };
-            Some((a & !0xffff_ffffu128) | u128::from((v as f32).to_bits()))
+            let r = f80::to_f32(F80::from_i64(v), rc as u8).0;
+            Some((a & !0xffff_ffffu128) | u128::from(r))
         }
         CVTTSD2SI32..=CVTSS2SI64 => {
             let k = op - CVTTSD2SI32;
@@ -777,7 +824,7 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
             if x.is_snan() {
                 mx |= IE;
             }
-            Some((a & !0xffff_ffffu128) | u128::from(f64_to_f32(x)))
+            Some((a & !0xffff_ffffu128) | u128::from(f64_to_f32(x, rc)))
         }
         CVTDQ2PD => {
             let x = lanes::<4>(b, 32);
@@ -789,7 +836,9 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
         CVTDQ2PS => {
             let x = lanes::<4>(b, 32);
             Some(join::<4>(
-                std::array::from_fn(|i| u64::from((sx(x[i], 32) as f32).to_bits())),
+                std::array::from_fn(|i| {
+                    u64::from(f80::to_f32(F80::from_i64(sx(x[i], 32)), rc as u8).0)
+                }),
                 32,
             ))
         }
@@ -815,8 +864,8 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
             }
             Some(join(
                 [
-                    u64::from(f64_to_f32(f64::from_bits(x[0]))),
-                    u64::from(f64_to_f32(f64::from_bits(x[1]))),
+                    u64::from(f64_to_f32(f64::from_bits(x[0]), rc)),
+                    u64::from(f64_to_f32(f64::from_bits(x[1]), rc)),
                     0,
                     0,
                 ],

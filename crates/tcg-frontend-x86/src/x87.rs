@@ -383,7 +383,7 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             let mut uf = false;
             let (a, b) = (st_uf(s, 0, &mut uf), st_uf(s, 1, &mut uf));
             // Precision control does not apply to fscale.
-            let full = Ctl { rc: c.rc, prec: 64 };
+            let full = Ctl::x87(c.rc, 64);
             let (r, f) = if uf {
                 (f80::INDEFINITE, 0)
             } else {

@@ -235,11 +235,8 @@ fn run(mnemonics: &[Mnemonic], iterations: u32) {
                 continue;
             }
             let mut init = init;
-            // Float-to-integer conversions honour MXCSR.RC: try every rounding mode.
-            if mnemonics.contains(&Mnemonic::Cvtsd2si)
-                && ins.op0_kind() == iced_x86::OpKind::Register
-                && ins.op0_register().is_gpr()
-            {
+            // Floating-point ops and conversions honour MXCSR.RC: try every rounding mode.
+            if mnemonics.contains(&Mnemonic::Cvtsd2si) || mnemonics.contains(&Mnemonic::Addps) {
                 init.mxcsr = 0x1f80 | (it % 4) << 13;
             }
             ran = true;
