@@ -293,3 +293,14 @@ helper!(
     /// `x87(env, op, arg) -> value` (x87 instructions on the soft-float register stack).
     X87, h_x87, 3, RW_STATE
 );
+
+extern "C" fn h_x87_mem(env: u64, op: u64, addr: u64) -> u64 {
+    // SAFETY: translated code passes its `env`.
+    let st = unsafe { state(env) };
+    crate::x87::exec_mem(st, op, addr)
+}
+helper!(
+    /// `x87_mem(env, op, addr) -> 0 | 1 (#PF) | 2 (#GP)`: fxsave/fxrstor/fnstenv/fldenv on
+    /// guest memory through `guest_base`/`guest_size`.
+    X87_MEM, h_x87_mem, 3, RW_STATE
+);

@@ -753,7 +753,163 @@ pub(crate) fn translate_x87(t: &mut Tr, ins: &Instruction) -> R {
             t.call(&helpers::X87, args);
         }
         M::Fnop => {}
+        M::Fxsave
+        | M::Fxsave64
+        | M::Fxrstor
+        | M::Fxrstor64
+        | M::Fnstenv
+        | M::Fstenv
+        | M::Fldenv => return translate_state_image(t, ins),
         _ => return Err(Unsupported),
     }
+    Ok(Flow::Next)
+}
+
+/// Memory-image x87/SSE state operations (fxsave, fxrstor, fnstenv, fldenv).
+pub(crate) mod memop {
+    pub const FXSAVE: u64 = 1;
+    pub const FXSAVE64: u64 = 2;
+    pub const FXRSTOR: u64 = 3;
+    pub const FXRSTOR64: u64 = 4;
+    pub const FNSTENV: u64 = 5;
+    pub const FLDENV: u64 = 6;
+}
+
+/// The full (2-bit) tag of physical register `p`: 0 valid, 1 zero, 2 special, 3 empty.
+fn full_tag(s: &X86State, p: usize) -> u16 {
+    if !valid(s, p) {
+        return 3;
+    }
+    let v = reg(s, p);
+    match v.class() {
+        Class::Zero => 1,
+        Class::Finite if v.exp() != 0 => 0,
+        _ => 2,
+    }
+}
+
+/// Runs a memory-image operation at guest address `addr`: returns 0, or 1 for an
+/// inaccessible address (`exception_addr` set), or 2 for a misaligned or invalid image.
+pub(crate) fn exec_mem(s: &mut X86State, op: u64, addr: u64) -> u64 {
+    use memop::*;
+    let len: u64 = match op {
+        FXSAVE | FXSAVE64 | FXRSTOR | FXRSTOR64 => 512,
+        _ => 28,
+    };
+    if matches!(op, FXSAVE | FXSAVE64 | FXRSTOR | FXRSTOR64) && addr % 16 != 0 {
+        return 2;
+    }
+    if addr.checked_add(len).is_none_or(|e| e > s.guest_size) {
+        s.exception_addr = addr;
+        return 1;
+    }
+    let host = s.guest_base.wrapping_add(addr) as usize as *mut u8;
+    // SAFETY: the vCPU guarantees that guest addresses below `guest_size` are backed by
+    // host memory at `guest_base + addr`; the range was checked above.
+    let mem = unsafe { std::slice::from_raw_parts_mut(host, len as usize) };
+    let sw = s.fpu_sw & !0x3800 | ((s.fpu_top as u16 & 7) << 11);
+    match op {
+        FXSAVE | FXSAVE64 => {
+            mem[0..2].copy_from_slice(&s.fpu_cw.to_le_bytes());
+            mem[2..4].copy_from_slice(&sw.to_le_bytes());
+            mem[4] = s.fpu_tw as u8;
+            mem[5] = 0;
+            mem[6..24].fill(0);
+            mem[24..28].copy_from_slice(&s.mxcsr.to_le_bytes());
+            mem[28..32].copy_from_slice(&0xffffu32.to_le_bytes());
+            for i in 0..8 {
+                let p = phys(s, i as u64);
+                let o = 32 + 16 * i;
+                mem[o..o + 8].copy_from_slice(&s.fpregs[p].mantissa.to_le_bytes());
+                mem[o + 8..o + 10].copy_from_slice(&s.fpregs[p].sign_exp.to_le_bytes());
+                mem[o + 10..o + 16].fill(0);
+            }
+            for i in 0..16 {
+                let o = 160 + 16 * i;
+                mem[o..o + 8].copy_from_slice(&s.xmm[i][0].to_le_bytes());
+                mem[o + 8..o + 16].copy_from_slice(&s.xmm[i][1].to_le_bytes());
+            }
+        }
+        FXRSTOR | FXRSTOR64 => {
+            let mxcsr = u32::from_le_bytes(mem[24..28].try_into().expect("4 bytes"));
+            if mxcsr & !0xffff != 0 {
+                return 2;
+            }
+            s.fpu_cw = u16::from_le_bytes([mem[0], mem[1]]);
+            let sw = u16::from_le_bytes([mem[2], mem[3]]);
+            s.fpu_top = u32::from(sw >> 11) & 7;
+            s.fpu_sw = sw & !0x3800;
+            s.fpu_tw = u16::from(mem[4]);
+            s.mxcsr = mxcsr;
+            for i in 0..8 {
+                let p = phys(s, i as u64);
+                let o = 32 + 16 * i;
+                s.fpregs[p].mantissa = u64::from_le_bytes(mem[o..o + 8].try_into().expect("8"));
+                s.fpregs[p].sign_exp = u16::from_le_bytes([mem[o + 8], mem[o + 9]]);
+            }
+            for i in 0..16 {
+                let o = 160 + 16 * i;
+                s.xmm[i][0] = u64::from_le_bytes(mem[o..o + 8].try_into().expect("8"));
+                s.xmm[i][1] = u64::from_le_bytes(mem[o + 8..o + 16].try_into().expect("8"));
+            }
+        }
+        FNSTENV => {
+            let tags = (0..8).fold(0u16, |t, p| t | (full_tag(s, p) << (2 * p)));
+            let w = |mem: &mut [u8], o: usize, v: u16| {
+                mem[o..o + 2].copy_from_slice(&v.to_le_bytes());
+                mem[o + 2..o + 4].copy_from_slice(&0xffffu16.to_le_bytes());
+            };
+            w(mem, 0, s.fpu_cw);
+            w(mem, 4, sw);
+            w(mem, 8, tags);
+            mem[12..28].fill(0);
+            mem[26..28].copy_from_slice(&0xffffu16.to_le_bytes());
+            // fnstenv masks all exceptions afterwards.
+            s.fpu_cw |= 0x3f;
+        }
+        _ => {
+            s.fpu_cw = u16::from_le_bytes([mem[0], mem[1]]);
+            let sw = u16::from_le_bytes([mem[4], mem[5]]);
+            s.fpu_top = u32::from(sw >> 11) & 7;
+            s.fpu_sw = sw & !0x3800;
+            let tags = u16::from_le_bytes([mem[8], mem[9]]);
+            s.fpu_tw = (0..8).fold(0, |t, p| {
+                if (tags >> (2 * p)) & 3 != 3 {
+                    t | (1 << p)
+                } else {
+                    t
+                }
+            });
+        }
+    }
+    0
+}
+
+/// Translates fxsave/fxrstor/fnstenv/fldenv (their images go through a helper).
+pub(crate) fn translate_state_image(t: &mut Tr, ins: &Instruction) -> R {
+    use memop::*;
+    let op = match ins.mnemonic() {
+        M::Fxsave => FXSAVE,
+        M::Fxsave64 => FXSAVE64,
+        M::Fxrstor => FXRSTOR,
+        M::Fxrstor64 => FXRSTOR64,
+        M::Fnstenv | M::Fstenv => FNSTENV,
+        M::Fldenv => FLDENV,
+        _ => return Err(Unsupported),
+    };
+    if ins.op_count() != 1 || ins.op_kind(0) != OpKind::Memory {
+        return Err(Unsupported);
+    }
+    if matches!(op, FNSTENV | FLDENV) && ins.memory_size() != MemorySize::FpuEnv28 {
+        return Err(Unsupported);
+    }
+    let a = t.ea(ins, true)?;
+    let o = t.cst(op);
+    let args = vec![t.env, o, a];
+    let r = t.call(&helpers::X87_MEM, args);
+    let one = t.cst(1);
+    t.raise_if(tcg::Cond::Eq, r, one, crate::vector::PF);
+    let two = t.cst(2);
+    t.raise_if(tcg::Cond::Eq, r, two, crate::vector::GP);
     Ok(Flow::Next)
 }

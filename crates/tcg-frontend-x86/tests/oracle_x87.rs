@@ -283,3 +283,88 @@ fn x87_compares() {
         N,
     );
 }
+
+#[test]
+fn fxsave_fxrstor_fnstenv_fldenv_match_native() {
+    use iced_x86::code_asm::*;
+    let mut rng = StdRng::seed_from_u64(5);
+    for round in 0..32 {
+        let mut init = base_regs();
+        init.gpr[15] = DATA;
+        for x in init.xmm.iter_mut() {
+            *x = [rng.gen(), rng.gen()];
+        }
+        let top: u16 = rng.gen_range(0..8);
+        let mut x = X87 {
+            cw: [0x37f, 0x77f, 0x27f][round % 3],
+            sw: top << 11,
+            ..X87::default()
+        };
+        for i in 0..8 {
+            x.st[i] = value(&mut rng);
+            if i < rng.gen_range(0..6) {
+                x.tw |= 1 << ((top as usize + i) & 7);
+            }
+        }
+        init.set_x87(&x);
+        let body = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+            a.fld1()?;
+            a.fldpi()?;
+            a.fxsave(ptr(r15 + 0x200))?;
+            a.fnstenv(ptr(r15 + 0x800))?;
+            a.fninit()?;
+            a.pxor(xmm3, xmm3)?;
+            a.fxrstor(ptr(r15 + 0x200))?;
+            a.fldz()?;
+            a.fxsave64(ptr(r15 + 0x400))?;
+            a.fldenv(ptr(r15 + 0x800))?;
+            a.fld1()?;
+            Ok(())
+        };
+        let mut data = vec![0u8; 0x1000];
+        rng.fill(&mut data[..]);
+        let s = assemble(&body);
+        let img = image(&data);
+        let emu = run_emu(
+            &s.emu,
+            s.end,
+            &init,
+            &img,
+            &TranslateConfig::default(),
+            &|_| {},
+        );
+        assert_eq!(emu.end, End::Done);
+        let (nat, nmem) = run_native(&s.native, &init, &img);
+        let ignored = |off: u64| {
+            // FOP/FIP/FDP (not tracked), MXCSR_MASK (model-specific), reserved bytes.
+            let in_fx = |base: u64| {
+                (base + 6..base + 24).contains(&off)
+                    || (base + 28..base + 32).contains(&off)
+                    || (base + 416..base + 512).contains(&off)
+            };
+            in_fx(0x200) || in_fx(0x400) || (0x800 + 12..0x800 + 28).contains(&off)
+        };
+        for off in 0..0x1000u64 {
+            let a = (DATA + off) as usize;
+            if !ignored(off) {
+                assert_eq!(
+                    emu.mem[a], nmem[a],
+                    "round {round}: byte {off:#x} of the images"
+                );
+            }
+        }
+        assert_eq!(emu.state.xmm, nat.xmm, "round {round}");
+        let (e, n) = (emu_x87(&emu.state), nat.x87());
+        assert_eq!(
+            (e.cw, e.sw & 0x7f7f, e.tw),
+            (n.cw, n.sw & 0x7f7f, n.tw),
+            "round {round}"
+        );
+        let ntop = (n.sw >> 11) & 7;
+        for i in 0..8 {
+            if n.tw & (1 << ((ntop as usize + i) & 7)) != 0 {
+                assert_eq!(e.st[i], n.st[i], "round {round} st{i}");
+            }
+        }
+    }
+}

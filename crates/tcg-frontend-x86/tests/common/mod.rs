@@ -183,6 +183,8 @@ pub fn run_emu(
         s.fpregs[p].sign_exp = x.st[i].1;
     }
     s.rip = CODE;
+    s.guest_base = mem.as_mut_ptr() as u64;
+    s.guest_size = mem.len() as u64;
     setup(&mut s);
     let mut blocks = 0;
     let end_state = loop {
