@@ -380,15 +380,70 @@ pub(crate) fn translate_sse(t: &mut Tr, ins: &Instruction) -> R {
             t.st_state(r, xoff(d), 16);
             ok()
         }
-        M::Pmovmskb | M::Movmskps | M::Movmskpd => {
+        M::Pcmpeqb | M::Pcmpeqw | M::Pcmpeqd => {
+            // Inline SWAR compare (hot in the string functions): per lane, x = a ^ b is zero
+            // exactly when equal; the high bit of ((x & low) + low) | x marks nonzero lanes.
+            let d = xmm_of(ins, 0).ok_or(Unsupported)?;
+            let (lane_low, bits) = match m {
+                M::Pcmpeqb => (0x7f7f_7f7f_7f7f_7f7fu64, 8u32),
+                M::Pcmpeqw => (0x7fff_7fff_7fff_7fff, 16),
+                _ => (0x7fff_ffff_7fff_ffff, 32),
+            };
+            let high = !lane_low;
+            let ones = if bits == 32 {
+                0xffff_ffff
+            } else {
+                (1u64 << bits) - 1
+            };
+            let src = if let Some(sx) = xmm_of(ins, 1) {
+                xoff(sx)
+            } else {
+                t.xsrc(ins, 1)?;
+                off::XMM_TMP
+            };
+            for half in [0, 8] {
+                let a = t.ld_state(Type::I64, xoff(d) + half, 8);
+                let b = t.ld_state(Type::I64, src + half, 8);
+                let x = t.bin(BinOp::Xor, a, b);
+                let lo = t.bini(BinOp::And, x, lane_low);
+                let sum = t.bini(BinOp::Add, lo, lane_low);
+                let nz = t.bin(BinOp::Or, sum, x);
+                let hm = t.cst(high);
+                let z = t.bin(BinOp::AndNot, hm, nz);
+                let z = t.bini(BinOp::Shr, z, u64::from(bits - 1));
+                let r = t.bini(BinOp::Mul, z, ones);
+                t.st_state(r, xoff(d) + half, 8);
+            }
+            ok()
+        }
+        M::Pmovmskb => {
             let Opnd::Reg { r, size, high } = t.opnd(ins, 0)? else {
                 return Err(Unsupported);
             };
             let s = xmm_of(ins, 1).ok_or(Unsupported)?;
-            let o = match m {
-                M::Pmovmskb => op::PMOVMSKB,
-                M::Movmskps => op::MOVMSKPS,
-                _ => op::MOVMSKPD,
+            // Gather the byte sign bits: ((v >> 7) & 0x0101..) * 0x0102040810204080 >> 56.
+            let mut parts = vec![];
+            for half in [0, 8] {
+                let v = t.ld_state(Type::I64, xoff(s) + half, 8);
+                let v = t.bini(BinOp::Shr, v, 7);
+                let v = t.bini(BinOp::And, v, 0x0101_0101_0101_0101);
+                let v = t.bini(BinOp::Mul, v, 0x0102_0408_1020_4080);
+                parts.push(t.bini(BinOp::Shr, v, 56));
+            }
+            let hi = t.bini(BinOp::Shl, parts[1], 8);
+            let v = t.bin(BinOp::Or, parts[0], hi);
+            t.set_reg(r, size, high, v);
+            ok()
+        }
+        M::Movmskps | M::Movmskpd => {
+            let Opnd::Reg { r, size, high } = t.opnd(ins, 0)? else {
+                return Err(Unsupported);
+            };
+            let s = xmm_of(ins, 1).ok_or(Unsupported)?;
+            let o = if m == M::Movmskps {
+                op::MOVMSKPS
+            } else {
+                op::MOVMSKPD
             };
             let v = t.sse_call(o, 0, s, 0);
             t.set_reg(r, size, high, v);

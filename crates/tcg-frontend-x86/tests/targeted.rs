@@ -630,3 +630,69 @@ fn cmpxchg8b_16b_pushf_popf_match_native() {
         check_native(&body, &init, &data, &cfg(), FLAGS);
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn sse2_string_function_kernels_match_native() {
+    // strlen (pcmpeqb/pmovmskb/bsf over aligned 16-byte chunks) and memchr (byte broadcast
+    // with punpcklbw/pshuflw/pshufd), as glibc's SSE2 versions do them.
+    let body = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+        let mut lp = a.create_label();
+        let mut found = a.create_label();
+        let mut lp2 = a.create_label();
+        let mut found2 = a.create_label();
+        let mut done = a.create_label();
+        // strlen(r15)
+        a.mov(rax, r15)?;
+        a.pxor(xmm0, xmm0)?;
+        a.set_label(&mut lp)?;
+        a.movdqa(xmm1, xmmword_ptr(rax))?;
+        a.pcmpeqb(xmm1, xmm0)?;
+        a.pmovmskb(edx, xmm1)?;
+        a.test(edx, edx)?;
+        a.jnz(found)?;
+        a.add(rax, 16)?;
+        a.jmp(lp)?;
+        a.set_label(&mut found)?;
+        a.bsf(edx, edx)?;
+        a.add(rax, rdx)?;
+        a.sub(rax, r15)?;
+        // memchr(r15 + 0x400, sil, ...): broadcast the byte.
+        a.movd(xmm2, esi)?;
+        a.punpcklbw(xmm2, xmm2)?;
+        a.punpcklwd(xmm2, xmm2)?;
+        a.pshufd(xmm2, xmm2, 0)?;
+        a.lea(rcx, qword_ptr(r15 + 0x400))?;
+        a.set_label(&mut lp2)?;
+        a.movdqu(xmm3, xmmword_ptr(rcx))?;
+        a.pcmpeqb(xmm3, xmm2)?;
+        a.pmovmskb(r8d, xmm3)?;
+        a.test(r8d, r8d)?;
+        a.jnz(found2)?;
+        a.add(rcx, 16)?;
+        a.jmp(lp2)?;
+        a.set_label(&mut found2)?;
+        a.bsf(r8d, r8d)?;
+        a.add(rcx, r8)?;
+        a.jmp(done)?;
+        a.set_label(&mut done)?;
+        Ok(())
+    };
+    let mut rng = StdRng::seed_from_u64(21);
+    for _ in 0..32 {
+        let mut data = vec![0u8; 0x1000];
+        for b in data.iter_mut() {
+            *b = rng.gen_range(1..=255);
+        }
+        let n = rng.gen_range(0..0x300);
+        data[n] = 0;
+        let c: u8 = rng.gen_range(1..=255);
+        let k = 0x400 + rng.gen_range(0..0x300);
+        data[k] = c;
+        let mut init = base_regs();
+        init.gpr[6] = u64::from(c);
+        let run = check_native(&body, &init, &data, &cfg(), FLAGS);
+        assert_eq!(run.state.regs[0], n as u64);
+        assert!(run.state.regs[1] <= DATA + k as u64);
+    }
+}
