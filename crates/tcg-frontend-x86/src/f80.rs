@@ -737,6 +737,15 @@ fn to_bin(a: F80, rc: u8, p: u32, ebits: u32) -> (u64, u16) {
 /// fprem: the partial remainder of `a / b` with the quotient truncated; returns the
 /// remainder, the low three quotient bits and whether the reduction is incomplete (C2).
 pub fn prem(a: F80, b: F80) -> (F80, u8, bool, u16) {
+    prem_impl(a, b, false)
+}
+
+/// fprem1: as [`prem`] but with the quotient rounded to nearest (IEEE remainder).
+pub fn prem1(a: F80, b: F80) -> (F80, u8, bool, u16) {
+    prem_impl(a, b, true)
+}
+
+fn prem_impl(a: F80, b: F80, nearest: bool) -> (F80, u8, bool, u16) {
     if a.is_nan() || b.is_nan() {
         let (v, f) = nan2(a, b);
         return (v, 0, false, f);
@@ -750,6 +759,13 @@ pub fn prem(a: F80, b: F80) -> (F80, u8, bool, u16) {
     let (_, eb, mb) = b.unpack();
     let d = ea - eb;
     if d < 0 {
+        // |a| < |b|: for fprem1 the quotient may still round to 1 (when |a| > |b| / 2).
+        if nearest && d == -1 && ma > mb {
+            let r = u128::from(mb) * 2 - u128::from(ma);
+            let (sig, lz) = norm(r);
+            let (v, f) = round80(!sa, eb + 63 - lz as i32, sig, Ctl::x87(0, 64));
+            return (v, 1, false, f);
+        }
         return (a, 0, false, 0);
     }
     // Reduce at most 63 bits of exponent difference per step, as the hardware does.
@@ -772,13 +788,34 @@ pub fn prem(a: F80, b: F80) -> (F80, u8, bool, u16) {
         }
     }
     // remainder = r * 2^(ea - steps - 63)
+    let mut sign = sa;
+    if nearest && !partial && (2 * r > m || (2 * r == m && q & 1 == 1)) {
+        r = m - r;
+        sign = !sa;
+        q += 1;
+    }
     if r == 0 {
         return (F80::zero(sa), (q & 7) as u8, partial, 0);
     }
     let (sig, lz) = norm(r);
     let e = ea - steps + 127 - 63 - lz as i32;
-    let (v, f) = round80(sa, e, sig, Ctl::x87(0, 64));
+    let (v, f) = round80(sign, e, sig, Ctl::x87(0, 64));
     (v, if partial { 0 } else { (q & 7) as u8 }, partial, f)
+}
+
+/// fxtract: (exponent, significand) of `a`; the exponent of zero is -infinity (ZE).
+pub fn xtract(a: F80) -> (F80, F80, u16) {
+    match a.class() {
+        Class::Zero => (F80::inf(true), a, ZE),
+        Class::Inf => (F80::inf(false), a, 0),
+        Class::QNaN => (a, a, 0),
+        Class::SNaN => (a.quiet(), a.quiet(), IE),
+        Class::Invalid => (INDEFINITE, INDEFINITE, IE),
+        Class::Finite => {
+            let (s, e, m) = a.unpack();
+            (F80::from_i64(i64::from(e)), F80::new(s, BIAS as u16, m), 0)
+        }
+    }
 }
 
 /// fscale: `a * 2^trunc(b)`.

@@ -49,6 +49,8 @@ pub(crate) mod op {
     pub const STCW: u64 = 34;
     pub const LDCW: u64 = 35;
     pub const CMOV: u64 = 36;
+    pub const PREM1: u64 = 37;
+    pub const XTRACT: u64 = 38;
 }
 
 const C0: u16 = 1 << 8;
@@ -354,13 +356,15 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             s.fpu_sw = (s.fpu_sw | f) & !C1;
             set_st(s, 0, r);
         }
-        PREM => {
+        PREM | PREM1 => {
             let mut uf = false;
             let (a, b) = (st_uf(s, 0, &mut uf), st_uf(s, 1, &mut uf));
             let (r, q, partial, f) = if uf {
                 (f80::INDEFINITE, 0, false, 0)
-            } else {
+            } else if op == PREM {
                 f80::prem(a, b)
+            } else {
+                f80::prem1(a, b)
             };
             let mut sw = (s.fpu_sw | f) & !(C0 | C1 | C2 | C3);
             if partial {
@@ -391,6 +395,20 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             };
             s.fpu_sw = (s.fpu_sw | f) & !C1;
             set_st(s, 0, r);
+        }
+        XTRACT => {
+            let mut uf = false;
+            let v = st_uf(s, 0, &mut uf);
+            // A full stack overflows: both results are the default NaN.
+            let full = valid(s, (s.fpu_top.wrapping_sub(1) & 7) as usize);
+            let (e, m, f) = if uf || full {
+                (f80::INDEFINITE, f80::INDEFINITE, 0)
+            } else {
+                f80::xtract(v)
+            };
+            s.fpu_sw = (s.fpu_sw | f) & !C1;
+            set_st(s, 0, e);
+            push(s, m);
         }
         INCSTP => {
             s.fpu_top = (s.fpu_top + 1) & 7;
@@ -674,6 +692,12 @@ pub(crate) fn translate_x87(t: &mut Tr, ins: &Instruction) -> R {
         }
         M::Fscale => {
             t.x87(SCALE, 0);
+        }
+        M::Fprem1 => {
+            t.x87(PREM1, 0);
+        }
+        M::Fxtract => {
+            t.x87(XTRACT, 0);
         }
         M::Fincstp => {
             t.x87(INCSTP, 0);

@@ -244,7 +244,7 @@ fn run(mnemonics: &[Mnemonic], iterations: u32) {
     }
 }
 
-const N: u32 = 400;
+const N: u32 = 200;
 
 #[test]
 fn x87_loads_stores_and_stack() {
@@ -265,7 +265,7 @@ fn x87_arithmetic() {
     run(
         &[
             Fadd, Faddp, Fiadd, Fsub, Fsubp, Fisub, Fsubr, Fsubrp, Fisubr, Fmul, Fmulp, Fimul,
-            Fdiv, Fdivp, Fidiv, Fdivr, Fdivrp, Fidivr, Fsqrt, Frndint, Fscale,
+            Fdiv, Fdivp, Fidiv, Fdivr, Fdivrp, Fidivr, Fsqrt, Frndint, Fscale, Fxtract,
         ],
         N,
     );
@@ -278,7 +278,7 @@ fn x87_compares() {
         &[
             Fcom, Fcomp, Fcompp, Fucom, Fucomp, Fucompp, Ficom, Ficomp, Fcomi, Fcomip, Fucomi,
             Fucomip, Ftst, Fxam, Fcmovb, Fcmove, Fcmovbe, Fcmovu, Fcmovnb, Fcmovne, Fcmovnbe,
-            Fcmovnu, Fprem,
+            Fcmovnu, Fprem, Fprem1,
         ],
         N,
     );
