@@ -8,6 +8,27 @@
 //!
 //! Entry points: [`translate_block`], [`X86State`], the [`exit`] codes and [`vector`]s
 //! a block reports, and [`describe_unimplemented`] for the SIGILL diagnostic.
+//!
+//! # Coverage
+//! * All general-purpose integer instructions at every operand size (incl. high-byte
+//!   registers, `lock`ed forms as IR atomics, string ops with `rep`/`repe`/`repne` as
+//!   in-block loops, fs/gs overrides), control flow, `cpuid`, `rdtsc`, fences.
+//! * SSE/SSE2: moves and bitwise ops inline; packed/scalar integer and floating-point ops,
+//!   compares and conversions through one helper with x86 NaN rules and MXCSR.RC; IE/ZE
+//!   flags in MXCSR.
+//! * x87 with an 80-bit soft-float: loads/stores of every format, arithmetic, compares
+//!   (incl. `fcomi`, `fcmov`), `fprem`/`fprem1`, `fscale`, `fxtract`, `fsqrt`, `frndint`,
+//!   control/status/tag words, stack under/overflow, `fxsave`/`fxrstor`,
+//!   `fnstenv`/`fldenv`.
+//!
+//! Not implemented (raise #UD): MMX, SSE3 and later, AVX, x87 transcendentals
+//! (`fsin`, `fcos`, `fptan`, `fpatan`, `f2xm1`, `fyl2x`, ...), `fnsave`/`frstor`, BCD,
+//! 16-bit `popf`/`leave`/`ret`, `enter` with a nesting level, string ops with 32-bit
+//! addressing. Unmasked SSE/x87 exceptions are not delivered; MXCSR FTZ/DAZ are ignored.
+//!
+//! # Precision of guest state after a memory fault
+//! Blocks store `cc_op` only at exits, so after a guest memory fault (where the IR
+//! guarantees only the faulting pc) the lazy-flags state may be stale.
 
 mod f80;
 mod helpers;

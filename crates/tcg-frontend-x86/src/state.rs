@@ -327,6 +327,34 @@ mod tests {
         assert_eq!(off::RIP, 128);
         assert_eq!(off::XMM % 64, 0);
         assert_eq!(off::XMM_TMP, off::XMM + 256);
+        // The documented layout (the vCPU and backends rely on it).
+        let pinned = [
+            (off::CC_OP, 136),
+            (off::CC_DST, 144),
+            (off::CC_SRC, 152),
+            (off::CC_SRC2, 160),
+            (off::DF, 168),
+            (off::EFLAGS_REST, 176),
+            (off::FS_BASE, 184),
+            (off::GS_BASE, 192),
+            (off::EXIT_REQUEST, 200),
+            (off::EXCEPTION, 204),
+            (off::EXCEPTION_ADDR, 208),
+            (off::EXCEPTION_ERROR, 216),
+            (off::MXCSR, 220),
+            (offset_of!(X86State, guest_base) as u32, 224),
+            (offset_of!(X86State, guest_size) as u32, 232),
+            (off::XMM, 256),
+            (offset_of!(X86State, fpregs) as u32, 528),
+            (offset_of!(X86State, fpu_top) as u32, 656),
+            (offset_of!(X86State, fpu_cw) as u32, 660),
+            (offset_of!(X86State, fpu_sw) as u32, 662),
+            (offset_of!(X86State, fpu_tw) as u32, 664),
+        ];
+        for (got, want) in pinned {
+            assert_eq!(got, want);
+        }
+        assert_eq!(std::mem::size_of::<X86State>(), 704);
         assert_eq!(std::mem::align_of::<X86State>(), 64);
     }
 
