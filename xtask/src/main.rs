@@ -1,2 +1,40 @@
-//! Project automation.
-fn main() {}
+//! Project automation: `cargo xtask <command>` (see `cargo xtask --help`).
+//!
+//! Each subcommand lives in its own module; `main` only parses and dispatches.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod bench_qht;
+
+/// Error type shared by the subcommands.
+type Error = Box<dyn std::error::Error>;
+
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", about = "Project automation", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Concurrent hash table benchmark after QEMU's qht-bench: qht against dashmap, papaya,
+    /// scc::HashIndex and RwLock<HashMap>.
+    BenchQht(bench_qht::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::BenchQht(args) => bench_qht::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
