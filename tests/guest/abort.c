@@ -1,0 +1,10 @@
+/* Killed by SIGABRT through abort(). */
+#include <stdio.h>
+#include <stdlib.h>
+
+int main(void)
+{
+    printf("about to abort\n");
+    fflush(stdout);
+    abort();
+}
