@@ -1,0 +1,172 @@
+//! Acceptance tests: the C programs in `tests/guest/` are compiled statically with glibc
+//! (`gcc -static -O2`) and musl (`musl-gcc -static -O2`), run natively and under `emu` with
+//! the same argv, environment and working directory, and must behave identically: same
+//! stdout, stderr, exit status (code or signal) and files left behind. One test per program
+//! and C library (`glibc::hello`, `musl::hello`, ...).
+//!
+//! Binaries are cached under `target/tmp/guest-bin/`, keyed by a hash of the source, the
+//! compiler and the flags, so reruns do not recompile. See `common/mod.rs` for
+//! `EMU_TEST_FILTER`, `EMU_TEST_RUNNER` and `EMU_TEST_TIMEOUT`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{check_all, fnv, scratch, selected, workspace_root, Expect, Invocation};
+
+/// The C library a guest is linked with.
+#[derive(Debug, Clone, Copy)]
+enum Libc {
+    Glibc,
+    Musl,
+}
+
+impl Libc {
+    fn name(self) -> &'static str {
+        match self {
+            Libc::Glibc => "glibc",
+            Libc::Musl => "musl",
+        }
+    }
+
+    fn compiler(self) -> &'static str {
+        match self {
+            Libc::Glibc => "gcc",
+            Libc::Musl => "musl-gcc",
+        }
+    }
+}
+
+const CFLAGS: &[&str] = &["-static", "-O2"];
+const LIBS: &[&str] = &["-lm"];
+
+/// Compiles `tests/guest/<name>.c` (or reuses a cached binary); `None` when the compiler
+/// is missing (musl-gcc is optional outside CI).
+fn compile(libc: Libc, name: &str) -> Option<PathBuf> {
+    let src = workspace_root()
+        .join("tests/guest")
+        .join(format!("{name}.c"));
+    let source = std::fs::read(&src).unwrap_or_else(|e| panic!("read {}: {e}", src.display()));
+    let cc = libc.compiler();
+    let version = match Command::new(cc).arg("--version").output() {
+        Ok(o) if o.status.success() => o.stdout,
+        _ => {
+            if matches!(libc, Libc::Glibc) {
+                panic!("{cc} is needed to build the guest programs");
+            }
+            eprintln!("note: {cc} not found: skipping the {} build of {name} (apt-get install musl-tools)", libc.name());
+            return None;
+        }
+    };
+    let mut key = source.clone();
+    key.extend_from_slice(&version);
+    key.extend_from_slice(format!("{cc} {CFLAGS:?} {LIBS:?}").as_bytes());
+    let dir = scratch(&format!("guest-bin/{}", libc.name()));
+    let out = dir.join(format!("{name}-{:016x}", fnv(&key)));
+    if out.exists() {
+        return Some(out);
+    }
+    let tmp = dir.join(format!(
+        "{name}.tmp-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let result = Command::new(cc)
+        .args(CFLAGS)
+        .arg("-o")
+        .arg(&tmp)
+        .arg(&src)
+        .args(LIBS)
+        .output()
+        .unwrap_or_else(|e| panic!("run {cc}: {e}"));
+    if !result.status.success() {
+        panic!(
+            "{cc} failed on {}:\n{}",
+            src.display(),
+            String::from_utf8_lossy(&result.stderr)
+        );
+    }
+    // Drop stale builds of this program, then publish the new one atomically.
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let f = e.file_name().to_string_lossy().into_owned();
+            if f.starts_with(&format!("{name}-")) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    std::fs::rename(&tmp, &out).unwrap_or_else(|e| panic!("rename {}: {e}", tmp.display()));
+    Some(out)
+}
+
+/// Builds `program` with `libc`, then runs it with each argument list natively and under
+/// emu in `target/tmp/guest-run/<libc>-<program>/`. `{cwd}` in an argument stands for
+/// that directory's absolute path.
+fn check_program(libc: Libc, program: &str, runs: &[&[&str]], expect: Expect) {
+    let test = format!("{}::{program}", libc.name());
+    if !selected(&test) {
+        return;
+    }
+    let Some(binary) = compile(libc, program) else {
+        return;
+    };
+    let cwd = scratch("guest-run").join(format!("{}-{program}", libc.name()));
+    let cwd_str = cwd.to_str().expect("UTF-8 path").to_string();
+    let invs: Vec<(Invocation, Expect)> = runs
+        .iter()
+        .map(|args| {
+            let inv = Invocation {
+                program: binary.clone(),
+                args: args
+                    .iter()
+                    .map(|a| a.replace("{cwd}", &cwd_str).into())
+                    .collect(),
+                stdin: Vec::new(),
+                cwd: cwd.clone(),
+            };
+            (inv, expect)
+        })
+        .collect();
+    check_all(&test, &invs, &|_: &Path| {});
+}
+
+/// One `#[test]` per program and C library.
+macro_rules! guest_programs {
+    ($($program:ident: $runs:expr, $expect:expr;)*) => {
+        mod glibc {
+            $(
+                #[test]
+                fn $program() {
+                    super::check_program(super::Libc::Glibc, stringify!($program), $runs, $expect);
+                }
+            )*
+        }
+        mod musl {
+            $(
+                #[test]
+                fn $program() {
+                    super::check_program(super::Libc::Musl, stringify!($program), $runs, $expect);
+                }
+            )*
+        }
+    };
+}
+
+guest_programs! {
+    hello: &[&[]], crate::Expect::Same;
+    args: &[
+        &[],
+        &["one", "two words", "", "--help", "-d", "in_asm", "-E", "X=1", "--", "ünïcödé", "*"],
+    ], crate::Expect::Same;
+    intarith: &[&[]], crate::Expect::Same;
+    printf: &[&[]], crate::Expect::Same;
+    longdouble: &[&[]], crate::Expect::Same;
+    strings: &[&[]], crate::Expect::Same;
+    sort: &[&[]], crate::Expect::Same;
+    malloc: &[&[]], crate::Expect::Same;
+    fileio: &[&["."], &["{cwd}"]], crate::Expect::Same;
+    exitcode: &[&["0"], &["3"], &["42"], &["255"], &["256"], &["7", "_exit"]], crate::Expect::Same;
+    segv: &[&[]], crate::Expect::Fault;
+    abort: &[&[]], crate::Expect::Same;
+}
