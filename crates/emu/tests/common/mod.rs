@@ -527,9 +527,15 @@ pub fn report(
     s
 }
 
-/// Runs every invocation on both sides and panics with a readable report if any differ.
-pub fn check_all(test: &str, invs: &[(Invocation, Expect)], setup: &dyn Fn(&Path)) {
+/// Runs every invocation on both sides and panics with a readable report if any differ;
+/// returns the (native, emu) outcomes otherwise.
+pub fn check_all(
+    test: &str,
+    invs: &[(Invocation, Expect)],
+    setup: &dyn Fn(&Path),
+) -> Vec<(Outcome, Outcome)> {
     let mut failures = String::new();
+    let mut outcomes = Vec::new();
     for (i, (inv, expect)) in invs.iter().enumerate() {
         let (native, emu) = run_both(inv, setup);
         let problems = compare(&native, &emu, *expect);
@@ -549,10 +555,12 @@ pub fn check_all(test: &str, invs: &[(Invocation, Expect)], setup: &dyn Fn(&Path
         if !problems.is_empty() {
             failures.push_str(&report(&label, inv, &native, &emu, &problems));
         }
+        outcomes.push((native, emu));
     }
     if !failures.is_empty() {
         panic!("{test}: native and emu runs differ\n{failures}");
     }
+    outcomes
 }
 
 /// Sets a file's or directory's modification time.
