@@ -352,9 +352,6 @@ pub fn compare(native: &Outcome, emu: &Outcome, expect: Expect) -> Vec<String> {
             native.status, emu.status
         ));
     }
-    if native.stdout != emu.stdout {
-        problems.push(render_diff("stdout", &native.stdout, &emu.stdout));
-    }
     match expect {
         Expect::Same => {
             if native.stderr != emu.stderr {
@@ -387,6 +384,9 @@ pub fn compare(native: &Outcome, emu: &Outcome, expect: Expect) -> Vec<String> {
                 ));
             }
         }
+    }
+    if native.stdout != emu.stdout {
+        problems.push(render_diff("stdout", &native.stdout, &emu.stdout));
     }
     if native.files != emu.files {
         problems.push(render_diff(
@@ -495,8 +495,8 @@ pub fn render_diff(what: &str, native: &[u8], emu: &[u8]) -> String {
     s
 }
 
-/// A one-paragraph account of a failed comparison, leading with emu's stderr (where an
-/// unimplemented instruction or syscall would be reported).
+/// A one-paragraph account of a failed comparison. Differences in the status and stderr
+/// (where emu reports an unimplemented instruction or syscall) come before stdout's.
 pub fn report(
     label: &str,
     inv: &Invocation,
@@ -518,9 +518,6 @@ pub fn report(
         "native: {} in {:?}; emu: {} in {:?}",
         native.status, native.elapsed, emu.status, emu.elapsed
     );
-    if !emu.stderr.is_empty() && emu.stderr != native.stderr {
-        let _ = write!(s, "emu stderr:\n{}", excerpt(&emu.stderr));
-    }
     for p in problems {
         let _ = writeln!(s, "- {p}");
     }
