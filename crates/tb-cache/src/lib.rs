@@ -1,7 +1,580 @@
 //! Translation blocks and the shared table that finds them.
 //!
-//! Owns `TranslationBlock` (its key, the atomic `cflags` with the `CF_INVALID` bit, the guest
-//! pages it covers, its host code and jump slots), the lookup path (a per-vCPU jump cache,
-//! then the shared `qht` table with a key predicate), the insertion race in which the loser
-//! drops its translation, the page index used for invalidation, and RCU-style reclamation
-//! of invalidated blocks. It does not translate and does not execute.
+//! Owns [`TranslationBlock`] (its key, the atomic `cflags` with the [`CF_INVALID`] bit, the
+//! guest pages it covers, its host code and jump slots), the lookup path (a per-vCPU
+//! [`JumpCache`], then the shared `qht` table with a key predicate), the insertion race in
+//! which the loser drops its translation, the page index used for invalidation, and RCU-style
+//! reclamation of invalidated blocks. It does not translate and does not execute: host code is
+//! an opaque pointer and linking a jump slot is a store the caller's backend defines.
+//!
+//! # Invariants
+//! * A block is reachable (from `qht`, a jump cache, the page index or a linked jump slot) only
+//!   while its `CF_INVALID` bit is clear, except for readers that found it before the bit was
+//!   set: they compare the bit and treat such a block as absent.
+//! * [`TbCache::invalidate`] sets the bit first, then removes every other path to the block,
+//!   and removes it from `qht` last, which defers its drop past the current epoch: a vCPU that
+//!   found it earlier (it runs with an epoch guard pinned) can finish with it.
+//! * Only one of two vCPUs that translated the same key gets its block into `qht`; the other
+//!   gets the winner back and its own block never becomes reachable.
+//! * A jump slot is linked to a target only under `links` and only if neither block is
+//!   invalid, and [`TbCache::invalidate`] unlinks under `links`, so no slot is left pointing
+//!   at an invalidated block.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+pub use qht::{pin, Guard};
+use qht::{Duplicate, Qht, Resize};
+
+/// The block must not be found, chained to or entered any more.
+pub const CF_INVALID: u32 = 1 << 31;
+/// Bits of `cflags` that are part of the key (everything but the invalid bit).
+pub const CF_KEY_MASK: u32 = !CF_INVALID;
+
+/// Guest page size used for the page index.
+pub const PAGE_SIZE: u64 = 4096;
+
+/// What identifies a block: the guest state it was translated for.
+///
+/// In user mode the "physical" page is the guest page itself; both pages are kept so that
+/// aliasing mappings can later name the backing page instead (see design question 7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TbKey {
+    /// Guest pc of the first instruction.
+    pub pc: u64,
+    /// Segment base the code was translated for (0 in 64-bit user mode).
+    pub cs_base: u64,
+    /// CPU mode and features the translation assumed (CPU model, single-step...).
+    pub flags: u32,
+    /// Translation options that change the code (never includes [`CF_INVALID`]).
+    pub cflags: u32,
+}
+
+impl TbKey {
+    /// The 32-bit hash the table files the block under.
+    pub fn hash(&self) -> u32 {
+        let mut h = self.pc.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h ^= self.cs_base.rotate_left(17);
+        h ^= u64::from(self.flags) << 32 | u64::from(self.cflags);
+        h = (h ^ (h >> 31)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        (h ^ (h >> 29)) as u32
+    }
+}
+
+/// One translated block of guest code.
+pub struct TranslationBlock {
+    key: TbKey,
+    /// `key.cflags` plus [`CF_INVALID`]; read atomically because another vCPU may set the bit
+    /// while this one compares it.
+    cflags: AtomicU32,
+    /// First guest page covered, and the second one if the block crosses into it.
+    pages: [Option<u64>; 2],
+    /// Guest bytes covered.
+    pub guest_size: u32,
+    /// Guest instructions covered.
+    pub num_insns: u32,
+    /// Host code entry.
+    code: usize,
+    /// Host code length in bytes.
+    pub code_len: u32,
+    /// (host offset, guest pc) of each instruction start, in host order.
+    pub insn_map: Box<[(u32, u64)]>,
+    /// The chainable direct-jump slots: host code addresses the block's `goto_tb` jumps to.
+    /// Their addresses are baked into the block's code, so they live exactly as long as it.
+    pub jump_slots: [AtomicUsize; 2],
+    /// The block each slot is linked to (null if unlinked). Guarded by `TbCache::links`.
+    jump_dest: [AtomicPtr<TranslationBlock>; 2],
+    /// Slots of other blocks linked to this one. Guarded by `TbCache::links`.
+    incoming: Mutex<Vec<(*const TranslationBlock, u8)>>,
+}
+
+// SAFETY: the raw pointers in `jump_dest` and `incoming` name blocks owned by the table; they
+// are only dereferenced under `TbCache::links` while both blocks are valid (unlinking removes
+// them before either block can be freed), so sharing them between threads is sound.
+unsafe impl Send for TranslationBlock {}
+// SAFETY: as for `Send`; all mutable fields are atomics or behind a mutex.
+unsafe impl Sync for TranslationBlock {}
+
+impl fmt::Debug for TranslationBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TranslationBlock")
+            .field("pc", &format_args!("{:#x}", self.key.pc))
+            .field("cflags", &format_args!("{:#x}", self.cflags()))
+            .field("size", &self.guest_size)
+            .field("code", &format_args!("{:#x}", self.code))
+            .finish()
+    }
+}
+
+/// What a new block is made of, before it has host code.
+#[derive(Clone, Debug)]
+pub struct NewBlock {
+    /// Its key.
+    pub key: TbKey,
+    /// Guest bytes covered (starting at `key.pc`).
+    pub guest_size: u32,
+    /// Guest instructions covered.
+    pub num_insns: u32,
+}
+
+impl TranslationBlock {
+    /// A block with no code yet; the backend compiles it knowing the block's address (its tag)
+    /// and its jump slots' addresses, then [`TranslationBlock::set_code`] completes it.
+    /// `unlinked` is the initial value of both jump slots.
+    pub fn new(new: NewBlock, unlinked: usize) -> Box<TranslationBlock> {
+        let first = new.key.pc & !(PAGE_SIZE - 1);
+        let last = (new.key.pc + u64::from(new.guest_size.max(1)) - 1) & !(PAGE_SIZE - 1);
+        Box::new(TranslationBlock {
+            key: new.key,
+            cflags: AtomicU32::new(new.key.cflags & CF_KEY_MASK),
+            pages: [Some(first), (last != first).then_some(last)],
+            guest_size: new.guest_size,
+            num_insns: new.num_insns,
+            code: 0,
+            code_len: 0,
+            insn_map: Box::new([]),
+            jump_slots: [AtomicUsize::new(unlinked), AtomicUsize::new(unlinked)],
+            jump_dest: [AtomicPtr::default(), AtomicPtr::default()],
+            incoming: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Records the host code. Only before the block is inserted.
+    pub fn set_code(&mut self, code: *const u8, len: u32, insn_map: Vec<(u32, u64)>) {
+        self.code = code as usize;
+        self.code_len = len;
+        self.insn_map = insn_map.into_boxed_slice();
+    }
+
+    /// The key.
+    pub fn key(&self) -> &TbKey {
+        &self.key
+    }
+
+    /// Guest pc of the first instruction.
+    pub fn pc(&self) -> u64 {
+        self.key.pc
+    }
+
+    /// Current cflags, including [`CF_INVALID`].
+    pub fn cflags(&self) -> u32 {
+        self.cflags.load(Ordering::Acquire)
+    }
+
+    /// True once invalidated.
+    pub fn is_invalid(&self) -> bool {
+        self.cflags() & CF_INVALID != 0
+    }
+
+    /// Host code entry.
+    pub fn code(&self) -> *const u8 {
+        self.code as *const u8
+    }
+
+    /// The guest pages covered.
+    pub fn pages(&self) -> impl Iterator<Item = u64> + '_ {
+        self.pages.iter().flatten().copied()
+    }
+
+    /// The tag passed to the backend: the block's address (aligned to 8, so the low bits are
+    /// free for a slot number).
+    pub fn tag(&self) -> u64 {
+        self as *const TranslationBlock as u64
+    }
+
+    /// The guest pc of the instruction whose host code contains `host_pc`.
+    pub fn guest_pc_at(&self, host_pc: usize) -> Option<u64> {
+        let off = host_pc.checked_sub(self.code)?;
+        if off >= self.code_len as usize {
+            return None;
+        }
+        let i = self.insn_map.partition_point(|&(o, _)| (o as usize) <= off);
+        Some(if i == 0 {
+            self.key.pc
+        } else {
+            self.insn_map[i - 1].1
+        })
+    }
+
+    /// Does this block answer a lookup for `key`? Compares the invalid bit too (expected
+    /// clear), so an invalidated block is invisible at once.
+    fn matches(&self, key: &TbKey) -> bool {
+        self.key.pc == key.pc
+            && self.key.cs_base == key.cs_base
+            && self.key.flags == key.flags
+            && self.cflags() == key.cflags & CF_KEY_MASK
+    }
+}
+
+fn same_block(a: &TranslationBlock, b: &TranslationBlock) -> bool {
+    a.key == b.key && a.pages == b.pages
+}
+
+/// Slots in a [`JumpCache`].
+pub const JUMP_CACHE_SIZE: usize = 4096;
+
+/// A vCPU's direct-mapped cache from guest pc to block, checked before the shared table.
+///
+/// Entries are atomics because invalidation on another vCPU clears them.
+pub struct JumpCache {
+    entries: Box<[AtomicPtr<TranslationBlock>]>,
+}
+
+impl fmt::Debug for JumpCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JumpCache")
+            .field("size", &self.entries.len())
+            .finish()
+    }
+}
+
+impl Default for JumpCache {
+    fn default() -> Self {
+        JumpCache {
+            entries: (0..JUMP_CACHE_SIZE).map(|_| AtomicPtr::default()).collect(),
+        }
+    }
+}
+
+impl JumpCache {
+    #[inline]
+    fn slot(&self, pc: u64) -> &AtomicPtr<TranslationBlock> {
+        let i = (pc ^ (pc >> 12)) as usize & (JUMP_CACHE_SIZE - 1);
+        &self.entries[i]
+    }
+
+    fn clear_block(&self, tb: *const TranslationBlock, pc: u64) {
+        let _ = self.slot(pc).compare_exchange(
+            tb.cast_mut(),
+            std::ptr::null_mut(),
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        );
+    }
+
+    fn clear(&self) {
+        for e in self.entries.iter() {
+            e.store(std::ptr::null_mut(), Ordering::Release);
+        }
+    }
+}
+
+/// Counters for `-d stats`.
+#[derive(Debug, Default)]
+pub struct TbStats {
+    /// Lookups answered by a jump cache.
+    pub jump_cache_hits: AtomicU64,
+    /// Lookups that went to `qht`.
+    pub qht_lookups: AtomicU64,
+    /// `qht` lookups that found nothing.
+    pub qht_misses: AtomicU64,
+    /// Blocks inserted.
+    pub inserted: AtomicU64,
+    /// Insertions lost to an equal block of another vCPU.
+    pub insert_races_lost: AtomicU64,
+    /// Blocks invalidated.
+    pub invalidated: AtomicU64,
+    /// Jump slots linked.
+    pub links: AtomicU64,
+    /// Whole-cache flushes.
+    pub flushes: AtomicU64,
+}
+
+/// The shared translation-block table of one guest process.
+pub struct TbCache {
+    table: Qht<TranslationBlock>,
+    /// Guest page → blocks covering it. Also serialises insertion against invalidation.
+    pages: Mutex<HashMap<u64, Vec<usize>>>,
+    /// Serialises linking and unlinking of jump slots.
+    links: Mutex<()>,
+    /// Every vCPU's jump cache, so invalidation can clear them.
+    jump_caches: Mutex<Vec<Arc<JumpCache>>>,
+    /// Counters.
+    pub stats: TbStats,
+}
+
+impl fmt::Debug for TbCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TbCache")
+            .field("blocks", &self.table.len())
+            .finish()
+    }
+}
+
+impl Default for TbCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// How a backend links a jump slot to a code address (or back to its unlinked stub).
+pub type SlotWriter<'a> = &'a dyn Fn(&AtomicUsize, Option<*const u8>);
+
+impl TbCache {
+    /// An empty table.
+    pub fn new() -> TbCache {
+        TbCache {
+            table: Qht::new(same_block, 1 << 14, Resize::Auto),
+            pages: Mutex::new(HashMap::new()),
+            links: Mutex::new(()),
+            jump_caches: Mutex::new(Vec::new()),
+            stats: TbStats::default(),
+        }
+    }
+
+    /// A new jump cache for a vCPU, registered for invalidation.
+    pub fn new_jump_cache(&self) -> Arc<JumpCache> {
+        let jc = Arc::new(JumpCache::default());
+        self.jump_caches.lock().push(jc.clone());
+        jc
+    }
+
+    /// Unregisters a vCPU's jump cache (when the vCPU exits).
+    pub fn drop_jump_cache(&self, jc: &Arc<JumpCache>) {
+        self.jump_caches.lock().retain(|j| !Arc::ptr_eq(j, jc));
+    }
+
+    /// Number of blocks in the table.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True if no block is in the table.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Finds the valid block for `key`: the jump cache first, then the shared table (filling
+    /// the jump cache on a hit). Lock-free.
+    #[inline]
+    pub fn lookup<'g>(
+        &'g self,
+        jc: &JumpCache,
+        key: &TbKey,
+        guard: &'g Guard,
+    ) -> Option<&'g TranslationBlock> {
+        let slot = jc.slot(key.pc);
+        let cached = slot.load(Ordering::Acquire);
+        // SAFETY: a jump-cache entry is a block of this table that was valid when stored;
+        // invalidation clears entries before removing the block from the table, which defers
+        // its drop past every guard pinned now, `guard` included.
+        if let Some(tb) = unsafe { cached.as_ref() } {
+            if tb.matches(key) {
+                self.stats.jump_cache_hits.fetch_add(1, Ordering::Relaxed);
+                return Some(tb);
+            }
+        }
+        self.stats.qht_lookups.fetch_add(1, Ordering::Relaxed);
+        match self.table.lookup(key.hash(), |tb| tb.matches(key), guard) {
+            Some(tb) => {
+                slot.store(tb as *const _ as *mut _, Ordering::Release);
+                Some(tb)
+            }
+            None => {
+                self.stats.qht_misses.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Inserts a freshly translated block. If another vCPU inserted an equal block first,
+    /// returns that one and `tb` in `Err`: the caller drops its translation (its code stays
+    /// unreachable) and runs the winner's.
+    pub fn insert<'g>(
+        &'g self,
+        tb: Box<TranslationBlock>,
+        guard: &'g Guard,
+    ) -> Result<&'g TranslationBlock, Duplicate<'g, TranslationBlock>> {
+        let hash = tb.key.hash();
+        // Holding the page index across the insert means a concurrent invalidation of these
+        // pages either runs before (and the caller's translation may be stale: acceptable, the
+        // same as translating just before the write) or after, and then sees the block.
+        let mut pages = self.pages.lock();
+        let tb = self.table.insert(tb, hash, guard).inspect_err(|_| {
+            self.stats.insert_races_lost.fetch_add(1, Ordering::Relaxed);
+        })?;
+        for page in tb.pages() {
+            pages.entry(page).or_default().push(tb as *const _ as usize);
+        }
+        self.stats.inserted.fetch_add(1, Ordering::Relaxed);
+        Ok(tb)
+    }
+
+    /// Links `from`'s jump `slot` to `to`, unless either is invalid. `write` stores a code
+    /// address into a slot (the backend's `link_slot`).
+    pub fn link(
+        &self,
+        from: &TranslationBlock,
+        slot: u8,
+        to: &TranslationBlock,
+        write: SlotWriter,
+    ) {
+        let s = usize::from(slot);
+        if s > 1 {
+            return;
+        }
+        let _l = self.links.lock();
+        if from.is_invalid()
+            || to.is_invalid()
+            || !from.jump_dest[s].load(Ordering::Relaxed).is_null()
+        {
+            return;
+        }
+        to.incoming.lock().push((from, slot));
+        from.jump_dest[s].store(to as *const _ as *mut _, Ordering::Relaxed);
+        write(&from.jump_slots[s], Some(to.code()));
+        self.stats.links.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Invalidates `tb`: sets [`CF_INVALID`], clears it from every jump cache, unlinks every
+    /// jump into it and out of it, removes it from the page index, and removes it from the
+    /// table, which frees it once no vCPU can still be running it. Returns false if it was
+    /// already invalid.
+    pub fn invalidate(&self, tb: &TranslationBlock, write: SlotWriter, guard: &Guard) -> bool {
+        let mut pages = self.pages.lock();
+        self.invalidate_locked(tb, write, &mut pages, guard)
+    }
+
+    fn invalidate_locked(
+        &self,
+        tb: &TranslationBlock,
+        write: SlotWriter,
+        pages: &mut HashMap<u64, Vec<usize>>,
+        guard: &Guard,
+    ) -> bool {
+        if tb.cflags.fetch_or(CF_INVALID, Ordering::AcqRel) & CF_INVALID != 0 {
+            return false;
+        }
+        for jc in self.jump_caches.lock().iter() {
+            jc.clear_block(tb, tb.key.pc);
+        }
+        {
+            let _l = self.links.lock();
+            for (from, slot) in tb.incoming.lock().drain(..) {
+                // SAFETY: an incoming entry names a block that is still allocated: a block
+                // removes itself from its targets' lists (below) before it can be freed.
+                let from = unsafe { &*from };
+                from.jump_dest[usize::from(slot)].store(std::ptr::null_mut(), Ordering::Relaxed);
+                write(&from.jump_slots[usize::from(slot)], None);
+            }
+            for s in 0..2 {
+                let dest = tb.jump_dest[s].swap(std::ptr::null_mut(), Ordering::Relaxed);
+                // SAFETY: as above: a linked target is still allocated while the link exists.
+                if let Some(dest) = unsafe { dest.as_ref() } {
+                    dest.incoming
+                        .lock()
+                        .retain(|&(f, sl)| !(std::ptr::eq(f, tb) && usize::from(sl) == s));
+                    write(&tb.jump_slots[s], None);
+                }
+            }
+        }
+        for page in tb.pages() {
+            if let Some(v) = pages.get_mut(&page) {
+                v.retain(|&p| p != tb as *const _ as usize);
+                if v.is_empty() {
+                    pages.remove(&page);
+                }
+            }
+        }
+        self.table.remove(tb, tb.key.hash(), guard);
+        self.stats.invalidated.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Invalidates every block that covers any byte of guest `[start, start + len)`; returns
+    /// how many. Used when guest code is written, unmapped or reprotected.
+    pub fn invalidate_range(
+        &self,
+        start: u64,
+        len: u64,
+        write: SlotWriter,
+        guard: &Guard,
+    ) -> usize {
+        if len == 0 {
+            return 0;
+        }
+        let end = start.saturating_add(len);
+        let mut pages = self.pages.lock();
+        let first = start & !(PAGE_SIZE - 1);
+        let n_pages = (end - first).div_ceil(PAGE_SIZE);
+        let mut victims: Vec<usize> = if n_pages > pages.len() as u64 {
+            // A range larger than the index (a big munmap): walk the index instead.
+            pages
+                .iter()
+                .filter(|(&p, _)| p >= first && p < end)
+                .flat_map(|(_, v)| v.iter().copied())
+                .collect()
+        } else {
+            (0..n_pages)
+                .filter_map(|i| pages.get(&(first + i * PAGE_SIZE)))
+                .flat_map(|v| v.iter().copied())
+                .collect()
+        };
+        victims.sort_unstable();
+        victims.dedup();
+        let mut n = 0;
+        for p in victims {
+            // SAFETY: blocks in the page index are in the table (removal from the index
+            // precedes removal from the table, both under this lock), so still allocated.
+            let tb = unsafe { &*(p as *const TranslationBlock) };
+            let tb_end = tb.key.pc + u64::from(tb.guest_size.max(1));
+            if tb.key.pc < end
+                && start < tb_end
+                && self.invalidate_locked(tb, write, &mut pages, guard)
+            {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Invalidates every block on guest page `page` (QEMU's `tb_invalidate_phys_page`).
+    pub fn invalidate_page(&self, page: u64, write: SlotWriter, guard: &Guard) -> usize {
+        self.invalidate_range(page & !(PAGE_SIZE - 1), PAGE_SIZE, write, guard)
+    }
+
+    /// True if some block covers guest page `page`.
+    pub fn page_has_code(&self, page: u64) -> bool {
+        self.pages.lock().contains_key(&(page & !(PAGE_SIZE - 1)))
+    }
+
+    /// Drops every block (for a full code cache). The caller must hold every vCPU out of
+    /// translated code (an exclusive section) and then flush the host code itself.
+    pub fn flush(&self, guard: &Guard) {
+        let mut pages = self.pages.lock();
+        let _l = self.links.lock();
+        for jc in self.jump_caches.lock().iter() {
+            jc.clear();
+        }
+        self.table.retain(
+            |tb| {
+                tb.cflags.fetch_or(CF_INVALID, Ordering::AcqRel);
+                false
+            },
+            guard,
+        );
+        pages.clear();
+        self.stats.flushes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The block whose host code contains `host_pc`, if any (slow: walks the table; for fault
+    /// reports, not hot paths).
+    pub fn find_by_host_pc(&self, host_pc: usize, guard: &Guard) -> Option<u64> {
+        let mut found = None;
+        self.table.for_each(
+            |tb| {
+                if found.is_none() {
+                    found = tb.guest_pc_at(host_pc);
+                }
+            },
+            guard,
+        );
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests;
