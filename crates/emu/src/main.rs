@@ -1,6 +1,363 @@
 //! `emu`: run an x86-64 Linux program on this host.
+//!
+//! Command line conventions follow QEMU's user-mode emulator (`qemu-x86_64`): single-dash
+//! options before the program, everything after the program belongs to the guest.
 
-fn main() {
-    eprintln!("emu: the translation pipeline is not built yet");
-    std::process::exit(1);
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use guest_memory::GuestSpace;
+use linux_user::{load_elf, Process, ProcessConfig, ThreadCtx};
+use vcpu::{
+    die_with_signal, CpuModel, LogFlags, Machine, MachineConfig, TranslateConfig, Vcpu, VcpuExit,
+};
+
+const USAGE: &str = "\
+usage: emu [options] program [arguments...]
+Runs an x86-64 Linux program on this host.
+
+Options:
+  -h, -help, --help     print this help and exit
+  -version, --version   print the version and exit
+  -d item[,...]         log the given items (use '-d help' for a list)
+  -D logfile            write logs to logfile instead of stderr
+  -strace               log every system call of the guest
+  -cpu model            the CPU the guest sees (use '-cpu help' for a list)
+  -E var=value          set a variable in the guest's environment
+  -U var                remove a variable from the guest's environment
+  -L path               prefix for the guest's absolute paths (its sysroot)
+  -smp n                number of CPUs the guest sees (default: this host's)
+  -0 argv0              the guest's argv[0] (default: program as given)
+  --stats               same as '-d stats'
+";
+
+/// CPU models for `-cpu`: every feature a model advertises is implemented.
+const CPU_MODELS: &[(&str, &str)] = &[
+    (
+        "max",
+        "everything implemented: x86-64 baseline + POPCNT, CMPXCHG16B, LZCNT, RDTSCP (default)",
+    ),
+    (
+        "baseline",
+        "x86-64 baseline (SSE2); aliases: qemu64, x86-64",
+    ),
+];
+
+fn cpu_model(name: &str) -> Option<CpuModel> {
+    match name {
+        "max" | "host" => Some(CpuModel {
+            bmi1: false,
+            ..CpuModel::MAX
+        }),
+        "baseline" | "qemu64" | "x86-64" => Some(CpuModel::BASELINE),
+        _ => None,
+    }
+}
+
+struct Options {
+    log: LogFlags,
+    nochain: bool,
+    log_file: Option<PathBuf>,
+    strace: bool,
+    cpu: CpuModel,
+    cpu_name: String,
+    set_env: Vec<(OsString, OsString)>,
+    unset_env: Vec<OsString>,
+    sysroot: Option<PathBuf>,
+    smp: Option<usize>,
+    argv0: Option<OsString>,
+    program: OsString,
+    args: Vec<OsString>,
+}
+
+/// What parsing asks `main` to do.
+enum Parsed {
+    Run(Box<Options>),
+    Exit(ExitCode),
+}
+
+fn fail(msg: &str) -> Parsed {
+    eprintln!("emu: {msg}");
+    eprintln!("Try 'emu --help' for more information.");
+    Parsed::Exit(ExitCode::from(1))
+}
+
+fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
+    let mut o = Options {
+        log: LogFlags::default(),
+        nochain: false,
+        log_file: None,
+        strace: false,
+        cpu: cpu_model("max").expect("default model exists"),
+        cpu_name: "max".into(),
+        set_env: Vec::new(),
+        unset_env: Vec::new(),
+        sysroot: None,
+        smp: None,
+        argv0: None,
+        program: OsString::new(),
+        args: Vec::new(),
+    };
+    while let Some(arg) = argv.next() {
+        let Some(opt) = arg.to_str().filter(|a| a.starts_with('-') && a.len() > 1) else {
+            o.program = arg;
+            o.args = argv.collect();
+            return Parsed::Run(Box::new(o));
+        };
+        let opt = opt.to_string();
+        let name = opt.trim_start_matches('-');
+        let mut value = |what: &str| -> Result<OsString, Parsed> {
+            argv.next()
+                .ok_or_else(|| fail(&format!("option '{opt}' needs {what}")))
+        };
+        match name {
+            "h" | "help" => {
+                print!("{USAGE}");
+                return Parsed::Exit(ExitCode::SUCCESS);
+            }
+            "version" => {
+                println!(
+                    "emu {} (x86-64 guests on {} hosts)",
+                    env!("CARGO_PKG_VERSION"),
+                    std::env::consts::ARCH
+                );
+                return Parsed::Exit(ExitCode::SUCCESS);
+            }
+            "strace" => o.strace = true,
+            "stats" => o.log.stats = true,
+            "d" => {
+                let items = match value("a list of items") {
+                    Ok(v) => v,
+                    Err(p) => return p,
+                };
+                for item in items.to_string_lossy().split(',') {
+                    match item {
+                        "help" => {
+                            println!("Log items (comma separated):");
+                            for (n, h) in LogFlags::ITEMS {
+                                println!("{n:<10} {h}");
+                            }
+                            return Parsed::Exit(ExitCode::SUCCESS);
+                        }
+                        "in_asm" => o.log.in_asm = true,
+                        "op" => o.log.op = true,
+                        "out_asm" => o.log.out_asm = true,
+                        "exec" => o.log.exec = true,
+                        "nochain" => o.nochain = true,
+                        "stats" => o.log.stats = true,
+                        other => {
+                            return fail(&format!("unknown log item '{other}' (see '-d help')"))
+                        }
+                    }
+                }
+            }
+            "D" => match value("a file name") {
+                Ok(v) => o.log_file = Some(v.into()),
+                Err(p) => return p,
+            },
+            "cpu" => {
+                let v = match value("a model name") {
+                    Ok(v) => v.to_string_lossy().into_owned(),
+                    Err(p) => return p,
+                };
+                if v == "help" {
+                    println!("Available CPU models:");
+                    for (n, h) in CPU_MODELS {
+                        println!("  {n:<10} {h}");
+                    }
+                    return Parsed::Exit(ExitCode::SUCCESS);
+                }
+                match cpu_model(&v) {
+                    Some(m) => {
+                        o.cpu = m;
+                        o.cpu_name = v;
+                    }
+                    None => return fail(&format!("unknown CPU model '{v}' (see '-cpu help')")),
+                }
+            }
+            "E" => {
+                let v = match value("var=value") {
+                    Ok(v) => v,
+                    Err(p) => return p,
+                };
+                let bytes = v.as_bytes();
+                let Some(eq) = bytes.iter().position(|&b| b == b'=') else {
+                    return fail(&format!(
+                        "'-E {}' is not of the form var=value",
+                        v.to_string_lossy()
+                    ));
+                };
+                o.set_env.push((
+                    OsStr::from_bytes(&bytes[..eq]).to_owned(),
+                    OsStr::from_bytes(&bytes[eq + 1..]).to_owned(),
+                ));
+            }
+            "U" => match value("a variable name") {
+                Ok(v) => o.unset_env.push(v),
+                Err(p) => return p,
+            },
+            "L" => match value("a path") {
+                Ok(v) => o.sysroot = Some(v.into()),
+                Err(p) => return p,
+            },
+            "smp" => {
+                let v = match value("a CPU count") {
+                    Ok(v) => v.to_string_lossy().into_owned(),
+                    Err(p) => return p,
+                };
+                // QEMU also accepts "cpus=N"; take the first number either way.
+                let n = v
+                    .trim_start_matches("cpus=")
+                    .split(',')
+                    .next()
+                    .unwrap_or("");
+                match n.parse::<usize>() {
+                    Ok(n) if (1..=4096).contains(&n) => o.smp = Some(n),
+                    _ => return fail(&format!("'-smp {v}': expected a CPU count from 1 to 4096")),
+                }
+            }
+            "0" => match value("an argv[0]") {
+                Ok(v) => o.argv0 = Some(v),
+                Err(p) => return p,
+            },
+            _ => return fail(&format!("unknown option '{opt}'")),
+        }
+    }
+    eprint!("{USAGE}");
+    Parsed::Exit(ExitCode::from(1))
+}
+
+fn main() -> ExitCode {
+    let o = match parse(std::env::args_os().skip(1)) {
+        Parsed::Run(o) => o,
+        Parsed::Exit(code) => return code,
+    };
+    match run(&o) {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("emu: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(o: &Options) -> Result<ExitCode, String> {
+    let program = PathBuf::from(&o.program);
+    let shown = program.display();
+    let space = Arc::new(
+        GuestSpace::new().map_err(|e| format!("cannot reserve the guest address space: {e}"))?,
+    );
+
+    // The guest's environment: ours, edited by -E and -U.
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    for name in &o.unset_env {
+        env.retain(|(k, _)| k != name);
+    }
+    for (k, v) in &o.set_env {
+        env.retain(|(key, _)| key != k);
+        env.push((k.clone(), v.clone()));
+    }
+    let envp: Vec<Vec<u8>> = env
+        .into_iter()
+        .map(|(k, v)| {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend(v.into_vec());
+            kv
+        })
+        .collect();
+    let mut argv = vec![o
+        .argv0
+        .clone()
+        .unwrap_or_else(|| o.program.clone())
+        .into_vec()];
+    argv.extend(o.args.iter().map(|a| a.clone().into_vec()));
+
+    let (_, _, _, hwcap) = tcg_frontend_x86_cpuid(&o.cpu);
+    let loaded = load_elf(&space, &program, &argv, &envp, o.program.as_bytes(), hwcap)
+        .map_err(|e| format!("{shown}: {e}"))?;
+
+    let mut config = ProcessConfig::new(std::fs::canonicalize(&program).unwrap_or(program.clone()));
+    config.sysroot = o.sysroot.clone();
+    config.strace = o.strace;
+    if let Some(n) = o.smp {
+        config.cpu_count = n;
+    }
+    config.emu_exe = std::env::current_exe().ok();
+    config.emu_args_for_exec = exec_args(o);
+    let process = Arc::new(Process::new(space, config));
+
+    let log: Option<Box<dyn Write + Send>> = match &o.log_file {
+        Some(path) => {
+            Some(Box::new(std::fs::File::create(path).map_err(|e| {
+                format!("cannot open log file {}: {e}", path.display())
+            })?))
+        }
+        None => None,
+    };
+    let machine = Machine::new(
+        process,
+        MachineConfig {
+            translate: TranslateConfig {
+                cpu: o.cpu,
+                ..TranslateConfig::default()
+            },
+            nochain: o.nochain,
+            log: o.log,
+        },
+        log,
+    )
+    .map_err(|e| e.to_string())?;
+    let mut cpu = Vcpu::new(
+        &machine,
+        ThreadCtx::current(),
+        loaded.entry,
+        loaded.stack_pointer,
+    );
+    let end = cpu.run();
+    if o.log.stats {
+        machine.print_stats(&mut std::io::stderr());
+    }
+    match end {
+        VcpuExit::Exit(code) => {
+            // The guest wrote through write(2); nothing of ours is buffered. Exit with the
+            // guest's status as the kernel would truncate it.
+            std::process::exit(code & 0xff);
+        }
+        VcpuExit::Signal { sig, message } => {
+            if let Some(m) = message {
+                eprintln!("{m}");
+            }
+            die_with_signal(sig);
+        }
+    }
+}
+
+/// Our options that a guest `execve` passes on to the emu that runs the new program.
+fn exec_args(o: &Options) -> Vec<OsString> {
+    let mut args: Vec<OsString> = Vec::new();
+    if o.strace {
+        args.push("-strace".into());
+    }
+    if let Some(root) = &o.sysroot {
+        args.push("-L".into());
+        args.push(root.clone().into());
+    }
+    if let Some(n) = o.smp {
+        args.push("-smp".into());
+        args.push(n.to_string().into());
+    }
+    args.push("-cpu".into());
+    args.push(o.cpu_name.clone().into());
+    args
+}
+
+/// CPUID leaf 1 of the model: its EDX is Linux's AT_HWCAP on x86.
+fn tcg_frontend_x86_cpuid(model: &CpuModel) -> (u32, u32, u32, u64) {
+    let (a, b, c, d) = vcpu::cpuid(model, 1, 0);
+    (a, b, c, u64::from(d))
 }

@@ -27,8 +27,8 @@ pub struct CodeCache {
     rx: NonNull<u8>,
     /// Size of each view in bytes.
     capacity: usize,
-    /// The memfd both views map.
-    fd: libc::c_int,
+    /// The memfd both views map (replaced in a forked child by [`CodeCache::unshare_after_fork`]).
+    fd: std::sync::atomic::AtomicI32,
     /// Bump state.
     state: Mutex<State>,
     /// A lock-free copy of `State::used` for [`CodeCache::contains`] and
@@ -119,7 +119,7 @@ impl CodeCache {
             rw,
             rx,
             capacity,
-            fd,
+            fd: std::sync::atomic::AtomicI32::new(fd),
             state: Mutex::new(State {
                 used: 0,
                 permanent: 0,
@@ -179,7 +179,7 @@ impl CodeCache {
             // contract nothing uses those bytes any more. A failure only keeps the pages.
             unsafe {
                 libc::fallocate(
-                    self.fd,
+                    self.fd.load(Ordering::Relaxed),
                     libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
                     keep as libc::off_t,
                     (self.capacity - keep) as libc::off_t,
@@ -190,6 +190,63 @@ impl CodeCache {
         self.used.store(st.used, Ordering::Release);
         drop(st);
         sync_other_cores();
+    }
+
+    /// Gives a forked child a private copy of the cache at the same addresses.
+    ///
+    /// The views are shared mappings of one memfd, so after `fork` parent and child would
+    /// otherwise write new code into the same pages. This copies the code emitted so far into a
+    /// fresh memfd and maps it over both views, so every code pointer stays valid.
+    ///
+    /// # Safety
+    /// Call in the child right after `fork`, while it has a single thread and before it runs
+    /// or emits code.
+    pub unsafe fn unshare_after_fork(&self) -> io::Result<()> {
+        // SAFETY: valid name and flags.
+        let fd = unsafe { libc::memfd_create(c"tcg-code-cache".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let used = self.used();
+        // SAFETY: `fd` is our fresh memfd; the source range is the first `used` bytes of the
+        // read-execute view, which are mapped and readable.
+        let ok = unsafe {
+            libc::ftruncate(fd, self.capacity as libc::off_t) == 0
+                && write_all_at(fd, self.rx.as_ptr(), used)
+        };
+        if !ok {
+            let e = io::Error::last_os_error();
+            // SAFETY: our fd, not used again.
+            unsafe { libc::close(fd) };
+            return Err(e);
+        }
+        for (view, prot) in [
+            (self.rw, libc::PROT_READ | libc::PROT_WRITE),
+            (self.rx, libc::PROT_READ | libc::PROT_EXEC),
+        ] {
+            // SAFETY: replaces our own view (same address and length) by the same bytes from
+            // the new memfd; by the caller's contract no code runs or is written meanwhile.
+            let p = unsafe {
+                libc::mmap(
+                    view.as_ptr().cast(),
+                    self.capacity,
+                    prot,
+                    libc::MAP_SHARED | libc::MAP_FIXED,
+                    fd,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        let old = self.fd.swap(fd, Ordering::Relaxed);
+        // SAFETY: the old memfd is no longer mapped by us through this cache.
+        unsafe { libc::close(old) };
+        // SAFETY: both views now hold the same bytes as before; resynchronise the instruction
+        // cache for the new pages on hosts that need it.
+        unsafe { flush_icache(self.rw.as_ptr(), self.rx.as_ptr(), used) };
+        Ok(())
     }
 
     /// True if `host_pc` lies in code emitted into this cache. Lock-free and
@@ -217,7 +274,7 @@ impl Drop for CodeCache {
         unsafe {
             libc::munmap(self.rw.as_ptr().cast(), self.capacity);
             libc::munmap(self.rx.as_ptr().cast(), self.capacity);
-            libc::close(self.fd);
+            libc::close(self.fd.load(Ordering::Relaxed));
         }
     }
 }
@@ -292,4 +349,21 @@ fn sync_other_cores() {
         libc::syscall(libc::SYS_membarrier, REGISTER_SYNC_CORE, 0, 0);
         libc::syscall(libc::SYS_membarrier, SYNC_CORE, 0, 0);
     }
+}
+
+/// Writes `len` bytes from `src` to `fd` at offset 0.
+///
+/// # Safety
+/// `src..src+len` must be readable.
+unsafe fn write_all_at(fd: libc::c_int, src: *const u8, len: usize) -> bool {
+    let mut done = 0;
+    while done < len {
+        // SAFETY: within the caller's readable range.
+        let n = unsafe { libc::pwrite(fd, src.add(done).cast(), len - done, done as libc::off_t) };
+        if n <= 0 {
+            return false;
+        }
+        done += n as usize;
+    }
+    true
 }

@@ -1,6 +1,633 @@
 //! The guest CPU and its execution loop.
 //!
-//! Owns the x86-64 CPU state (general registers, rip, lazy flags, fs/gs base, xmm, mxcsr,
-//! x87) and the per-vCPU loop: look a block up or translate it, run it, and handle the
-//! reason it returned (syscall, exception, exit request, halt). One host thread runs one
-//! vCPU; everything a vCPU shares with others goes through `tb-cache` and `guest-memory`.
+//! Owns the per-vCPU loop: look a block up or translate it, run it, and handle the reason it
+//! returned (syscall, exception, exit request). One host thread runs one [`Vcpu`]; everything
+//! vCPUs share lives in the [`Machine`]: the block table (`tb-cache`), the backend and its code
+//! cache, and the guest process (`linux-user`, with the address space). The x86 register file
+//! itself is the frontend's [`X86State`], whose layout the translated code addresses.
+//!
+//! # Epochs
+//! A vCPU keeps an epoch guard pinned while it runs translated code and while it holds
+//! references to blocks, and repins at dispatcher boundaries; it unpins around syscalls,
+//! which may block. Invalidated blocks are therefore freed only when no vCPU can be running
+//! them (design question 5).
+
+mod fault;
+mod log;
+
+use std::fmt;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use guest_memory::{Access, GuestSpace, GUEST_PAGE_SIZE};
+use linux_user::{nr, Process, SyscallOutcome, ThreadCtx};
+use tb_cache::{pin, Guard, JumpCache, NewBlock, TbCache, TbKey, TranslationBlock};
+use tcg_backend_cranelift::{Backend, BackendConfig, BlockExit, CompileError, Compiler};
+pub use tcg_frontend_x86::{cpuid, CpuModel, TranslateConfig, X86State};
+use tcg_frontend_x86::{exit, translate_block, vector};
+
+pub use fault::die_with_signal;
+pub use log::LogFlags;
+
+/// How the machine translates and what it logs.
+#[derive(Debug, Clone)]
+pub struct MachineConfig {
+    /// Translation settings, including the CPU model the guest sees.
+    pub translate: TranslateConfig,
+    /// Never chain blocks or look indirect targets up from translated code (`-d nochain`).
+    pub nochain: bool,
+    /// What `-d` asked for.
+    pub log: LogFlags,
+}
+
+/// Counters for `-d stats`, beyond the block table's own.
+#[derive(Debug, Default)]
+pub struct MachineStats {
+    /// Blocks translated (including those that lost an insertion race).
+    pub blocks_translated: AtomicU64,
+    /// Guest instructions translated.
+    pub insns_translated: AtomicU64,
+    /// Nanoseconds spent in the frontend.
+    pub frontend_ns: AtomicU64,
+    /// Nanoseconds spent in the backend.
+    pub backend_ns: AtomicU64,
+    /// Code-cache flushes.
+    pub cache_flushes: AtomicU64,
+}
+
+/// Everything the vCPUs of one guest process share.
+pub struct Machine {
+    /// The guest process: address space, files, signal dispositions.
+    pub process: Arc<Process>,
+    /// The block table.
+    pub tbs: TbCache,
+    /// The host backend and its code cache.
+    pub backend: Arc<Backend>,
+    config: MachineConfig,
+    /// Translation counters.
+    pub stats: MachineStats,
+    log: log::Sink,
+    /// `TbKey::flags` for this configuration.
+    key_flags: u32,
+    /// vCPUs started so far.
+    vcpus: AtomicUsize,
+}
+
+impl fmt::Debug for Machine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Machine").field("tbs", &self.tbs).finish()
+    }
+}
+
+/// A failure to set the machine up.
+#[derive(Debug)]
+pub struct SetupError(pub String);
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+impl Machine {
+    /// A machine for `process`, logging to `log` (stderr if `None`).
+    pub fn new(
+        process: Arc<Process>,
+        config: MachineConfig,
+        log: Option<Box<dyn Write + Send>>,
+    ) -> Result<Arc<Machine>, SetupError> {
+        let space = process.space();
+        let backend = Backend::new(BackendConfig::new(
+            space.base() as u64,
+            space.size(),
+            lookup_helper as *const () as usize,
+        ))
+        .map_err(|e| SetupError(format!("cannot set up the host backend: {e}")))?;
+        let key_flags =
+            (config.translate.cpu.bits() as u32) << 1 | u32::from(config.translate.single_step);
+        let machine = Arc::new(Machine {
+            process,
+            tbs: TbCache::new(),
+            backend,
+            config,
+            stats: MachineStats::default(),
+            log: log::Sink::new(log),
+            key_flags,
+            vcpus: AtomicUsize::new(0),
+        });
+        fault::install(&machine);
+        Ok(machine)
+    }
+
+    /// The guest address space.
+    pub fn space(&self) -> &Arc<GuestSpace> {
+        self.process.space()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MachineConfig {
+        &self.config
+    }
+
+    fn key(&self, pc: u64) -> TbKey {
+        TbKey {
+            pc,
+            cs_base: 0,
+            flags: self.key_flags,
+            cflags: 0,
+        }
+    }
+
+    /// Writes a slot: a code address, or the backend's unlinked stub.
+    fn write_slot(&self, slot: &std::sync::atomic::AtomicUsize, target: Option<*const u8>) {
+        match target {
+            Some(code) => self.backend.link_slot(slot, code),
+            None => self.backend.unlink_slot(slot),
+        }
+    }
+
+    /// Invalidates translations of guest `[start, start + len)` (its code changed or went away).
+    pub fn invalidate_range(&self, start: u64, len: u64) {
+        let guard = pin();
+        self.tbs
+            .invalidate_range(start, len, &|s, t| self.write_slot(s, t), &guard);
+    }
+
+    /// Drops every block and all host code. Single-vCPU for now: with several vCPUs this must
+    /// run in an exclusive section (the threads issue brings that).
+    fn flush_code_cache(&self, guard: &Guard) {
+        let machine = self;
+        machine.tbs.flush(guard);
+        // SAFETY: this vCPU is not running translated code, no other vCPU exists yet (see
+        // above), and the table just forgot every block, so no slot or pointer to flushed code
+        // survives.
+        unsafe { machine.backend.code_cache().flush() };
+        machine.stats.cache_flushes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Prints the `-d stats` report.
+    pub fn print_stats(&self, out: &mut dyn Write) {
+        let s = &self.stats;
+        let t = &self.tbs.stats;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let blocks = get(&s.blocks_translated).max(1);
+        let cache = self.backend.code_cache();
+        let lookups = get(&t.jump_cache_hits) + get(&t.qht_lookups);
+        let _ = writeln!(
+            out,
+            "emu stats:\n  blocks translated   {}\n  guest insns         {} ({:.1}/block)\n  \
+             frontend time       {:.3} ms ({:.1} us/block)\n  backend time        {:.3} ms ({:.1} us/block)\n  \
+             code cache          {} KiB used of {} KiB, {} flushes\n  blocks in table     {}\n  \
+             lookups             {} (jump cache hit rate {:.1}%)\n  qht lookups         {} ({} misses)\n  \
+             insertion races     {} lost\n  chained jumps       {}\n  invalidations       {}",
+            get(&s.blocks_translated),
+            get(&s.insns_translated),
+            get(&s.insns_translated) as f64 / blocks as f64,
+            get(&s.frontend_ns) as f64 / 1e6,
+            get(&s.frontend_ns) as f64 / 1e3 / blocks as f64,
+            get(&s.backend_ns) as f64 / 1e6,
+            get(&s.backend_ns) as f64 / 1e3 / blocks as f64,
+            cache.used() / 1024,
+            cache.capacity() / 1024,
+            get(&s.cache_flushes),
+            self.tbs.len(),
+            lookups,
+            100.0 * get(&t.jump_cache_hits) as f64 / lookups.max(1) as f64,
+            get(&t.qht_lookups),
+            get(&t.qht_misses),
+            get(&t.insert_races_lost),
+            get(&t.links),
+            get(&t.invalidated),
+        );
+    }
+}
+
+/// How a vCPU's run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VcpuExit {
+    /// The guest exited (`exit` or `exit_group`) with this status.
+    Exit(i32),
+    /// The guest must die of this host signal, after printing `message` (if any) to stderr.
+    Signal {
+        /// Signal number.
+        sig: i32,
+        /// One line for stderr, naming the guest rip and what happened.
+        message: Option<String>,
+    },
+}
+
+/// The memory a vCPU's translated code runs against: the x86 state first (translated code
+/// addresses it at fixed offsets from `env`), then what the lookup helper needs.
+#[repr(C, align(64))]
+struct VcpuEnv {
+    state: X86State,
+    machine: *const Machine,
+    jump_cache: *const JumpCache,
+    /// The guard pinned while translated code runs (valid only during `execute`).
+    guard: *const Guard,
+}
+
+/// One guest CPU.
+pub struct Vcpu {
+    machine: Arc<Machine>,
+    env: Box<VcpuEnv>,
+    /// Per-thread state the syscall layer keeps (tid, fs base, signal mask...).
+    pub thread: ThreadCtx,
+    compiler: Compiler,
+    jump_cache: Arc<JumpCache>,
+}
+
+impl fmt::Debug for Vcpu {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vcpu")
+            .field("rip", &format_args!("{:#x}", self.env.state.rip))
+            .finish()
+    }
+}
+
+impl Drop for Vcpu {
+    fn drop(&mut self) {
+        self.machine.tbs.drop_jump_cache(&self.jump_cache);
+    }
+}
+
+const RAX: usize = 0;
+const RCX: usize = 1;
+const RDX: usize = 2;
+const RSP: usize = 4;
+const RSI: usize = 6;
+const RDI: usize = 7;
+const R8: usize = 8;
+const R9: usize = 9;
+const R10: usize = 10;
+const R11: usize = 11;
+
+/// Dispatcher returns between two repins of the epoch guard when nothing else forces one.
+const REPIN_INTERVAL: u32 = 64;
+
+impl Vcpu {
+    /// A vCPU about to run at `entry` with stack pointer `sp`.
+    pub fn new(machine: &Arc<Machine>, thread: ThreadCtx, entry: u64, sp: u64) -> Vcpu {
+        let space = machine.space();
+        let mut state = X86State::new();
+        state.rip = entry;
+        state.regs[RSP] = sp;
+        state.fs_base = thread.fs_base;
+        state.gs_base = thread.gs_base;
+        state.guest_base = space.base() as u64;
+        state.guest_size = space.size();
+        let jump_cache = machine.tbs.new_jump_cache();
+        machine.vcpus.fetch_add(1, Ordering::Relaxed);
+        Vcpu {
+            env: Box::new(VcpuEnv {
+                state,
+                machine: Arc::as_ptr(machine),
+                jump_cache: Arc::as_ptr(&jump_cache),
+                guard: std::ptr::null(),
+            }),
+            machine: machine.clone(),
+            thread,
+            compiler: Compiler::new(),
+            jump_cache,
+        }
+    }
+
+    /// The register file.
+    pub fn state(&self) -> &X86State {
+        &self.env.state
+    }
+
+    /// The register file, for setting up or inspecting.
+    pub fn state_mut(&mut self) -> &mut X86State {
+        &mut self.env.state
+    }
+
+    /// Runs the guest until it exits or must die of a signal.
+    pub fn run(&mut self) -> VcpuExit {
+        let machine = self.machine.clone();
+        let mut guard = pin();
+        // The block that left through an unlinked jump slot, to be chained to the next one.
+        // Valid only while `guard` has not been repinned since it was obtained.
+        let mut chain_from: Option<(*const TranslationBlock, u8)> = None;
+        let mut since_repin = 0;
+        loop {
+            let key = machine.key(self.env.state.rip);
+            let tb = match machine.tbs.lookup(&self.jump_cache, &key, &guard) {
+                Some(tb) => tb,
+                None => match translate(&mut self.compiler, &machine, &key, &guard) {
+                    Ok(tb) => tb,
+                    Err(flushed) => {
+                        debug_assert!(flushed);
+                        // The code cache was flushed: every block reference is stale.
+                        chain_from = None;
+                        guard.repin();
+                        continue;
+                    }
+                },
+            };
+            if let Some((from, slot)) = chain_from.take() {
+                if !machine.config.nochain {
+                    // SAFETY: `from` was the running block when it exited, and `guard` has
+                    // stayed pinned since, so it has not been freed.
+                    let from = unsafe { &*from };
+                    machine
+                        .tbs
+                        .link(from, slot, tb, &|s, t| machine.write_slot(s, t));
+                }
+            }
+            if machine.config.log.exec {
+                machine
+                    .log
+                    .line(format_args!("Trace {:p} [{:016x}]", tb.code(), tb.pc()));
+            }
+            self.env.guard = &guard;
+            fault::set_current(&*self.env);
+            let env = std::ptr::addr_of_mut!(*self.env).cast::<u8>();
+            // SAFETY: `tb`'s code was emitted by this machine's backend for this state layout;
+            // `env` points at this vCPU's state, which nothing else touches while it runs; the
+            // guard pinned in `env.guard` keeps every block the code can reach alive.
+            let exit = unsafe { machine.backend.execute(env, tb.code()) };
+            self.env.guard = std::ptr::null();
+            fault::set_current(std::ptr::null());
+            match exit {
+                BlockExit::Unchained { tb_tag, slot } => {
+                    chain_from = Some((tb_tag as *const TranslationBlock, slot));
+                    continue;
+                }
+                BlockExit::Exit(exit::LOOKUP) | BlockExit::Exit(exit::EXIT_REQUEST) => {}
+                BlockExit::Exit(exit::SYSCALL) => {
+                    if let Some(end) = self.syscall(&mut guard) {
+                        return end;
+                    }
+                    since_repin = 0;
+                    continue;
+                }
+                BlockExit::Exit(exit::EXCEPTION) => return self.exception(),
+                BlockExit::Exit(code) => {
+                    return VcpuExit::Signal {
+                        sig: libc::SIGABRT,
+                        message: Some(format!(
+                            "emu: internal error: unknown block exit {code} at rip={:#x}",
+                            self.env.state.rip
+                        )),
+                    }
+                }
+            }
+            since_repin += 1;
+            if since_repin >= REPIN_INTERVAL {
+                since_repin = 0;
+                guard.repin();
+            }
+        }
+    }
+
+    /// Performs the syscall the guest asked for. `Some` when the vCPU must stop.
+    fn syscall(&mut self, guard: &mut Guard) -> Option<VcpuExit> {
+        let machine = self.machine.clone();
+        let st = &mut self.env.state;
+        let nr = st.regs[RAX];
+        let args = [
+            st.regs[RDI],
+            st.regs[RSI],
+            st.regs[RDX],
+            st.regs[R10],
+            st.regs[R8],
+            st.regs[R9],
+        ];
+        self.thread.fs_base = st.fs_base;
+        self.thread.gs_base = st.gs_base;
+        let thread = &mut self.thread;
+        // Unpinned while the host kernel has it: a syscall may block for ever.
+        let outcome = guard.repin_after(|| machine.process.syscall(thread, nr, args));
+        let st = &mut self.env.state;
+        st.fs_base = self.thread.fs_base;
+        st.gs_base = self.thread.gs_base;
+        st.regs[RCX] = st.rip;
+        st.regs[R11] = st.eflags();
+        match outcome {
+            SyscallOutcome::Return(v) => {
+                st.regs[RAX] = v;
+                if (v as i64) >= 0 || (v as i64) < -4095 {
+                    self.after_memory_syscall(nr, &args, v);
+                }
+                None
+            }
+            SyscallOutcome::Exit(code) | SyscallOutcome::ExitGroup(code) => {
+                Some(VcpuExit::Exit(code))
+            }
+            SyscallOutcome::KillSelf(sig) => Some(VcpuExit::Signal { sig, message: None }),
+            SyscallOutcome::ChildReturn { new_sp } => {
+                st.regs[RAX] = 0;
+                if let Some(sp) = new_sp {
+                    st.regs[RSP] = sp;
+                }
+                // SAFETY: we are the child of a fork that happened inside the syscall, with a
+                // single thread, not running translated code.
+                if let Err(e) = unsafe { machine.backend.code_cache().unshare_after_fork() } {
+                    return Some(VcpuExit::Signal {
+                        sig: libc::SIGABRT,
+                        message: Some(format!("emu: cannot copy the code cache after fork: {e}")),
+                    });
+                }
+                None
+            }
+            SyscallOutcome::NewThread(_) => {
+                // Threads (one host thread per vCPU) come with the MTTCG work.
+                st.regs[RAX] = (-i64::from(libc::ENOSYS)) as u64;
+                None
+            }
+        }
+    }
+
+    /// Drops translations of guest code that a successful memory syscall unmapped, remapped
+    /// or reprotected.
+    fn after_memory_syscall(&self, nr: u64, args: &[u64; 6], ret: u64) {
+        let range = match nr {
+            nr::MUNMAP | nr::MPROTECT => Some((args[0], args[1])),
+            nr::MMAP if args[3] & guest_memory::consts::MAP_FIXED as u64 != 0 => {
+                Some((ret, args[1]))
+            }
+            nr::MREMAP => {
+                self.machine.invalidate_range(ret, args[2]);
+                Some((args[0], args[1]))
+            }
+            nr::MADVISE => Some((args[0], args[1])),
+            _ => None,
+        };
+        if let Some((start, len)) = range {
+            self.machine.invalidate_range(start, len);
+        }
+    }
+
+    /// The signal the current exception kills the guest with (guest signal handlers are not
+    /// delivered yet).
+    fn exception(&self) -> VcpuExit {
+        let st = &self.env.state;
+        let rip = st.rip;
+        let (sig, what) = match st.exception {
+            vector::DE => (libc::SIGFPE, "integer divide error".to_string()),
+            vector::XM => (libc::SIGFPE, "SIMD floating-point exception".to_string()),
+            vector::UD => {
+                let mut bytes = [0u8; 15];
+                let n = fetch_code(self.machine.space(), rip, &mut bytes);
+                (
+                    libc::SIGILL,
+                    tcg_frontend_x86::describe_unimplemented(rip, &bytes[..n]),
+                )
+            }
+            vector::BP | vector::DB => (libc::SIGTRAP, "trace/breakpoint trap".to_string()),
+            vector::PF => (
+                libc::SIGSEGV,
+                format!(
+                    "instruction fetch from unmapped or non-executable address {:#x}",
+                    st.exception_addr
+                ),
+            ),
+            vector::GP => (libc::SIGSEGV, "general protection fault".to_string()),
+            v => (libc::SIGSEGV, format!("exception {v}")),
+        };
+        VcpuExit::Signal {
+            sig,
+            message: Some(format!(
+                "emu: guest {} at rip={rip:#x}: {what}",
+                signal_name(sig)
+            )),
+        }
+    }
+}
+
+/// Translates and compiles the block for `key` and inserts it, or returns the block
+/// another vCPU inserted first. `Err(true)` if the code cache had to be flushed (the
+/// caller must drop every block reference and repin).
+fn translate<'g>(
+    compiler: &mut Compiler,
+    machine: &'g Machine,
+    key: &TbKey,
+    guard: &'g Guard,
+) -> Result<&'g TranslationBlock, bool> {
+    let space = machine.space();
+    let t0 = Instant::now();
+    let block = translate_block(
+        key.pc,
+        &mut |addr, buf| fetch_code(space, addr, buf),
+        &machine.config.translate,
+    );
+    let t1 = Instant::now();
+    machine
+        .stats
+        .frontend_ns
+        .fetch_add((t1 - t0).as_nanos() as u64, Ordering::Relaxed);
+    machine
+        .stats
+        .blocks_translated
+        .fetch_add(1, Ordering::Relaxed);
+    machine
+        .stats
+        .insns_translated
+        .fetch_add(u64::from(block.num_insns), Ordering::Relaxed);
+    if machine.config.log.in_asm {
+        machine.log.in_asm(space, &block);
+    }
+    if machine.config.log.op {
+        machine.log.line(format_args!("OP:\n{block}"));
+    }
+    let mut tb = TranslationBlock::new(
+        NewBlock {
+            key: *key,
+            guest_size: block.guest_size,
+            num_insns: block.num_insns,
+        },
+        machine.backend.unlinked_stub_addr() as usize,
+    );
+    let slots = [&tb.jump_slots[0] as *const _, &tb.jump_slots[1] as *const _];
+    let compiled = match compiler.compile(&machine.backend, &block, tb.tag(), slots) {
+        Ok(c) => c,
+        Err(CompileError::CacheFull) => {
+            machine.flush_code_cache(guard);
+            return Err(true);
+        }
+        Err(e) => {
+            // A backend failure on valid IR is an emulator bug; die loudly, not silently.
+            eprintln!(
+                "emu: internal error: cannot compile the block at {:#x}: {e}",
+                key.pc
+            );
+            std::process::abort();
+        }
+    };
+    machine
+        .stats
+        .backend_ns
+        .fetch_add(t1.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    if machine.config.log.out_asm {
+        machine.log.out_asm(key.pc, compiled.code, compiled.len);
+    }
+    tb.set_code(compiled.code, compiled.len as u32, compiled.insn_map);
+    Ok(match machine.tbs.insert(tb, guard) {
+        Ok(tb) => tb,
+        // Another vCPU won the race: our block is dropped (its code stays unreachable in
+        // the cache until the next flush) and we run the winner's.
+        Err(dup) => dup.existing,
+    })
+}
+
+/// The conventional name of a signal.
+pub fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGABRT => "SIGABRT",
+        _ => "signal",
+    }
+}
+
+/// Copies guest code at `addr` into `buf`; stops at the first byte that is not mapped
+/// executable. Returns how many bytes were copied.
+fn fetch_code(space: &GuestSpace, addr: u64, buf: &mut [u8]) -> usize {
+    let mut done = 0;
+    while done < buf.len() {
+        let a = addr.wrapping_add(done as u64);
+        let in_page = (GUEST_PAGE_SIZE - (a % GUEST_PAGE_SIZE)) as usize;
+        let n = in_page.min(buf.len() - done);
+        if !space.is_mapped(a, n as u64, Access::Exec)
+            || space.read(a, &mut buf[done..done + n]).is_err()
+        {
+            break;
+        }
+        done += n;
+    }
+    done
+}
+
+/// `LookupAndGotoPtr`'s helper: the host code of the valid block for the rip in `env`, or 0.
+extern "C" fn lookup_helper(env: *mut u8) -> usize {
+    let env = env.cast::<VcpuEnv>();
+    // SAFETY: translated code passes the `env` it runs with, which is a live `VcpuEnv` whose
+    // `machine`, `jump_cache` and `guard` were set by `Vcpu::run` before `execute`; the state's
+    // globals were written back before the call, so reading `rip` sees the target.
+    let (machine, jc, guard, rip) = unsafe {
+        (
+            &*(*env).machine,
+            &*(*env).jump_cache,
+            &*(*env).guard,
+            std::ptr::addr_of!((*env).state.rip).read(),
+        )
+    };
+    if machine.config.nochain {
+        return 0;
+    }
+    match machine.tbs.lookup(jc, &machine.key(rip), guard) {
+        Some(tb) => tb.code() as usize,
+        None => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests;

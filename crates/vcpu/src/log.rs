@@ -1,0 +1,90 @@
+//! `-d` logging: guest code, IR and host code of each translated block, and executed blocks.
+
+use std::fmt;
+use std::io::Write;
+
+use guest_memory::GuestSpace;
+use iced_x86::{Decoder, DecoderOptions, Formatter, GasFormatter};
+use parking_lot::Mutex;
+
+/// What `-d` asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogFlags {
+    /// Guest code of each translated block.
+    pub in_asm: bool,
+    /// IR of each translated block.
+    pub op: bool,
+    /// Host code of each translated block.
+    pub out_asm: bool,
+    /// Every block entered from the dispatcher.
+    pub exec: bool,
+    /// Statistics at exit.
+    pub stats: bool,
+}
+
+impl LogFlags {
+    /// The items `-d` accepts, with help text.
+    pub const ITEMS: &'static [(&'static str, &'static str)] = &[
+        ("in_asm", "show guest code of each translated block"),
+        ("op", "show the IR of each translated block"),
+        ("out_asm", "show host code of each translated block"),
+        ("exec", "show every block entered from the dispatcher"),
+        (
+            "nochain",
+            "do not chain blocks (every block returns to the dispatcher)",
+        ),
+        ("stats", "print translation and lookup statistics at exit"),
+    ];
+}
+
+pub(crate) struct Sink(Mutex<Box<dyn Write + Send>>);
+
+impl Sink {
+    pub(crate) fn new(out: Option<Box<dyn Write + Send>>) -> Sink {
+        Sink(Mutex::new(
+            out.unwrap_or_else(|| Box::new(std::io::stderr())),
+        ))
+    }
+
+    pub(crate) fn line(&self, args: fmt::Arguments<'_>) {
+        let mut out = self.0.lock();
+        let _ = writeln!(out, "{args}");
+        let _ = out.flush();
+    }
+
+    pub(crate) fn in_asm(&self, space: &GuestSpace, block: &tcg::Block) {
+        let mut bytes = vec![0u8; block.guest_size as usize];
+        let n = crate::fetch_code(space, block.pc, &mut bytes);
+        let mut text = format!("IN:\n");
+        disassemble(&mut text, &bytes[..n], block.pc);
+        self.line(format_args!("{text}"));
+    }
+
+    pub(crate) fn out_asm(&self, guest_pc: u64, code: *const u8, len: usize) {
+        // SAFETY: `code..code+len` is the block just emitted into the executable view.
+        let bytes = unsafe { std::slice::from_raw_parts(code, len) };
+        let mut text = format!("OUT: [guest {guest_pc:#x}] {len} bytes\n");
+        if cfg!(target_arch = "x86_64") {
+            disassemble(&mut text, bytes, code as u64);
+        } else {
+            for chunk in bytes.chunks(16) {
+                let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
+                text.push_str(&hex.join(" "));
+                text.push('\n');
+            }
+        }
+        self.line(format_args!("{text}"));
+    }
+}
+
+fn disassemble(out: &mut String, bytes: &[u8], ip: u64) {
+    let mut decoder = Decoder::with_ip(64, bytes, ip, DecoderOptions::NONE);
+    let mut formatter = GasFormatter::new();
+    let mut insn = String::new();
+    while decoder.can_decode() {
+        let i = decoder.decode();
+        insn.clear();
+        formatter.format(&i, &mut insn);
+        out.push_str(&format!("0x{:016x}:  {insn}\n", i.ip()));
+    }
+}
