@@ -281,7 +281,7 @@ impl<T: Send + Sync + 'static> Qht<T> {
                     break 'chain;
                 }
                 if std::ptr::eq(p, target) {
-                    found = Some((bucket, i));
+                    found = Some((bucket, i, p));
                 }
                 last = Some((bucket, i));
             }
@@ -290,7 +290,7 @@ impl<T: Send + Sync + 'static> Qht<T> {
                 None => break,
             }
         }
-        let (Some((fb, fi)), Some((lb, li))) = (found, last) else {
+        let (Some((fb, fi, owned)), Some((lb, li))) = (found, last) else {
             head.unlock();
             return false;
         };
@@ -304,9 +304,10 @@ impl<T: Send + Sync + 'static> Qht<T> {
         head.write_end();
         head.unlock();
         self.count(hash, -1);
-        // SAFETY: the element came from `Box::into_raw` in `insert`, is now unreachable from
-        // the table, and only the thread that unlinked it (this one) schedules its drop.
-        unsafe { defer_drop_box(guard, target.cast_mut()) };
+        // SAFETY: `owned` is the table's own pointer from `Box::into_raw` in `insert` (not one
+        // derived from the caller's shared reference, which may not be used to free), is now
+        // unreachable from the table, and only the thread that unlinked it schedules its drop.
+        unsafe { defer_drop_box(guard, owned) };
         true
     }
 

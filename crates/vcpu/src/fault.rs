@@ -80,7 +80,8 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, uctx: *mut 
     let in_guest = addr >= base && addr < base + (space.size() + GUARD_SIZE) as usize;
     let in_code = machine.backend.code_cache().contains(host_pc);
     let env = CURRENT.with(|c| c.get());
-    if !in_code && !(in_guest && !env.is_null()) {
+    let helper_fault = in_guest && !env.is_null();
+    if !in_code && !helper_fault {
         write_stderr(&format!(
             "emu: internal error: host signal {sig} at host pc {host_pc:#x} (address {addr:#x})\n"
         ));

@@ -55,7 +55,7 @@ impl Sink {
     pub(crate) fn in_asm(&self, space: &GuestSpace, block: &tcg::Block) {
         let mut bytes = vec![0u8; block.guest_size as usize];
         let n = crate::fetch_code(space, block.pc, &mut bytes);
-        let mut text = format!("IN:\n");
+        let mut text = "IN:\n".to_string();
         disassemble(&mut text, &bytes[..n], block.pc);
         self.line(format_args!("{text}"));
     }
