@@ -1,1 +1,188 @@
+//! The execution loop on small assembled programs: chaining, indirect jumps, syscalls and the
+//! signals a guest dies of.
 
+use std::sync::Arc;
+
+use guest_memory::consts::{
+    MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE,
+};
+use iced_x86::code_asm::*;
+use linux_user::ProcessConfig;
+
+use super::*;
+
+const CODE: u64 = 0x40_0000;
+const STACK_TOP: u64 = 0x80_0000;
+
+/// Assembles `build`'s program at `CODE`, runs it on a fresh machine and returns how it ended
+/// and the machine (for its counters).
+fn run(
+    build: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>,
+    nochain: bool,
+) -> (VcpuExit, Arc<Machine>) {
+    let mut a = CodeAssembler::new(64).unwrap();
+    build(&mut a).unwrap();
+    let code = a.assemble(CODE).unwrap();
+    let space = Arc::new(GuestSpace::new().unwrap());
+    let anon = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+    space
+        .mmap(
+            CODE,
+            0x1_0000,
+            PROT_READ | PROT_WRITE | PROT_EXEC,
+            anon,
+            None,
+            0,
+        )
+        .unwrap();
+    space
+        .mmap(
+            STACK_TOP - 0x1_0000,
+            0x1_0000,
+            PROT_READ | PROT_WRITE,
+            anon,
+            None,
+            0,
+        )
+        .unwrap();
+    space.write(CODE, &code).unwrap();
+    let process = Arc::new(Process::new(space, ProcessConfig::new("/test")));
+    let config = MachineConfig {
+        translate: TranslateConfig::default(),
+        nochain,
+        log: LogFlags::default(),
+    };
+    let machine = Machine::new(process, config, None).unwrap();
+    let mut cpu = Vcpu::new(&machine, ThreadCtx::current(), CODE, STACK_TOP - 64);
+    (cpu.run(), machine)
+}
+
+/// exit_group(rdi) via the syscall instruction.
+fn exit_with_rdi(a: &mut CodeAssembler) -> Result<(), IcedError> {
+    a.mov(eax, 231)?;
+    a.syscall()
+}
+
+/// Sums 1..=100 in a loop of chained blocks, through a call and an indirect return, and exits
+/// with the low byte of the sum.
+fn sum_program(a: &mut CodeAssembler) -> Result<(), IcedError> {
+    let mut top = a.create_label();
+    let mut add = a.create_label();
+    a.xor(edi, edi)?;
+    a.mov(ecx, 100)?;
+    a.set_label(&mut top)?;
+    a.call(add)?;
+    a.dec(ecx)?;
+    a.jnz(top)?;
+    exit_with_rdi(a)?;
+    a.set_label(&mut add)?;
+    a.add(rdi, rcx)?;
+    a.ret()
+}
+
+#[test]
+fn loop_with_calls_exits_with_the_right_status() {
+    let (end, machine) = run(sum_program, false);
+    assert_eq!(end, VcpuExit::Exit(5050));
+    assert!(
+        machine.tbs.stats.links.load(Ordering::Relaxed) > 0,
+        "no block was chained"
+    );
+    // 100 iterations ran from a handful of translations.
+    assert!(machine.stats.blocks_translated.load(Ordering::Relaxed) < 10);
+}
+
+#[test]
+fn nochain_gives_the_same_result_without_linking() {
+    let (end, machine) = run(sum_program, true);
+    assert_eq!(end, VcpuExit::Exit(5050));
+    assert_eq!(machine.tbs.stats.links.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn undefined_instruction_kills_with_sigill_naming_the_bytes() {
+    let (end, _) = run(
+        |a| {
+            a.nop()?;
+            a.ud2()
+        },
+        false,
+    );
+    let VcpuExit::Signal { sig, message } = end else {
+        panic!("{end:?}")
+    };
+    assert_eq!(sig, libc::SIGILL);
+    let message = message.unwrap();
+    assert!(
+        message.contains("0x400001") && message.contains("0f 0b"),
+        "{message}"
+    );
+}
+
+#[test]
+fn divide_by_zero_kills_with_sigfpe() {
+    let (end, _) = run(
+        |a| {
+            a.xor(ecx, ecx)?;
+            a.mov(eax, 7)?;
+            a.div(ecx)
+        },
+        false,
+    );
+    assert!(
+        matches!(
+            end,
+            VcpuExit::Signal {
+                sig: libc::SIGFPE,
+                ..
+            }
+        ),
+        "{end:?}"
+    );
+}
+
+#[test]
+fn jumping_to_unmapped_memory_is_a_sigsegv() {
+    let (end, _) = run(
+        |a| {
+            a.mov(rax, 0x1234_5000u64)?;
+            a.jmp(rax)
+        },
+        false,
+    );
+    let VcpuExit::Signal { sig, message } = end else {
+        panic!("{end:?}")
+    };
+    assert_eq!(sig, libc::SIGSEGV);
+    assert!(message.unwrap().contains("0x12345000"));
+}
+
+#[test]
+fn unmapping_code_drops_its_translations() {
+    // munmap the code page from inside the guest: its blocks must be invalidated, and the next
+    // fetch faults instead of running stale code.
+    let (end, machine) = run(
+        |a| {
+            a.mov(edi, CODE as u32 + 0x1000)?;
+            a.mov(esi, 0x1000)?;
+            a.mov(eax, 11)?; // munmap(CODE + 0x1000, 0x1000): a page with no code
+            a.syscall()?;
+            a.mov(edi, CODE as u32)?;
+            a.mov(eax, 11)?; // munmap(CODE, 0x1000): our own page
+            a.syscall()?;
+            exit_with_rdi(a)
+        },
+        false,
+    );
+    assert!(
+        matches!(
+            end,
+            VcpuExit::Signal {
+                sig: libc::SIGSEGV,
+                ..
+            }
+        ),
+        "{end:?}"
+    );
+    assert!(machine.tbs.stats.invalidated.load(Ordering::Relaxed) >= 1);
+}
