@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench_qht;
+mod demo;
 
 /// Error type shared by the subcommands.
 type Error = Box<dyn std::error::Error>;
@@ -23,12 +24,15 @@ enum Command {
     /// Concurrent hash table benchmark after QEMU's qht-bench: qht against dashmap, papaya,
     /// scc::HashIndex and RwLock<HashMap>.
     BenchQht(bench_qht::Args),
+    /// Build a bundled C program, run it natively and under emu, and compare.
+    Demo,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::BenchQht(args) => bench_qht::run(args),
+        Command::Demo => demo::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
