@@ -23,7 +23,7 @@ struct Cli {
 enum Command {
     /// Concurrent hash table benchmark after QEMU's qht-bench: qht against dashmap, papaya,
     /// scc::HashIndex and RwLock<HashMap>.
-    BenchQht(bench_qht::Args),
+    BenchQht(Box<bench_qht::Args>),
     /// Build a bundled C program, run it natively and under emu, and compare.
     Demo,
 }
@@ -31,7 +31,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::BenchQht(args) => bench_qht::run(args),
+        Command::BenchQht(args) => bench_qht::run(*args),
         Command::Demo => demo::run(),
     };
     match result {
