@@ -999,7 +999,7 @@ fn print_table(
     if any_starved {
         println!(
             "* a worker got less than {:.0}% of a CPU (other load on the machine): the point \
-             understates the map",
+             is not comparable (time-slicing hides lock contention and halves throughput)",
             STARVED * 100.0
         );
     }
