@@ -713,6 +713,27 @@ fn workload_name(update: f64, dependent: bool) -> String {
     }
 }
 
+/// One stderr line per measurement.
+fn progress_line(workload: &str, n: usize, kind: MapKind, p: &Point, again: bool) -> String {
+    let mut line = format!(
+        "  {workload:>12} t={n:<3} {kind:<15} {:>8.2} Mops/s  cpu {:>4}  lookups {:>5.1}% hit  \
+         ins {:>5.1}%  rm {:>5.1}%",
+        p.mops,
+        p.cpu_share
+            .map_or("?".to_string(), |c| format!("{:.0}%", c * 100.0)),
+        pct(p.hits, p.lookups),
+        pct(p.inserted, p.inserts),
+        pct(p.removed, p.removes),
+    );
+    if p.resizes > 0 {
+        line += &format!("  resizes {}", p.resizes);
+    }
+    if again {
+        line += "  (starved: again)";
+    }
+    line
+}
+
 fn pct(a: u64, b: u64) -> f64 {
     if b == 0 {
         0.0
@@ -811,26 +832,8 @@ pub fn run(args: Args) -> Result<(), Error> {
                     for attempt in 0..=retries {
                         let p = run_map(kind, &cfg, n);
                         let starved = p.cpu_share.is_some_and(|c| c < STARVED);
-                        eprintln!(
-                            "  {workload:>9} t={n:<3} {kind:<15} {:>8.2} Mops/s  cpu {:>4}  \
-                         lookups {:>5.1}% hit  ins {:>5.1}%  rm {:>5.1}%{}{}",
-                            p.mops,
-                            p.cpu_share
-                                .map_or("?".to_string(), |c| format!("{:.0}%", c * 100.0)),
-                            pct(p.hits, p.lookups),
-                            pct(p.inserted, p.inserts),
-                            pct(p.removed, p.removes),
-                            if resize_rate > 0.0 {
-                                format!("  resizes {}", p.resizes)
-                            } else {
-                                String::new()
-                            },
-                            if starved && attempt < retries {
-                                "  (starved: again)"
-                            } else {
-                                ""
-                            }
-                        );
+                        let again = starved && attempt < retries;
+                        eprintln!("{}", progress_line(&workload, n, kind, &p, again));
                         if update_rate == 0.0 && init == range && p.hits != p.lookups {
                             warnings.push(format!(
                                 "{kind} {workload} t={n}: {} of {} lookups missed a present key",
