@@ -95,7 +95,12 @@ pub fn cc_compute_all(cc_op: u64, dst: u64, src: u64, src2: u64) -> u64 {
     let sign = 1u64 << (bits - 1);
     let d = dst & mask;
     let s = src & mask;
-    let cin = src2 & 1;
+    // Only ADC/SBB record a carry-in; for the others `src2` is stale from an earlier op.
+    let cin = if kind == cc::ADC || kind == cc::SBB {
+        src2 & 1
+    } else {
+        0
+    };
     let (cf, of, af) = match kind {
         cc::ADD | cc::ADC => {
             let s1 = d.wrapping_sub(s).wrapping_sub(cin) & mask;
@@ -368,6 +373,16 @@ mod tests {
         );
         // cmp 1, 2 at 8 bits: 1 - 2 = 0xff, CF, SF, AF, PF set.
         let f = cc_compute_all(cc::op(cc::SUB, 1), 0xff, 2, 0);
+        // A stale carry-in left in src2 by an earlier ADC/SBB must not leak into SUB/ADD:
+        // 127 - (-1) overflows in 8 bits, 127 - 0 does not.
+        for stale in [0, 1] {
+            let of =
+                |d: u64, s: u64| cc_compute_all(cc::op(cc::SUB, 1), d, s, stale) & flags::OF != 0;
+            assert!(of(0x80, 0xff));
+            assert!(!of(0x7f, 0x00));
+            let add_of = cc_compute_all(cc::op(cc::ADD, 1), 0x80, 0x01, stale) & flags::OF != 0;
+            assert!(add_of, "127 + 1 overflows in 8 bits");
+        }
         assert_eq!(f, flags::CF | flags::SF | flags::AF | flags::PF);
         // add 0x7fffffff + 1 at 32 bits: OF, SF, AF, PF.
         let f = cc_compute_all(cc::op(cc::ADD, 4), 0x8000_0000, 1, 0);
