@@ -686,6 +686,31 @@ impl Process {
         SyscallOutcome::from_result(cvt(r))
     }
 
+    /// Acts on signals that are pending and no longer blocked, as the kernel does when a
+    /// thread unblocks them: ignored ones are dropped, and the first whose default action
+    /// terminates is returned for the caller to die of. Signals with a guest handler stay
+    /// pending (handlers are not delivered yet).
+    pub fn take_fatal_pending_signal(&self, t: &mut ThreadCtx) -> Option<i32> {
+        let mut ready = t.pending_signals & !t.signal_mask;
+        while ready != 0 {
+            let signo = ready.trailing_zeros() as i32 + 1;
+            ready &= ready - 1;
+            let act = self.sigaction(signo).unwrap_or_default();
+            let action = if act.handler == sig::SIG_IGN {
+                DefaultAction::Ignore
+            } else if act.handler == sig::SIG_DFL {
+                abi::default_action(signo)
+            } else {
+                continue;
+            };
+            t.pending_signals &= !sigbit(signo);
+            if action == DefaultAction::Terminate {
+                return Some(signo);
+            }
+        }
+        None
+    }
+
     fn signal_self(&self, t: &mut ThreadCtx, signo: i32) -> SyscallOutcome {
         let act = self.sigaction(signo).unwrap_or_default();
         let uncatchable = signo == sig::SIGKILL || signo == sig::SIGSTOP;

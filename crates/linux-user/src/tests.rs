@@ -1147,3 +1147,31 @@ fn process_is_send_and_sync() {
     check::<Process>();
     check::<ThreadCtx>();
 }
+
+#[test]
+fn a_blocked_fatal_signal_takes_effect_once_unblocked() {
+    let mut e = Env::new();
+    let (abrt, chld) = (6u64, 17u64);
+    let set = e.buf + 0x200;
+    e.mem()
+        .write_u64(set, 1 << (abrt - 1) | 1 << (chld - 1))
+        .unwrap();
+    assert_eq!(e.sys(nr::RT_SIGPROCMASK, &[0, set, 0, 8]), 0); // SIG_BLOCK
+    let tid = e.t.tid as u64;
+    assert_eq!(e.sys(nr::TKILL, &[tid, chld]), 0);
+    assert_eq!(e.sys(nr::TKILL, &[tid, abrt]), 0, "blocked: stays pending");
+    assert_eq!(
+        e.p.take_fatal_pending_signal(&mut e.t),
+        None,
+        "still blocked"
+    );
+    assert_eq!(e.sys(nr::RT_SIGPROCMASK, &[1, set, 0, 8]), 0); // SIG_UNBLOCK
+                                                               // SIGCHLD's default is to ignore: dropped; SIGABRT's is to terminate.
+    assert_eq!(e.p.take_fatal_pending_signal(&mut e.t), Some(abrt as i32));
+    assert_eq!(e.t.pending_signals & 1 << (abrt - 1), 0);
+    assert_eq!(e.p.take_fatal_pending_signal(&mut e.t), None);
+    assert_eq!(
+        e.t.pending_signals, 0,
+        "SIGCHLD dropped: its default is to ignore"
+    );
+}

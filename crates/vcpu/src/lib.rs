@@ -414,7 +414,11 @@ impl Vcpu {
                 if (v as i64) >= 0 || (v as i64) < -4095 {
                     self.after_memory_syscall(nr, &args, v);
                 }
-                None
+                // A signal raised while blocked and unblocked by this syscall takes effect now.
+                let sig = machine
+                    .process
+                    .take_fatal_pending_signal(&mut self.thread)?;
+                Some(VcpuExit::Signal { sig, message: None })
             }
             SyscallOutcome::Exit(code) | SyscallOutcome::ExitGroup(code) => {
                 Some(VcpuExit::Exit(code))
