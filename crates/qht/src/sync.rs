@@ -93,6 +93,14 @@ pub(crate) unsafe fn defer_drop_box<X: Send + 'static>(guard: &Guard, ptr: *mut 
                 drop(Box::from_raw(ptr.0));
             })
         };
+        thread_local!(static DEFERRED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+        DEFERRED.with(|d| {
+            let n = d.get().wrapping_add(1);
+            d.set(n);
+            if n % 64 == 0 {
+                guard.flush();
+            }
+        });
     }
     #[cfg(loom)]
     {
