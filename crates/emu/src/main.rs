@@ -277,7 +277,8 @@ fn run(o: &Options) -> Result<ExitCode, String> {
         .into_vec()];
     argv.extend(o.args.iter().map(|a| a.clone().into_vec()));
 
-    let (_, _, _, hwcap) = tcg_frontend_x86_cpuid(&o.cpu);
+    // On x86 Linux's AT_HWCAP is CPUID leaf 1's EDX.
+    let hwcap = u64::from(vcpu::cpuid(&o.cpu, 1, 0).3);
     let loaded = load_elf(&space, &program, &argv, &envp, o.program.as_bytes(), hwcap)
         .map_err(|e| format!("{shown}: {e}"))?;
 
@@ -354,10 +355,4 @@ fn exec_args(o: &Options) -> Vec<OsString> {
     args.push("-cpu".into());
     args.push(o.cpu_name.clone().into());
     args
-}
-
-/// CPUID leaf 1 of the model: its EDX is Linux's AT_HWCAP on x86.
-fn tcg_frontend_x86_cpuid(model: &CpuModel) -> (u32, u32, u32, u64) {
-    let (a, b, c, d) = vcpu::cpuid(model, 1, 0);
-    (a, b, c, u64::from(d))
 }

@@ -218,9 +218,35 @@ pub const JUMP_CACHE_SIZE: usize = 4096;
 
 /// A vCPU's direct-mapped cache from guest pc to block, checked before the shared table.
 ///
-/// Entries are atomics because invalidation on another vCPU clears them.
+/// Entries are atomics because invalidation on another vCPU clears them. The lookup counters
+/// live here, written only by the owning vCPU, so that counting costs no shared cache line on
+/// the lookup path.
 pub struct JumpCache {
     entries: Box<[AtomicPtr<TranslationBlock>]>,
+    counts: LookupCounts,
+}
+
+/// Lookup counters of one jump cache, or summed over several.
+#[derive(Debug, Default)]
+pub struct LookupCounts {
+    /// Lookups answered by a jump cache.
+    pub jump_cache_hits: AtomicU64,
+    /// Lookups that went to `qht`.
+    pub qht_lookups: AtomicU64,
+    /// `qht` lookups that found nothing.
+    pub qht_misses: AtomicU64,
+}
+
+impl LookupCounts {
+    fn add(&self, other: &LookupCounts) {
+        for (a, b) in [
+            (&self.jump_cache_hits, &other.jump_cache_hits),
+            (&self.qht_lookups, &other.qht_lookups),
+            (&self.qht_misses, &other.qht_misses),
+        ] {
+            a.fetch_add(b.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
 }
 
 impl fmt::Debug for JumpCache {
@@ -235,6 +261,7 @@ impl Default for JumpCache {
     fn default() -> Self {
         JumpCache {
             entries: (0..JUMP_CACHE_SIZE).map(|_| AtomicPtr::default()).collect(),
+            counts: LookupCounts::default(),
         }
     }
 }
@@ -262,15 +289,11 @@ impl JumpCache {
     }
 }
 
-/// Counters for `-d stats`.
+/// Counters for `-d stats` (lookups are counted per vCPU: see [`TbCache::lookup_counts`]).
 #[derive(Debug, Default)]
 pub struct TbStats {
-    /// Lookups answered by a jump cache.
-    pub jump_cache_hits: AtomicU64,
-    /// Lookups that went to `qht`.
-    pub qht_lookups: AtomicU64,
-    /// `qht` lookups that found nothing.
-    pub qht_misses: AtomicU64,
+    /// Lookup counts of jump caches already dropped.
+    retired: LookupCounts,
     /// Blocks inserted.
     pub inserted: AtomicU64,
     /// Insertions lost to an equal block of another vCPU.
@@ -335,6 +358,17 @@ impl TbCache {
     /// Unregisters a vCPU's jump cache (when the vCPU exits).
     pub fn drop_jump_cache(&self, jc: &Arc<JumpCache>) {
         self.jump_caches.lock().retain(|j| !Arc::ptr_eq(j, jc));
+        self.stats.retired.add(&jc.counts);
+    }
+
+    /// Lookup counts summed over every vCPU, live or gone.
+    pub fn lookup_counts(&self) -> LookupCounts {
+        let sum = LookupCounts::default();
+        sum.add(&self.stats.retired);
+        for jc in self.jump_caches.lock().iter() {
+            sum.add(&jc.counts);
+        }
+        sum
     }
 
     /// Number of blocks in the table.
@@ -363,18 +397,18 @@ impl TbCache {
         // its drop past every guard pinned now, `guard` included.
         if let Some(tb) = unsafe { cached.as_ref() } {
             if tb.matches(key) {
-                self.stats.jump_cache_hits.fetch_add(1, Ordering::Relaxed);
+                jc.counts.jump_cache_hits.fetch_add(1, Ordering::Relaxed);
                 return Some(tb);
             }
         }
-        self.stats.qht_lookups.fetch_add(1, Ordering::Relaxed);
+        jc.counts.qht_lookups.fetch_add(1, Ordering::Relaxed);
         match self.table.lookup(key.hash(), |tb| tb.matches(key), guard) {
             Some(tb) => {
                 slot.store(tb as *const _ as *mut _, Ordering::Release);
                 Some(tb)
             }
             None => {
-                self.stats.qht_misses.fetch_add(1, Ordering::Relaxed);
+                jc.counts.qht_misses.fetch_add(1, Ordering::Relaxed);
                 None
             }
         }

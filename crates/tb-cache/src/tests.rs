@@ -44,8 +44,8 @@ fn lookup_goes_through_jump_cache_then_table() {
     let tb = c.insert(block(0x1000, 10, 0x5000), &g).unwrap();
     assert!(std::ptr::eq(c.lookup(&jc, &key(0x1000), &g).unwrap(), tb));
     assert!(std::ptr::eq(c.lookup(&jc, &key(0x1000), &g).unwrap(), tb));
-    assert_eq!(c.stats.jump_cache_hits.load(Ordering::Relaxed), 1);
-    assert_eq!(c.stats.qht_misses.load(Ordering::Relaxed), 1);
+    assert_eq!(c.lookup_counts().jump_cache_hits.load(Ordering::Relaxed), 1);
+    assert_eq!(c.lookup_counts().qht_misses.load(Ordering::Relaxed), 1);
     // Different flags: another block.
     let other = TbKey {
         flags: 2,

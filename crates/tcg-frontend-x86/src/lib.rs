@@ -86,8 +86,9 @@ pub mod vector {
 /// The CPU the guest sees: every feature advertised by `cpuid` is implemented.
 ///
 /// The baseline is x86-64 v1 (SSE2): FPU, TSC, CX8, CMOV, MMX, FXSR, SSE, SSE2, SYSCALL,
-/// NX, LM, LAHF/SAHF. MMX and x87 are advertised because the psABI baseline requires
-/// them, but are not translated yet (they raise #UD).
+/// NX, LM, LAHF/SAHF. MMX is advertised because the psABI baseline requires it, but is not
+/// translated yet (MMX instructions raise #UD); x87 is translated, except the transcendental
+/// instructions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct CpuModel {
     /// POPCNT.

@@ -173,10 +173,11 @@ impl Machine {
     pub fn print_stats(&self, out: &mut dyn Write) {
         let s = &self.stats;
         let t = &self.tbs.stats;
+        let l = self.tbs.lookup_counts();
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let blocks = get(&s.blocks_translated).max(1);
         let cache = self.backend.code_cache();
-        let lookups = get(&t.jump_cache_hits) + get(&t.qht_lookups);
+        let lookups = get(&l.jump_cache_hits) + get(&l.qht_lookups);
         let _ = writeln!(
             out,
             "emu stats:\n  blocks translated   {}\n  guest insns         {} ({:.1}/block)\n  \
@@ -196,9 +197,9 @@ impl Machine {
             get(&s.cache_flushes),
             self.tbs.len(),
             lookups,
-            100.0 * get(&t.jump_cache_hits) as f64 / lookups.max(1) as f64,
-            get(&t.qht_lookups),
-            get(&t.qht_misses),
+            100.0 * get(&l.jump_cache_hits) as f64 / lookups.max(1) as f64,
+            get(&l.qht_lookups),
+            get(&l.qht_misses),
             get(&t.insert_races_lost),
             get(&t.links),
             get(&t.invalidated),
