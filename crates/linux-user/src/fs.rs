@@ -110,10 +110,47 @@ impl Process {
         if self.is_proc_self(&guest, "maps") {
             return self.fake_file(self.space.maps_text().as_bytes(), flags);
         }
+        if let Some(text) = self.cpu_topology_file(&guest) {
+            return self.fake_file(text.as_bytes(), flags);
+        }
         let p = CString::new(self.host_path_bytes(&guest)).expect("no NUL");
         let hflags = abi::open_flags_to_host(flags);
         // SAFETY: `p` is a NUL-terminated string that lives across the call.
         cvt(unsafe { libc::openat(dirfd, p.as_ptr(), hflags, mode as libc::c_uint) } as i64)
+    }
+
+    /// The guest's view of the files that tell how many CPUs there are (what libc's
+    /// `sysconf(_SC_NPROCESSORS_*)` and `nproc` read): `-smp` CPUs, not the host's.
+    fn cpu_topology_file(&self, path: &[u8]) -> Option<String> {
+        let n = self.config.cpu_count.max(1);
+        let range = if n == 1 {
+            "0\n".to_string()
+        } else {
+            format!("0-{}\n", n - 1)
+        };
+        match path {
+            b"/sys/devices/system/cpu/online"
+            | b"/sys/devices/system/cpu/possible"
+            | b"/sys/devices/system/cpu/present" => Some(range),
+            b"/proc/cpuinfo" => Some(
+                (0..n)
+                    .map(|i| {
+                        format!(
+                            "processor\t: {i}\nvendor_id\t: {}\nmodel name\t: {}\n\
+                             physical id\t: 0\nsiblings\t: {n}\ncore id\t\t: {i}\n\
+                             cpu cores\t: {n}\napicid\t\t: {i}\nfpu\t\t: yes\n\
+                             cpuid level\t: 13\nflags\t\t: {}\nclflush size\t: 64\n\
+                             cache_alignment\t: 64\naddress sizes\t: 48 bits physical, \
+                             48 bits virtual\n\n",
+                            self.config.cpu_vendor,
+                            self.config.cpu_model_name,
+                            self.config.cpu_flags
+                        )
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        }
     }
 
     /// An fd reading back `contents` (used for `/proc/self/maps`).

@@ -24,8 +24,15 @@ pub struct ProcessConfig {
     pub sysroot: Option<PathBuf>,
     /// Print every syscall to stderr (`-strace`).
     pub strace: bool,
-    /// Number of CPUs reported to the guest (`sched_getaffinity`, `getcpu`).
+    /// Number of CPUs the guest sees (`sched_getaffinity`, `getcpu`, `/proc/cpuinfo`,
+    /// `/sys/devices/system/cpu/{online,possible,present}`).
     pub cpu_count: usize,
+    /// `/proc/cpuinfo` fields of every guest CPU: the `vendor_id` (CPUID's vendor string).
+    pub cpu_vendor: String,
+    /// `/proc/cpuinfo` fields of every guest CPU: the `model name`.
+    pub cpu_model_name: String,
+    /// `/proc/cpuinfo` fields of every guest CPU: the space-separated `flags`.
+    pub cpu_flags: String,
     /// Host path of the running guest program (the answer to `/proc/self/exe`).
     pub exe_path: PathBuf,
     /// Options passed to the emulator when a guest `execve` re-executes it (e.g. `-L`,
@@ -44,6 +51,9 @@ impl ProcessConfig {
             sysroot: None,
             strace: false,
             cpu_count: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu_vendor: "AuthenticAMD".to_string(),
+            cpu_model_name: "emu x86-64 CPU".to_string(),
+            cpu_flags: "fpu tsc cx8 cmov pse36 clflush mmx fxsr sse sse2 syscall lm".to_string(),
             exe_path: exe_path.into(),
             emu_args_for_exec: Vec::new(),
             emu_exe: None,
@@ -415,7 +425,9 @@ impl Process {
                 }
             }
             nr::GET_ROBUST_LIST => self.sys_get_robust_list(t, a),
-            nr::RSEQ | nr::CLONE3 => Err(Errno::ENOSYS),
+            nr::CLONE3 => return Some(self.sys_clone3(t, a[0], a[1])),
+            // Restartable sequences are refused; libc then runs without them.
+            nr::RSEQ => Err(Errno::ENOSYS),
             nr::FUTEX => self.sys_futex(a),
             nr::GETCPU => self.sys_getcpu(a),
             nr::SOCKET

@@ -44,9 +44,10 @@ impl Process {
         self.space.mmap(a[0], a[1], a[2] as u32, flags, fd, a[5])
     }
 
-    /// `exit`: zero and wake `clear_child_tid` (as the kernel does at thread exit), then
-    /// let the caller end the thread.
+    /// `exit`: release the thread's robust futexes, zero and wake `clear_child_tid` (in the
+    /// kernel's order at thread exit), then let the caller end the thread.
     pub(crate) fn sys_exit(&self, t: &mut ThreadCtx, code: i32) -> SyscallOutcome {
+        self.exit_robust_list(t);
         if t.clear_child_tid != 0 && self.space.write_u32(t.clear_child_tid, 0).is_ok() {
             if let Ok(p) = self.ptr(t.clear_child_tid, 4, Access::Write) {
                 // SAFETY: `p` addresses a mapped, 4-byte guest word; FUTEX_WAKE only reads
@@ -55,6 +56,80 @@ impl Process {
             }
         }
         SyscallOutcome::Exit(code)
+    }
+
+    /// What the kernel's `exit_robust_list` does for a dying thread: every robust futex the
+    /// thread still owns (listed from `set_robust_list`'s head, plus the one it was about to
+    /// take or release) gets `FUTEX_OWNER_DIED`, and one waiter is woken, so that the next
+    /// locker sees `EOWNERDEAD` instead of hanging. A malformed list ends the walk, as in
+    /// Linux, after at most `ROBUST_LIST_LIMIT` entries.
+    pub(crate) fn exit_robust_list(&self, t: &ThreadCtx) {
+        const ROBUST_LIST_LIMIT: usize = 2048;
+        let head = t.robust_list_head;
+        if head == 0 {
+            return;
+        }
+        // struct robust_list_head { next; long futex_offset; list_op_pending; }
+        // Bit 0 of a list pointer flags a priority-inheritance futex; the word is handled
+        // the same way here.
+        let (Ok(mut entry), Ok(offset), Ok(pending)) = (
+            self.read_u64(head).map(|e| e & !1),
+            self.read_u64(head + 8),
+            self.read_u64(head + 16).map(|e| e & !1),
+        ) else {
+            return;
+        };
+        let mut seen = 0;
+        while entry != head && seen < ROBUST_LIST_LIMIT {
+            // Read the next link first: waking a waiter lets it free this entry.
+            let Ok(next) = self.read_u64(entry).map(|e| e & !1) else {
+                return;
+            };
+            if entry != pending {
+                self.release_robust_futex(entry.wrapping_add(offset), t.tid);
+            }
+            entry = next;
+            seen += 1;
+        }
+        if pending != 0 {
+            self.release_robust_futex(pending.wrapping_add(offset), t.tid);
+        }
+    }
+
+    /// Marks the robust futex at `uaddr` as owned by a dead thread if `tid` owns it.
+    fn release_robust_futex(&self, uaddr: u64, tid: i32) {
+        const FUTEX_WAITERS: u32 = 0x8000_0000;
+        const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+        const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+        if uaddr % 4 != 0 {
+            return;
+        }
+        let Ok(p) = self.ptr(uaddr, 4, Access::Write) else {
+            return;
+        };
+        // SAFETY: `p` is a 4-aligned host address of a mapped, writable guest word inside the
+        // reservation; other guest threads access it only atomically (futex protocol).
+        let word = unsafe { std::sync::atomic::AtomicU32::from_ptr(p.cast::<u32>()) };
+        let mut cur = word.load(std::sync::atomic::Ordering::SeqCst);
+        loop {
+            if cur & FUTEX_TID_MASK != tid as u32 {
+                return;
+            }
+            let new = (cur & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+            match word.compare_exchange(
+                cur,
+                new,
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+            ) {
+                Ok(_) => break,
+                Err(now) => cur = now,
+            }
+        }
+        if cur & FUTEX_WAITERS != 0 {
+            // SAFETY: FUTEX_WAKE only uses the address as a key.
+            unsafe { libc::syscall(libc::SYS_futex, p, libc::FUTEX_WAKE, 1, 0, 0, 0) };
+        }
     }
 
     pub(crate) fn sys_getgroups(&self, a: [u64; 6]) -> SysResult {
@@ -841,6 +916,49 @@ impl Process {
             }
         }
         SyscallOutcome::Return(child as u64)
+    }
+}
+
+impl Process {
+    /// `clone3`: the `struct clone_args` form of [`Self::sys_clone`]. The extensions clone
+    /// cannot express (pidfd, set_tid, cgroup) are refused with `EINVAL`, which makes libc
+    /// fall back to `clone` where it can.
+    pub(crate) fn sys_clone3(&self, t: &mut ThreadCtx, args: u64, size: u64) -> SyscallOutcome {
+        const CLONE_ARGS_SIZE_VER0: u64 = 64;
+        const CLONE_PIDFD: u64 = 0x1000;
+        const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+        if !(CLONE_ARGS_SIZE_VER0..=4096).contains(&size) {
+            return SyscallOutcome::from_result(Err(Errno::EINVAL));
+        }
+        let Ok(raw) = self.read_bytes(args, size as usize) else {
+            return SyscallOutcome::from_result(Err(Errno::EFAULT));
+        };
+        let field = |i: usize| {
+            raw.get(i * 8..i * 8 + 8)
+                .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        };
+        let (flags, pidfd, child_tid, parent_tid, exit_signal) =
+            (field(0), field(1), field(2), field(3), field(4));
+        let (stack, stack_size, tls, set_tid_size, cgroup) =
+            (field(5), field(6), field(7), field(9), field(10));
+        // Fields beyond those we know must be zero, as the kernel checks.
+        let unknown_nonzero = raw.iter().skip(88).any(|&b| b != 0);
+        if flags & (CLONE_PIDFD | CLONE_INTO_CGROUP | clone_flags::CSIGNAL) != 0
+            || exit_signal > 64
+            || set_tid_size != 0
+            || cgroup != 0
+            || pidfd != 0
+            || unknown_nonzero
+            || (stack == 0) != (stack_size == 0)
+        {
+            return SyscallOutcome::from_result(Err(Errno::EINVAL));
+        }
+        let sp = if stack == 0 {
+            0
+        } else {
+            stack.wrapping_add(stack_size)
+        };
+        self.sys_clone(t, flags | exit_signal, sp, parent_tid, child_tid, tls)
     }
 }
 

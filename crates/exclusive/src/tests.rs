@@ -1,0 +1,114 @@
+use super::*;
+use std::sync::atomic::AtomicU32;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Many vCPUs enter and leave "running" while others take exclusive sections; inside a
+/// section no vCPU may be running, and every vCPU must keep making progress.
+#[test]
+fn no_vcpu_runs_inside_a_section() {
+    const VCPUS: usize = 6;
+    const OWNERS: usize = 2;
+    let ex = Arc::new(Exclusive::new());
+    let inside = Arc::new(AtomicU32::new(0));
+    let in_section = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let violations = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_millis(700);
+    let mut handles = Vec::new();
+    for _ in 0..VCPUS {
+        let (ex, inside, in_section, stop, violations) = (
+            ex.clone(),
+            inside.clone(),
+            in_section.clone(),
+            stop.clone(),
+            violations.clone(),
+        );
+        handles.push(thread::spawn(move || {
+            let kicked = Arc::new(AtomicBool::new(false));
+            let k = kicked.clone();
+            let cpu = ex.register(move || k.store(true, Ordering::SeqCst));
+            let mut rounds = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                ex.exec_start(&cpu);
+                inside.fetch_add(1, Ordering::SeqCst);
+                // "Run translated code" until kicked or for a while.
+                for _ in 0..200 {
+                    if in_section.load(Ordering::SeqCst) {
+                        violations.fetch_add(1, Ordering::SeqCst);
+                    }
+                    if kicked.swap(false, Ordering::SeqCst) {
+                        break;
+                    }
+                    std::hint::spin_loop();
+                }
+                inside.fetch_sub(1, Ordering::SeqCst);
+                ex.exec_end(&cpu);
+                rounds += 1;
+                if rounds % 16 == 0 {
+                    thread::yield_now();
+                }
+            }
+            ex.unregister(&cpu);
+            rounds
+        }));
+    }
+    let mut owners = Vec::new();
+    for _ in 0..OWNERS {
+        let (ex, inside, in_section, violations) = (
+            ex.clone(),
+            inside.clone(),
+            in_section.clone(),
+            violations.clone(),
+        );
+        owners.push(thread::spawn(move || {
+            let mut sections = 0u64;
+            while Instant::now() < deadline {
+                let s = ex.start_exclusive();
+                in_section.store(true, Ordering::SeqCst);
+                if inside.load(Ordering::SeqCst) != 0 {
+                    violations.fetch_add(1, Ordering::SeqCst);
+                }
+                thread::sleep(Duration::from_micros(50));
+                if inside.load(Ordering::SeqCst) != 0 {
+                    violations.fetch_add(1, Ordering::SeqCst);
+                }
+                in_section.store(false, Ordering::SeqCst);
+                drop(s);
+                sections += 1;
+                thread::sleep(Duration::from_micros(200));
+            }
+            sections
+        }));
+    }
+    let sections: u64 = owners.into_iter().map(|h| h.join().unwrap()).sum();
+    stop.store(true, Ordering::Relaxed);
+    let rounds: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(violations.load(Ordering::SeqCst), 0);
+    assert!(sections > 10, "only {sections} sections");
+    assert!(rounds.iter().all(|&r| r > 10), "a vCPU starved: {rounds:?}");
+    assert!(ex.is_empty());
+}
+
+/// A vCPU that is not running (e.g. blocked in a syscall) does not hold a section up, and
+/// cannot start running until the section ends.
+#[test]
+fn stopped_vcpu_waits_for_the_section() {
+    let ex = Arc::new(Exclusive::new());
+    let cpu = ex.register(|| {});
+    let started = Arc::new(AtomicBool::new(false));
+    let s = ex.start_exclusive();
+    let t = {
+        let (ex, cpu, started) = (ex.clone(), cpu.clone(), started.clone());
+        thread::spawn(move || {
+            ex.exec_start(&cpu);
+            started.store(true, Ordering::SeqCst);
+            ex.exec_end(&cpu);
+        })
+    };
+    thread::sleep(Duration::from_millis(50));
+    assert!(!started.load(Ordering::SeqCst), "ran inside a section");
+    drop(s);
+    t.join().unwrap();
+    assert!(started.load(Ordering::SeqCst));
+}
