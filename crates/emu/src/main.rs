@@ -12,9 +12,7 @@ use std::sync::Arc;
 
 use guest_memory::GuestSpace;
 use linux_user::{load_elf, Process, ProcessConfig, ThreadCtx};
-use vcpu::{
-    die_with_signal, CpuModel, LogFlags, Machine, MachineConfig, TranslateConfig, Vcpu, VcpuExit,
-};
+use vcpu::{CpuModel, LogFlags, Machine, MachineConfig, TranslateConfig, Vcpu};
 
 const USAGE: &str = "\
 usage: emu [options] program [arguments...]
@@ -288,6 +286,8 @@ fn run(o: &Options) -> Result<ExitCode, String> {
     if let Some(n) = o.smp {
         config.cpu_count = n;
     }
+    (config.cpu_vendor, config.cpu_model_name) = vcpu::cpuinfo_names(&o.cpu);
+    config.cpu_flags = vcpu::cpuinfo_flags(&o.cpu);
     config.emu_exe = std::env::current_exe().ok();
     config.emu_args_for_exec = exec_args(o);
     let process = Arc::new(Process::new(space, config));
@@ -319,22 +319,11 @@ fn run(o: &Options) -> Result<ExitCode, String> {
         loaded.entry,
         loaded.stack_pointer,
     );
-    let end = cpu.run();
-    if o.log.stats {
-        machine.print_stats(&mut std::io::stderr());
-    }
-    match end {
-        VcpuExit::Exit(code) => {
-            // The guest wrote through write(2); nothing of ours is buffered. Exit with the
-            // guest's status as the kernel would truncate it.
-            std::process::exit(code & 0xff);
-        }
-        VcpuExit::Signal { sig, message } => {
-            if let Some(m) = message {
-                eprintln!("{m}");
-            }
-            die_with_signal(sig);
-        }
+    machine.vcpu_stopped(cpu.run());
+    // The guest's main thread exited while others live: they end the process.
+    drop(cpu);
+    loop {
+        std::thread::park();
     }
 }
 

@@ -174,4 +174,6 @@ guest_programs! {
     exitcode: &[&["0"], &["3"], &["42"], &["255"], &["256"], &["7", "_exit"]], crate::Expect::Same;
     segv: &[&[]], crate::Expect::Fault;
     abort: &[&[]], crate::Expect::Same;
+    // Threads (one vCPU per guest thread); the argument is the thread-churn count.
+    threads: &[&["10000"]], crate::Expect::Same;
 }

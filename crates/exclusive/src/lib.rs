@@ -148,6 +148,17 @@ impl Exclusive {
         self.len() == 0
     }
 
+    /// In the child of a fork made inside an exclusive section: only `survivor` exists
+    /// now (the other threads were not copied), and no section is active.
+    pub fn after_fork(&self, survivor: &Arc<Cpu>) {
+        let mut cpus = self.lock();
+        cpus.retain(|c| Arc::ptr_eq(c, survivor));
+        for c in cpus.iter() {
+            c.has_waiter.store(false, Ordering::Relaxed);
+        }
+        self.pending.store(0, Ordering::SeqCst);
+    }
+
     /// `cpu` is about to run or translate guest code. Waits while a section is active.
     pub fn exec_start(&self, cpu: &Cpu) {
         cpu.running.store(true, Ordering::SeqCst);

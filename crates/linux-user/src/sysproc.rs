@@ -937,8 +937,8 @@ impl Process {
             raw.get(i * 8..i * 8 + 8)
                 .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
         };
-        let (flags, pidfd, child_tid, parent_tid, exit_signal) =
-            (field(0), field(1), field(2), field(3), field(4));
+        // Field 1 (pidfd) matters only with CLONE_PIDFD, which is refused.
+        let (flags, child_tid, parent_tid, exit_signal) = (field(0), field(2), field(3), field(4));
         let (stack, stack_size, tls, set_tid_size, cgroup) =
             (field(5), field(6), field(7), field(9), field(10));
         // Fields beyond those we know must be zero, as the kernel checks.
@@ -947,7 +947,6 @@ impl Process {
             || exit_signal > 64
             || set_tid_size != 0
             || cgroup != 0
-            || pidfd != 0
             || unknown_nonzero
             || (stack == 0) != (stack_size == 0)
         {

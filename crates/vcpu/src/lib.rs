@@ -6,28 +6,38 @@
 //! cache, and the guest process (`linux-user`, with the address space). The x86 register file
 //! itself is the frontend's [`X86State`], whose layout the translated code addresses.
 //!
+//! # Threads and exclusive sections
+//! A guest `clone(CLONE_VM | CLONE_THREAD)` starts a new host thread with its own [`Vcpu`]
+//! (MTTCG: one host thread per guest thread). Every vCPU is registered with the machine's
+//! [`exclusive::Exclusive`]: it is *running* while it executes or translates guest code and
+//! stopped in syscalls. Work that no running vCPU may observe half-done (flushing the code
+//! cache, forking the emulator) runs in an exclusive section; a kicked vCPU leaves translated
+//! code at the next block entry (the exit-request check every block starts with).
+//!
 //! # Epochs
 //! A vCPU keeps an epoch guard pinned while it runs translated code and while it holds
 //! references to blocks, and repins at dispatcher boundaries; it unpins around syscalls,
 //! which may block. Invalidated blocks are therefore freed only when no vCPU can be running
 //! them (design question 5).
 
+mod cpuinfo;
 mod fault;
 mod log;
 
 use std::fmt;
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
 use guest_memory::{Access, GuestSpace, GUEST_PAGE_SIZE};
-use linux_user::{nr, Process, SyscallOutcome, ThreadCtx};
+use linux_user::{clone_flags, nr, CloneRequest, Process, SyscallOutcome, ThreadCtx};
 use tb_cache::{pin, Guard, JumpCache, NewBlock, TbCache, TbKey, TranslationBlock};
 use tcg_backend_cranelift::{Backend, BackendConfig, BlockExit, CompileError, Compiler};
 pub use tcg_frontend_x86::{cpuid, CpuModel, TranslateConfig, X86State};
 use tcg_frontend_x86::{exit, translate_block, vector};
 
+pub use cpuinfo::{cpuinfo_flags, cpuinfo_names};
 pub use fault::die_with_signal;
 pub use log::LogFlags;
 
@@ -71,8 +81,11 @@ pub struct Machine {
     log: log::Sink,
     /// `TbKey::flags` for this configuration.
     key_flags: u32,
-    /// vCPUs started so far.
-    vcpus: AtomicUsize,
+    /// Registry of the vCPUs and their run state, for exclusive sections.
+    exclusive: exclusive::Exclusive,
+    /// Guest threads alive (vCPUs created and not yet stopped): the process ends when the
+    /// last one exits.
+    live_threads: AtomicUsize,
 }
 
 impl fmt::Debug for Machine {
@@ -117,7 +130,8 @@ impl Machine {
             stats: MachineStats::default(),
             log: log::Sink::new(log),
             key_flags,
-            vcpus: AtomicUsize::new(0),
+            exclusive: exclusive::Exclusive::new(),
+            live_threads: AtomicUsize::new(0),
         });
         fault::install(&machine);
         Ok(machine)
@@ -157,16 +171,56 @@ impl Machine {
             .invalidate_range(start, len, &|s, t| self.write_slot(s, t), &guard);
     }
 
-    /// Drops every block and all host code. Single-vCPU for now: with several vCPUs this must
-    /// run in an exclusive section (the threads issue brings that).
-    fn flush_code_cache(&self, guard: &Guard) {
-        let machine = self;
-        machine.tbs.flush(guard);
-        // SAFETY: this vCPU is not running translated code, no other vCPU exists yet (see
-        // above), and the table just forgot every block, so no slot or pointer to flushed code
-        // survives.
-        unsafe { machine.backend.code_cache().flush() };
-        machine.stats.cache_flushes.fetch_add(1, Ordering::Relaxed);
+    /// Drops every block and all host code, unless another vCPU flushed since the caller saw
+    /// the cache full (`seen_flushes`). The caller must not be running (it holds no block
+    /// reference); the flush happens in an exclusive section, so no vCPU runs or translates.
+    fn flush_code_cache(&self, seen_flushes: u64) {
+        let _section = self.exclusive.start_exclusive();
+        if self.stats.cache_flushes.load(Ordering::Acquire) != seen_flushes {
+            return;
+        }
+        let guard = pin();
+        self.tbs.flush(&guard);
+        // SAFETY: inside the exclusive section no vCPU executes translated code, translates,
+        // or holds a block reference (each dropped them before `exec_end`), and the table just
+        // forgot every block and cleared every jump cache, so no slot, cache entry or pointer
+        // to flushed code survives; emission is serialised by the same section.
+        unsafe { self.backend.code_cache().flush() };
+        self.stats.cache_flushes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// What the host thread of a vCPU does once its [`Vcpu::run`] returned: ends the process
+    /// if the guest asked for it (`exit_group`, a fatal signal) or if this was its last thread,
+    /// printing `-d stats` first; otherwise returns so that the thread can end.
+    pub fn vcpu_stopped(&self, exit: VcpuExit) {
+        let status = match exit {
+            VcpuExit::ThreadExit(code) => {
+                if self.live_threads.fetch_sub(1, Ordering::AcqRel) > 1 {
+                    return;
+                }
+                code
+            }
+            VcpuExit::Exit(code) => code,
+            VcpuExit::Signal { sig, message } => {
+                self.print_stats_if_asked();
+                if let Some(m) = message {
+                    eprintln!("{m}");
+                }
+                die_with_signal(sig);
+            }
+        };
+        self.print_stats_if_asked();
+        // `_exit`: the other vCPU threads must stop where they are, without running any
+        // exit-time code of ours under their feet. The guest wrote through write(2), so
+        // nothing of its output is buffered here; the status is truncated as the kernel does.
+        // SAFETY: plain process exit.
+        unsafe { libc::_exit(status & 0xff) }
+    }
+
+    fn print_stats_if_asked(&self) {
+        if self.config.log.stats {
+            self.print_stats(&mut std::io::stderr());
+        }
     }
 
     /// Prints the `-d stats` report.
@@ -210,8 +264,11 @@ impl Machine {
 /// How a vCPU's run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VcpuExit {
-    /// The guest exited (`exit` or `exit_group`) with this status.
+    /// The guest process exited (`exit_group`) with this status.
     Exit(i32),
+    /// This guest thread exited (`exit`) with this status; the process goes on while other
+    /// threads live.
+    ThreadExit(i32),
     /// The guest must die of this host signal, after printing `message` (if any) to stderr.
     Signal {
         /// Signal number.
@@ -240,7 +297,32 @@ pub struct Vcpu {
     pub thread: ThreadCtx,
     compiler: Compiler,
     jump_cache: Arc<JumpCache>,
+    /// This vCPU in the machine's exclusive-section registry.
+    cpu: Arc<exclusive::Cpu>,
 }
+
+/// The address of a vCPU's exit-request word, for the kick of another thread.
+struct ExitRequest(*const AtomicU32);
+
+// SAFETY: the pointer addresses a word inside a `VcpuEnv` that outlives the vCPU's
+// registration (`Vcpu::drop` unregisters before the env is freed, and the registry calls kicks
+// only under its lock); the word is only ever accessed atomically from Rust, and read by
+// translated code at block entry.
+unsafe impl Send for ExitRequest {}
+// SAFETY: as above; shared use is atomic stores only.
+unsafe impl Sync for ExitRequest {}
+
+impl ExitRequest {
+    fn set(&self) {
+        // SAFETY: see the `Send` impl: the word is alive and only accessed atomically.
+        unsafe { &*self.0 }.store(1, Ordering::SeqCst);
+    }
+}
+
+// SAFETY: a vCPU moves to its host thread before it runs. Its env's raw pointers address the
+// machine and the jump cache, which the vCPU keeps alive through its own `Arc`s and which are
+// shared-safe, and a guard pointer that is null outside `run`.
+unsafe impl Send for Vcpu {}
 
 impl fmt::Debug for Vcpu {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -252,6 +334,7 @@ impl fmt::Debug for Vcpu {
 
 impl Drop for Vcpu {
     fn drop(&mut self) {
+        self.machine.exclusive.unregister(&self.cpu);
         self.machine.tbs.drop_jump_cache(&self.jump_cache);
     }
 }
@@ -273,28 +356,45 @@ const REPIN_INTERVAL: u32 = 64;
 impl Vcpu {
     /// A vCPU about to run at `entry` with stack pointer `sp`.
     pub fn new(machine: &Arc<Machine>, thread: ThreadCtx, entry: u64, sp: u64) -> Vcpu {
-        let space = machine.space();
         let mut state = X86State::new();
         state.rip = entry;
         state.regs[RSP] = sp;
         state.fs_base = thread.fs_base;
         state.gs_base = thread.gs_base;
+        Vcpu::with_state(machine, thread, state)
+    }
+
+    /// A vCPU that starts from `state` (a new thread's copy of its parent's registers).
+    fn with_state(machine: &Arc<Machine>, thread: ThreadCtx, mut state: X86State) -> Vcpu {
+        let space = machine.space();
         state.guest_base = space.base() as u64;
         state.guest_size = space.size();
+        state.exit_request = 0;
         let jump_cache = machine.tbs.new_jump_cache();
-        machine.vcpus.fetch_add(1, Ordering::Relaxed);
+        let mut env = Box::new(VcpuEnv {
+            state,
+            machine: Arc::as_ptr(machine),
+            jump_cache: Arc::as_ptr(&jump_cache),
+            guard: std::ptr::null(),
+        });
+        let word = ExitRequest(exit_request_word(&mut env));
+        let cpu = machine.exclusive.register(move || word.set());
+        machine.live_threads.fetch_add(1, Ordering::AcqRel);
         Vcpu {
-            env: Box::new(VcpuEnv {
-                state,
-                machine: Arc::as_ptr(machine),
-                jump_cache: Arc::as_ptr(&jump_cache),
-                guard: std::ptr::null(),
-            }),
+            env,
             machine: machine.clone(),
             thread,
             compiler: Compiler::new(),
             jump_cache,
+            cpu,
         }
+    }
+
+    /// Takes a pending exit request (a kick from another thread's exclusive section).
+    fn take_exit_request(&mut self) -> bool {
+        // SAFETY: the word lives in our env; other threads only store to it atomically.
+        let word = unsafe { &*exit_request_word(&mut self.env) };
+        word.load(Ordering::Relaxed) != 0 && word.swap(0, Ordering::SeqCst) != 0
     }
 
     /// The register file.
@@ -310,22 +410,43 @@ impl Vcpu {
     /// Runs the guest until it exits or must die of a signal.
     pub fn run(&mut self) -> VcpuExit {
         let machine = self.machine.clone();
+        machine.exclusive.exec_start(&self.cpu);
+        let end = self.run_loop();
+        machine.exclusive.exec_end(&self.cpu);
+        end
+    }
+
+    /// The dispatcher loop, entered and left running (see [`exclusive::Exclusive`]).
+    fn run_loop(&mut self) -> VcpuExit {
+        let machine = self.machine.clone();
         let mut guard = pin();
         // The block that left through an unlinked jump slot, to be chained to the next one.
         // Valid only while `guard` has not been repinned since it was obtained.
         let mut chain_from: Option<(*const TranslationBlock, u8)> = None;
         let mut since_repin = 0;
         loop {
+            if self.take_exit_request() {
+                // Another vCPU wants an exclusive section: stop holding block references and
+                // let it run; the world may have changed (flushed) when we resume.
+                chain_from = None;
+                machine.exclusive.exec_end(&self.cpu);
+                guard.repin_after(|| machine.exclusive.exec_start(&self.cpu));
+                since_repin = 0;
+            }
             let key = machine.key(self.env.state.rip);
             let tb = match machine.tbs.lookup(&self.jump_cache, &key, &guard) {
                 Some(tb) => tb,
                 None => match translate(&mut self.compiler, &machine, &key, &guard) {
                     Ok(tb) => tb,
-                    Err(flushed) => {
-                        debug_assert!(flushed);
-                        // The code cache was flushed: every block reference is stale.
+                    Err(CacheFull { seen_flushes }) => {
+                        // Flush in an exclusive section; every block reference is stale after.
                         chain_from = None;
-                        guard.repin();
+                        machine.exclusive.exec_end(&self.cpu);
+                        guard.repin_after(|| {
+                            machine.flush_code_cache(seen_flushes);
+                            machine.exclusive.exec_start(&self.cpu);
+                        });
+                        since_repin = 0;
                         continue;
                     }
                 },
@@ -402,8 +523,23 @@ impl Vcpu {
         self.thread.fs_base = st.fs_base;
         self.thread.gs_base = st.gs_base;
         let thread = &mut self.thread;
-        // Unpinned while the host kernel has it: a syscall may block for ever.
-        let outcome = guard.repin_after(|| machine.process.syscall(thread, nr, args));
+        let cpu = &self.cpu;
+        let forks = forks_emulator(machine.space(), nr, &args);
+        // Unpinned and not running while the host kernel has it: a syscall may block for ever.
+        // A fork happens with every other vCPU stopped, so that the child's copy of the
+        // emulator holds no lock or half-done translation of a thread it does not have.
+        machine.exclusive.exec_end(cpu);
+        let outcome = guard.repin_after(|| {
+            let section = forks.then(|| machine.exclusive.start_exclusive());
+            let outcome = machine.process.syscall(thread, nr, args);
+            if matches!(outcome, SyscallOutcome::ChildReturn { .. }) {
+                machine.exclusive.after_fork(cpu);
+                machine.live_threads.store(1, Ordering::Release);
+            }
+            drop(section);
+            machine.exclusive.exec_start(cpu);
+            outcome
+        });
         let st = &mut self.env.state;
         st.fs_base = self.thread.fs_base;
         st.gs_base = self.thread.gs_base;
@@ -421,9 +557,8 @@ impl Vcpu {
                     .take_fatal_pending_signal(&mut self.thread)?;
                 Some(VcpuExit::Signal { sig, message: None })
             }
-            SyscallOutcome::Exit(code) | SyscallOutcome::ExitGroup(code) => {
-                Some(VcpuExit::Exit(code))
-            }
+            SyscallOutcome::Exit(code) => Some(VcpuExit::ThreadExit(code)),
+            SyscallOutcome::ExitGroup(code) => Some(VcpuExit::Exit(code)),
             SyscallOutcome::KillSelf(sig) => Some(VcpuExit::Signal { sig, message: None }),
             SyscallOutcome::ChildReturn { new_sp } => {
                 st.regs[RAX] = 0;
@@ -440,12 +575,79 @@ impl Vcpu {
                 }
                 None
             }
-            SyscallOutcome::NewThread(_) => {
-                // Threads (one host thread per vCPU) come with the MTTCG work.
-                st.regs[RAX] = (-i64::from(libc::ENOSYS)) as u64;
+            SyscallOutcome::NewThread(req) => {
+                let ret = match self.spawn_thread(req) {
+                    Ok(tid) => u64::from(tid as u32),
+                    Err(errno) => (-i64::from(errno)) as u64,
+                };
+                self.env.state.regs[RAX] = ret;
                 None
             }
         }
+    }
+
+    /// Starts a guest thread on a new host thread with a copy of this vCPU's registers, as
+    /// `clone(CLONE_VM | CLONE_THREAD)` asked. Returns the new thread's id or an errno.
+    fn spawn_thread(&mut self, req: CloneRequest) -> Result<i32, i32> {
+        use clone_flags::*;
+        let machine = self.machine.clone();
+        let mut state = self.env.state.clone();
+        state.regs[RAX] = 0;
+        if req.stack != 0 {
+            state.regs[RSP] = req.stack;
+        }
+        if req.flags & CLONE_SETTLS != 0 {
+            state.fs_base = req.tls;
+        }
+        let mut thread = self.thread.clone();
+        thread.clear_child_tid = if req.flags & CLONE_CHILD_CLEARTID != 0 {
+            req.child_tid
+        } else {
+            0
+        };
+        thread.robust_list_head = 0;
+        thread.robust_list_len = 0;
+        thread.pending_signals = 0;
+        thread.altstack = ThreadCtx::new(0).altstack;
+        thread.fs_base = state.fs_base;
+        // The child reports its host tid, then waits until the parent has published it
+        // (CLONE_PARENT_SETTID), as the kernel writes the parent's copy before the child runs.
+        let (tid_tx, tid_rx) = mpsc::channel::<i32>();
+        let (go_tx, go_rx) = mpsc::channel::<Vcpu>();
+        let spawned = std::thread::Builder::new()
+            .name("emu-vcpu".into())
+            .stack_size(VCPU_THREAD_STACK)
+            .spawn(move || {
+                // SAFETY: gettid has no preconditions.
+                let tid = unsafe { libc::gettid() };
+                if tid_tx.send(tid).is_err() {
+                    return;
+                }
+                let Ok(mut vcpu) = go_rx.recv() else {
+                    return;
+                };
+                vcpu.thread.tid = tid;
+                let machine = vcpu.machine.clone();
+                if req.flags & CLONE_CHILD_SETTID != 0 {
+                    // A bad address is ignored, as the kernel does.
+                    let _ = machine.space().write_u32(req.child_tid, tid as u32);
+                }
+                let exit = vcpu.run();
+                drop(vcpu);
+                machine.vcpu_stopped(exit);
+            });
+        if spawned.is_err() {
+            return Err(libc::EAGAIN);
+        }
+        let tid = tid_rx.recv().map_err(|_| libc::EAGAIN)?;
+        if req.flags & CLONE_PARENT_SETTID != 0 {
+            let _ = machine.space().write_u32(req.parent_tid, tid as u32);
+        }
+        // Created here, in the parent, so that the thread counts as alive (and registered)
+        // before `clone` returns.
+        let vcpu = Vcpu::with_state(&machine, thread, state);
+        go_tx.send(vcpu).map_err(|_| libc::EAGAIN)?;
+        Ok(tid)
     }
 
     /// Drops translations of guest code that a successful memory syscall unmapped, remapped
@@ -505,15 +707,36 @@ impl Vcpu {
     }
 }
 
+/// Host stack of a vCPU thread: translation (Cranelift) needs more than std's 2 MiB default
+/// for large blocks; untouched pages cost nothing.
+const VCPU_THREAD_STACK: usize = 8 << 20;
+
+/// Whether syscall `nr` with `args` may fork the emulator (a new process, not a thread).
+fn forks_emulator(space: &GuestSpace, nr: u64, args: &[u64; 6]) -> bool {
+    let flags = match nr {
+        nr::FORK | nr::VFORK => return true,
+        nr::CLONE => args[0],
+        // clone3's flags are the first field of its argument block (unreadable: it fails).
+        nr::CLONE3 => space.read_u64(args[0]).unwrap_or(clone_flags::CLONE_THREAD),
+        _ => return false,
+    };
+    flags & clone_flags::CLONE_THREAD == 0
+}
+
+/// The code cache had no room for a block: the caller must flush it (unless a flush already
+/// happened since `seen_flushes` was read).
+struct CacheFull {
+    seen_flushes: u64,
+}
+
 /// Translates and compiles the block for `key` and inserts it, or returns the block
-/// another vCPU inserted first. `Err(true)` if the code cache had to be flushed (the
-/// caller must drop every block reference and repin).
+/// another vCPU inserted first.
 fn translate<'g>(
     compiler: &mut Compiler,
     machine: &'g Machine,
     key: &TbKey,
     guard: &'g Guard,
-) -> Result<&'g TranslationBlock, bool> {
+) -> Result<&'g TranslationBlock, CacheFull> {
     let space = machine.space();
     let t0 = Instant::now();
     let block = translate_block(
@@ -552,8 +775,9 @@ fn translate<'g>(
     let compiled = match compiler.compile(&machine.backend, &block, tb.tag(), slots) {
         Ok(c) => c,
         Err(CompileError::CacheFull) => {
-            machine.flush_code_cache(guard);
-            return Err(true);
+            return Err(CacheFull {
+                seen_flushes: machine.stats.cache_flushes.load(Ordering::Acquire),
+            });
         }
         Err(e) => {
             // A backend failure on valid IR is an emulator bug; die loudly, not silently.
@@ -609,6 +833,13 @@ fn fetch_code(space: &GuestSpace, addr: u64, buf: &mut [u8]) -> usize {
         done += n;
     }
     done
+}
+
+/// The exit-request word of `env`, which other threads set atomically.
+fn exit_request_word(env: &mut VcpuEnv) -> *const AtomicU32 {
+    // An `AtomicU32` has the layout of the `u32` field. Like the env pointer translated code
+    // runs with, this is a raw pointer into the boxed env that stays valid for its lifetime.
+    std::ptr::addr_of_mut!(env.state.exit_request).cast::<AtomicU32>()
 }
 
 /// `LookupAndGotoPtr`'s helper: the host code of the valid block for the rip in `env`, or 0.
