@@ -176,4 +176,8 @@ guest_programs! {
     abort: &[&[]], crate::Expect::Same;
     // Threads (one vCPU per guest thread); the argument is the thread-churn count.
     threads: &[&["10000"]], crate::Expect::Same;
+    robust: &[&[]], crate::Expect::Same;
+    forkthreads: &[&[]], crate::Expect::Same;
+    // With no -smp the guest sees the host's CPUs, as natively.
+    nproc: &[&[]], crate::Expect::Same;
 }
