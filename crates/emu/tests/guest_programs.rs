@@ -163,9 +163,6 @@ guest_programs! {
     ], crate::Expect::Same;
     intarith: &[&[]], crate::Expect::Same;
     printf: &[&[]], crate::Expect::Same;
-    // Known gap, run with `--ignored`: libm's atanl/expl/logl/powl use the x87 transcendental
-    // instructions (fpatan, fyl2x, f2xm1), which the frontend does not implement yet (SIGILL).
-    #[ignore = "x87 transcendentals (fpatan, fyl2x, f2xm1) not implemented yet"]
     longdouble: &[&[]], crate::Expect::Same;
     strings: &[&[]], crate::Expect::Same;
     sort: &[&[]], crate::Expect::Same;

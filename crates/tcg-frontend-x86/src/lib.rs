@@ -19,10 +19,12 @@
 //! * x87 with an 80-bit soft-float: loads/stores of every format, arithmetic, compares
 //!   (incl. `fcomi`, `fcmov`), `fprem`/`fprem1`, `fscale`, `fxtract`, `fsqrt`, `frndint`,
 //!   control/status/tag words, stack under/overflow, `fxsave`/`fxrstor`,
-//!   `fnstenv`/`fldenv`.
+//!   `fnstenv`/`fldenv`; the transcendentals (`fsin`, `fcos`, `fsincos`, `fptan`, `fpatan`,
+//!   `fyl2x`, `fyl2xp1`, `f2xm1`) correctly rounded from 128-bit evaluations, with the
+//!   hardware's 66-bit π for argument reduction (see `x87_trans` for how close to the
+//!   hardware that is).
 //!
-//! Not implemented (raise #UD): MMX, SSE3 and later, AVX, x87 transcendentals
-//! (`fsin`, `fcos`, `fptan`, `fpatan`, `f2xm1`, `fyl2x`, ...), `fnsave`/`frstor`, BCD,
+//! Not implemented (raise #UD): MMX, SSE3 and later, AVX, `fnsave`/`frstor`, BCD,
 //! 16-bit `popf`/`leave`/`ret`, `enter` with a nesting level, string ops with 32-bit
 //! addressing. Unmasked SSE/x87 exceptions are not delivered; MXCSR FTZ/DAZ are ignored.
 //!
@@ -31,6 +33,7 @@
 //! guarantees only the faulting pc) the lazy-flags state may be stale.
 
 mod f80;
+mod fx;
 mod helpers;
 mod insn;
 mod sse;
@@ -38,6 +41,7 @@ mod sse_impl;
 mod state;
 mod translate;
 mod x87;
+mod x87_trans;
 
 pub use helpers::cpuid;
 pub use state::{cc, cc_compute_all, flags, off, X86State, X87Reg};

@@ -10,6 +10,7 @@ use crate::f80::{self, exc, Class, Ctl, F80};
 use crate::helpers;
 use crate::state::{flags, off, X86State};
 use crate::translate::{Flow, Tr, Unsupported, R};
+use crate::x87_trans;
 
 /// x87 helper operations.
 pub(crate) mod op {
@@ -51,6 +52,14 @@ pub(crate) mod op {
     pub const CMOV: u64 = 36;
     pub const PREM1: u64 = 37;
     pub const XTRACT: u64 = 38;
+    pub const SIN: u64 = 39;
+    pub const COS: u64 = 40;
+    pub const SINCOS: u64 = 41;
+    pub const PTAN: u64 = 42;
+    pub const PATAN: u64 = 43;
+    pub const YL2X: u64 = 44;
+    pub const YL2XP1: u64 = 45;
+    pub const F2XM1: u64 = 46;
 }
 
 const C0: u16 = 1 << 8;
@@ -410,6 +419,71 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             set_st(s, 0, e);
             push(s, m);
         }
+        SIN | COS | F2XM1 => {
+            let mut uf = false;
+            let v = st_uf(s, 0, &mut uf);
+            let r = if uf {
+                Some((v, 0))
+            } else if op == F2XM1 {
+                Some(x87_trans::f2xm1(v, c.rc))
+            } else {
+                x87_trans::sin_or_cos(v, op == COS, c.rc)
+            };
+            s.fpu_sw &= !(C1 | C2);
+            match r {
+                Some((r, f)) => {
+                    s.fpu_sw |= f;
+                    set_st(s, 0, r);
+                }
+                None => s.fpu_sw |= C2,
+            }
+        }
+        SINCOS | PTAN => {
+            let mut uf = false;
+            let v = st_uf(s, 0, &mut uf);
+            let full = valid(s, (s.fpu_top.wrapping_sub(1) & 7) as usize);
+            s.fpu_sw &= !(C1 | C2);
+            let r = if uf || full {
+                Some((f80::INDEFINITE, f80::INDEFINITE, 0))
+            } else if op == PTAN {
+                x87_trans::tan(v, c.rc).map(|(t, f)| {
+                    let one = F80::new(false, 16383, 1 << 63);
+                    (t, if t.is_nan() { t } else { one }, f)
+                })
+            } else {
+                match (
+                    x87_trans::sin_or_cos(v, false, c.rc),
+                    x87_trans::sin_or_cos(v, true, c.rc),
+                ) {
+                    (Some((a, f)), Some((b, g))) => Some((a, b, f | g)),
+                    _ => None,
+                }
+            };
+            match r {
+                Some((a, b, f)) => {
+                    s.fpu_sw |= f;
+                    set_st(s, 0, a);
+                    push(s, b);
+                }
+                None => s.fpu_sw |= C2,
+            }
+        }
+        PATAN | YL2X | YL2XP1 => {
+            let mut uf = false;
+            let (x, y) = (st_uf(s, 0, &mut uf), st_uf(s, 1, &mut uf));
+            let (r, f) = if uf {
+                (f80::INDEFINITE, 0)
+            } else {
+                match op {
+                    PATAN => x87_trans::patan(x, y, c.rc),
+                    YL2X => x87_trans::yl2x(x, y, c.rc),
+                    _ => x87_trans::yl2xp1(x, y, c.rc),
+                }
+            };
+            s.fpu_sw = (s.fpu_sw | f) & !C1;
+            set_st(s, 1, r);
+            pop(s);
+        }
         INCSTP => {
             s.fpu_top = (s.fpu_top + 1) & 7;
             s.fpu_sw &= !C1;
@@ -698,6 +772,26 @@ pub(crate) fn translate_x87(t: &mut Tr, ins: &Instruction) -> R {
         }
         M::Fxtract => {
             t.x87(XTRACT, 0);
+        }
+        M::Fsin
+        | M::Fcos
+        | M::Fsincos
+        | M::Fptan
+        | M::Fpatan
+        | M::Fyl2x
+        | M::Fyl2xp1
+        | M::F2xm1 => {
+            let o = match m {
+                M::Fsin => SIN,
+                M::Fcos => COS,
+                M::Fsincos => SINCOS,
+                M::Fptan => PTAN,
+                M::Fpatan => PATAN,
+                M::Fyl2x => YL2X,
+                M::Fyl2xp1 => YL2XP1,
+                _ => F2XM1,
+            };
+            t.x87(o, 0);
         }
         M::Fincstp => {
             t.x87(INCSTP, 0);

@@ -331,11 +331,11 @@ fn divide_errors_raise_de_at_the_instruction() {
 #[test]
 fn unimplemented_instruction_raises_ud_with_a_diagnostic() {
     let init = base_regs();
-    // fsin (x87) is not implemented; the instructions before it must have run.
+    // MMX is not implemented; the instructions before it must have run.
     let run = emu_only(
         &|a| {
             a.mov(eax, 42u32)?;
-            a.fsin()
+            a.paddb(mm0, mm1)
         },
         &init,
         &|_| {},
@@ -348,8 +348,8 @@ fn unimplemented_instruction_raises_ud_with_a_diagnostic() {
         }
     );
     assert_eq!(run.state.regs[0], 42);
-    let line = describe_unimplemented(CODE + 5, &[0xd9, 0xfe, 0x90]);
-    assert!(line.contains("d9 fe") && line.contains("fsin"), "{line}");
+    let line = describe_unimplemented(CODE + 5, &[0x0f, 0xfc, 0xc1, 0x90]);
+    assert!(line.contains("0f fc c1") && line.contains("paddb"), "{line}");
     assert!(line.contains("0x101005"), "{line}");
     // ud2 is #UD too; hlt is #GP; int3 is #BP with rip after it.
     let run = emu_only(&|a| a.ud2(), &init, &|_| {});
