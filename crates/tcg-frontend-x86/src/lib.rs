@@ -37,6 +37,8 @@ mod fx;
 mod helpers;
 mod insn;
 mod sse;
+mod sse_ext;
+mod sse_ext_impl;
 mod sse_impl;
 mod state;
 mod translate;
@@ -87,34 +89,64 @@ pub mod vector {
     pub const XM: u32 = 19;
 }
 
-/// The CPU the guest sees: every feature advertised by `cpuid` is implemented.
+/// The CPU the guest sees: every feature advertised by `cpuid` is implemented, and the
+/// instructions of every feature it lacks raise #UD.
 ///
 /// The baseline is x86-64 v1 (SSE2): FPU, TSC, CX8, CMOV, MMX, FXSR, SSE, SSE2, SYSCALL,
 /// NX, LM, LAHF/SAHF. MMX is advertised because the psABI baseline requires it, but is not
-/// translated yet (MMX instructions raise #UD); x87 is translated, except the transcendental
-/// instructions.
+/// translated (MMX instructions, including the MMX forms of SSSE3, raise #UD).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct CpuModel {
     /// POPCNT.
     pub popcnt: bool,
     /// CMPXCHG16B.
     pub cx16: bool,
-    /// BMI1 (TZCNT; without it `tzcnt` executes as `bsf`).
+    /// BMI1 (TZCNT; without it `tzcnt` executes as `bsf`). Only `tzcnt` of BMI1 is
+    /// implemented, so front ends should not advertise it to programs (see `emu -cpu`).
     pub bmi1: bool,
     /// LZCNT/ABM (without it `lzcnt` executes as `bsr`).
     pub lzcnt: bool,
     /// RDTSCP.
     pub rdtscp: bool,
+    /// SSE3 (incl. `fisttp`).
+    pub sse3: bool,
+    /// SSSE3.
+    pub ssse3: bool,
+    /// SSE4.1.
+    pub sse41: bool,
+    /// SSE4.2 (incl. `crc32` and the string compares).
+    pub sse42: bool,
+    /// AES-NI.
+    pub aes: bool,
+    /// PCLMULQDQ.
+    pub pclmul: bool,
 }
 
 impl CpuModel {
-    /// Baseline x86-64 (SSE2 only).
+    /// Baseline x86-64 (v1: SSE2 only).
     pub const BASELINE: CpuModel = CpuModel {
         popcnt: false,
         cx16: false,
         bmi1: false,
         lzcnt: false,
         rdtscp: false,
+        sse3: false,
+        ssse3: false,
+        sse41: false,
+        sse42: false,
+        aes: false,
+        pclmul: false,
+    };
+
+    /// x86-64-v2: the baseline plus CMPXCHG16B, POPCNT, SSE3, SSSE3, SSE4.1, SSE4.2.
+    pub const X86_64_V2: CpuModel = CpuModel {
+        popcnt: true,
+        cx16: true,
+        sse3: true,
+        ssse3: true,
+        sse41: true,
+        sse42: true,
+        ..CpuModel::BASELINE
     };
 
     /// Everything this frontend implements beyond the baseline.
@@ -124,25 +156,49 @@ impl CpuModel {
         bmi1: true,
         lzcnt: true,
         rdtscp: true,
+        sse3: true,
+        ssse3: true,
+        sse41: true,
+        sse42: true,
+        aes: true,
+        pclmul: true,
     };
 
-    /// Packs the model into bits (for helpers).
+    /// Packs the model into bits (for helpers and translation-block keys; fits in 31 bits).
     pub fn bits(&self) -> u64 {
-        u64::from(self.popcnt)
-            | u64::from(self.cx16) << 1
-            | u64::from(self.bmi1) << 2
-            | u64::from(self.lzcnt) << 3
-            | u64::from(self.rdtscp) << 4
+        [
+            self.popcnt,
+            self.cx16,
+            self.bmi1,
+            self.lzcnt,
+            self.rdtscp,
+            self.sse3,
+            self.ssse3,
+            self.sse41,
+            self.sse42,
+            self.aes,
+            self.pclmul,
+        ]
+        .iter()
+        .enumerate()
+        .fold(0, |acc, (i, &f)| acc | u64::from(f) << i)
     }
 
     /// Unpacks [`CpuModel::bits`].
     pub fn from_bits(b: u64) -> CpuModel {
+        let f = |i: u32| b >> i & 1 != 0;
         CpuModel {
-            popcnt: b & 1 != 0,
-            cx16: b & 2 != 0,
-            bmi1: b & 4 != 0,
-            lzcnt: b & 8 != 0,
-            rdtscp: b & 16 != 0,
+            popcnt: f(0),
+            cx16: f(1),
+            bmi1: f(2),
+            lzcnt: f(3),
+            rdtscp: f(4),
+            sse3: f(5),
+            ssse3: f(6),
+            sse41: f(7),
+            sse42: f(8),
+            aes: f(9),
+            pclmul: f(10),
         }
     }
 }

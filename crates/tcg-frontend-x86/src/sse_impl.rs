@@ -115,16 +115,16 @@ pub(crate) mod op {
 const IE: u32 = 1;
 const ZE: u32 = 1 << 2;
 
-fn get(s: &X86State, i: usize) -> u128 {
+pub(crate) fn get(s: &X86State, i: usize) -> u128 {
     let v = if i == 16 { s.xmm_tmp } else { s.xmm[i] };
     u128::from(v[0]) | (u128::from(v[1]) << 64)
 }
 
-fn put(s: &mut X86State, i: usize, v: u128) {
+pub(crate) fn put(s: &mut X86State, i: usize, v: u128) {
     s.xmm[i] = [v as u64, (v >> 64) as u64];
 }
 
-fn lanes<const N: usize>(v: u128, bits: u32) -> [u64; N] {
+pub(crate) fn lanes<const N: usize>(v: u128, bits: u32) -> [u64; N] {
     let m = if bits == 64 {
         u64::MAX
     } else {
@@ -133,7 +133,7 @@ fn lanes<const N: usize>(v: u128, bits: u32) -> [u64; N] {
     std::array::from_fn(|i| ((v >> (i as u32 * bits)) as u64) & m)
 }
 
-fn join<const N: usize>(l: [u64; N], bits: u32) -> u128 {
+pub(crate) fn join<const N: usize>(l: [u64; N], bits: u32) -> u128 {
     let m = if bits == 64 {
         u64::MAX
     } else {
@@ -144,12 +144,12 @@ fn join<const N: usize>(l: [u64; N], bits: u32) -> u128 {
     })
 }
 
-fn sx(v: u64, bits: u32) -> i64 {
+pub(crate) fn sx(v: u64, bits: u32) -> i64 {
     ((v << (64 - bits)) as i64) >> (64 - bits)
 }
 
 /// Lane-wise `f(a, b)` on `bits`-wide lanes.
-fn map2(a: u128, b: u128, bits: u32, f: impl Fn(u64, u64) -> u64) -> u128 {
+pub(crate) fn map2(a: u128, b: u128, bits: u32, f: impl Fn(u64, u64) -> u64) -> u128 {
     match bits {
         8 => join::<16>(
             {
@@ -182,12 +182,12 @@ fn map2(a: u128, b: u128, bits: u32, f: impl Fn(u64, u64) -> u64) -> u128 {
     }
 }
 
-fn sat_s(v: i64, bits: u32) -> u64 {
+pub(crate) fn sat_s(v: i64, bits: u32) -> u64 {
     let (lo, hi) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1);
     v.clamp(lo, hi) as u64
 }
 
-fn sat_u(v: i64, bits: u32) -> u64 {
+pub(crate) fn sat_u(v: i64, bits: u32) -> u64 {
     v.clamp(0, (1i64 << bits) - 1) as u64
 }
 
@@ -226,7 +226,7 @@ fn pack(a: u128, b: u128, from: u32, sat: impl Fn(i64) -> u64) -> u128 {
 // ---- floating point with x86 rules ----
 
 /// A floating-point format: f32 or f64 on raw bits.
-trait Fp: Copy {
+pub(crate) trait Fp: Copy {
     const BITS: u32;
     const QUIET: u64;
     const DEFAULT_NAN: u64;
@@ -357,7 +357,7 @@ impl Fp for f64 {
 
 /// x86 arithmetic: a NaN operand propagates (the first one, quieted); an invalid
 /// operation gives the default NaN (negative quiet NaN); raises IE/ZE in MXCSR.
-fn arith<F: Fp>(mx: &mut u32, kind: u32, a: F, b: F) -> u64 {
+pub(crate) fn arith<F: Fp>(mx: &mut u32, kind: u32, a: F, b: F) -> u64 {
     if a.is_nan() || b.is_nan() {
         if a.is_snan() || b.is_snan() {
             *mx |= IE;

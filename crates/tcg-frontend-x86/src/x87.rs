@@ -206,6 +206,8 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
         LD_CONST => push(s, constant(arg, c.rc)),
         ST_F32 | ST_F64 | ST_F80 | ST_I16 | ST_I32 | ST_I64 => {
             let v = st(s, 0);
+            // fisttp (arg bit 1) truncates whatever the rounding control.
+            let rc = if arg & 2 != 0 { 3 } else { c.rc };
             let (bits, f) = match op {
                 ST_F32 => {
                     let (b, f) = f80::to_f32(v, c.rc);
@@ -216,9 +218,9 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
                     s.xmm_tmp[1] = u64::from(v.se);
                     (v.m, 0)
                 }
-                ST_I16 => f80::to_signed(v, 16, c.rc),
-                ST_I32 => f80::to_signed(v, 32, c.rc),
-                _ => f80::to_signed(v, 64, c.rc),
+                ST_I16 => f80::to_signed(v, 16, rc),
+                ST_I32 => f80::to_signed(v, 32, rc),
+                _ => f80::to_signed(v, 64, rc),
             };
             s.xmm_tmp[0] = bits;
             s.fpu_sw = (s.fpu_sw | f) & !C1;
@@ -632,8 +634,12 @@ pub(crate) fn translate_x87(t: &mut Tr, ins: &Instruction) -> R {
                 t.x87(LD_ST, reg_arg(0).ok_or(Unsupported)?);
             }
         }
-        M::Fst | M::Fstp | M::Fist | M::Fistp => {
-            let pop = u64::from(matches!(m, M::Fstp | M::Fistp));
+        M::Fst | M::Fstp | M::Fist | M::Fistp | M::Fisttp => {
+            if m == M::Fisttp && !t.cfg.cpu.sse3 {
+                return Err(Unsupported);
+            }
+            let pop = u64::from(matches!(m, M::Fstp | M::Fistp | M::Fisttp))
+                | u64::from(m == M::Fisttp) << 1;
             if has_mem {
                 let (o, size) = match ins.memory_size() {
                     MemorySize::Float32 => (ST_F32, 4),

@@ -349,7 +349,10 @@ fn unimplemented_instruction_raises_ud_with_a_diagnostic() {
     );
     assert_eq!(run.state.regs[0], 42);
     let line = describe_unimplemented(CODE + 5, &[0x0f, 0xfc, 0xc1, 0x90]);
-    assert!(line.contains("0f fc c1") && line.contains("paddb"), "{line}");
+    assert!(
+        line.contains("0f fc c1") && line.contains("paddb"),
+        "{line}"
+    );
     assert!(line.contains("0x101005"), "{line}");
     // ud2 is #UD too; hlt is #GP; int3 is #BP with rip after it.
     let run = emu_only(&|a| a.ud2(), &init, &|_| {});
