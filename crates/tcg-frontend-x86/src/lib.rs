@@ -24,7 +24,12 @@
 //!   hardware's 66-bit π for argument reduction (see `x87_trans` for how close to the
 //!   hardware that is).
 //!
-//! Not implemented (raise #UD): MMX, SSE3 and later, AVX, `fnsave`/`frstor`, BCD,
+//! * SSE3, SSSE3, SSE4.1, SSE4.2 (incl. `crc32` and the string compares), AES-NI and
+//!   PCLMULQDQ through a second helper (`sse_ext`); each raises #UD unless the
+//!   [`CpuModel`] has its feature.
+//!
+//! Not implemented (raise #UD): MMX (incl. the MMX forms of SSSE3), AVX and later, FMA,
+//! BMI (except `tzcnt`), `fnsave`/`frstor`, BCD,
 //! 16-bit `popf`/`leave`/`ret`, `enter` with a nesting level, string ops with 32-bit
 //! addressing. Unmasked SSE/x87 exceptions are not delivered; MXCSR FTZ/DAZ are ignored.
 //!
