@@ -52,6 +52,41 @@ int main(void)
     }
     fesetround(FE_TONEAREST);
 
+    /* Exception flags raised by SSE arithmetic and conversions. */
+    volatile double one = 1.0, three = 3.0, tiny = 0x1p-1022, huge = 0x1p1023, zero = 0.0;
+    volatile float f1 = 1.0f;
+    volatile double sink;
+    volatile float fsink;
+    volatile int isink;
+    struct {
+        const char *what;
+        int op;
+    } ops[] = {{"1/3", 0}, {"1*3", 1}, {"tiny*tiny", 2}, {"huge*4", 3}, {"1/0", 4},
+               {"0/0", 5}, {"sqrt(2)", 6}, {"(float)0.1", 7}, {"(int)2.5", 8}, {"tiny*(1-2^-53)", 9},
+               {"1+2^-60", 10}, {"(float)tiny", 11}};
+    for (unsigned i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        feclearexcept(FE_ALL_EXCEPT);
+        switch (ops[i].op) {
+        case 0: sink = one / three; break;
+        case 1: sink = one * three; break;
+        case 2: sink = tiny * tiny; break;
+        case 3: sink = huge * 4; break;
+        case 4: sink = one / zero; break;
+        case 5: sink = zero / zero; break;
+        case 6: sink = sqrt(one + one); break;
+        case 7: fsink = (float)(one / 10); break;
+        case 8: isink = (int)(three - 0.5); break;
+        case 9: sink = tiny * 0x1.fffffffffffffp-1; break;
+        case 10: sink = one + 0x1p-60; break;
+        case 11: fsink = (float)tiny * f1; break;
+        }
+        int e = fetestexcept(FE_ALL_EXCEPT);
+        printf("flags %-16s inexact %d underflow %d overflow %d divbyzero %d invalid %d\n",
+               ops[i].what, !!(e & FE_INEXACT), !!(e & FE_UNDERFLOW), !!(e & FE_OVERFLOW),
+               !!(e & FE_DIVBYZERO), !!(e & FE_INVALID));
+    }
+    (void)sink, (void)fsink, (void)isink;
+
     volatile long double L[] = {0.5L, 1.0L, -1.0L, 2.0L, 0.1L, 3.0L, 10.0L, 1e-5L, 100.0L, -0.75L,
                                 1e10L, 0.693147L, 1.5L, 2.718281828459045L, 1e-20L, 7.5L};
     for (unsigned i = 0; i < sizeof L / sizeof L[0]; i++) {
