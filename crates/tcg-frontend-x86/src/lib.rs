@@ -14,8 +14,8 @@
 //!   registers, `lock`ed forms as IR atomics, string ops with `rep`/`repe`/`repne` as
 //!   in-block loops, fs/gs overrides), control flow, `cpuid`, `rdtsc`, fences.
 //! * SSE/SSE2: moves and bitwise ops inline; packed/scalar integer and floating-point ops,
-//!   compares and conversions through one helper with x86 NaN rules and MXCSR.RC; IE/ZE
-//!   flags in MXCSR.
+//!   compares and conversions through one helper with x86 NaN rules and MXCSR.RC; the IE,
+//!   ZE, OE, UE and PE flags in MXCSR (DE is not raised).
 //! * x87 with an 80-bit soft-float: loads/stores of every format, arithmetic, compares
 //!   (incl. `fcomi`, `fcmov`), `fprem`/`fprem1`, `fscale`, `fxtract`, `fsqrt`, `frndint`,
 //!   control/status/tag words, stack under/overflow, `fxsave`/`fxrstor`,

@@ -149,9 +149,9 @@ pub(crate) fn f2xm1(x: F80, rc: u8) -> (F80, u16) {
         let (r, f) = fx::expm1(fx.mul(LN2)).to_f80_inexact(ctl(rc));
         return (r, f | de);
     }
-    // Outside [-1, 1] (undefined in the manuals) the operand is left unchanged, as AMD
-    // processors do.
-    (x, 0)
+    // Outside [-1, 1] (undefined in the manuals) the operand is left unchanged and reported
+    // inexact, as AMD processors do.
+    (x, exc::PE | de)
 }
 
 /// `y * log2(w)` for w = 2^k exactly.
@@ -189,7 +189,15 @@ pub(crate) fn yl2x(x: F80, y: F80, rc: u8) -> (F80, u16) {
     }
     let fx = Fx::from_f80(x);
     if fx.m == 1 << 127 {
-        let (r, f) = times_int(y, i64::from(fx.e), rc);
+        // x = 2^k: the value y * k is exact, but the hardware reports it inexact (and
+        // tiny results as underflows) unless k or y is zero.
+        let (r, mut f) = times_int(y, i64::from(fx.e), rc);
+        if fx.e != 0 && y.class() == Class::Finite {
+            f |= exc::PE;
+            if r.exp() == 0 {
+                f |= exc::UE;
+            }
+        }
         return (r, f | de);
     }
     let below_one = fx.e < 0;
@@ -237,9 +245,10 @@ pub(crate) fn yl2xp1(x: F80, y: F80, rc: u8) -> (F80, u16) {
         _ => {}
     }
     if w.m == 1 << 127 && fx.e > -64 {
-        // 1 + x is exactly a power of two.
+        // 1 + x is exactly a power of two (only outside the documented domain): the value
+        // is exact, but the hardware reports it inexact.
         let (r, f) = times_int(y, i64::from(w.e), rc);
-        return (r, f | de);
+        return (r, f | de | exc::PE);
     }
     let v = Fx::from_f80(y).mul(fx::ln1p(fx).mul(LOG2E));
     let (r, f) = v.to_f80_inexact(ctl(rc));

@@ -225,7 +225,7 @@ fn run_with(
                 ));
             }
             // TOP, C0, C2, C3, SF, ZE, IE.
-            let swm = 0x3800 | 0x4000 | 0x0400 | 0x0100 | 0x40 | 0x4 | 0x1;
+            let swm = 0x3800 | 0x4000 | 0x0400 | 0x0100 | 0x40 | 0x20 | 0x10 | 0x8 | 0x4 | 0x1;
             if (e.sw ^ n.sw) & swm != 0 {
                 errs.push(format!("sw emu {:#x} native {:#x}", e.sw, n.sw));
             }
