@@ -228,7 +228,15 @@ pub fn cpuid(model: &CpuModel, leaf: u32, _subleaf: u32) -> (u32, u32, u32, u32)
             (0x0000_06f1, 0, ecx, edx)
         }
         0x8000_0002..=0x8000_0004 => {
-            let brand = b"emu x86-64 TCG CPU (baseline)\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+            let name: &[u8] = if model.aes && model.pclmul {
+                b"emu x86-64 TCG CPU (max)"
+            } else if model.sse42 {
+                b"emu x86-64 TCG CPU (x86-64-v2)"
+            } else {
+                b"emu x86-64 TCG CPU (baseline)"
+            };
+            let mut brand = [0u8; 48];
+            brand[..name.len()].copy_from_slice(name);
             let i = (leaf - 0x8000_0002) as usize * 16;
             let mut r = (0, 0, 0, 0);
             put_str(

@@ -699,3 +699,38 @@ fn sse2_string_function_kernels_match_native() {
         assert!(run.state.regs[1] <= DATA + k as u64);
     }
 }
+
+#[test]
+fn cpuid_describes_each_model_consistently() {
+    use tcg_frontend_x86::cpuid;
+    let sse3 = 1 << 0;
+    let pclmul = 1 << 1;
+    let ssse3 = 1 << 9;
+    let fma = 1 << 12;
+    let cx16 = 1 << 13;
+    let sse41 = 1 << 19;
+    let sse42 = 1 << 20;
+    let popcnt = 1 << 23;
+    let aes = 1 << 25;
+    let xsave_osxsave_avx = (1 << 26) | (1 << 27) | (1 << 28);
+    let v2 = sse3 | ssse3 | cx16 | sse41 | sse42 | popcnt;
+    for (model, want) in [
+        (CpuModel::BASELINE, 0u32),
+        (CpuModel::X86_64_V2, v2),
+        (CpuModel::MAX, v2 | aes | pclmul),
+    ] {
+        let (_, _, c, d) = cpuid(&model, 1, 0);
+        assert_eq!(c, want, "{model:?}");
+        assert_eq!(c & (fma | xsave_osxsave_avx), 0);
+        // SSE2, SSE, FXSR, MMX, CMOV, CX8, TSC, FPU.
+        assert_eq!(d & 0x0780_8111, 0x0780_8111);
+        let (_, b, _, _) = cpuid(&model, 7, 0);
+        // No AVX2, BMI2, AVX-512; BMI1 only as the model says.
+        assert_eq!(b & !(1 << 3), 0);
+        assert_eq!(b & (1 << 3) != 0, model.bmi1);
+        let (_, _, c, _) = cpuid(&model, 0x8000_0001, 0);
+        assert_eq!(c & 1, 1, "LAHF/SAHF");
+        assert_eq!(CpuModel::from_bits(model.bits()), model);
+        assert!(model.bits() < 1 << 31);
+    }
+}
