@@ -155,6 +155,9 @@ pub(crate) fn translate(t: &mut Tr, ins: &Instruction) -> Option<R> {
         | M::Pcmpistri
         | M::Pcmpistrm => pcmpstr(t, ins),
         M::Crc32 => crc32(t, ins),
+        M::Maskmovdqu => maskmovdqu(t, ins),
+        // Cache-line flushes have no architectural effect here.
+        M::Clflush => Ok(Flow::Next),
         _ => return None,
     })
 }
@@ -233,6 +236,37 @@ fn pcmpstr(t: &mut Tr, ins: &Instruction) -> R {
     let s = t.xsrc_unaligned(ins, 1)?;
     let f = t.ext_call(op::PCMPSTR + k, d, s, imm8(ins) | u64::from(wide) << 8);
     t.set_cc_eflags(f);
+    Ok(Flow::Next)
+}
+
+/// `maskmovdqu` (SSE2): stores the bytes of the first operand whose mask byte (second
+/// operand) has its top bit set to [rdi], one byte at a time (unselected bytes are not
+/// accessed).
+fn maskmovdqu(t: &mut Tr, ins: &Instruction) -> R {
+    // iced lists the implicit [rdi] first.
+    let first = ins.op_count() - 2;
+    let (Some(src), Some(mask)) = (xmm_of(ins, first), xmm_of(ins, first + 1)) else {
+        return Err(Unsupported);
+    };
+    let base = match ins.op0_kind() {
+        OpKind::MemorySegRDI => t.copy(t.regs[7]),
+        OpKind::MemorySegEDI => t.zext(t.regs[7], 4),
+        _ => return Err(Unsupported),
+    };
+    let base = match ins.memory_segment() {
+        iced_x86::Register::FS => t.bin(tcg::BinOp::Add, base, t.fs_base),
+        iced_x86::Register::GS => t.bin(tcg::BinOp::Add, base, t.gs_base),
+        _ => base,
+    };
+    for i in 0..16u32 {
+        let m = t.ld_state(tcg::Type::I64, xoff(mask) + i, 1);
+        let skip = t.label();
+        t.brcondi(tcg::Cond::TstEq, m, 0x80, skip);
+        let v = t.ld_state(tcg::Type::I64, xoff(src) + i, 1);
+        let a = t.bini(tcg::BinOp::Add, base, u64::from(i));
+        t.store(v, a, 1);
+        t.set_label(skip);
+    }
     Ok(Flow::Next)
 }
 

@@ -531,3 +531,41 @@ fn extensions_raise_ud_without_their_feature() {
         assert_eq!(run.end, End::Done, "case {i} under max");
     }
 }
+
+#[test]
+fn maskmovdqu_and_clflush_match_native() {
+    use iced_x86::code_asm::*;
+    let mut rng = StdRng::seed_from_u64(77);
+    for round in 0..64 {
+        let mut init = base_regs();
+        init.gpr[7] = DATA + rng.gen_range(0..0x800);
+        for x in init.xmm.iter_mut() {
+            *x = [special_half(&mut rng), rng.gen()];
+        }
+        let mut data = vec![0u8; 0x1000];
+        rng.fill(&mut data[..]);
+        let (s, m) = (rng.gen_range(0..16), rng.gen_range(0..16));
+        let body = move |a: &mut CodeAssembler| -> Result<(), IcedError> {
+            a.clflush(ptr(rdi))?;
+            let x = [
+                xmm0, xmm1, xmm2, xmm3, xmm4, xmm5, xmm6, xmm7, xmm8, xmm9, xmm10, xmm11, xmm12,
+                xmm13, xmm14, xmm15,
+            ];
+            a.maskmovdqu(x[s], x[m])
+        };
+        let sn = assemble(&body);
+        let img = image(&data);
+        let cfg = TranslateConfig::default();
+        let emu = run_emu(&sn.emu, sn.end, &init, &img, &cfg, &|_| {});
+        assert_eq!(emu.end, End::Done, "round {round}");
+        let (nat, nmem) = run_native(&sn.native, &init, &img);
+        for (base, len) in COMPARED {
+            let r = base as usize..(base + len) as usize;
+            assert!(
+                emu.mem[r.clone()] == nmem[r],
+                "round {round}: memory differs"
+            );
+        }
+        assert_eq!(emu.state.xmm, nat.xmm);
+    }
+}
