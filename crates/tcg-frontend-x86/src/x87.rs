@@ -60,6 +60,7 @@ pub(crate) mod op {
     pub const YL2X: u64 = 44;
     pub const YL2XP1: u64 = 45;
     pub const F2XM1: u64 = 46;
+    pub const STPNCE: u64 = 47;
 }
 
 const C0: u16 = 1 << 8;
@@ -486,6 +487,14 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             set_st(s, 1, r);
             pop(s);
         }
+        STPNCE => {
+            // fstpnce: copies ST(0), tag included, into ST(i) and pops, raising nothing.
+            let (src, dst) = (phys(s, 0), phys(s, arg & 7));
+            s.fpregs[dst] = s.fpregs[src];
+            s.fpu_tw = (s.fpu_tw & !(1 << dst)) | (u16::from(valid(s, src)) << dst);
+            s.fpu_sw &= !C1;
+            pop(s);
+        }
         INCSTP => {
             s.fpu_top = (s.fpu_top + 1) & 7;
             s.fpu_sw &= !C1;
@@ -883,7 +892,21 @@ pub(crate) fn translate_x87(t: &mut Tr, ins: &Instruction) -> R {
         | M::Fxrstor64
         | M::Fnstenv
         | M::Fstenv
-        | M::Fldenv => return translate_state_image(t, ins),
+        | M::Fldenv
+        | M::Fnsave
+        | M::Fsave
+        | M::Frstor => return translate_state_image(t, ins),
+        // 287-era controls: no-ops (like fnop) since the 387.
+        M::Fneni | M::Feni | M::Fndisi | M::Fdisi | M::Fnsetpm | M::Fsetpm => {}
+        M::Ffreep => {
+            // Free ST(i), then pop.
+            t.x87(FREE, reg_arg(0).ok_or(Unsupported)?);
+            t.x87(FREE, 0);
+            t.x87(INCSTP, 0);
+        }
+        M::Fstpnce => {
+            t.x87(STPNCE, reg_arg(0).ok_or(Unsupported)?);
+        }
         _ => return Err(Unsupported),
     }
     Ok(Flow::Next)
@@ -897,6 +920,8 @@ pub(crate) mod memop {
     pub const FXRSTOR64: u64 = 4;
     pub const FNSTENV: u64 = 5;
     pub const FLDENV: u64 = 6;
+    pub const FNSAVE: u64 = 7;
+    pub const FRSTOR: u64 = 8;
 }
 
 /// The full (2-bit) tag of physical register `p`: 0 valid, 1 zero, 2 special, 3 empty.
@@ -918,6 +943,7 @@ pub(crate) fn exec_mem(s: &mut X86State, op: u64, addr: u64) -> u64 {
     use memop::*;
     let len: u64 = match op {
         FXSAVE | FXSAVE64 | FXRSTOR | FXRSTOR64 => 512,
+        FNSAVE | FRSTOR => 108,
         _ => 28,
     };
     if matches!(op, FXSAVE | FXSAVE64 | FXRSTOR | FXRSTOR64) && addr % 16 != 0 {
@@ -977,7 +1003,7 @@ pub(crate) fn exec_mem(s: &mut X86State, op: u64, addr: u64) -> u64 {
                 s.xmm[i][1] = u64::from_le_bytes(mem[o + 8..o + 16].try_into().expect("8"));
             }
         }
-        FNSTENV => {
+        FNSTENV | FNSAVE => {
             let tags = (0..8).fold(0u16, |t, p| t | (full_tag(s, p) << (2 * p)));
             let w = |mem: &mut [u8], o: usize, v: u16| {
                 mem[o..o + 2].copy_from_slice(&v.to_le_bytes());
@@ -988,8 +1014,19 @@ pub(crate) fn exec_mem(s: &mut X86State, op: u64, addr: u64) -> u64 {
             w(mem, 8, tags);
             mem[12..28].fill(0);
             mem[26..28].copy_from_slice(&0xffffu16.to_le_bytes());
-            // fnstenv masks all exceptions afterwards.
-            s.fpu_cw |= 0x3f;
+            if op == FNSAVE {
+                // The registers in stack order, then the state is reinitialised.
+                for i in 0..8 {
+                    let p = phys(s, i as u64);
+                    let o = 28 + 10 * i;
+                    mem[o..o + 8].copy_from_slice(&s.fpregs[p].mantissa.to_le_bytes());
+                    mem[o + 8..o + 10].copy_from_slice(&s.fpregs[p].sign_exp.to_le_bytes());
+                }
+                exec(s, op::INIT, 0);
+            } else {
+                // fnstenv masks all exceptions afterwards.
+                s.fpu_cw |= 0x3f;
+            }
         }
         _ => {
             s.fpu_cw = u16::from_le_bytes([mem[0], mem[1]]);
@@ -1004,6 +1041,15 @@ pub(crate) fn exec_mem(s: &mut X86State, op: u64, addr: u64) -> u64 {
                     t
                 }
             });
+            if op == FRSTOR {
+                for i in 0..8 {
+                    let p = phys(s, i as u64);
+                    let o = 28 + 10 * i;
+                    s.fpregs[p].mantissa =
+                        u64::from_le_bytes(mem[o..o + 8].try_into().expect("8 bytes"));
+                    s.fpregs[p].sign_exp = u16::from_le_bytes([mem[o + 8], mem[o + 9]]);
+                }
+            }
         }
     }
     0
@@ -1019,12 +1065,16 @@ pub(crate) fn translate_state_image(t: &mut Tr, ins: &Instruction) -> R {
         M::Fxrstor64 => FXRSTOR64,
         M::Fnstenv | M::Fstenv => FNSTENV,
         M::Fldenv => FLDENV,
+        M::Fnsave | M::Fsave => FNSAVE,
+        M::Frstor => FRSTOR,
         _ => return Err(Unsupported),
     };
     if ins.op_count() != 1 || ins.op_kind(0) != OpKind::Memory {
         return Err(Unsupported);
     }
-    if matches!(op, FNSTENV | FLDENV) && ins.memory_size() != MemorySize::FpuEnv28 {
+    if matches!(op, FNSTENV | FLDENV) && ins.memory_size() != MemorySize::FpuEnv28
+        || matches!(op, FNSAVE | FRSTOR) && ins.memory_size() != MemorySize::FpuState108
+    {
         return Err(Unsupported);
     }
     let a = t.ea(ins, true)?;

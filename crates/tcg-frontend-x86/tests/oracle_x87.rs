@@ -309,7 +309,7 @@ fn x87_loads_stores_and_stack() {
         &[
             Fld, Fild, Fst, Fstp, Fist, Fistp, Fisttp, Fxch, Fld1, Fldz, Fldpi, Fldl2t, Fldl2e,
             Fldlg2, Fldln2, Fchs, Fabs, Fincstp, Fdecstp, Ffree, Fninit, Fnclex, Fnstsw, Fnstcw,
-            Fldcw, Fnop,
+            Fldcw, Fnop, Ffreep, Fstpnce, Fneni, Fndisi, Fnsetpm,
         ],
         N,
     );
@@ -455,6 +455,12 @@ fn fxsave_fxrstor_fnstenv_fldenv_match_native() {
             a.fxsave64(ptr(r15 + 0x400))?;
             a.fldenv(ptr(r15 + 0x800))?;
             a.fld1()?;
+            a.fnsave(ptr(r15 + 0xa00))?;
+            a.fldl2e()?;
+            a.frstor(ptr(r15 + 0xa00))?;
+            a.fldlg2()?;
+            a.fnsave(ptr(r15 + 0xb00))?;
+            a.frstor(ptr(r15 + 0xa00))?;
             Ok(())
         };
         let mut data = vec![0u8; 0x1000];
@@ -478,7 +484,11 @@ fn fxsave_fxrstor_fnstenv_fldenv_match_native() {
                     || (base + 28..base + 32).contains(&off)
                     || (base + 416..base + 512).contains(&off)
             };
-            in_fx(0x200) || in_fx(0x400) || (0x800 + 12..0x800 + 28).contains(&off)
+            in_fx(0x200)
+                || in_fx(0x400)
+                || [0x800, 0xa00, 0xb00]
+                    .iter()
+                    .any(|b| (b + 12..b + 28).contains(&off))
         };
         for off in 0..0x1000u64 {
             let a = (DATA + off) as usize;
