@@ -1,8 +1,10 @@
 //! Acceptance tests: the C programs in `tests/guest/` are compiled statically with glibc
-//! (`gcc -static -O2`) and musl (`musl-gcc -static -O2`), run natively and under `emu` with
-//! the same argv, environment and working directory, and must behave identically: same
-//! stdout, stderr, exit status (code or signal) and files left behind. One test per program
-//! and C library (`glibc::hello`, `musl::hello`, ...).
+//! (`gcc -static -O2`, and again with `-march=x86-64-v2`) and musl (`musl-gcc -static -O2`),
+//! run natively and under `emu` with the same argv, environment and working directory, and
+//! must behave identically: same stdout, stderr, exit status (code or signal) and files left
+//! behind. One test per program and build (`glibc::hello`, `glibc_v2::hello`,
+//! `musl::hello`, ...). A program can add compiler flags with a line
+//! `// emu-cflags: <flags>` in its source (e.g. `-O3 -march=x86-64-v2` or `-maes`).
 //!
 //! Binaries are cached under `target/tmp/guest-bin/`, keyed by a hash of the source, the
 //! compiler and the flags, so reruns do not recompile. See `common/mod.rs` for
@@ -19,6 +21,8 @@ use common::{check_all, fnv, scratch, selected, workspace_root, Expect, Invocati
 #[derive(Debug, Clone, Copy)]
 enum Libc {
     Glibc,
+    /// glibc, compiled for x86-64-v2 (SSE4.2, POPCNT).
+    GlibcV2,
     Musl,
 }
 
@@ -26,13 +30,22 @@ impl Libc {
     fn name(self) -> &'static str {
         match self {
             Libc::Glibc => "glibc",
+            Libc::GlibcV2 => "glibc_v2",
             Libc::Musl => "musl",
+        }
+    }
+
+    /// Flags this build adds to [`CFLAGS`].
+    fn flags(self) -> &'static [&'static str] {
+        match self {
+            Libc::GlibcV2 => &["-march=x86-64-v2"],
+            _ => &[],
         }
     }
 
     fn compiler(self) -> &'static str {
         match self {
-            Libc::Glibc => "gcc",
+            Libc::Glibc | Libc::GlibcV2 => "gcc",
             Libc::Musl => "musl-gcc",
         }
     }
@@ -52,16 +65,29 @@ fn compile(libc: Libc, name: &str) -> Option<PathBuf> {
     let version = match Command::new(cc).arg("--version").output() {
         Ok(o) if o.status.success() => o.stdout,
         _ => {
-            if matches!(libc, Libc::Glibc) {
+            if !matches!(libc, Libc::Musl) {
                 panic!("{cc} is needed to build the guest programs");
             }
             eprintln!("note: {cc} not found: skipping the {} build of {name} (apt-get install musl-tools)", libc.name());
             return None;
         }
     };
+    // Per-program flags from a `// emu-cflags: ...` line.
+    let text = String::from_utf8_lossy(&source);
+    let extra: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("// emu-cflags:"))
+        .flat_map(str::split_whitespace)
+        .collect();
+    let flags: Vec<&str> = CFLAGS
+        .iter()
+        .chain(libc.flags())
+        .copied()
+        .chain(extra.iter().copied())
+        .collect();
     let mut key = source.clone();
     key.extend_from_slice(&version);
-    key.extend_from_slice(format!("{cc} {CFLAGS:?} {LIBS:?}").as_bytes());
+    key.extend_from_slice(format!("{cc} {flags:?} {LIBS:?}").as_bytes());
     let dir = scratch(&format!("guest-bin/{}", libc.name()));
     let out = dir.join(format!("{name}-{:016x}", fnv(&key)));
     if out.exists() {
@@ -73,7 +99,7 @@ fn compile(libc: Libc, name: &str) -> Option<PathBuf> {
         std::thread::current().id()
     ));
     let result = Command::new(cc)
-        .args(CFLAGS)
+        .args(&flags)
         .arg("-o")
         .arg(&tmp)
         .arg(&src)
@@ -143,6 +169,15 @@ macro_rules! guest_programs {
                 }
             )*
         }
+        mod glibc_v2 {
+            $(
+                #[test]
+                $(#[$attr])*
+                fn $program() {
+                    super::check_program(super::Libc::GlibcV2, stringify!($program), $runs, $expect);
+                }
+            )*
+        }
         mod musl {
             $(
                 #[test]
@@ -163,9 +198,6 @@ guest_programs! {
     ], crate::Expect::Same;
     intarith: &[&[]], crate::Expect::Same;
     printf: &[&[]], crate::Expect::Same;
-    // Known gap, run with `--ignored`: libm's atanl/expl/logl/powl use the x87 transcendental
-    // instructions (fpatan, fyl2x, f2xm1), which the frontend does not implement yet (SIGILL).
-    #[ignore = "x87 transcendentals (fpatan, fyl2x, f2xm1) not implemented yet"]
     longdouble: &[&[]], crate::Expect::Same;
     strings: &[&[]], crate::Expect::Same;
     sort: &[&[]], crate::Expect::Same;
@@ -174,6 +206,11 @@ guest_programs! {
     exitcode: &[&["0"], &["3"], &["42"], &["255"], &["256"], &["7", "_exit"]], crate::Expect::Same;
     segv: &[&[]], crate::Expect::Fault;
     abort: &[&[]], crate::Expect::Same;
+    fpconv: &[&[]], crate::Expect::Same;
+    libm: &[&[]], crate::Expect::Same;
+    strfuncs: &[&[]], crate::Expect::Same;
+    vector: &[&[]], crate::Expect::Same;
+    crypto: &[&[]], crate::Expect::Same;
     // Threads (one vCPU per guest thread); the argument is the thread-churn count.
     threads: &[&["10000"]], crate::Expect::Same;
     robust: &[&[]], crate::Expect::Same;

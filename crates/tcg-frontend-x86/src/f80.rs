@@ -165,7 +165,7 @@ impl F80 {
         F80::new(sign, 0x7fff, 1 << 63)
     }
     /// The quiet version of a NaN.
-    fn quiet(self) -> F80 {
+    pub(crate) fn quiet(self) -> F80 {
         F80 {
             m: self.m | (1 << 62),
             se: self.se,
@@ -173,7 +173,7 @@ impl F80 {
     }
     /// Unpacks a finite value as (sign, unbiased exponent of bit 63 of `m`, m) with `m`
     /// normalised (bit 63 set).
-    fn unpack(self) -> (bool, i32, u64) {
+    pub(crate) fn unpack(self) -> (bool, i32, u64) {
         let mut e = if self.exp() == 0 {
             1 - BIAS
         } else {
@@ -355,7 +355,7 @@ fn round(sign: bool, e: i32, sig: u128, p: u32, emin: i32, emax: i32, rc: u8) ->
 
 /// Rounds to the precision and exponent range of `c`; the result is an extended value
 /// (exactly representable in the target format).
-fn round80(sign: bool, e: i32, sig: u128, c: Ctl) -> (F80, u16) {
+pub(crate) fn round80(sign: bool, e: i32, sig: u128, c: Ctl) -> (F80, u16) {
     let r = round(sign, e, sig, c.prec, c.emin, c.emax, c.rc);
     let v = match r.kind {
         0 => F80::zero(sign),
@@ -379,7 +379,7 @@ fn round80(sign: bool, e: i32, sig: u128, c: Ctl) -> (F80, u16) {
 
 /// NaN propagation for two operands (x87 rules): SNaNs are quieted; between two NaNs the one
 /// with the larger significand wins; a QNaN beats an SNaN.
-fn nan2(a: F80, b: F80) -> (F80, u16) {
+pub(crate) fn nan2(a: F80, b: F80) -> (F80, u16) {
     let (ca, cb) = (a.class(), b.class());
     if ca == Class::Invalid || cb == Class::Invalid {
         return (INDEFINITE, IE);

@@ -193,11 +193,19 @@ pub fn cpuid(model: &CpuModel, leaf: u32, _subleaf: u32) -> (u32, u32, u32, u32)
             let eax = 0x0000_06f1;
             let ebx = 8 << 8; // clflush line size 64 bytes, one logical processor
             let mut ecx = 0u32;
-            if model.cx16 {
-                ecx |= 1 << 13;
-            }
-            if model.popcnt {
-                ecx |= 1 << 23;
+            for (on, bit) in [
+                (model.sse3, 0),
+                (model.pclmul, 1),
+                (model.ssse3, 9),
+                (model.cx16, 13),
+                (model.sse41, 19),
+                (model.sse42, 20),
+                (model.popcnt, 23),
+                (model.aes, 25),
+            ] {
+                if on {
+                    ecx |= 1 << bit;
+                }
             }
             // FPU, TSC, CX8, CMOV, MMX, FXSR, SSE, SSE2.
             let edx = (1 << 0) | (1 << 4) | (1 << 8) | (1 << 15) | (1 << 23) | (1 << 24);
@@ -220,7 +228,15 @@ pub fn cpuid(model: &CpuModel, leaf: u32, _subleaf: u32) -> (u32, u32, u32, u32)
             (0x0000_06f1, 0, ecx, edx)
         }
         0x8000_0002..=0x8000_0004 => {
-            let brand = b"emu x86-64 TCG CPU (baseline)\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+            let name: &[u8] = if model.aes && model.pclmul {
+                b"emu x86-64 TCG CPU (max)"
+            } else if model.sse42 {
+                b"emu x86-64 TCG CPU (x86-64-v2)"
+            } else {
+                b"emu x86-64 TCG CPU (baseline)"
+            };
+            let mut brand = [0u8; 48];
+            brand[..name.len()].copy_from_slice(name);
             let i = (leaf - 0x8000_0002) as usize * 16;
             let mut r = (0, 0, 0, 0);
             put_str(
@@ -303,4 +319,22 @@ helper!(
     /// `x87_mem(env, op, addr) -> 0 | 1 (#PF) | 2 (#GP)`: fxsave/fxrstor/fnstenv/fldenv on
     /// guest memory through `guest_base`/`guest_size`.
     X87_MEM, h_x87_mem, 3, RW_STATE
+);
+
+extern "C" fn h_sse_ext(env: u64, op: u64, d: u64, s: u64, imm: u64) -> u64 {
+    // SAFETY: translated code passes its `env`.
+    let st = unsafe { state(env) };
+    crate::sse_ext_impl::exec(st, op as u32, d as usize, s as usize, imm)
+}
+helper!(
+    /// `sse_ext(env, op, dst, src, imm) -> value` (SSE3..SSE4.2, AES, PCLMULQDQ).
+    SSE_EXT, h_sse_ext, 5, RW_STATE
+);
+
+extern "C" fn h_crc32c(crc: u64, data: u64, size: u64) -> u64 {
+    u64::from(crate::sse_ext_impl::crc32c(crc as u32, data, size as u32))
+}
+helper!(
+    /// `crc32c(crc, data, bytes) -> crc` (the SSE4.2 `crc32` instruction; pure).
+    CRC32C, h_crc32c, 3, PURE
 );

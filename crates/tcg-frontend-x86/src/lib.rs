@@ -14,15 +14,23 @@
 //!   registers, `lock`ed forms as IR atomics, string ops with `rep`/`repe`/`repne` as
 //!   in-block loops, fs/gs overrides), control flow, `cpuid`, `rdtsc`, fences.
 //! * SSE/SSE2: moves and bitwise ops inline; packed/scalar integer and floating-point ops,
-//!   compares and conversions through one helper with x86 NaN rules and MXCSR.RC; IE/ZE
-//!   flags in MXCSR.
+//!   compares and conversions through one helper with x86 NaN rules and MXCSR.RC; the IE,
+//!   ZE, OE, UE and PE flags in MXCSR (DE is not raised).
 //! * x87 with an 80-bit soft-float: loads/stores of every format, arithmetic, compares
 //!   (incl. `fcomi`, `fcmov`), `fprem`/`fprem1`, `fscale`, `fxtract`, `fsqrt`, `frndint`,
 //!   control/status/tag words, stack under/overflow, `fxsave`/`fxrstor`,
-//!   `fnstenv`/`fldenv`.
+//!   `fnstenv`/`fldenv`, `fnsave`/`frstor`; the transcendentals (`fsin`, `fcos`, `fsincos`, `fptan`, `fpatan`,
+//!   `fyl2x`, `fyl2xp1`, `f2xm1`) correctly rounded from 128-bit evaluations, with the
+//!   hardware's 66-bit π for argument reduction (see `x87_trans` for how close to the
+//!   hardware that is).
 //!
-//! Not implemented (raise #UD): MMX, SSE3 and later, AVX, x87 transcendentals
-//! (`fsin`, `fcos`, `fptan`, `fpatan`, `f2xm1`, `fyl2x`, ...), `fnsave`/`frstor`, BCD,
+//! * SSE3, SSSE3, SSE4.1, SSE4.2 (incl. `crc32` and the string compares), AES-NI and
+//!   PCLMULQDQ through a second helper (`sse_ext`); each raises #UD unless the
+//!   [`CpuModel`] has its feature.
+//!
+//! Not implemented (raise #UD): MMX (incl. the MMX forms of SSSE3), AVX and later, FMA,
+//! BMI (except `tzcnt`), `rcpps`/`rcpss`/`rsqrtps`/`rsqrtss` (their approximations are
+//! model-specific), x87 BCD (`fbld`/`fbstp`),
 //! 16-bit `popf`/`leave`/`ret`, `enter` with a nesting level, string ops with 32-bit
 //! addressing. Unmasked SSE/x87 exceptions are not delivered; MXCSR FTZ/DAZ are ignored.
 //!
@@ -31,13 +39,17 @@
 //! guarantees only the faulting pc) the lazy-flags state may be stale.
 
 mod f80;
+mod fx;
 mod helpers;
 mod insn;
 mod sse;
+mod sse_ext;
+mod sse_ext_impl;
 mod sse_impl;
 mod state;
 mod translate;
 mod x87;
+mod x87_trans;
 
 pub use helpers::cpuid;
 pub use state::{cc, cc_compute_all, flags, off, X86State, X87Reg};
@@ -83,34 +95,64 @@ pub mod vector {
     pub const XM: u32 = 19;
 }
 
-/// The CPU the guest sees: every feature advertised by `cpuid` is implemented.
+/// The CPU the guest sees: every feature advertised by `cpuid` is implemented, and the
+/// instructions of every feature it lacks raise #UD.
 ///
 /// The baseline is x86-64 v1 (SSE2): FPU, TSC, CX8, CMOV, MMX, FXSR, SSE, SSE2, SYSCALL,
 /// NX, LM, LAHF/SAHF. MMX is advertised because the psABI baseline requires it, but is not
-/// translated yet (MMX instructions raise #UD); x87 is translated, except the transcendental
-/// instructions.
+/// translated (MMX instructions, including the MMX forms of SSSE3, raise #UD).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct CpuModel {
     /// POPCNT.
     pub popcnt: bool,
     /// CMPXCHG16B.
     pub cx16: bool,
-    /// BMI1 (TZCNT; without it `tzcnt` executes as `bsf`).
+    /// BMI1 (TZCNT; without it `tzcnt` executes as `bsf`). Only `tzcnt` of BMI1 is
+    /// implemented, so front ends should not advertise it to programs (see `emu -cpu`).
     pub bmi1: bool,
     /// LZCNT/ABM (without it `lzcnt` executes as `bsr`).
     pub lzcnt: bool,
     /// RDTSCP.
     pub rdtscp: bool,
+    /// SSE3 (incl. `fisttp`).
+    pub sse3: bool,
+    /// SSSE3.
+    pub ssse3: bool,
+    /// SSE4.1.
+    pub sse41: bool,
+    /// SSE4.2 (incl. `crc32` and the string compares).
+    pub sse42: bool,
+    /// AES-NI.
+    pub aes: bool,
+    /// PCLMULQDQ.
+    pub pclmul: bool,
 }
 
 impl CpuModel {
-    /// Baseline x86-64 (SSE2 only).
+    /// Baseline x86-64 (v1: SSE2 only).
     pub const BASELINE: CpuModel = CpuModel {
         popcnt: false,
         cx16: false,
         bmi1: false,
         lzcnt: false,
         rdtscp: false,
+        sse3: false,
+        ssse3: false,
+        sse41: false,
+        sse42: false,
+        aes: false,
+        pclmul: false,
+    };
+
+    /// x86-64-v2: the baseline plus CMPXCHG16B, POPCNT, SSE3, SSSE3, SSE4.1, SSE4.2.
+    pub const X86_64_V2: CpuModel = CpuModel {
+        popcnt: true,
+        cx16: true,
+        sse3: true,
+        ssse3: true,
+        sse41: true,
+        sse42: true,
+        ..CpuModel::BASELINE
     };
 
     /// Everything this frontend implements beyond the baseline.
@@ -120,25 +162,49 @@ impl CpuModel {
         bmi1: true,
         lzcnt: true,
         rdtscp: true,
+        sse3: true,
+        ssse3: true,
+        sse41: true,
+        sse42: true,
+        aes: true,
+        pclmul: true,
     };
 
-    /// Packs the model into bits (for helpers).
+    /// Packs the model into bits (for helpers and translation-block keys; fits in 31 bits).
     pub fn bits(&self) -> u64 {
-        u64::from(self.popcnt)
-            | u64::from(self.cx16) << 1
-            | u64::from(self.bmi1) << 2
-            | u64::from(self.lzcnt) << 3
-            | u64::from(self.rdtscp) << 4
+        [
+            self.popcnt,
+            self.cx16,
+            self.bmi1,
+            self.lzcnt,
+            self.rdtscp,
+            self.sse3,
+            self.ssse3,
+            self.sse41,
+            self.sse42,
+            self.aes,
+            self.pclmul,
+        ]
+        .iter()
+        .enumerate()
+        .fold(0, |acc, (i, &f)| acc | u64::from(f) << i)
     }
 
     /// Unpacks [`CpuModel::bits`].
     pub fn from_bits(b: u64) -> CpuModel {
+        let f = |i: u32| b >> i & 1 != 0;
         CpuModel {
-            popcnt: b & 1 != 0,
-            cx16: b & 2 != 0,
-            bmi1: b & 4 != 0,
-            lzcnt: b & 8 != 0,
-            rdtscp: b & 16 != 0,
+            popcnt: f(0),
+            cx16: f(1),
+            bmi1: f(2),
+            lzcnt: f(3),
+            rdtscp: f(4),
+            sse3: f(5),
+            ssse3: f(6),
+            sse41: f(7),
+            sse42: f(8),
+            aes: f(9),
+            pclmul: f(10),
         }
     }
 }

@@ -13,11 +13,11 @@ fn ok() -> R {
     Ok(crate::translate::Flow::Next)
 }
 
-fn xoff(i: usize) -> u32 {
+pub(crate) fn xoff(i: usize) -> u32 {
     off::XMM + 16 * i as u32
 }
 
-fn xmm_of(ins: &Instruction, i: u32) -> Option<usize> {
+pub(crate) fn xmm_of(ins: &Instruction, i: u32) -> Option<usize> {
     if ins.op_kind(i) != OpKind::Register {
         return None;
     }
@@ -34,7 +34,7 @@ fn is_mem(ins: &Instruction, i: u32) -> bool {
 }
 
 impl Tr<'_> {
-    fn ld_state(&mut self, ty: Type, offset: u32, size: u8) -> Temp {
+    pub(crate) fn ld_state(&mut self, ty: Type, offset: u32, size: u8) -> Temp {
         let t = self.b.new_temp(ty);
         self.b.push(Op::LoadState {
             dst: t,
@@ -43,14 +43,14 @@ impl Tr<'_> {
         });
         t
     }
-    fn st_state(&mut self, v: Temp, offset: u32, size: u8) {
+    pub(crate) fn st_state(&mut self, v: Temp, offset: u32, size: u8) {
         self.b.push(Op::StoreState {
             src: v,
             offset,
             mem: MemOp::unsigned(size),
         });
     }
-    fn ld128(&mut self, addr: Temp, aligned: bool) -> Temp {
+    pub(crate) fn ld128(&mut self, addr: Temp, aligned: bool) -> Temp {
         let t = self.b.new_temp(Type::I128);
         self.b.push(Op::Load {
             dst: t,
@@ -63,7 +63,7 @@ impl Tr<'_> {
         });
         t
     }
-    fn st128(&mut self, v: Temp, addr: Temp, aligned: bool) {
+    pub(crate) fn st128(&mut self, v: Temp, addr: Temp, aligned: bool) {
         self.b.push(Op::Store {
             src: v,
             addr,
@@ -74,13 +74,13 @@ impl Tr<'_> {
             },
         });
     }
-    fn mem_addr(&mut self, ins: &Instruction) -> Result<Temp, Unsupported> {
+    pub(crate) fn mem_addr(&mut self, ins: &Instruction) -> Result<Temp, Unsupported> {
         self.ea(ins, true)
     }
 
     /// Makes operand `i` available as an xmm index: a register, or a memory operand loaded
     /// into the scratch register 16 (zero-extended when narrower than 16 bytes).
-    fn xsrc(&mut self, ins: &Instruction, i: u32) -> Result<usize, Unsupported> {
+    pub(crate) fn xsrc(&mut self, ins: &Instruction, i: u32) -> Result<usize, Unsupported> {
         if let Some(x) = xmm_of(ins, i) {
             return Ok(x);
         }
@@ -251,6 +251,12 @@ pub(crate) fn translate_sse(t: &mut Tr, ins: &Instruction) -> R {
     }
     if ins.encoding() != iced_x86::EncodingKind::Legacy {
         return Err(Unsupported);
+    }
+    if !crate::sse_ext::features_ok(&t.cfg.cpu, ins) {
+        return Err(Unsupported);
+    }
+    if let Some(r) = crate::sse_ext::translate(t, ins) {
+        return r;
     }
     match m {
         M::Movdqa

@@ -114,17 +114,19 @@ pub(crate) mod op {
 // MXCSR bits.
 const IE: u32 = 1;
 const ZE: u32 = 1 << 2;
+const UE: u32 = 1 << 4;
+const PE: u32 = 1 << 5;
 
-fn get(s: &X86State, i: usize) -> u128 {
+pub(crate) fn get(s: &X86State, i: usize) -> u128 {
     let v = if i == 16 { s.xmm_tmp } else { s.xmm[i] };
     u128::from(v[0]) | (u128::from(v[1]) << 64)
 }
 
-fn put(s: &mut X86State, i: usize, v: u128) {
+pub(crate) fn put(s: &mut X86State, i: usize, v: u128) {
     s.xmm[i] = [v as u64, (v >> 64) as u64];
 }
 
-fn lanes<const N: usize>(v: u128, bits: u32) -> [u64; N] {
+pub(crate) fn lanes<const N: usize>(v: u128, bits: u32) -> [u64; N] {
     let m = if bits == 64 {
         u64::MAX
     } else {
@@ -133,7 +135,7 @@ fn lanes<const N: usize>(v: u128, bits: u32) -> [u64; N] {
     std::array::from_fn(|i| ((v >> (i as u32 * bits)) as u64) & m)
 }
 
-fn join<const N: usize>(l: [u64; N], bits: u32) -> u128 {
+pub(crate) fn join<const N: usize>(l: [u64; N], bits: u32) -> u128 {
     let m = if bits == 64 {
         u64::MAX
     } else {
@@ -144,12 +146,12 @@ fn join<const N: usize>(l: [u64; N], bits: u32) -> u128 {
     })
 }
 
-fn sx(v: u64, bits: u32) -> i64 {
+pub(crate) fn sx(v: u64, bits: u32) -> i64 {
     ((v << (64 - bits)) as i64) >> (64 - bits)
 }
 
 /// Lane-wise `f(a, b)` on `bits`-wide lanes.
-fn map2(a: u128, b: u128, bits: u32, f: impl Fn(u64, u64) -> u64) -> u128 {
+pub(crate) fn map2(a: u128, b: u128, bits: u32, f: impl Fn(u64, u64) -> u64) -> u128 {
     match bits {
         8 => join::<16>(
             {
@@ -182,12 +184,12 @@ fn map2(a: u128, b: u128, bits: u32, f: impl Fn(u64, u64) -> u64) -> u128 {
     }
 }
 
-fn sat_s(v: i64, bits: u32) -> u64 {
+pub(crate) fn sat_s(v: i64, bits: u32) -> u64 {
     let (lo, hi) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1);
     v.clamp(lo, hi) as u64
 }
 
-fn sat_u(v: i64, bits: u32) -> u64 {
+pub(crate) fn sat_u(v: i64, bits: u32) -> u64 {
     v.clamp(0, (1i64 << bits) - 1) as u64
 }
 
@@ -226,7 +228,7 @@ fn pack(a: u128, b: u128, from: u32, sat: impl Fn(i64) -> u64) -> u128 {
 // ---- floating point with x86 rules ----
 
 /// A floating-point format: f32 or f64 on raw bits.
-trait Fp: Copy {
+pub(crate) trait Fp: Copy {
     const BITS: u32;
     const QUIET: u64;
     const DEFAULT_NAN: u64;
@@ -238,11 +240,22 @@ trait Fp: Copy {
     fn mul(self, o: Self) -> Self;
     fn div(self, o: Self) -> Self;
     fn sqrt(self) -> Self;
+    /// `self * b + c` with one rounding.
+    fn fma(self, b: Self, c: Self) -> Self;
+    /// `2^(2 * precision)` times the smallest normal: above it, the residual of a rounded
+    /// product or quotient cannot underflow.
+    const SAFE_MIN: f64;
     fn lt(self, o: Self) -> bool;
     fn eq(self, o: Self) -> bool;
     fn is_snan(self) -> bool {
         self.is_nan() && self.to_bits64() & Self::QUIET == 0
     }
+    /// The value with its sign flipped.
+    fn neg_(self) -> Self {
+        Self::from_bits64(self.to_bits64() ^ (1 << (Self::BITS - 1)))
+    }
+    /// From an f64 (rounded).
+    fn from_f64(v: f64) -> Self;
     fn is_zero(self) -> bool;
     fn is_finite(self) -> bool;
     /// Exact conversion to the extended format.
@@ -259,6 +272,9 @@ impl Fp for f32 {
     const DEFAULT_NAN: u64 = 0xffc0_0000;
     fn from_bits64(b: u64) -> Self {
         f32::from_bits(b as u32)
+    }
+    fn from_f64(v: f64) -> Self {
+        v as f32
     }
     fn to_bits64(self) -> u64 {
         u64::from(self.to_bits())
@@ -281,6 +297,10 @@ impl Fp for f32 {
     fn sqrt(self) -> Self {
         f32::sqrt(self)
     }
+    fn fma(self, b: Self, c: Self) -> Self {
+        self.mul_add(b, c)
+    }
+    const SAFE_MIN: f64 = 1.1754943508222875e-38 * 281474976710656.0;
     fn lt(self, o: Self) -> bool {
         self < o
     }
@@ -311,6 +331,9 @@ impl Fp for f64 {
     fn from_bits64(b: u64) -> Self {
         f64::from_bits(b)
     }
+    fn from_f64(v: f64) -> Self {
+        v
+    }
     fn to_bits64(self) -> u64 {
         self.to_bits()
     }
@@ -332,6 +355,10 @@ impl Fp for f64 {
     fn sqrt(self) -> Self {
         f64::sqrt(self)
     }
+    fn fma(self, b: Self, c: Self) -> Self {
+        self.mul_add(b, c)
+    }
+    const SAFE_MIN: f64 = f64::MIN_POSITIVE * 8.112963841460668e31;
     fn lt(self, o: Self) -> bool {
         self < o
     }
@@ -355,9 +382,38 @@ impl Fp for f64 {
     }
 }
 
+/// The soft-float result of `kind` (0 add, 1 sub, 2 mul, 3 div, 4 sqrt of `b`) and its
+/// MXCSR flags (IE, ZE, OE, UE, PE), with underflow detected after rounding as x86 does.
+fn soft<F: Fp>(kind: u32, a: F, b: F, rc: u8) -> (u64, u32) {
+    let (x, y) = (a.to_f80(), b.to_f80());
+    let op = |c: Ctl| match kind {
+        0 => f80::add(x, y, false, c),
+        1 => f80::add(x, y, true, c),
+        2 => f80::mul(x, y, c),
+        3 => f80::div(x, y, c),
+        _ => f80::sqrt(y, c),
+    };
+    let c = F::ctl(rc);
+    let (r, fl) = op(c);
+    if r.is_nan() {
+        return (F::DEFAULT_NAN, u32::from(fl & 0x3d));
+    }
+    let mut fl = u32::from(fl & 0x3d);
+    // The soft-float detects tininess before rounding, x86 after rounding (to the target
+    // precision with an unbounded exponent): redo the rounding without the exponent limit.
+    if fl & UE != 0 {
+        let (wide, _) = op(Ctl { emin: -16382, ..c });
+        if wide.class() != f80::Class::Zero && i32::from(wide.exp()) - 16383 >= c.emin {
+            fl &= !UE;
+        }
+    }
+    (F::from_f80(r), fl)
+}
+
 /// x86 arithmetic: a NaN operand propagates (the first one, quieted); an invalid
-/// operation gives the default NaN (negative quiet NaN); raises IE/ZE in MXCSR.
-fn arith<F: Fp>(mx: &mut u32, kind: u32, a: F, b: F) -> u64 {
+/// operation gives the default NaN (negative quiet NaN); raises IE, ZE, OE, UE and PE in
+/// MXCSR (underflow only for inexact tiny results, detected after rounding).
+pub(crate) fn arith<F: Fp>(mx: &mut u32, kind: u32, a: F, b: F) -> u64 {
     if a.is_nan() || b.is_nan() {
         if a.is_snan() || b.is_snan() {
             *mx |= IE;
@@ -368,20 +424,9 @@ fn arith<F: Fp>(mx: &mut u32, kind: u32, a: F, b: F) -> u64 {
     let rc = ((*mx >> 13) & 3) as u8;
     if rc != 0 {
         // Directed rounding: the soft-float computes the exact result and rounds it.
-        let (x, y) = (a.to_f80(), b.to_f80());
-        let c = F::ctl(rc);
-        let (r, fl) = match kind {
-            0 => f80::add(x, y, false, c),
-            1 => f80::add(x, y, true, c),
-            2 => f80::mul(x, y, c),
-            3 => f80::div(x, y, c),
-            _ => f80::sqrt(y, c),
-        };
-        *mx |= u32::from(fl & 0x3d);
-        if r.is_nan() {
-            return F::DEFAULT_NAN;
-        }
-        return F::from_f80(r);
+        let (r, fl) = soft(kind, a, b, rc);
+        *mx |= fl;
+        return r;
     }
     let r = match kind {
         0 => a.add(b),
@@ -398,6 +443,44 @@ fn arith<F: Fp>(mx: &mut u32, kind: u32, a: F, b: F) -> u64 {
     if r.is_nan() {
         *mx |= IE;
         return F::DEFAULT_NAN;
+    }
+    // Inexactness from an exact residual on the host; tiny or overflowing results (where
+    // residuals may underflow, or flags need care) go through the soft-float.
+    if !a.is_finite() || !b.is_finite() || (kind == 3 && b.is_zero()) {
+        return r.to_bits64();
+    }
+    let safe = |v: F| {
+        v.is_zero()
+            || !F::from_bits64(v.to_bits64() & !(1 << (F::BITS - 1))).lt(F::from_f64(F::SAFE_MIN))
+    };
+    let exact = match kind {
+        0 | 1 => {
+            if !r.is_finite() {
+                None
+            } else {
+                // TwoSum: the rounding error of a + b' is exactly representable.
+                let bb0 = if kind == 1 {
+                    F::from_bits64(0).sub(b)
+                } else {
+                    b
+                };
+                let bb = r.sub(a);
+                let err = a.sub(r.sub(bb)).add(bb0.sub(bb));
+                Some(err.is_zero())
+            }
+        }
+        2 => (safe(r) && r.is_finite() && !r.is_zero()).then(|| a.fma(b, r.neg_()).is_zero()),
+        3 => (safe(r) && safe(a) && r.is_finite() && !r.is_zero())
+            .then(|| r.fma(b, a.neg_()).is_zero()),
+        _ => (safe(b) && !b.is_zero()).then(|| r.fma(r, b.neg_()).is_zero()),
+    };
+    match exact {
+        Some(true) => {}
+        Some(false) => *mx |= PE,
+        None => {
+            let (_, fl) = soft(kind, a, b, 0);
+            *mx |= fl;
+        }
     }
     r.to_bits64()
 }
@@ -505,6 +588,9 @@ fn to_int(mx: &mut u32, x: f64, bits: u32, rc: Option<u32>) -> u64 {
         *mx |= IE;
         return if bits == 64 { 1 << 63 } else { 1 << 31 };
     }
+    if r != x {
+        *mx |= PE;
+    }
     let v = r as i64 as u64;
     if bits == 32 {
         v & 0xffff_ffff
@@ -513,17 +599,29 @@ fn to_int(mx: &mut u32, x: f64, bits: u32, rc: Option<u32>) -> u64 {
     }
 }
 
-fn f64_to_f32(x: f64, rc: u32) -> u32 {
-    if rc != 0 && !x.is_nan() {
-        return f80::to_f32(F80::from_f64(x.to_bits()).0, rc as u8).0;
-    }
+fn f64_to_f32(mx: &mut u32, x: f64, rc: u32) -> u32 {
     if x.is_nan() {
         let b = x.to_bits();
         let sign = ((b >> 63) as u32) << 31;
         let payload = ((b >> 29) as u32) & 0x003f_ffff;
         return sign | 0x7fc0_0000 | payload;
     }
-    (x as f32).to_bits()
+    let x80 = F80::from_f64(x.to_bits()).0;
+    let (r, f) = f80::to_f32(x80, rc as u8);
+    let mut f = u32::from(f & 0x3d);
+    // Tininess is detected after rounding (to 24 bits with an unbounded exponent).
+    if f & UE != 0 {
+        let c = Ctl {
+            emin: -16382,
+            ..Ctl::binary32(rc as u8)
+        };
+        let (wide, _) = f80::add(x80, F80::zero(false), false, c);
+        if i32::from(wide.exp()) - 16383 >= -126 {
+            f &= !UE;
+        }
+    }
+    *mx |= f;
+    r
 }
 
 fn f32_to_f64(x: f32) -> u64 {
@@ -788,7 +886,8 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
             } else {
                 imm as i64
             };
-            let r = f80::to_f64(F80::from_i64(v), rc as u8).0;
+            let (r, f) = f80::to_f64(F80::from_i64(v), rc as u8);
+            mx |= u32::from(f) & PE;
             Some((a & !(u64::MAX as u128)) | u128::from(r))
         }
         CVTSI2SS32 | CVTSI2SS64 => {
@@ -797,7 +896,8 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
             } else {
                 imm as i64
             };
-            let r = f80::to_f32(F80::from_i64(v), rc as u8).0;
+            let (r, f) = f80::to_f32(F80::from_i64(v), rc as u8);
+            mx |= u32::from(f) & PE;
             Some((a & !0xffff_ffffu128) | u128::from(r))
         }
         CVTTSD2SI32..=CVTSS2SI64 => {
@@ -824,7 +924,7 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
             if x.is_snan() {
                 mx |= IE;
             }
-            Some((a & !0xffff_ffffu128) | u128::from(f64_to_f32(x, rc)))
+            Some((a & !0xffff_ffffu128) | u128::from(f64_to_f32(&mut mx, x, rc)))
         }
         CVTDQ2PD => {
             let x = lanes::<4>(b, 32);
@@ -837,7 +937,9 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
             let x = lanes::<4>(b, 32);
             Some(join::<4>(
                 std::array::from_fn(|i| {
-                    u64::from(f80::to_f32(F80::from_i64(sx(x[i], 32)), rc as u8).0)
+                    let (r, f) = f80::to_f32(F80::from_i64(sx(x[i], 32)), rc as u8);
+                    mx |= u32::from(f) & PE;
+                    u64::from(r)
                 }),
                 32,
             ))
@@ -864,8 +966,8 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
             }
             Some(join(
                 [
-                    u64::from(f64_to_f32(f64::from_bits(x[0]), rc)),
-                    u64::from(f64_to_f32(f64::from_bits(x[1]), rc)),
+                    u64::from(f64_to_f32(&mut mx, f64::from_bits(x[0]), rc)),
+                    u64::from(f64_to_f32(&mut mx, f64::from_bits(x[1]), rc)),
                     0,
                     0,
                 ],
@@ -927,5 +1029,42 @@ mod tests {
         assert_eq!(to_int(&mut mx, -2.5, 64, Some(0)), (-2i64) as u64);
         assert_eq!(to_int(&mut mx, -2.5, 64, Some(1)), (-3i64) as u64);
         assert_eq!(to_int(&mut mx, -2.5, 64, None), (-2i64) as u64);
+    }
+
+    #[test]
+    fn precision_underflow_overflow_flags() {
+        let f = |b: u64| f64::from_bits(b);
+        // Values measured on x86 hardware: tininess is detected after rounding.
+        let mut mx = 0x1f80;
+        let r = arith(
+            &mut mx,
+            2,
+            f(0x3ff0_0000_0000_0001),
+            f(0x000f_ffff_ffff_ffff),
+        );
+        assert_eq!((r, mx), (0x0010_0000_0000_0000, 0x1f80 | PE));
+        let mut mx = 0x1f80;
+        let r = arith(&mut mx, 2, f(0x3fef_ffff_ffff_ffff), f64::MIN_POSITIVE);
+        assert_eq!((r, mx), (0x0010_0000_0000_0000, 0x1f80 | PE | UE));
+        let mut mx = 0x1f80;
+        arith(&mut mx, 0, 1.0f64, 1e-30);
+        assert_eq!(mx, 0x1f80 | PE);
+        let mut mx = 0x1f80;
+        arith(&mut mx, 3, 1.0f64, 4.0);
+        assert_eq!(mx, 0x1f80);
+        let mut mx = 0x1f80;
+        arith(&mut mx, 2, 1e300f64, 1e300);
+        assert_eq!(mx, 0x1f80 | PE | (1 << 3));
+        let mut mx = 0x1f80;
+        arith(&mut mx, 4, 2.0f32, 2.0f32);
+        assert_eq!(mx, 0x1f80 | PE);
+        // Narrowing (measured on hardware): 2^-126 (1 - 3 2^-26) rounds up to the smallest
+        // normal float but is tiny after rounding to 24 bits; 2^-126 (1 - 2^-25) is not.
+        let mut mx = 0x1f80;
+        let r = f64_to_f32(&mut mx, 2f64.powi(-126) * (1.0 - 3.0 * 2f64.powi(-26)), 0);
+        assert_eq!((r, mx), (0x0080_0000, 0x1f80 | PE | UE));
+        let mut mx = 0x1f80;
+        let r = f64_to_f32(&mut mx, 2f64.powi(-126) * (1.0 - 2f64.powi(-25)), 0);
+        assert_eq!((r, mx), (0x0080_0000, 0x1f80 | PE));
     }
 }

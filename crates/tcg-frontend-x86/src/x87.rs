@@ -10,6 +10,7 @@ use crate::f80::{self, exc, Class, Ctl, F80};
 use crate::helpers;
 use crate::state::{flags, off, X86State};
 use crate::translate::{Flow, Tr, Unsupported, R};
+use crate::x87_trans;
 
 /// x87 helper operations.
 pub(crate) mod op {
@@ -51,6 +52,15 @@ pub(crate) mod op {
     pub const CMOV: u64 = 36;
     pub const PREM1: u64 = 37;
     pub const XTRACT: u64 = 38;
+    pub const SIN: u64 = 39;
+    pub const COS: u64 = 40;
+    pub const SINCOS: u64 = 41;
+    pub const PTAN: u64 = 42;
+    pub const PATAN: u64 = 43;
+    pub const YL2X: u64 = 44;
+    pub const YL2XP1: u64 = 45;
+    pub const F2XM1: u64 = 46;
+    pub const STPNCE: u64 = 47;
 }
 
 const C0: u16 = 1 << 8;
@@ -197,6 +207,8 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
         LD_CONST => push(s, constant(arg, c.rc)),
         ST_F32 | ST_F64 | ST_F80 | ST_I16 | ST_I32 | ST_I64 => {
             let v = st(s, 0);
+            // fisttp (arg bit 1) truncates whatever the rounding control.
+            let rc = if arg & 2 != 0 { 3 } else { c.rc };
             let (bits, f) = match op {
                 ST_F32 => {
                     let (b, f) = f80::to_f32(v, c.rc);
@@ -207,9 +219,9 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
                     s.xmm_tmp[1] = u64::from(v.se);
                     (v.m, 0)
                 }
-                ST_I16 => f80::to_signed(v, 16, c.rc),
-                ST_I32 => f80::to_signed(v, 32, c.rc),
-                _ => f80::to_signed(v, 64, c.rc),
+                ST_I16 => f80::to_signed(v, 16, rc),
+                ST_I32 => f80::to_signed(v, 32, rc),
+                _ => f80::to_signed(v, 64, rc),
             };
             s.xmm_tmp[0] = bits;
             s.fpu_sw = (s.fpu_sw | f) & !C1;
@@ -410,6 +422,79 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             set_st(s, 0, e);
             push(s, m);
         }
+        SIN | COS | F2XM1 => {
+            let mut uf = false;
+            let v = st_uf(s, 0, &mut uf);
+            let r = if uf {
+                Some((v, 0))
+            } else if op == F2XM1 {
+                Some(x87_trans::f2xm1(v, c.rc))
+            } else {
+                x87_trans::sin_or_cos(v, op == COS, c.rc)
+            };
+            s.fpu_sw &= !(C1 | C2);
+            match r {
+                Some((r, f)) => {
+                    s.fpu_sw |= f;
+                    set_st(s, 0, r);
+                }
+                None => s.fpu_sw |= C2,
+            }
+        }
+        SINCOS | PTAN => {
+            let mut uf = false;
+            let v = st_uf(s, 0, &mut uf);
+            let full = valid(s, (s.fpu_top.wrapping_sub(1) & 7) as usize);
+            s.fpu_sw &= !(C1 | C2);
+            let r = if uf || full {
+                Some((f80::INDEFINITE, f80::INDEFINITE, 0))
+            } else if op == PTAN {
+                x87_trans::tan(v, c.rc).map(|(t, f)| {
+                    let one = F80::new(false, 16383, 1 << 63);
+                    (t, if t.is_nan() { t } else { one }, f)
+                })
+            } else {
+                match (
+                    x87_trans::sin_or_cos(v, false, c.rc),
+                    x87_trans::sin_or_cos(v, true, c.rc),
+                ) {
+                    (Some((a, f)), Some((b, g))) => Some((a, b, f | g)),
+                    _ => None,
+                }
+            };
+            match r {
+                Some((a, b, f)) => {
+                    s.fpu_sw |= f;
+                    set_st(s, 0, a);
+                    push(s, b);
+                }
+                None => s.fpu_sw |= C2,
+            }
+        }
+        PATAN | YL2X | YL2XP1 => {
+            let mut uf = false;
+            let (x, y) = (st_uf(s, 0, &mut uf), st_uf(s, 1, &mut uf));
+            let (r, f) = if uf {
+                (f80::INDEFINITE, 0)
+            } else {
+                match op {
+                    PATAN => x87_trans::patan(x, y, c.rc),
+                    YL2X => x87_trans::yl2x(x, y, c.rc),
+                    _ => x87_trans::yl2xp1(x, y, c.rc),
+                }
+            };
+            s.fpu_sw = (s.fpu_sw | f) & !C1;
+            set_st(s, 1, r);
+            pop(s);
+        }
+        STPNCE => {
+            // fstpnce: copies ST(0), tag included, into ST(i) and pops, raising nothing.
+            let (src, dst) = (phys(s, 0), phys(s, arg & 7));
+            s.fpregs[dst] = s.fpregs[src];
+            s.fpu_tw = (s.fpu_tw & !(1 << dst)) | (u16::from(valid(s, src)) << dst);
+            s.fpu_sw &= !C1;
+            pop(s);
+        }
         INCSTP => {
             s.fpu_top = (s.fpu_top + 1) & 7;
             s.fpu_sw &= !C1;
@@ -558,8 +643,12 @@ pub(crate) fn translate_x87(t: &mut Tr, ins: &Instruction) -> R {
                 t.x87(LD_ST, reg_arg(0).ok_or(Unsupported)?);
             }
         }
-        M::Fst | M::Fstp | M::Fist | M::Fistp => {
-            let pop = u64::from(matches!(m, M::Fstp | M::Fistp));
+        M::Fst | M::Fstp | M::Fist | M::Fistp | M::Fisttp => {
+            if m == M::Fisttp && !t.cfg.cpu.sse3 {
+                return Err(Unsupported);
+            }
+            let pop = u64::from(matches!(m, M::Fstp | M::Fistp | M::Fisttp))
+                | u64::from(m == M::Fisttp) << 1;
             if has_mem {
                 let (o, size) = match ins.memory_size() {
                     MemorySize::Float32 => (ST_F32, 4),
@@ -699,6 +788,26 @@ pub(crate) fn translate_x87(t: &mut Tr, ins: &Instruction) -> R {
         M::Fxtract => {
             t.x87(XTRACT, 0);
         }
+        M::Fsin
+        | M::Fcos
+        | M::Fsincos
+        | M::Fptan
+        | M::Fpatan
+        | M::Fyl2x
+        | M::Fyl2xp1
+        | M::F2xm1 => {
+            let o = match m {
+                M::Fsin => SIN,
+                M::Fcos => COS,
+                M::Fsincos => SINCOS,
+                M::Fptan => PTAN,
+                M::Fpatan => PATAN,
+                M::Fyl2x => YL2X,
+                M::Fyl2xp1 => YL2XP1,
+                _ => F2XM1,
+            };
+            t.x87(o, 0);
+        }
         M::Fincstp => {
             t.x87(INCSTP, 0);
         }
@@ -783,7 +892,21 @@ pub(crate) fn translate_x87(t: &mut Tr, ins: &Instruction) -> R {
         | M::Fxrstor64
         | M::Fnstenv
         | M::Fstenv
-        | M::Fldenv => return translate_state_image(t, ins),
+        | M::Fldenv
+        | M::Fnsave
+        | M::Fsave
+        | M::Frstor => return translate_state_image(t, ins),
+        // 287-era controls: no-ops (like fnop) since the 387.
+        M::Fneni | M::Feni | M::Fndisi | M::Fdisi | M::Fnsetpm | M::Fsetpm => {}
+        M::Ffreep => {
+            // Free ST(i), then pop.
+            t.x87(FREE, reg_arg(0).ok_or(Unsupported)?);
+            t.x87(FREE, 0);
+            t.x87(INCSTP, 0);
+        }
+        M::Fstpnce => {
+            t.x87(STPNCE, reg_arg(0).ok_or(Unsupported)?);
+        }
         _ => return Err(Unsupported),
     }
     Ok(Flow::Next)
@@ -797,6 +920,8 @@ pub(crate) mod memop {
     pub const FXRSTOR64: u64 = 4;
     pub const FNSTENV: u64 = 5;
     pub const FLDENV: u64 = 6;
+    pub const FNSAVE: u64 = 7;
+    pub const FRSTOR: u64 = 8;
 }
 
 /// The full (2-bit) tag of physical register `p`: 0 valid, 1 zero, 2 special, 3 empty.
@@ -818,6 +943,7 @@ pub(crate) fn exec_mem(s: &mut X86State, op: u64, addr: u64) -> u64 {
     use memop::*;
     let len: u64 = match op {
         FXSAVE | FXSAVE64 | FXRSTOR | FXRSTOR64 => 512,
+        FNSAVE | FRSTOR => 108,
         _ => 28,
     };
     if matches!(op, FXSAVE | FXSAVE64 | FXRSTOR | FXRSTOR64) && addr % 16 != 0 {
@@ -877,7 +1003,7 @@ pub(crate) fn exec_mem(s: &mut X86State, op: u64, addr: u64) -> u64 {
                 s.xmm[i][1] = u64::from_le_bytes(mem[o + 8..o + 16].try_into().expect("8"));
             }
         }
-        FNSTENV => {
+        FNSTENV | FNSAVE => {
             let tags = (0..8).fold(0u16, |t, p| t | (full_tag(s, p) << (2 * p)));
             let w = |mem: &mut [u8], o: usize, v: u16| {
                 mem[o..o + 2].copy_from_slice(&v.to_le_bytes());
@@ -888,8 +1014,19 @@ pub(crate) fn exec_mem(s: &mut X86State, op: u64, addr: u64) -> u64 {
             w(mem, 8, tags);
             mem[12..28].fill(0);
             mem[26..28].copy_from_slice(&0xffffu16.to_le_bytes());
-            // fnstenv masks all exceptions afterwards.
-            s.fpu_cw |= 0x3f;
+            if op == FNSAVE {
+                // The registers in stack order, then the state is reinitialised.
+                for i in 0..8 {
+                    let p = phys(s, i as u64);
+                    let o = 28 + 10 * i;
+                    mem[o..o + 8].copy_from_slice(&s.fpregs[p].mantissa.to_le_bytes());
+                    mem[o + 8..o + 10].copy_from_slice(&s.fpregs[p].sign_exp.to_le_bytes());
+                }
+                exec(s, op::INIT, 0);
+            } else {
+                // fnstenv masks all exceptions afterwards.
+                s.fpu_cw |= 0x3f;
+            }
         }
         _ => {
             s.fpu_cw = u16::from_le_bytes([mem[0], mem[1]]);
@@ -904,6 +1041,15 @@ pub(crate) fn exec_mem(s: &mut X86State, op: u64, addr: u64) -> u64 {
                     t
                 }
             });
+            if op == FRSTOR {
+                for i in 0..8 {
+                    let p = phys(s, i as u64);
+                    let o = 28 + 10 * i;
+                    s.fpregs[p].mantissa =
+                        u64::from_le_bytes(mem[o..o + 8].try_into().expect("8 bytes"));
+                    s.fpregs[p].sign_exp = u16::from_le_bytes([mem[o + 8], mem[o + 9]]);
+                }
+            }
         }
     }
     0
@@ -919,12 +1065,16 @@ pub(crate) fn translate_state_image(t: &mut Tr, ins: &Instruction) -> R {
         M::Fxrstor64 => FXRSTOR64,
         M::Fnstenv | M::Fstenv => FNSTENV,
         M::Fldenv => FLDENV,
+        M::Fnsave | M::Fsave => FNSAVE,
+        M::Frstor => FRSTOR,
         _ => return Err(Unsupported),
     };
     if ins.op_count() != 1 || ins.op_kind(0) != OpKind::Memory {
         return Err(Unsupported);
     }
-    if matches!(op, FNSTENV | FLDENV) && ins.memory_size() != MemorySize::FpuEnv28 {
+    if matches!(op, FNSTENV | FLDENV) && ins.memory_size() != MemorySize::FpuEnv28
+        || matches!(op, FNSAVE | FRSTOR) && ins.memory_size() != MemorySize::FpuState108
+    {
         return Err(Unsupported);
     }
     let a = t.ea(ins, true)?;

@@ -57,6 +57,17 @@ fn random_bytes_translate_verify_and_run() {
                     [0x0f, 0x66, 0xf3, 0xf2, 0x48, 0x4c, 0xf0][rng.gen_range(0..7)],
                 );
             }
+            // And towards the SSSE3/SSE4 (0f 38, 0f 3a) and x87 (d8..df) opcode maps.
+            if rng.gen_bool(0.2) {
+                let esc: &[u8] = [
+                    &[0x66, 0x0f, 0x38][..],
+                    &[0x66, 0x0f, 0x3a],
+                    &[0xf2, 0x0f, 0x38],
+                    &[0xd9],
+                    &[0xdd],
+                ][rng.gen_range(0..5)];
+                code.splice(0..0, esc.iter().copied());
+            }
             run_one(&code, &cfg, &mut rng);
         }
     }

@@ -331,11 +331,11 @@ fn divide_errors_raise_de_at_the_instruction() {
 #[test]
 fn unimplemented_instruction_raises_ud_with_a_diagnostic() {
     let init = base_regs();
-    // fsin (x87) is not implemented; the instructions before it must have run.
+    // MMX is not implemented; the instructions before it must have run.
     let run = emu_only(
         &|a| {
             a.mov(eax, 42u32)?;
-            a.fsin()
+            a.paddb(mm0, mm1)
         },
         &init,
         &|_| {},
@@ -348,8 +348,11 @@ fn unimplemented_instruction_raises_ud_with_a_diagnostic() {
         }
     );
     assert_eq!(run.state.regs[0], 42);
-    let line = describe_unimplemented(CODE + 5, &[0xd9, 0xfe, 0x90]);
-    assert!(line.contains("d9 fe") && line.contains("fsin"), "{line}");
+    let line = describe_unimplemented(CODE + 5, &[0x0f, 0xfc, 0xc1, 0x90]);
+    assert!(
+        line.contains("0f fc c1") && line.contains("paddb"),
+        "{line}"
+    );
     assert!(line.contains("0x101005"), "{line}");
     // ud2 is #UD too; hlt is #GP; int3 is #BP with rip after it.
     let run = emu_only(&|a| a.ud2(), &init, &|_| {});
@@ -694,5 +697,40 @@ fn sse2_string_function_kernels_match_native() {
         let run = check_native(&body, &init, &data, &cfg(), FLAGS);
         assert_eq!(run.state.regs[0], n as u64);
         assert!(run.state.regs[1] <= DATA + k as u64);
+    }
+}
+
+#[test]
+fn cpuid_describes_each_model_consistently() {
+    use tcg_frontend_x86::cpuid;
+    let sse3 = 1 << 0;
+    let pclmul = 1 << 1;
+    let ssse3 = 1 << 9;
+    let fma = 1 << 12;
+    let cx16 = 1 << 13;
+    let sse41 = 1 << 19;
+    let sse42 = 1 << 20;
+    let popcnt = 1 << 23;
+    let aes = 1 << 25;
+    let xsave_osxsave_avx = (1 << 26) | (1 << 27) | (1 << 28);
+    let v2 = sse3 | ssse3 | cx16 | sse41 | sse42 | popcnt;
+    for (model, want) in [
+        (CpuModel::BASELINE, 0u32),
+        (CpuModel::X86_64_V2, v2),
+        (CpuModel::MAX, v2 | aes | pclmul),
+    ] {
+        let (_, _, c, d) = cpuid(&model, 1, 0);
+        assert_eq!(c, want, "{model:?}");
+        assert_eq!(c & (fma | xsave_osxsave_avx), 0);
+        // SSE2, SSE, FXSR, MMX, CMOV, CX8, TSC, FPU.
+        assert_eq!(d & 0x0780_8111, 0x0780_8111);
+        let (_, b, _, _) = cpuid(&model, 7, 0);
+        // No AVX2, BMI2, AVX-512; BMI1 only as the model says.
+        assert_eq!(b & !(1 << 3), 0);
+        assert_eq!(b & (1 << 3) != 0, model.bmi1);
+        let (_, _, c, _) = cpuid(&model, 0x8000_0001, 0);
+        assert_eq!(c & 1, 1, "LAHF/SAHF");
+        assert_eq!(CpuModel::from_bits(model.bits()), model);
+        assert!(model.bits() < 1 << 31);
     }
 }

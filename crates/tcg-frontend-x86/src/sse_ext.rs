@@ -1,0 +1,284 @@
+//! Translation of SSE3, SSSE3, SSE4.1, SSE4.2 (incl. `crc32`), AES-NI and PCLMULQDQ
+//! (legacy encodings on xmm registers; the MMX forms of SSSE3 are not implemented, like the
+//! rest of MMX). Loads and moves are inline; everything else goes through the `sse_ext`
+//! helper ([`crate::sse_ext_impl::exec`]). Instructions of a feature the CPU model lacks
+//! raise #UD, as on a processor without it.
+
+use iced_x86::{CpuidFeature, Instruction, Mnemonic as M, OpKind};
+use tcg::Temp;
+
+use crate::helpers;
+use crate::sse::{xmm_of, xoff};
+use crate::sse_ext_impl::op;
+use crate::state::off;
+use crate::translate::{Flow, Opnd, Tr, Unsupported, R};
+use crate::CpuModel;
+
+/// True if every optional feature the instruction needs is in `cpu`.
+pub(crate) fn features_ok(cpu: &CpuModel, ins: &Instruction) -> bool {
+    ins.cpuid_features().iter().all(|f| match f {
+        CpuidFeature::SSE3 => cpu.sse3,
+        CpuidFeature::SSSE3 => cpu.ssse3,
+        CpuidFeature::SSE4_1 => cpu.sse41,
+        CpuidFeature::SSE4_2 => cpu.sse42,
+        CpuidFeature::AES => cpu.aes,
+        CpuidFeature::PCLMULQDQ => cpu.pclmul,
+        CpuidFeature::POPCNT => cpu.popcnt,
+        _ => true,
+    })
+}
+
+/// `xmm_d = f(xmm_d, xmm/mem)` ops of the helper.
+fn binary_op(m: M) -> Option<u32> {
+    use op::*;
+    Some(match m {
+        M::Addsubps => ADDSUBPS,
+        M::Addsubpd => ADDSUBPD,
+        M::Haddps => HADDPS,
+        M::Haddpd => HADDPD,
+        M::Hsubps => HSUBPS,
+        M::Hsubpd => HSUBPD,
+        M::Movddup => MOVDDUP,
+        M::Movshdup => MOVSHDUP,
+        M::Movsldup => MOVSLDUP,
+        M::Pabsb => PABSB,
+        M::Pabsw => PABSW,
+        M::Pabsd => PABSD,
+        M::Palignr => PALIGNR,
+        M::Phaddw => PHADDW,
+        M::Phaddd => PHADDD,
+        M::Phaddsw => PHADDSW,
+        M::Phsubw => PHSUBW,
+        M::Phsubd => PHSUBD,
+        M::Phsubsw => PHSUBSW,
+        M::Pmaddubsw => PMADDUBSW,
+        M::Pmulhrsw => PMULHRSW,
+        M::Pshufb => PSHUFB,
+        M::Psignb => PSIGNB,
+        M::Psignw => PSIGNW,
+        M::Psignd => PSIGND,
+        M::Blendps => BLENDPS,
+        M::Blendpd => BLENDPD,
+        M::Blendvps => BLENDVPS,
+        M::Blendvpd => BLENDVPD,
+        M::Pblendvb => PBLENDVB,
+        M::Pblendw => PBLENDW,
+        M::Dpps => DPPS,
+        M::Dppd => DPPD,
+        M::Insertps => INSERTPS,
+        M::Mpsadbw => MPSADBW,
+        M::Packusdw => PACKUSDW,
+        M::Pcmpeqq => PCMPEQQ,
+        M::Pcmpgtq => PCMPGTQ,
+        M::Phminposuw => PHMINPOSUW,
+        M::Pmaxsb => PMAXSB,
+        M::Pmaxsd => PMAXSD,
+        M::Pmaxud => PMAXUD,
+        M::Pmaxuw => PMAXUW,
+        M::Pminsb => PMINSB,
+        M::Pminsd => PMINSD,
+        M::Pminud => PMINUD,
+        M::Pminuw => PMINUW,
+        M::Pmovsxbw => PMOVSX,
+        M::Pmovsxbd => PMOVSX + 1,
+        M::Pmovsxbq => PMOVSX + 2,
+        M::Pmovsxwd => PMOVSX + 3,
+        M::Pmovsxwq => PMOVSX + 4,
+        M::Pmovsxdq => PMOVSX + 5,
+        M::Pmovzxbw => PMOVZX,
+        M::Pmovzxbd => PMOVZX + 1,
+        M::Pmovzxbq => PMOVZX + 2,
+        M::Pmovzxwd => PMOVZX + 3,
+        M::Pmovzxwq => PMOVZX + 4,
+        M::Pmovzxdq => PMOVZX + 5,
+        M::Pmuldq => PMULDQ,
+        M::Pmulld => PMULLD,
+        M::Roundps => ROUND,
+        M::Roundpd => ROUND + 1,
+        M::Roundss => ROUND + 2,
+        M::Roundsd => ROUND + 3,
+        M::Aesenc => AESENC,
+        M::Aesenclast => AESENCLAST,
+        M::Aesdec => AESDEC,
+        M::Aesdeclast => AESDECLAST,
+        M::Aesimc => AESIMC,
+        M::Aeskeygenassist => AESKEYGENASSIST,
+        M::Pclmulqdq => PCLMULQDQ,
+        _ => return None,
+    })
+}
+
+impl Tr<'_> {
+    fn ext_call(&mut self, op: u32, d: usize, s: usize, imm: u64) -> Temp {
+        let o = self.cst(u64::from(op));
+        let d = self.cst(d as u64);
+        let s = self.cst(s as u64);
+        let i = self.cst(imm);
+        let args = vec![self.env, o, d, s, i];
+        self.call(&helpers::SSE_EXT, args)
+    }
+
+    /// Like `xsrc` but a 16-byte memory operand may be misaligned (the SSE4.2 string
+    /// instructions).
+    fn xsrc_unaligned(&mut self, ins: &Instruction, i: u32) -> Result<usize, Unsupported> {
+        if ins.op_kind(i) == OpKind::Memory && ins.memory_size().size() == 16 {
+            let a = self.mem_addr(ins)?;
+            let v = self.ld128(a, false);
+            self.st_state(v, off::XMM_TMP, 16);
+            return Ok(16);
+        }
+        self.xsrc(ins, i)
+    }
+}
+
+fn imm8(ins: &Instruction) -> u64 {
+    (0..ins.op_count())
+        .find(|&i| ins.op_kind(i) == OpKind::Immediate8)
+        .map_or(0, |i| ins.immediate(i) & 0xff)
+}
+
+/// Translates the instruction if it belongs to these extensions (`None` otherwise).
+pub(crate) fn translate(t: &mut Tr, ins: &Instruction) -> Option<R> {
+    let m = ins.mnemonic();
+    if let Some(o) = binary_op(m) {
+        return Some(binary(t, ins, o));
+    }
+    Some(match m {
+        M::Lddqu | M::Movntdqa => load(t, ins),
+        M::Pextrb | M::Pextrw | M::Pextrd | M::Pextrq | M::Extractps => extract(t, ins),
+        M::Pinsrb | M::Pinsrd | M::Pinsrq => insert(t, ins),
+        M::Ptest => ptest(t, ins),
+        M::Pcmpestri
+        | M::Pcmpestri64
+        | M::Pcmpestrm
+        | M::Pcmpestrm64
+        | M::Pcmpistri
+        | M::Pcmpistrm => pcmpstr(t, ins),
+        M::Crc32 => crc32(t, ins),
+        M::Maskmovdqu => maskmovdqu(t, ins),
+        // Cache-line flushes have no architectural effect here.
+        M::Clflush => Ok(Flow::Next),
+        _ => return None,
+    })
+}
+
+fn binary(t: &mut Tr, ins: &Instruction, o: u32) -> R {
+    let d = xmm_of(ins, 0).ok_or(Unsupported)?;
+    let s = t.xsrc(ins, 1)?;
+    let mut imm = imm8(ins);
+    if o == op::INSERTPS && s == 16 {
+        imm |= 0x100;
+    }
+    t.ext_call(o, d, s, imm);
+    Ok(Flow::Next)
+}
+
+fn load(t: &mut Tr, ins: &Instruction) -> R {
+    let d = xmm_of(ins, 0).ok_or(Unsupported)?;
+    if ins.op_kind(1) != OpKind::Memory {
+        return Err(Unsupported);
+    }
+    let a = t.mem_addr(ins)?;
+    let v = t.ld128(a, ins.mnemonic() == M::Movntdqa);
+    t.st_state(v, xoff(d), 16);
+    Ok(Flow::Next)
+}
+
+fn extract(t: &mut Tr, ins: &Instruction) -> R {
+    let bits: u64 = match ins.mnemonic() {
+        M::Pextrb => 8,
+        M::Pextrw => 16,
+        M::Pextrd | M::Extractps => 32,
+        _ => 64,
+    };
+    let s = xmm_of(ins, 1).ok_or(Unsupported)?;
+    let dst = t.opnd(ins, 0)?;
+    let v = t.ext_call(op::EXTRACT, 0, s, imm8(ins) | bits << 8);
+    match dst {
+        Opnd::Reg { r, size, .. } => t.set_reg(r, size.max(4), false, v),
+        Opnd::Mem { addr, .. } => t.store(v, addr, (bits / 8) as u32),
+        Opnd::Imm { .. } => return Err(Unsupported),
+    }
+    Ok(Flow::Next)
+}
+
+fn insert(t: &mut Tr, ins: &Instruction) -> R {
+    let bits: u64 = match ins.mnemonic() {
+        M::Pinsrb => 8,
+        M::Pinsrd => 32,
+        _ => 64,
+    };
+    let d = xmm_of(ins, 0).ok_or(Unsupported)?;
+    let src = t.opnd(ins, 1)?;
+    let v = t.read(src);
+    t.st_state(v, off::XMM_TMP, 8);
+    t.ext_call(op::INSERT, d, 16, imm8(ins) | bits << 8);
+    Ok(Flow::Next)
+}
+
+fn ptest(t: &mut Tr, ins: &Instruction) -> R {
+    let d = xmm_of(ins, 0).ok_or(Unsupported)?;
+    let s = t.xsrc(ins, 1)?;
+    let f = t.ext_call(op::PTEST, d, s, 0);
+    t.set_cc_eflags(f);
+    Ok(Flow::Next)
+}
+
+fn pcmpstr(t: &mut Tr, ins: &Instruction) -> R {
+    let k = match ins.mnemonic() {
+        M::Pcmpestri | M::Pcmpestri64 => 0,
+        M::Pcmpestrm | M::Pcmpestrm64 => 1,
+        M::Pcmpistri => 2,
+        _ => 3,
+    };
+    let wide = matches!(ins.mnemonic(), M::Pcmpestri64 | M::Pcmpestrm64);
+    let d = xmm_of(ins, 0).ok_or(Unsupported)?;
+    let s = t.xsrc_unaligned(ins, 1)?;
+    let f = t.ext_call(op::PCMPSTR + k, d, s, imm8(ins) | u64::from(wide) << 8);
+    t.set_cc_eflags(f);
+    Ok(Flow::Next)
+}
+
+/// `maskmovdqu` (SSE2): stores the bytes of the first operand whose mask byte (second
+/// operand) has its top bit set to [rdi], one byte at a time (unselected bytes are not
+/// accessed).
+fn maskmovdqu(t: &mut Tr, ins: &Instruction) -> R {
+    // iced lists the implicit [rdi] first.
+    let first = ins.op_count() - 2;
+    let (Some(src), Some(mask)) = (xmm_of(ins, first), xmm_of(ins, first + 1)) else {
+        return Err(Unsupported);
+    };
+    let base = match ins.op0_kind() {
+        OpKind::MemorySegRDI => t.copy(t.regs[7]),
+        OpKind::MemorySegEDI => t.zext(t.regs[7], 4),
+        _ => return Err(Unsupported),
+    };
+    let base = match ins.memory_segment() {
+        iced_x86::Register::FS => t.bin(tcg::BinOp::Add, base, t.fs_base),
+        iced_x86::Register::GS => t.bin(tcg::BinOp::Add, base, t.gs_base),
+        _ => base,
+    };
+    for i in 0..16u32 {
+        let m = t.ld_state(tcg::Type::I64, xoff(mask) + i, 1);
+        let skip = t.label();
+        t.brcondi(tcg::Cond::TstEq, m, 0x80, skip);
+        let v = t.ld_state(tcg::Type::I64, xoff(src) + i, 1);
+        let a = t.bini(tcg::BinOp::Add, base, u64::from(i));
+        t.store(v, a, 1);
+        t.set_label(skip);
+    }
+    Ok(Flow::Next)
+}
+
+fn crc32(t: &mut Tr, ins: &Instruction) -> R {
+    let Opnd::Reg { r, .. } = t.opnd(ins, 0)? else {
+        return Err(Unsupported);
+    };
+    let src = t.opnd(ins, 1)?;
+    let data = t.read(src);
+    let crc = t.get_reg(r, 4, false);
+    let n = t.cst(u64::from(src.size()));
+    let v = t.call(&helpers::CRC32C, vec![crc, data, n]);
+    t.set_reg(r, 4, false, v);
+    Ok(Flow::Next)
+}
