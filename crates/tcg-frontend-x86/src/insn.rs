@@ -1123,7 +1123,12 @@ fn cmov(t: &mut Tr, ins: &Instruction) -> R {
 fn loops(t: &mut Tr, ins: &Instruction) -> R {
     let target = branch_target(ins)?;
     let m = ins.mnemonic();
-    let csize = if uses_ecx(ins.code()) { 4 } else { 8 };
+    // `jecxz` (67 e3) tests ecx; its iced code name does not say ECX like the loop forms'.
+    let csize = if uses_ecx(ins.code()) || m == M::Jecxz {
+        4
+    } else {
+        8
+    };
     if matches!(ins.code(), Code::Loop_rel8_16_CX | Code::Loop_rel8_32_CX) {
         return Err(Unsupported);
     }

@@ -1,0 +1,36 @@
+//! Regression tests for bugs found by the differential tester (crates/difftest): each runs
+//! the failing sequence natively and emulated and compares.
+#![cfg(target_arch = "x86_64")]
+
+mod common;
+
+use common::*;
+use iced_x86::code_asm::*;
+use tcg_frontend_x86::{CpuModel, TranslateConfig};
+
+const FLAGS: u64 = 0x8d5 | 0x400;
+
+fn cfg() -> TranslateConfig {
+    TranslateConfig {
+        cpu: CpuModel::MAX,
+        ..TranslateConfig::default()
+    }
+}
+
+#[test]
+fn jecxz_tests_ecx_not_rcx() {
+    // rcx = 2^32: ecx is zero, so jecxz jumps (jrcxz would not).
+    for count in [0x1_0000_0000u64, 0, 1, 0xffff_ffff_0000_0001] {
+        let mut init = base_regs();
+        init.gpr[1] = count;
+        let body = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+            // jecxz +5 (code_asm has no 64-bit-mode jecxz), over `mov eax, 7`.
+            a.db(&[0x67, 0xe3, 0x05])?;
+            a.mov(eax, 7u32)?;
+            a.nop()?;
+            Ok(())
+        };
+        let emu = check_native(&body, &init, &[0; 16], &cfg(), FLAGS);
+        assert_eq!(emu.state.regs[0] == 7, count as u32 != 0);
+    }
+}
