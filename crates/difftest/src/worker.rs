@@ -241,6 +241,17 @@ fn write_stderr(msg: &str) {
 }
 
 extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, uctx: *mut libc::c_void) {
+    // The kernel keeps the guest's AC flag for the handler: with it, any misaligned access
+    // here would raise SIGBUS (alignment checking is on in user mode). Clear it first.
+    // SAFETY: only clears RFLAGS.AC; the stack is balanced.
+    unsafe {
+        std::arch::asm!(
+            "pushfq",
+            "and qword ptr [rsp], {m}",
+            "popfq",
+            m = const !0x4_0000i32,
+        );
+    }
     let uc = uctx.cast::<libc::ucontext_t>();
     // SAFETY: the kernel passes a valid ucontext for SA_SIGINFO handlers, with `fpregs`
     // pointing at the fxsave-format area of the signal frame.
