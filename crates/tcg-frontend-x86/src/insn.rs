@@ -186,8 +186,14 @@ pub(crate) fn translate_insn(t: &mut Tr, ins: &Instruction) -> R {
             Ok(Flow::End)
         }
         Int => {
+            // Linux gives user mode the gates of #BP (3) and #OF (4): traps, reported after
+            // the instruction as `int3` and `into` are. Every other vector is #GP.
             let n = ins.immediate8() as u32;
-            t.raise(vector::GP, (n << 3) | 2);
+            match n {
+                3 => t.raise_at(vector::BP, 0, t.next),
+                4 => t.raise_at(vector::OF, 0, t.next),
+                _ => t.raise(vector::GP, (n << 3) | 2),
+            }
             Ok(Flow::End)
         }
         Hlt => {

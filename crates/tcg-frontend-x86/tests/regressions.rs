@@ -34,3 +34,25 @@ fn jecxz_tests_ecx_not_rcx() {
         assert_eq!(emu.state.regs[0] == 7, count as u32 != 0);
     }
 }
+
+#[test]
+fn int_3_and_int_4_trap_after_the_instruction_like_linux() {
+    // `int 3` (cd 03) is #BP and `int 4` #OF through user-accessible gates: traps reported
+    // after the instruction (SIGTRAP and SIGSEGV natively); other vectors are #GP at it.
+    for (n, vec, after) in [
+        (3u8, tcg_frontend_x86::vector::BP, true),
+        (4, tcg_frontend_x86::vector::OF, true),
+        (5, tcg_frontend_x86::vector::GP, false),
+        (0x21, tcg_frontend_x86::vector::GP, false),
+    ] {
+        let body = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+            a.nop()?;
+            a.db(&[0xcd, n])?;
+            Ok(())
+        };
+        let s = assemble(&body);
+        let run = run_emu(&s.emu, s.end, &base_regs(), &image(&[]), &cfg(), &|_| {});
+        let rip = CODE + 1 + if after { 2 } else { 0 };
+        assert_eq!(run.end, End::Exception { vector: vec, rip }, "int {n:#x}");
+    }
+}
