@@ -70,10 +70,24 @@ pub struct Masks {
     pub fsw: u16,
 }
 
-/// The masks for `seq`.
-pub fn masks(seq: &Sequence, strict: bool) -> Masks {
+/// The arithmetic flags undefined where a run of `seq` ended with `o`.
+pub fn undefined_at(seq: &Sequence, o: &Outcome) -> u64 {
+    let n = seq.insns.len();
+    if o.kind == EndKind::Done {
+        return seq.undefined_in[n];
+    }
+    // A fault reports the faulting instruction, a trap the next one.
+    match seq.insns.iter().position(|i| i.ip() == o.rip) {
+        Some(k) => seq.undefined_in[k],
+        None if o.rip == seq.end => seq.undefined_in[n],
+        None => seq.undefined_in.iter().fold(0, |a, b| a | b),
+    }
+}
+
+/// The masks for `seq` ended with `o`.
+pub fn masks(seq: &Sequence, o: &Outcome, strict: bool) -> Masks {
     // OSZAPC (less the undefined ones), TF, DF, NT, AC, ID.
-    let rflags = (0x8d5 & !seq.undefined_flags) | 0x100 | 0x400 | 0x4000 | 0x4_0000 | 0x20_0000;
+    let rflags = (0x8d5 & !undefined_at(seq, o)) | 0x100 | 0x400 | 0x4000 | 0x4_0000 | 0x20_0000;
     Masks {
         rflags,
         mxcsr: if strict {
@@ -118,7 +132,7 @@ pub fn compare(seq: &Sequence, nat: &RunOut, emu: &RunOut, strict: bool) -> Verd
     if !(no.precise && eo.precise) {
         return Verdict::Match;
     }
-    let m = masks(seq, strict);
+    let m = masks(seq, no, strict);
     let (a, b) = (&nat.state, &emu.state);
     for i in 0..16 {
         if a.gpr[i] != b.gpr[i] {
@@ -209,7 +223,7 @@ pub fn report(
         describe(&nat.outcome, &nat.detail()),
         describe(&emu.outcome, &emu.detail())
     );
-    let m = masks(seq, strict);
+    let m = masks(seq, &nat.outcome, strict);
     let (i, a, b) = (&seq.init, &nat.state, &emu.state);
     let _ = writeln!(
         s,
@@ -256,7 +270,8 @@ pub fn report(
     let _ = writeln!(
         s,
         "           (compared rflags bits: {:#x}; undefined here: {:#x})",
-        m.rflags, seq.undefined_flags
+        m.rflags,
+        undefined_at(seq, &nat.outcome)
     );
     for r in 0..16 {
         let x = |c: &CpuState| format!("{:016x}:{:016x}", c.xmm(r)[1], c.xmm(r)[0]);

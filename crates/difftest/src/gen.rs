@@ -30,8 +30,9 @@ pub struct Sequence {
     pub init: CpuState,
     /// The test region image (code included).
     pub image: Vec<u8>,
-    /// Arithmetic RFLAGS bits left undefined at the end (not compared).
-    pub undefined_flags: u64,
+    /// Arithmetic RFLAGS bits undefined on entry to each instruction, then at the
+    /// terminator (in RFLAGS positions; not compared).
+    pub undefined_in: Vec<u64>,
     /// The forms used, in order.
     pub forms: Vec<Code>,
 }
@@ -777,6 +778,8 @@ impl<'a> Gen<'a> {
             (g.clobbered & bit(i) == 0 && g.pinned & bit(i) == 0).then_some(i)
         };
         match m {
+            // `int 0x80` is the 32-bit system call: excluded (it would enter the kernel).
+            M::Int if ins.immediate8() == 0x80 => return Err(Reject),
             M::Div | M::Idiv if self.rng.gen_bool(0.75) => {
                 let size = ins
                     .memory_size()
@@ -1059,8 +1062,44 @@ impl<'a> Gen<'a> {
         }) {
             self.mem_written = true;
         }
-        let modified = to_x86_flags(ins.rflags_modified());
-        let undefined = to_x86_flags(ins.rflags_undefined());
+        let mut modified = to_x86_flags(ins.rflags_modified());
+        let mut undefined = to_x86_flags(ins.rflags_undefined());
+        // Flags a shift or rotate changes only for a nonzero (masked) count, and repeated
+        // compares or scans only for a nonzero count: with a count in a register they may be
+        // left as they were, so they do not make earlier undefined flags defined.
+        if matches!(
+            m,
+            M::Shl
+                | M::Sal
+                | M::Shr
+                | M::Sar
+                | M::Rol
+                | M::Ror
+                | M::Rcl
+                | M::Rcr
+                | M::Shld
+                | M::Shrd
+        ) {
+            let last = ins.op_count() - 1;
+            if ins.op_kind(last) == OpKind::Register {
+                modified = 0;
+            } else {
+                let size = if ins.op0_kind() == OpKind::Register {
+                    ins.op0_register().size()
+                } else {
+                    ins.memory_size().size()
+                };
+                let mask = if size == 8 { 63 } else { 31 };
+                if ins.immediate8() & mask == 0 {
+                    modified = 0;
+                    undefined = 0;
+                }
+            }
+        }
+        if is_string(m) && (ins.has_rep_prefix() || ins.has_repe_prefix() || ins.has_repne_prefix())
+        {
+            modified = 0;
+        }
         self.undef_in.push(uin);
         self.undef_out.push((uin & !modified) | undefined);
         Ok(())
@@ -1186,7 +1225,11 @@ fn try_generate(forms: &[Form], seed: u64) -> Option<Sequence> {
         end,
         init: g.init,
         image,
-        undefined_flags: uend,
+        undefined_in: {
+            let mut v = g.undef_in;
+            v.push(uend);
+            v
+        },
         forms: g.used,
     })
 }

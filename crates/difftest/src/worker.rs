@@ -435,7 +435,9 @@ impl Native {
         o.rip = rec.pc;
         o.addr = rec.addr;
         o.precise = true;
-        if rec.sig == libc::SIGSEGV && rec.pc == job.end && rec.code == 0x80 {
+        // The terminator's #GP (trap number 13), not a trap that lands on it (`int 4`).
+        let trapno = rec.gregs[libc::REG_TRAPNO as usize];
+        if rec.sig == libc::SIGSEGV && rec.pc == job.end && rec.code == 0x80 && trapno == 13 {
             o = Outcome::new(EndKind::Done);
         } else if rec.sig == libc::SIGALRM {
             o.kind = EndKind::Timeout;
