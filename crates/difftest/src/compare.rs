@@ -110,6 +110,9 @@ pub fn compare(seq: &Sequence, nat: &RunOut, emu: &RunOut, strict: bool) -> Verd
     if no.kind == EndKind::Signal && no.sig == libc::SIGBUS {
         return Verdict::Skipped("the guest set AC (alignment checking is not modelled)");
     }
+    if no.kind == EndKind::WorkerLost || eo.kind == EndKind::WorkerLost {
+        return Verdict::Mismatch(vec!["the worker died or hung".into()]);
+    }
     if no.kind == EndKind::Timeout {
         return Verdict::Skipped("the native run timed out");
     }
@@ -164,8 +167,7 @@ pub fn compare(seq: &Sequence, nat: &RunOut, emu: &RunOut, strict: bool) -> Verd
             diffs.push(format!("st{i}"));
         }
     }
-    let r = (COMPARED.start - G) as usize..(COMPARED.end - G) as usize;
-    if nat.mem[r.clone()] != emu.mem[r.clone()] {
+    if first_memory_difference(seq, nat, emu).is_some() {
         diffs.push("memory".into());
     }
     if diffs.is_empty() {
@@ -173,6 +175,23 @@ pub fn compare(seq: &Sequence, nat: &RunOut, emu: &RunOut, strict: bool) -> Verd
     } else {
         Verdict::Mismatch(diffs)
     }
+}
+
+/// Whether the byte at `addr` is compared.
+fn compared_byte(seq: &Sequence, addr: u64) -> bool {
+    !seq.masked.iter().any(|(r, _)| r.contains(&addr))
+}
+
+/// The first compared address whose bytes differ.
+fn first_memory_difference(seq: &Sequence, nat: &RunOut, emu: &RunOut) -> Option<u64> {
+    let r = (COMPARED.start - G) as usize..(COMPARED.end - G) as usize;
+    if nat.mem[r.clone()] == emu.mem[r.clone()] {
+        return None;
+    }
+    COMPARED.clone().find(|&a| {
+        let o = (a - G) as usize;
+        nat.mem[o] != emu.mem[o] && compared_byte(seq, a)
+    })
 }
 
 fn mark(differs: bool, color: bool) -> (&'static str, &'static str) {
@@ -323,7 +342,7 @@ pub fn report(
     while line < COMPARED.end {
         let o = (line - G) as usize;
         let (na, ea) = (&nat.mem[o..o + 16], &emu.mem[o..o + 16]);
-        if na != ea {
+        if (0..16).any(|k| na[k] != ea[k] && compared_byte(seq, line + k as u64)) {
             if shown == 0 {
                 let _ = writeln!(s, "  memory (initial / native / emulated):");
             }

@@ -35,6 +35,9 @@ pub struct Sequence {
     pub undefined_in: Vec<u64>,
     /// The forms used, in order.
     pub forms: Vec<Code>,
+    /// Memory bytes not compared, with why (e.g. the CPU-model specific MXCSR_MASK that
+    /// `fxsave` stores).
+    pub masked: Vec<(std::ops::Range<u64>, &'static str)>,
 }
 
 /// What a pinned register must hold for an instruction to stay inside the test region.
@@ -102,6 +105,13 @@ struct Gen<'a> {
     undef_in: Vec<u64>,
     undef_out: Vec<u64>,
     info: InstructionInfoFactory,
+    /// Compare everything (see [`generate`]).
+    strict: bool,
+    /// An earlier SSE instruction may have set unmodelled MXCSR flags.
+    mxcsr_dirty: bool,
+    /// An earlier x87 instruction may have set unmodelled status word flags.
+    fsw_dirty: bool,
+    masked: Vec<(std::ops::Range<u64>, &'static str)>,
 }
 
 fn fake_ip(i: usize) -> u64 {
@@ -405,6 +415,10 @@ impl<'a> Gen<'a> {
             undef_in: vec![],
             undef_out: vec![],
             info: InstructionInfoFactory::new(),
+            strict: true,
+            mxcsr_dirty: false,
+            fsw_dirty: false,
+            masked: vec![],
         }
     }
 
@@ -860,6 +874,11 @@ impl<'a> Gen<'a> {
                     self.pinned |= bit(ra);
                 }
             }
+            M::Fxsave | M::Fxsave64 => {
+                let a = self.mem_addr(ins).ok_or(Reject)?;
+                self.masked
+                    .push((a + 28..a + 32, "fxsave's MXCSR_MASK is CPU-model specific"));
+            }
             M::Ldmxcsr if !self.mem_written => {
                 let a = self.mem_addr(ins).ok_or(Reject)?;
                 let v =
@@ -998,6 +1017,29 @@ impl<'a> Gen<'a> {
     /// Checks `ins` against the state of the sequence so far and records its effects.
     fn accept(&mut self, ins: &Instruction, pos: usize) -> Result<(), Reject> {
         let info = self.info.info(ins).clone();
+        let m = ins.mnemonic();
+        if !self.strict {
+            let name = format!("{m:?}");
+            let stores_mxcsr = matches!(m, M::Stmxcsr | M::Fxsave | M::Fxsave64);
+            let stores_fsw = matches!(
+                m,
+                M::Fnstsw | M::Fstsw | M::Fnstenv | M::Fstenv | M::Fxsave | M::Fxsave64
+            );
+            if (stores_mxcsr && self.mxcsr_dirty) || (stores_fsw && self.fsw_dirty) {
+                return Err(Reject);
+            }
+            let cls = self
+                .forms
+                .iter()
+                .find(|f| f.code == ins.code())
+                .map(|f| f.class);
+            if cls == Some(Class::Sse) && !stores_mxcsr && m != M::Ldmxcsr {
+                self.mxcsr_dirty = true;
+            }
+            if cls == Some(Class::X87) && name.starts_with('F') && !stores_fsw {
+                self.fsw_dirty = true;
+            }
+        }
         // Undefined-flags dataflow: entry set = union over predecessors.
         let mut uin =
             if pos == 0 || self.insns[pos - 1].flow_control() == FlowControl::UnconditionalBranch {
@@ -1013,7 +1055,6 @@ impl<'a> Gen<'a> {
         if to_x86_flags(ins.rflags_read()) & uin != 0 {
             return Err(Reject);
         }
-        let m = ins.mnemonic();
         let mut writes = 0u16;
         for u in info.used_registers() {
             if !matches!(
@@ -1121,21 +1162,26 @@ fn reg_value(full: u64, r: Register) -> u64 {
 }
 
 /// Generates sequence `index` of `seed` over `forms`.
-pub fn generate(forms: &[Form], seed: u64, index: u64) -> Sequence {
+///
+/// Unless `strict`, a sequence never stores MXCSR or the x87 status word after an
+/// instruction that may set the exception flags the emulator does not model (see
+/// `compare::limits`): those bits would reach memory or registers.
+pub fn generate(forms: &[Form], seed: u64, index: u64, strict: bool) -> Sequence {
     // One rng per sequence, so that any sequence can be replayed alone.
     let mixed = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17)
         ^ index.wrapping_mul(0xd1b5_4a32_d192_ed03);
     let mut attempt = 0u64;
     loop {
-        if let Some(s) = try_generate(forms, mixed.wrapping_add(attempt)) {
+        if let Some(s) = try_generate(forms, mixed.wrapping_add(attempt), strict) {
             return s;
         }
         attempt += 1;
     }
 }
 
-fn try_generate(forms: &[Form], seed: u64) -> Option<Sequence> {
+fn try_generate(forms: &[Form], seed: u64, strict: bool) -> Option<Sequence> {
     let mut g = Gen::new(forms, seed);
+    g.strict = strict;
     let n = match g.rng.gen_range(0..20) {
         0..=7 => 1,
         8..=12 => 2,
@@ -1231,6 +1277,7 @@ fn try_generate(forms: &[Form], seed: u64) -> Option<Sequence> {
             v
         },
         forms: g.used,
+        masked: g.masked,
     })
 }
 

@@ -28,6 +28,46 @@ pub mod gen;
 pub mod state;
 #[cfg(target_arch = "x86_64")]
 mod worker;
+#[cfg(target_arch = "x86_64")]
+pub use worker::{EndKind, Outcome, RunOut};
+
+/// Runs sequences in a worker process, natively and emulated.
+#[cfg(target_arch = "x86_64")]
+#[derive(Debug)]
+pub struct Harness {
+    worker: worker::Worker,
+    cpu: tcg_frontend_x86::CpuModel,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Harness {
+    /// Forks the worker.
+    pub fn new() -> std::io::Result<Harness> {
+        Ok(Harness {
+            worker: worker::Worker::spawn()?,
+            cpu: forms::cpu_model(),
+        })
+    }
+
+    /// Runs `seq` both ways: (native, emulated). A lost worker (died or hung; it is
+    /// replaced) shows as [`EndKind::WorkerLost`] on the emulated side.
+    pub fn run(&mut self, seq: &gen::Sequence) -> (Box<RunOut>, Box<RunOut>) {
+        self.worker.ensure_alive();
+        let job = self.worker.job();
+        job.init = seq.init;
+        job.end = seq.end;
+        job.cpu_bits = self.cpu.bits();
+        job.image.copy_from_slice(&seq.image);
+        match self.worker.run() {
+            Some(r) => (Box::new(*r.native), Box::new(*r.emu)),
+            None => {
+                let mut lost = Box::new(RunOut::lost());
+                lost.outcome.kind = EndKind::WorkerLost;
+                (Box::new(RunOut::lost()), lost)
+            }
+        }
+    }
+}
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -186,35 +226,20 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, String> {
         forms: pool.len(),
         ..Summary::default()
     };
-    let mut w = worker::Worker::spawn().map_err(|e| format!("cannot fork the worker: {e}"))?;
+    let mut h = Harness::new().map_err(|e| format!("cannot fork the worker: {e}"))?;
     let mut reports = 0;
     let mut last_progress = Instant::now();
     for index in opts.start..opts.start + opts.count {
-        let seq = gen::generate(&pool, opts.seed, index);
-        w.ensure_alive();
-        {
-            let job = w.job();
-            job.init = seq.init;
-            job.end = seq.end;
-            job.cpu_bits = cpu.bits();
-            job.image.copy_from_slice(&seq.image);
-        }
-        let verdict;
+        let seq = gen::generate(&pool, opts.seed, index, opts.strict);
+        let (nat, emu) = h.run(&seq);
+        let verdict = compare::compare(&seq, &nat, &emu, opts.strict);
         let mut text = String::new();
-        match w.run() {
-            None => {
-                verdict = Verdict::Mismatch(vec!["the worker died or hung".into()]);
+        if let Verdict::Mismatch(d) = &verdict {
+            if reports < opts.max_reports || opts.verbose {
+                text = compare::report(&seq, &nat, &emu, d, opts.strict, opts.color);
             }
-            Some(r) => {
-                verdict = compare::compare(&seq, r.native, r.emu, opts.strict);
-                if let Verdict::Mismatch(d) = &verdict {
-                    if reports < opts.max_reports || opts.verbose {
-                        text = compare::report(&seq, r.native, r.emu, d, opts.strict, opts.color);
-                    }
-                } else if opts.verbose {
-                    text = compare::disassembly(&seq);
-                }
-            }
+        } else if opts.verbose {
+            text = compare::disassembly(&seq);
         }
         sum.run += 1;
         let mut mnems: Vec<String> = seq

@@ -88,6 +88,17 @@ pub struct RunOut {
 }
 
 impl RunOut {
+    /// An empty result (for a run that never happened).
+    pub fn lost() -> RunOut {
+        RunOut {
+            outcome: Outcome::new(EndKind::WorkerLost),
+            state: CpuState::default(),
+            mem: [0; SIZE as usize],
+            detail: [0; 512],
+            detail_len: 0,
+        }
+    }
+
     /// Extra text about the end (panic messages, emulator exits).
     pub fn detail(&self) -> String {
         String::from_utf8_lossy(&self.detail[..self.detail_len as usize]).into_owned()
