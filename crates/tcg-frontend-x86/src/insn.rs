@@ -26,7 +26,24 @@ pub(crate) fn translate_insn(t: &mut Tr, ins: &Instruction) -> R {
     use M::*;
     match ins.mnemonic() {
         Nop | Endbr64 | Endbr32 | Pause | Prefetchnta | Prefetcht0 | Prefetcht1 | Prefetcht2
-        | Prefetchw | Wait => ok(),
+        | Prefetchw | Prefetch | Prefetchit0 | Prefetchit1 | Wait | Reservednop => ok(),
+        Xlatb => {
+            // al = [rbx + zero-extended al] (ebx with a 67 prefix; segment override if
+            // any). Not `ea`: its index is al, not a full register.
+            let al = t.get_reg(RAX, 1, false);
+            let mut a = t.bin(BinOp::Add, t.regs[RBX], al);
+            if ins.memory_base() == Register::EBX {
+                a = t.zext(a, 4);
+            }
+            match ins.memory_segment() {
+                Register::FS => a = t.bin(BinOp::Add, a, t.fs_base),
+                Register::GS => a = t.bin(BinOp::Add, a, t.gs_base),
+                _ => {}
+            }
+            let v = t.load(a, 1);
+            t.set_reg(RAX, 1, false, v);
+            ok()
+        }
         Mov => mov(t, ins),
         Movzx => movx(t, ins, false),
         Movsx | Movsxd => movx(t, ins, true),

@@ -56,3 +56,33 @@ fn int_3_and_int_4_trap_after_the_instruction_like_linux() {
         assert_eq!(run.end, End::Exception { vector: vec, rip }, "int {n:#x}");
     }
 }
+
+#[test]
+fn xlat_and_reserved_nops_are_implemented() {
+    // xlat (d7, and 67 d7 with ebx) used to raise #UD; so did the hint NOPs 0f 18..0f 1f
+    // with reg fields the decoder calls "reserved nop", which CPUs execute as NOPs.
+    let data: Vec<u8> = (0..=255u8).map(|b| b.wrapping_mul(37) ^ 0x5a).collect();
+    for (low, addr32) in [(0u64, false), (0x7f, false), (0xff, true), (0x80, true)] {
+        let mut init = base_regs();
+        init.gpr[0] = 0x1234_5600 | low;
+        init.gpr[3] = if addr32 {
+            DATA | 0xdead_0000_0000_0000
+        } else {
+            DATA
+        };
+        let body = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+            if addr32 {
+                a.db(&[0x67, 0xd7])?;
+            } else {
+                a.db(&[0xd7])?;
+            }
+            a.db(&[0x0f, 0x18, 0x38])?; // prefetchit0 [rax] (0f 18 /7), a hint
+            a.db(&[0x0f, 0x19, 0x00])?; // reserved nop [rax] (0f 19 /0)
+            a.db(&[0x0f, 0x0d, 0x38])?; // reserved prefetch [rax] (0f 0d /7)
+            a.db(&[0x0f, 0x1e, 0xc8])?; // reserved nop eax, ecx (0f 1e /1)
+            Ok(())
+        };
+        let emu = check_native(&body, &init, &data, &cfg(), FLAGS);
+        assert_eq!(emu.state.regs[0] & 0xff, u64::from(data[low as usize]));
+    }
+}
