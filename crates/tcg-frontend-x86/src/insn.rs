@@ -26,7 +26,21 @@ pub(crate) fn translate_insn(t: &mut Tr, ins: &Instruction) -> R {
     use M::*;
     match ins.mnemonic() {
         Nop | Endbr64 | Endbr32 | Pause | Prefetchnta | Prefetcht0 | Prefetcht1 | Prefetcht2
-        | Prefetchw | Prefetch | Prefetchit0 | Prefetchit1 | Wait | Reservednop => ok(),
+        | Prefetchw | Prefetch | Prefetchit0 | Prefetchit1 | Wait => ok(),
+        // 0f 0d is AMD's prefetch group: its register forms are #UD (the hint NOPs
+        // 0f 18..0f 1f take registers too).
+        Reservednop
+            if ins.op0_kind() == OpKind::Register
+                && matches!(
+                    ins.code(),
+                    Code::Reservednop_rm16_r16_0F0D
+                        | Code::Reservednop_rm32_r32_0F0D
+                        | Code::Reservednop_rm64_r64_0F0D
+                ) =>
+        {
+            Err(Unsupported)
+        }
+        Reservednop => ok(),
         Xlatb => {
             // al = [rbx + zero-extended al] (ebx with a 67 prefix; segment override if
             // any). Not `ea`: its index is al, not a full register.

@@ -86,3 +86,22 @@ fn xlat_and_reserved_nops_are_implemented() {
         assert_eq!(emu.state.regs[0] & 0xff, u64::from(data[low as usize]));
     }
 }
+
+#[test]
+fn register_forms_of_0f_0d_raise_ud() {
+    // 0f 0d with a register operand is #UD (natively SIGILL); its memory forms are hints.
+    let body = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+        a.db(&[0x0f, 0x0d, 0x08])?; // prefetchw-group [rax]: a NOP
+        a.db(&[0x41, 0x0f, 0x0d, 0xe2])?; // register form: #UD
+        Ok(())
+    };
+    let s = assemble(&body);
+    let run = run_emu(&s.emu, s.end, &base_regs(), &image(&[]), &cfg(), &|_| {});
+    assert_eq!(
+        run.end,
+        End::Exception {
+            vector: tcg_frontend_x86::vector::UD,
+            rip: CODE + 3
+        }
+    );
+}
