@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod bench_qht;
 mod demo;
+mod difftest;
 
 /// Error type shared by the subcommands.
 type Error = Box<dyn std::error::Error>;
@@ -26,6 +27,8 @@ enum Command {
     BenchQht(Box<bench_qht::Args>),
     /// Build a bundled C program, run it natively and under emu, and compare.
     Demo,
+    /// Differential tester: random instruction sequences natively and emulated, compared.
+    Difftest(Box<difftest::Args>),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::BenchQht(args) => bench_qht::run(*args),
         Command::Demo => demo::run(),
+        Command::Difftest(args) => difftest::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -26,7 +26,38 @@ pub(crate) fn translate_insn(t: &mut Tr, ins: &Instruction) -> R {
     use M::*;
     match ins.mnemonic() {
         Nop | Endbr64 | Endbr32 | Pause | Prefetchnta | Prefetcht0 | Prefetcht1 | Prefetcht2
-        | Prefetchw | Wait => ok(),
+        | Prefetchw | Prefetch | Prefetchit0 | Prefetchit1 | Wait => ok(),
+        // 0f 0d is AMD's prefetch group: its register forms are #UD (the hint NOPs
+        // 0f 18..0f 1f take registers too).
+        Reservednop
+            if ins.op0_kind() == OpKind::Register
+                && matches!(
+                    ins.code(),
+                    Code::Reservednop_rm16_r16_0F0D
+                        | Code::Reservednop_rm32_r32_0F0D
+                        | Code::Reservednop_rm64_r64_0F0D
+                ) =>
+        {
+            Err(Unsupported)
+        }
+        Reservednop => ok(),
+        Xlatb => {
+            // al = [rbx + zero-extended al] (ebx with a 67 prefix; segment override if
+            // any). Not `ea`: its index is al, not a full register.
+            let al = t.get_reg(RAX, 1, false);
+            let mut a = t.bin(BinOp::Add, t.regs[RBX], al);
+            if ins.memory_base() == Register::EBX {
+                a = t.zext(a, 4);
+            }
+            match ins.memory_segment() {
+                Register::FS => a = t.bin(BinOp::Add, a, t.fs_base),
+                Register::GS => a = t.bin(BinOp::Add, a, t.gs_base),
+                _ => {}
+            }
+            let v = t.load(a, 1);
+            t.set_reg(RAX, 1, false, v);
+            ok()
+        }
         Mov => mov(t, ins),
         Movzx => movx(t, ins, false),
         Movsx | Movsxd => movx(t, ins, true),
@@ -186,8 +217,14 @@ pub(crate) fn translate_insn(t: &mut Tr, ins: &Instruction) -> R {
             Ok(Flow::End)
         }
         Int => {
+            // Linux gives user mode the gates of #BP (3) and #OF (4): traps, reported after
+            // the instruction as `int3` and `into` are. Every other vector is #GP.
             let n = ins.immediate8() as u32;
-            t.raise(vector::GP, (n << 3) | 2);
+            match n {
+                3 => t.raise_at(vector::BP, 0, t.next),
+                4 => t.raise_at(vector::OF, 0, t.next),
+                _ => t.raise(vector::GP, (n << 3) | 2),
+            }
             Ok(Flow::End)
         }
         Hlt => {
@@ -1123,7 +1160,12 @@ fn cmov(t: &mut Tr, ins: &Instruction) -> R {
 fn loops(t: &mut Tr, ins: &Instruction) -> R {
     let target = branch_target(ins)?;
     let m = ins.mnemonic();
-    let csize = if uses_ecx(ins.code()) { 4 } else { 8 };
+    // `jecxz` (67 e3) tests ecx; its iced code name does not say ECX like the loop forms'.
+    let csize = if uses_ecx(ins.code()) || m == M::Jecxz {
+        4
+    } else {
+        8
+    };
     if matches!(ins.code(), Code::Loop_rel8_16_CX | Code::Loop_rel8_32_CX) {
         return Err(Unsupported);
     }

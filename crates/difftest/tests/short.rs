@@ -1,0 +1,72 @@
+//! A short differential run as part of `cargo test` (the long runs are `cargo xtask
+//! difftest`): random sequences of every implemented form, natively and emulated.
+#![cfg(target_arch = "x86_64")]
+
+use difftest::{print_summary, run, Options};
+
+fn check(classes: &[&str], seed: u64, count: u64) {
+    let opts = Options {
+        seed,
+        count,
+        classes: classes.iter().map(|c| c.to_string()).collect(),
+        max_reports: 5,
+        ..Options::default()
+    };
+    let mut out = Vec::new();
+    let sum = run(&opts, &mut out).expect("difftest runs on x86-64");
+    print_summary(&sum, &opts, &mut out);
+    let text = String::from_utf8_lossy(&out);
+    println!("{text}");
+    assert_eq!(sum.run, count);
+    assert!(sum.forms > 0);
+    assert_eq!(sum.mismatches, 0, "mismatches:\n{text}");
+}
+
+#[test]
+fn integer_sequences_match_native() {
+    check(&["int"], 0x5eed_0001, 8000);
+}
+
+#[test]
+fn sse_sequences_match_native() {
+    check(&["sse"], 0x5eed_0002, 3000);
+}
+
+#[test]
+#[ignore = "x87 status word C1 (and C0/C3) differ after many x87 instructions: a known \
+            frontend bug list in the difftest report; run with --ignored once fixed"]
+fn x87_sequences_match_native() {
+    check(&["x87"], 0x5eed_0003, 2000);
+}
+
+#[test]
+fn a_sequence_replays_alone() {
+    // Sequence i of a seed is the same whether run alone or within a range.
+    let forms = difftest::forms::discover(difftest::forms::cpu_model()).forms;
+    let a = difftest::gen::generate(&forms, 7, 123, false);
+    let b = difftest::gen::generate(&forms, 7, 123, false);
+    assert_eq!(a.bytes, b.bytes);
+    assert_eq!(a.init, b.init);
+    assert_eq!(a.image, b.image);
+}
+
+#[test]
+fn a_wrong_translation_is_reported() {
+    // The tester must be able to fail: compare a native run against a doctored emulated
+    // state.
+    let forms = difftest::forms::discover(difftest::forms::cpu_model()).forms;
+    let seq = difftest::gen::generate(&forms, 1, 0, false);
+    let mut w = difftest::Harness::new().unwrap();
+    let (nat, mut emu) = w.run(&seq);
+    assert!(matches!(
+        difftest::compare::compare(&seq, &nat, &emu, false),
+        difftest::compare::Verdict::Match | difftest::compare::Verdict::Skipped(_)
+    ));
+    emu.state.gpr[3] ^= 1;
+    if nat.outcome.precise {
+        assert!(matches!(
+            difftest::compare::compare(&seq, &nat, &emu, false),
+            difftest::compare::Verdict::Mismatch(_)
+        ));
+    }
+}
