@@ -9,7 +9,7 @@ static uint64_t work(int t, int n)
 {
     long lo = share_start(words, t, n), hi = share_start(words, t + 1, n);
     for (long i = lo; i < hi; i++) /* first touch by the thread that uses the slice */
-        array[i] = (uint64_t)i;
+        array[i] = mix64((uint64_t)i);
     uint64_t sum = 0;
     for (long p = 0; p < passes; p++) {
         for (long i = lo; i < hi; i++)

@@ -286,7 +286,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     for (w, exe, input) in &prepared {
         let cmd = |r| command_of(w, exe, common.quick, input.as_deref(), &tools, r);
         // The reference: one native run, not measured (it also warms the page cache).
-        let reference = runner::measure(&cmd(Runner::Native), w.name, common.timeout())?;
+        let reference = tools.measure(&cmd(Runner::Native), w.name, common.timeout())?;
         if let Some(f) = &reference.failure {
             return Err(format!(
                 "{} fails natively ({}): {}",
@@ -306,7 +306,7 @@ pub fn run(args: Args) -> Result<(), Error> {
                     continue; // a failed point is not run again
                 }
                 let tag = format!("{}.{}", w.name, r.name());
-                let s = runner::measure(&cmd(r), &tag, common.timeout())?;
+                let s = tools.measure(&cmd(r), &tag, common.timeout())?;
                 p.add(&s, &reference.stdout);
                 eprintln!(
                     "[{done:>3}/{total}] {:<11} {:<6} run {}/{runs}  {}",

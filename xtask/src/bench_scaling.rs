@@ -169,7 +169,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         };
         // The reference output: one native single-thread run. Every run at every thread count
         // must print the same (the workloads' checksums do not depend on the thread count).
-        let reference = runner::measure(&argv(Runner::Native, 1), w.name, common.timeout())?;
+        let reference = tools.measure(&argv(Runner::Native, 1), w.name, common.timeout())?;
         if let Some(f) = &reference.failure {
             return Err(format!(
                 "{} fails natively ({})",
@@ -199,7 +199,7 @@ pub fn run(args: Args) -> Result<(), Error> {
                         continue;
                     }
                     let tag = format!("{}.{}.{n}", w.name, r.name());
-                    let s = runner::measure(&argv(r, n), &tag, common.timeout())?;
+                    let s = tools.measure(&argv(r, n), &tag, common.timeout())?;
                     p.add(&s, &reference.stdout);
                     eprintln!(
                         "[{done:>3}/{total}] {:<7} N={n:<3} {:<6} run {}/{runs}  {}",

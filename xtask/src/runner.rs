@@ -5,7 +5,6 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -112,6 +111,8 @@ pub struct Tools {
     pub emu: Option<PathBuf>,
     /// The qemu-user binary (when the qemu runner is selected).
     pub qemu: Option<PathBuf>,
+    /// The launcher every run goes through ([`launcher`]).
+    pub launch: PathBuf,
 }
 
 impl Tools {
@@ -149,7 +150,16 @@ impl Tools {
         } else {
             None
         };
-        Ok(Tools { emu, qemu })
+        Ok(Tools {
+            emu,
+            qemu,
+            launch: launcher()?,
+        })
+    }
+
+    /// Runs `argv` once ([`measure`]).
+    pub fn measure(&self, argv: &[String], tag: &str, timeout: Duration) -> Result<Sample, Error> {
+        measure(&self.launch, argv, tag, timeout)
     }
 
     /// The command line that runs `program args` under `runner` with `vcpus` guest CPUs
@@ -312,35 +322,41 @@ pub fn signal_name(sig: i32) -> String {
     }
 }
 
-/// Runs `argv` once with stdout and stderr sent to files under `target/bench/out`, timing it
-/// and reading its peak RSS from `wait4`. A run that outlives `timeout` is killed with its
-/// whole process group. Outputs are not compared here.
-pub fn measure(argv: &[String], tag: &str, timeout: Duration) -> Result<Sample, Error> {
+/// Compiles `benchmarks/launch.c`, the small program through which every run is started (it
+/// forks the run, reads its rusage with `wait4` and writes it to a report file: see the file
+/// for why peak RSS cannot be taken from a child of xtask itself).
+pub fn launcher() -> Result<PathBuf, Error> {
+    build_workload("launch.c", "launch", &[])
+}
+
+/// Runs `argv` once through `launcher` with stdout and stderr sent to files under
+/// `target/bench/out`, and returns its wall time, peak RSS and CPU time. A run that outlives
+/// `timeout` is killed with its whole process group. Outputs are not compared here.
+pub fn measure(
+    launcher: &Path,
+    argv: &[String],
+    tag: &str,
+    timeout: Duration,
+) -> Result<Sample, Error> {
     let dir = bench_dir()?.join("out");
     let out_path = dir.join(format!("{tag}.stdout"));
     let err_path = dir.join(format!("{tag}.stderr"));
-    let failed = |e: String| Sample {
-        seconds: 0.0,
-        max_rss_kb: 0,
-        cpu_seconds: 0.0,
-        stdout: Vec::new(),
-        stderr_tail: String::new(),
-        failure: Some(Failure::Spawn(e)),
-    };
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
+    let report_path = dir.join(format!("{tag}.rusage"));
+    let _ = std::fs::remove_file(&report_path);
+    let mut cmd = Command::new(launcher);
+    cmd.arg(&report_path)
+        .args(argv)
         .stdin(Stdio::null())
         .stdout(File::create(&out_path)?)
         .stderr(File::create(&err_path)?)
         .process_group(0);
     let start = Instant::now();
-    let child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => return Ok(failed(format!("{}: {e}", argv[0]))),
-    };
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", launcher.display()))?;
     let pid = child.id() as libc::pid_t;
-    // We reap the child ourselves with wait4 (for its rusage); std's handle only goes out of
-    // scope, which neither waits nor kills.
+    // We reap the launcher ourselves with waitpid; std's handle only goes out of scope, which
+    // neither waits nor kills.
     drop(child);
     let timed_out = !wait_exit(pid, timeout)?;
     if timed_out {
@@ -349,34 +365,21 @@ pub fn measure(argv: &[String], tag: &str, timeout: Duration) -> Result<Sample, 
         unsafe { libc::kill(-pid, libc::SIGKILL) };
     }
     let mut status = 0;
-    // SAFETY: all-zero is a valid `rusage` (plain integers and timevals).
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `status` and `ru` are valid for writes for the duration of the call.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-    let seconds = start.elapsed().as_secs_f64();
+    // SAFETY: `status` is valid for writes for the duration of the call.
+    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+    let elapsed = start.elapsed().as_secs_f64();
     if r != pid {
-        return Err(format!("wait4({pid}): {}", std::io::Error::last_os_error()).into());
+        return Err(format!("waitpid({pid}): {}", std::io::Error::last_os_error()).into());
     }
     if timed_out {
-        // Take the rest of the group (a shell's children) down too; they are not ours to reap.
+        // Take the rest of the group (the run and its children) down too.
         // SAFETY: as above; a group with no members left makes kill return ESRCH, harmlessly.
         unsafe { libc::kill(-pid, libc::SIGKILL) };
     }
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
-    let failure = if timed_out {
-        Some(Failure::Timeout(timeout.as_secs_f64()))
-    } else if libc::WIFSIGNALED(status) {
-        Some(Failure::Signal(libc::WTERMSIG(status)))
-    } else if libc::WEXITSTATUS(status) != 0 {
-        Some(Failure::Exit(libc::WEXITSTATUS(status)))
-    } else {
-        None
-    };
-    let mut stdout = Vec::new();
-    File::open(&out_path)?.read_to_end(&mut stdout)?;
+    let stdout = std::fs::read(&out_path)?;
     let stderr = std::fs::read(&err_path)?;
     let stderr = String::from_utf8_lossy(&stderr);
-    let stderr_tail = stderr
+    let stderr_tail: String = stderr
         .lines()
         .rev()
         .find(|l| !l.trim().is_empty())
@@ -384,14 +387,44 @@ pub fn measure(argv: &[String], tag: &str, timeout: Duration) -> Result<Sample, 
         .chars()
         .take(160)
         .collect();
-    Ok(Sample {
-        seconds,
-        max_rss_kb: ru.ru_maxrss.max(0) as u64,
-        cpu_seconds: tv(ru.ru_utime) + tv(ru.ru_stime),
+    let report = std::fs::read_to_string(&report_path).unwrap_or_default();
+    let fields: Vec<f64> = report
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let mut sample = Sample {
+        seconds: elapsed,
+        max_rss_kb: 0,
+        cpu_seconds: 0.0,
         stdout,
         stderr_tail,
-        failure,
-    })
+        failure: None,
+    };
+    if timed_out {
+        sample.failure = Some(Failure::Timeout(timeout.as_secs_f64()));
+        return Ok(sample);
+    }
+    let [st, rss, user, sys, wall] = fields[..] else {
+        // The launcher itself failed: it could not start the program, or was killed.
+        sample.failure = Some(Failure::Spawn(if sample.stderr_tail.is_empty() {
+            format!("launcher ended with wait status {status:#x}")
+        } else {
+            sample.stderr_tail.clone()
+        }));
+        return Ok(sample);
+    };
+    let st = st as i32;
+    sample.seconds = wall;
+    sample.max_rss_kb = rss as u64;
+    sample.cpu_seconds = user + sys;
+    sample.failure = if libc::WIFSIGNALED(st) {
+        Some(Failure::Signal(libc::WTERMSIG(st)))
+    } else if libc::WEXITSTATUS(st) != 0 {
+        Some(Failure::Exit(libc::WEXITSTATUS(st)))
+    } else {
+        None
+    };
+    Ok(sample)
 }
 
 /// Waits until child `pid` has exited (without reaping it) or `timeout` has passed; true if
@@ -717,23 +750,44 @@ mod tests {
 
     #[test]
     fn measure_times_and_reports_exit_status() {
+        let launch = launcher().unwrap();
         let sh = |script: &str| vec!["sh".to_string(), "-c".to_string(), script.to_string()];
-        let s = measure(&sh("echo hi"), "unit-ok", Duration::from_secs(10)).unwrap();
+        let measure = |argv: Vec<String>, tag: &str, t| measure(&launch, &argv, tag, t);
+        let s = measure(sh("echo hi"), "unit-ok", Duration::from_secs(10)).unwrap();
         assert_eq!(s.stdout, b"hi\n");
         assert_eq!(s.failure, None);
         assert!(s.max_rss_kb > 0);
         let s = measure(
-            &sh("echo oops >&2; exit 3"),
+            sh("echo oops >&2; exit 3"),
             "unit-exit",
             Duration::from_secs(10),
         )
         .unwrap();
         assert_eq!(s.failure, Some(Failure::Exit(3)));
         assert_eq!(s.stderr_tail, "oops");
-        let s = measure(&sh("kill -ILL $$"), "unit-sig", Duration::from_secs(10)).unwrap();
+        let s = measure(sh("kill -ILL $$"), "unit-sig", Duration::from_secs(10)).unwrap();
         assert_eq!(s.failure, Some(Failure::Signal(libc::SIGILL)));
-        let s = measure(&sh("sleep 5"), "unit-timeout", Duration::from_millis(200)).unwrap();
+        let s = measure(sh("sleep 5"), "unit-timeout", Duration::from_millis(200)).unwrap();
         assert_eq!(s.failure, Some(Failure::Timeout(0.2)));
         assert!(s.seconds < 2.0, "{}", s.seconds);
+        // Peak RSS is the program's, not xtask's: a shell that fills 64 MiB shows it, and an
+        // idle one stays far below.
+        let big = measure(
+            sh("x=$(head -c 64000000 /dev/zero | tr '\\0' a); echo ${#x}"),
+            "unit-big",
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        assert_eq!(big.stdout, b"64000000\n");
+        assert!(big.max_rss_kb > 64_000, "{}", big.max_rss_kb);
+        let small = measure(vec!["true".into()], "unit-small", Duration::from_secs(10)).unwrap();
+        assert!(small.max_rss_kb < 4_000, "{}", small.max_rss_kb);
+        let missing = measure(
+            vec!["/nonexistent/prog".into()],
+            "unit-missing",
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(missing.failure, Some(Failure::Exit(127)));
     }
 }
