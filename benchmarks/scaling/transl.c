@@ -1,7 +1,7 @@
 /* Translation-heavy: 4096 distinct generated functions (each a few basic blocks with its own
  * constants), dealt out so that every thread runs different code. Each function runs only a
  * few times, so an emulator spends its time translating, and more threads can translate in
- * parallel.  usage: transl threads [passes] */
+ * parallel.  usage: transl threads [passes] [functions (at most 4096)] */
 #include "par.h"
 
 #define FN(id)                                                                         \
@@ -36,13 +36,13 @@ static uint64_t (*const fns[])(uint64_t) = {
 };
 #define NFNS ((long)(sizeof fns / sizeof fns[0]))
 
-static long passes;
+static long passes, nfns;
 
 static uint64_t work(int t, int n)
 {
     uint64_t sum = 0;
     for (long p = 0; p < passes; p++)
-        for (long i = share_start(NFNS, t, n); i < share_start(NFNS, t + 1, n); i++)
+        for (long i = share_start(nfns, t, n); i < share_start(nfns, t + 1, n); i++)
             sum += fns[i](mix64((uint64_t)(i * 131 + p)));
     return sum;
 }
@@ -51,7 +51,10 @@ int main(int argc, char **argv)
 {
     int n = arg_threads(argc, argv);
     passes = arg_long(argc, argv, 2, 8);
-    printf("transl functions=%ld passes=%ld checksum=%016llx\n", NFNS, passes,
+    nfns = arg_long(argc, argv, 3, NFNS);
+    if (nfns > NFNS)
+        nfns = NFNS;
+    printf("transl functions=%ld passes=%ld checksum=%016llx\n", nfns, passes,
            (unsigned long long)run_threads(n, work));
     return 0;
 }

@@ -44,7 +44,7 @@ const WORKLOADS: &[Workload] = &[
         name: "fp",
         source: "scaling/fp.c",
         full: &["1600"],
-        quick: &["600"],
+        quick: &["400"],
     },
     Workload {
         name: "atomic",
@@ -67,8 +67,8 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "transl",
         source: "scaling/transl.c",
-        full: &["8"],
-        quick: &["4"],
+        full: &["8", "4096"],
+        quick: &["4", "1024"],
     },
     Workload {
         name: "smc",
