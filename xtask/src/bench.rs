@@ -411,10 +411,20 @@ fn table(rows: &[Row], runners: &[Runner]) -> String {
     s += &format!("  {rss_head}\n");
     let mut emu_native = Vec::new();
     let mut qemu_emu = Vec::new();
+    let mut any_starved = false;
     for row in rows {
         s += &format!("{:<11}", row.workload);
         for &r in runners {
-            s += &format!(" {:>22}", row.point(r).map_or("-".into(), Point::cell));
+            let cell = row.point(r).map_or("-".into(), |p| {
+                let star = if p.starved() && p.failure.is_none() {
+                    "*"
+                } else {
+                    ""
+                };
+                any_starved |= !star.is_empty();
+                p.cell() + star
+            });
+            s += &format!(" {cell:>22}");
         }
         let (e, n, q) = (
             row.median(Runner::Emu),
@@ -459,6 +469,9 @@ fn table(rows: &[Row], runners: &[Runner]) -> String {
         }
         s += "\n";
     }
+    if any_starved {
+        s += "* the median run got less than 90% of a CPU (other load on the host): its time is inflated\n";
+    }
     s += "emu/native: how many times slower than native emu is; qemu/emu: above 1 means emu is faster than qemu\n";
     s
 }
@@ -471,6 +484,7 @@ mod tests {
         Point {
             seconds: secs.to_vec(),
             rss_kb: secs.iter().map(|_| 2048).collect(),
+            cpu_share: secs.iter().map(|_| 1.0).collect(),
             failure: failure.map(str::to_string),
             mismatch: false,
         }
@@ -478,7 +492,7 @@ mod tests {
 
     #[test]
     fn table_shows_ratios_failures_and_geomeans() {
-        let rows = vec![
+        let mut rows = vec![
             Row {
                 workload: "a",
                 points: vec![
@@ -504,6 +518,7 @@ mod tests {
                 ],
             },
         ];
+        rows[2].points[1].1.cpu_share = vec![0.5];
         let t = table(&rows, &Runner::ALL);
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[2].starts_with("a "), "{t}");
@@ -519,6 +534,11 @@ mod tests {
         // emu/native: 4 and 16 -> 8; qemu/emu: 2 and 0.25 -> 0.71; b is left out.
         assert!(lines[5].contains("8.00x (2 wl)"), "{t}");
         assert!(lines[5].contains("0.71x (2 wl)"), "{t}");
+        assert!(lines[4].contains("2.000 [2.000-2.000]* "), "{t}");
+        assert!(
+            !lines[2].contains('*') && lines[6].starts_with("* the median run"),
+            "{t}"
+        );
     }
 
     #[test]

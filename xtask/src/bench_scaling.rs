@@ -526,6 +526,7 @@ mod tests {
         Point {
             seconds: vec![secs],
             rss_kb: vec![1],
+            cpu_share: vec![1.0],
             failure: None,
             mismatch: false,
         }

@@ -508,6 +508,8 @@ pub struct Point {
     pub seconds: Vec<f64>,
     /// Peak RSS (KiB) of the successful runs.
     pub rss_kb: Vec<u64>,
+    /// CPU seconds over wall seconds of the successful runs.
+    pub cpu_share: Vec<f64>,
     /// The first failure, with its explanation; a failed point is not run again.
     pub failure: Option<String>,
     /// Whether a successful run printed something other than the native run did.
@@ -536,6 +538,7 @@ impl Point {
             None => {
                 self.seconds.push(s.seconds);
                 self.rss_kb.push(s.max_rss_kb);
+                self.cpu_share.push(s.cpu_seconds / s.seconds.max(1e-9));
             }
             Some(f) => {
                 let mut why = describe(&f, &s.stderr_tail);
@@ -550,6 +553,12 @@ impl Point {
                 self.failure.get_or_insert(why);
             }
         }
+    }
+
+    /// Whether the typical run of a single-threaded program got less than 90% of a CPU:
+    /// other load on the host took its core away, so its time is inflated.
+    pub fn starved(&self) -> bool {
+        median(&self.cpu_share).is_some_and(|c| c < 0.9)
     }
 
     /// The median cell of a table: `0.251 [0.249-0.262]`, or `FAILED`.
