@@ -6,9 +6,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod bench_qht;
+mod bench_scaling;
 mod demo;
 mod difftest;
+mod runner;
 
 /// Error type shared by the subcommands.
 type Error = Box<dyn std::error::Error>;
@@ -22,6 +25,12 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Single-threaded guest workloads (bundled C programs, busybox) under emu, qemu-x86_64
+    /// and natively: medians, ratios, peak RSS; writes target/bench/guest.json.
+    Bench(Box<bench::Args>),
+    /// Thread-scaling guest workloads at 1, 2, 4, ... threads under emu (-smp N), qemu-x86_64
+    /// and natively; writes target/bench/scaling.json and scaling.svg.
+    BenchScaling(Box<bench_scaling::Args>),
     /// Concurrent hash table benchmark after QEMU's qht-bench: qht against dashmap, papaya,
     /// scc::HashIndex and RwLock<HashMap>.
     BenchQht(Box<bench_qht::Args>),
@@ -34,6 +43,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Bench(args) => bench::run(*args),
+        Command::BenchScaling(args) => bench_scaling::run(*args),
         Command::BenchQht(args) => bench_qht::run(*args),
         Command::Demo => demo::run(),
         Command::Difftest(args) => difftest::run(*args),
