@@ -127,6 +127,12 @@ pub fn cpu_model() -> CpuModel {
         bmi1: m.bmi1 && std::arch::is_x86_feature_detected!("bmi1"),
         lzcnt: m.lzcnt && std::arch::is_x86_feature_detected!("lzcnt"),
         rdtscp: m.rdtscp,
+        sse3: m.sse3 && std::arch::is_x86_feature_detected!("sse3"),
+        ssse3: m.ssse3 && std::arch::is_x86_feature_detected!("ssse3"),
+        sse41: m.sse41 && std::arch::is_x86_feature_detected!("sse4.1"),
+        sse42: m.sse42 && std::arch::is_x86_feature_detected!("sse4.2"),
+        aes: m.aes && std::arch::is_x86_feature_detected!("aes"),
+        pclmul: m.pclmul && std::arch::is_x86_feature_detected!("pclmulqdq"),
     }
 }
 
