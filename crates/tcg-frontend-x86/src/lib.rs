@@ -19,7 +19,7 @@
 //! * x87 with an 80-bit soft-float: loads/stores of every format, arithmetic, compares
 //!   (incl. `fcomi`, `fcmov`), `fprem`/`fprem1`, `fscale`, `fxtract`, `fsqrt`, `frndint`,
 //!   control/status/tag words, stack under/overflow, `fxsave`/`fxrstor`,
-//!   `fnstenv`/`fldenv`, `fnsave`/`frstor`; the transcendentals (`fsin`, `fcos`, `fsincos`, `fptan`, `fpatan`,
+//!   `fnstenv`/`fldenv`, `fnsave`/`frstor`, BCD `fbld`/`fbstp`; the transcendentals (`fsin`, `fcos`, `fsincos`, `fptan`, `fpatan`,
 //!   `fyl2x`, `fyl2xp1`, `f2xm1`) correctly rounded from 128-bit evaluations, with the
 //!   hardware's 66-bit π for argument reduction (see `x87_trans` for how close to the
 //!   hardware that is).
@@ -30,7 +30,7 @@
 //!
 //! Not implemented (raise #UD): MMX (incl. the MMX forms of SSSE3), AVX and later, FMA,
 //! BMI (except `tzcnt`), `rcpps`/`rcpss`/`rsqrtps`/`rsqrtss` (their approximations are
-//! model-specific), x87 BCD (`fbld`/`fbstp`),
+//! model-specific),
 //! 16-bit `popf`/`leave`/`ret`, `enter` with a nesting level, string ops with 32-bit
 //! addressing. Unmasked SSE/x87 exceptions are not delivered; MXCSR FTZ/DAZ are ignored.
 //!

@@ -61,6 +61,8 @@ pub(crate) mod op {
     pub const YL2XP1: u64 = 45;
     pub const F2XM1: u64 = 46;
     pub const STPNCE: u64 = 47;
+    pub const LD_BCD: u64 = 48;
+    pub const ST_BCD: u64 = 49;
 }
 
 const C0: u16 = 1 << 8;
@@ -155,6 +157,14 @@ fn mem_operand(s: &mut X86State, form: u64) -> F80 {
         _ => (F80::from_i64(tmp_u64(s) as u32 as i32 as i64), 0),
     };
     s.fpu_sw |= f;
+    if f & exc::IE != 0 && v.is_nan() {
+        // A signalling NaN operand stays signalling for the NaN-selection rules (two SNaNs:
+        // the larger significand wins; the conversion alone would make it quiet).
+        return F80 {
+            m: v.m & !(1 << 62),
+            se: v.se,
+        };
+    }
     v
 }
 
@@ -485,6 +495,52 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             };
             s.fpu_sw = (s.fpu_sw | f) & !C1;
             set_st(s, 1, r);
+            pop(s);
+        }
+        LD_BCD => {
+            // 18 packed decimal digits (low byte first), sign in bit 79.
+            let (lo, hi) = (s.xmm_tmp[0], s.xmm_tmp[1]);
+            let bytes: Vec<u8> = lo.to_le_bytes().into_iter().chain([hi as u8]).collect();
+            let v = bytes.iter().rev().fold(0i64, |acc, &b| {
+                acc * 100 + i64::from(b >> 4) * 10 + i64::from(b & 15)
+            });
+            let neg = hi & 0x8000 != 0;
+            let r = if v == 0 {
+                F80::zero(neg)
+            } else {
+                F80::from_i64(if neg { -v } else { v })
+            };
+            s.fpu_sw &= !C1;
+            push(s, r);
+        }
+        ST_BCD => {
+            let mut uf = false;
+            let v = st_uf(s, 0, &mut uf);
+            // The packed BCD indefinite, for NaN, infinite or out-of-range values.
+            let mut out = (0xc000_0000_0000_0000u64, 0xffffu64);
+            let mut f = 0;
+            match f80::to_int(v, c.rc) {
+                _ if uf => {}
+                Ok((neg, mag, pe)) if mag < 1_000_000_000_000_000_000 => {
+                    let mut m = mag as u64;
+                    let mut b = [0u8; 10];
+                    for byte in b.iter_mut().take(9) {
+                        *byte = ((m % 10) | (m / 10 % 10) << 4) as u8;
+                        m /= 100;
+                    }
+                    if neg {
+                        b[9] = 0x80;
+                    }
+                    out = (
+                        u64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
+                        u64::from(u16::from_le_bytes([b[8], b[9]])),
+                    );
+                    f = pe;
+                }
+                _ => f = exc::IE,
+            }
+            s.xmm_tmp = [out.0, out.1];
+            s.fpu_sw = (s.fpu_sw | f) & !C1;
             pop(s);
         }
         STPNCE => {
@@ -903,6 +959,16 @@ pub(crate) fn translate_x87(t: &mut Tr, ins: &Instruction) -> R {
             t.x87(FREE, reg_arg(0).ok_or(Unsupported)?);
             t.x87(FREE, 0);
             t.x87(INCSTP, 0);
+        }
+        M::Fbld | M::Fbstp if ins.memory_size() == MemorySize::Bcd => {
+            if m == M::Fbld {
+                t.x87_load_tmp(ins, 10)?;
+                t.x87(LD_BCD, 0);
+            } else {
+                let a = t.ea(ins, true)?;
+                t.x87(ST_BCD, 0);
+                t.x87_store_tmp(a, 10);
+            }
         }
         M::Fstpnce => {
             t.x87(STPNCE, reg_arg(0).ok_or(Unsupported)?);

@@ -235,6 +235,9 @@ pub(crate) fn yl2xp1(x: F80, y: F80, rc: u8) -> (F80, u16) {
     }
     let fx = Fx::from_f80(x);
     let w = ONE.add(fx);
+    if y.class() == Class::Zero && (w.neg || w.is_zero()) {
+        return (F80::zero(y.sign() != x.sign()), de);
+    }
     if w.neg || w.is_zero() {
         // x <= -1 (undefined in the manuals): AMD processors return x, inexact.
         return (x, exc::PE | de);
@@ -247,8 +250,12 @@ pub(crate) fn yl2xp1(x: F80, y: F80, rc: u8) -> (F80, u16) {
     if w.m == 1 << 127 && fx.e > -64 {
         // 1 + x is exactly a power of two (only outside the documented domain): the value
         // is exact, but the hardware reports it inexact.
-        let (r, f) = times_int(y, i64::from(w.e), rc);
-        return (r, f | de | exc::PE);
+        let (r, mut f) = times_int(y, i64::from(w.e), rc);
+        f |= exc::PE;
+        if r.exp() == 0 {
+            f |= exc::UE;
+        }
+        return (r, f | de);
     }
     let v = Fx::from_f80(y).mul(fx::ln1p(fx).mul(LOG2E));
     let (r, f) = v.to_f80_inexact(ctl(rc));
