@@ -95,6 +95,9 @@ struct Gen<'a> {
     pinned: u16,
     /// GPRs written by an earlier instruction.
     clobbered: u16,
+    /// GPRs an earlier instruction moved far from their initial value while keeping them
+    /// usable for implicit operands (rbp after `enter`): no longer memory operand bases.
+    moved: u16,
     /// An earlier instruction wrote memory.
     mem_written: bool,
     insns: Vec<Instruction>,
@@ -408,6 +411,7 @@ impl<'a> Gen<'a> {
             image,
             pinned: bit(RSP),
             clobbered: 0,
+            moved: 0,
             mem_written: false,
             insns: vec![],
             used: vec![],
@@ -529,7 +533,7 @@ impl<'a> Gen<'a> {
             .into_iter()
             .flatten()
         {
-            if self.clobbered & bit(r) != 0 {
+            if (self.clobbered | self.moved) & bit(r) != 0 {
                 return Err(Reject);
             }
         }
@@ -1083,6 +1087,7 @@ impl<'a> Gen<'a> {
         }
         if m == M::Enter {
             benign |= bit(RBP);
+            self.moved |= bit(RBP);
         }
         let explicit_rsp = (0..ins.op_count()).any(|i| {
             ins.op_kind(i) == OpKind::Register && gpr_index(ins.op_register(i)) == Some(RSP)

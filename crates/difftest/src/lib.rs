@@ -11,6 +11,23 @@
 //!
 //! Only x86-64 hosts can run it (the native run is the reference); elsewhere [`run`]
 //! returns an error saying so.
+//!
+//! # What is not compared, and why
+//! * Forms that cannot run or compare in user space: privileged and I/O instructions,
+//!   `syscall` and `int 0x80`, `cpuid`, `rdtsc(p)`, `rdrand`/`rdseed`/`rdpid`, `xgetbv`,
+//!   fs/gs base access, fences and `pause` (nothing to compare), `ret` and indirect
+//!   `jmp`/`call` (random targets); forms of features the host lacks; MMX (not generated).
+//!   The list is [`forms::EXCLUDED`] and [`forms::EXCLUDED_CODES`]; `--list` prints every
+//!   form left out with its reason, including those the frontend does not implement.
+//! * Arithmetic flags the architecture leaves undefined (iced's `rflags_undefined`),
+//!   tracked through the sequence; flags that a later instruction would read while
+//!   undefined make the generator pick another instruction.
+//! * Unless `--strict`: MXCSR DE/OE/UE/PE and x87 DE/OE/UE/PE/ES/B, which the frontend
+//!   documents as not modelled, and no sequence stores them after an instruction that may
+//!   set them; the MXCSR_MASK in `fxsave` images (CPU-model specific).
+//! * Sequences where the guest set TF (single-step traps) or AC and then made a misaligned
+//!   access (alignment checking): counted as skipped, the emulator models neither.
+//! * The state after a guest page fault (the emulator guarantees only the faulting pc).
 
 #![warn(missing_docs)]
 

@@ -516,6 +516,13 @@ impl Emu {
                 GUARD as usize,
                 libc::PROT_NONE,
             );
+            // Only the test region is accessible, as in the native run.
+            libc::mprotect(p, G as usize, libc::PROT_NONE);
+            libc::mprotect(
+                p.cast::<u8>().add((G + SIZE) as usize).cast(),
+                (GUEST_SIZE - G - SIZE) as usize,
+                libc::PROT_NONE,
+            );
             p.cast::<u8>()
         };
         let mut cfg = BackendConfig::new(mem as u64, GUEST_SIZE, no_lookup as *const () as usize);
