@@ -29,6 +29,7 @@ Options:
   -U var                remove a variable from the guest's environment
   -L path               prefix for the guest's absolute paths (its sysroot)
   -smp n                number of CPUs the guest sees (default: this host's)
+  -tb-size n            code cache size in MiB (default 64; flushed when full)
   -0 argv0              the guest's argv[0] (default: program as given)
   --stats               same as '-d stats'
 ";
@@ -75,6 +76,8 @@ struct Options {
     unset_env: Vec<OsString>,
     sysroot: Option<PathBuf>,
     smp: Option<usize>,
+    /// Code cache size in MiB (`-tb-size`).
+    tb_size: Option<usize>,
     argv0: Option<OsString>,
     program: OsString,
     args: Vec<OsString>,
@@ -104,6 +107,7 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
         unset_env: Vec::new(),
         sysroot: None,
         smp: None,
+        tb_size: None,
         argv0: None,
         program: OsString::new(),
         args: Vec::new(),
@@ -226,6 +230,16 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
                     _ => return fail(&format!("'-smp {v}': expected a CPU count from 1 to 4096")),
                 }
             }
+            "tb-size" => {
+                let v = match value("a size in MiB") {
+                    Ok(v) => v.to_string_lossy().into_owned(),
+                    Err(p) => return p,
+                };
+                match v.parse::<usize>() {
+                    Ok(n) if (1..=2048).contains(&n) => o.tb_size = Some(n),
+                    _ => return fail(&format!("'-tb-size {v}': expected MiB from 1 to 2048")),
+                }
+            }
             "0" => match value("an argv[0]") {
                 Ok(v) => o.argv0 = Some(v),
                 Err(p) => return p,
@@ -316,6 +330,7 @@ fn run(o: &Options) -> Result<ExitCode, String> {
                 ..TranslateConfig::default()
             },
             nochain: o.nochain,
+            code_cache_size: o.tb_size.map(|m| m << 20),
             log: o.log,
         },
         log,
@@ -347,6 +362,10 @@ fn exec_args(o: &Options) -> Vec<OsString> {
     }
     if let Some(n) = o.smp {
         args.push("-smp".into());
+        args.push(n.to_string().into());
+    }
+    if let Some(n) = o.tb_size {
+        args.push("-tb-size".into());
         args.push(n.to_string().into());
     }
     args.push("-cpu".into());

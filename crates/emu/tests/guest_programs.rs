@@ -215,6 +215,9 @@ guest_programs! {
     threads: &[&["10000"]], crate::Expect::Same;
     robust: &[&[]], crate::Expect::Same;
     forkthreads: &[&[]], crate::Expect::Same;
+    // Self-modifying code, and cross-modifying code seen by other threads.
+    smc: &[&[]], crate::Expect::Same;
+    xmodify: &[&[]], crate::Expect::Same;
     // With no -smp the guest sees the host's CPUs, as natively.
     nproc: &[&[]], crate::Expect::Same;
 }

@@ -33,11 +33,13 @@
 //! itself is written concurrently by other threads, so this crate never forms Rust
 //! references into it: all copies go through raw pointers.
 //!
-//! # Extending
+//! # Self-modifying code
 //!
-//! Self-modifying-code detection will need per-page "holds translated code" state; it
-//! belongs next to the VMA table in the private `Inner` struct of `space.rs`, updated
-//! under the same lock.
+//! Pages that code was translated from while guest-writable are write-protected on the
+//! host; a guest write faults, and [`GuestSpace::unprotect_code`] (called by the fault
+//! handler, and by every emulator write on the guest's behalf) runs the translator's hook
+//! before making the page writable again. The per-page state sits behind its own lock,
+//! taken before the mapping lock; see the private `code` module.
 
 #[cfg(not(target_os = "linux"))]
 compile_error!("guest-memory needs a Linux host");
@@ -50,6 +52,7 @@ compile_error!("guest-memory needs a Linux host");
 ))]
 compile_error!("guest-memory assumes the generic Linux errno and mmap ABI of the host");
 
+mod code;
 pub mod consts;
 mod errno;
 mod prot;
@@ -61,7 +64,7 @@ mod tests;
 
 pub use errno::{Efault, Errno};
 pub use prot::{Access, Prot};
-pub use space::{GuestSpace, SpaceError};
+pub use space::{CodeWriteHook, GuestSpace, SpaceError};
 pub use vma::{Vma, VmaKind};
 
 /// Size of a guest page in bytes (x86-64: 4 KiB).

@@ -1,16 +1,18 @@
 //! The reserved guest address space and its Linux-semantics memory operations.
 
+use crate::code::CodePages;
 use crate::consts::*;
 use crate::vma::VmaMap;
 use crate::{
     page_up, Access, Efault, Errno, Prot, Vma, VmaKind, GUARD_SIZE, GUEST_PAGE_SIZE,
     MAX_SPACE_SIZE, MIN_SPACE_SIZE, MMAP_MIN_ADDR,
 };
-use parking_lot::RwLock;
+use parking_lot::{Mutex, MutexGuard, RwLock};
 use std::fmt;
 use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
 use std::ptr;
+use std::sync::OnceLock;
 
 const PAGE: u64 = GUEST_PAGE_SIZE;
 
@@ -70,7 +72,15 @@ pub struct GuestSpace {
     base: *mut u8,
     size: u64,
     inner: RwLock<Inner>,
+    /// Pages write-protected because code was translated from them (see `code.rs`). Taken
+    /// before `inner`, never after.
+    code: Mutex<CodePages>,
+    /// Called with a page address when the guest writes a protected code page.
+    code_write_hook: OnceLock<CodeWriteHook>,
 }
+
+/// What to do when the guest is about to write a page that code was translated from.
+pub type CodeWriteHook = Box<dyn Fn(u64) + Send + Sync>;
 
 // SAFETY: `base` is the address of a host reservation owned by this value for its whole
 // life; it is never dereferenced through Rust references, only through raw-pointer copies
@@ -148,6 +158,8 @@ impl GuestSpace {
                         brk_start: 0,
                         brk: 0,
                     }),
+                    code: Mutex::new(CodePages::default()),
+                    code_write_hook: OnceLock::new(),
                 });
             }
             let error = std::io::Error::last_os_error();
@@ -306,7 +318,12 @@ impl GuestSpace {
             }
             (file_kind(fd, offset, shared, prot)?, fd)
         };
+        let mut code = self.lock_code();
         let mut inner = self.inner.write();
+        if fixed {
+            // A fixed mapping may replace pages holding translated code.
+            self.forget_code(&mut code, &inner.vmas, addr, addr.saturating_add(len));
+        }
         let start = if fixed {
             if addr % PAGE != 0 {
                 return Err(Errno::EINVAL);
@@ -392,7 +409,9 @@ impl GuestSpace {
         if addr.checked_add(len).is_none_or(|e| e > self.size) {
             return Err(Errno::ENOMEM);
         }
+        let mut code = self.lock_code();
         let mut inner = self.inner.write();
+        self.forget_code(&mut code, &inner.vmas, addr, addr.saturating_add(len));
         let hflags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
         if let Err(e) = self.host_mmap(addr, len, prot.host(), hflags, -1, 0) {
             self.reserve_or_abort(addr, len);
@@ -421,7 +440,9 @@ impl GuestSpace {
         if end > self.size {
             return Err(Errno::EINVAL);
         }
+        let mut code = self.lock_code();
         let mut inner = self.inner.write();
+        self.forget_code(&mut code, &inner.vmas, addr, end);
         if !inner.vmas.overlaps(addr, end) {
             return Ok(());
         }
@@ -450,7 +471,9 @@ impl GuestSpace {
         if end > self.size {
             return Err(Errno::ENOMEM);
         }
+        let mut code = self.lock_code();
         let mut inner = self.inner.write();
+        self.forget_code(&mut code, &inner.vmas, addr, end);
         if inner.vmas.first_gap(addr, end, None).is_some() {
             return Err(Errno::ENOMEM);
         }
@@ -477,6 +500,7 @@ impl GuestSpace {
     /// (the unchanged one on failure, as Linux does). Growing needs a one-page gap to the
     /// next mapping, as on Linux.
     pub fn brk(&self, new: u64) -> u64 {
+        let mut code = self.lock_code();
         let mut inner = self.inner.write();
         let cur = inner.brk;
         if new < inner.brk_start {
@@ -511,6 +535,7 @@ impl GuestSpace {
                 kind: VmaKind::Heap,
             });
         } else if new_top < old_top {
+            self.forget_code(&mut code, &inner.vmas, new_top, old_top);
             if self.reserve(new_top, old_top - new_top).is_err() {
                 return cur;
             }
@@ -566,7 +591,17 @@ impl GuestSpace {
                 return Err(Errno::EINVAL);
             }
         }
+        let mut code = self.lock_code();
         let mut inner = self.inner.write();
+        self.forget_code(&mut code, &inner.vmas, old_addr, old_end);
+        if flags & MREMAP_FIXED != 0 {
+            self.forget_code(
+                &mut code,
+                &inner.vmas,
+                new_addr,
+                new_addr.saturating_add(new_len),
+            );
+        }
         let vma = match inner.vmas.containing(old_addr) {
             Some(v) if v.end() >= old_end => v.clone(),
             _ => return Err(Errno::EFAULT),
@@ -759,9 +794,14 @@ impl GuestSpace {
         if end > self.size {
             return Err(Errno::ENOMEM);
         }
+        let mut code = self.lock_code();
         let inner = self.inner.read();
         if inner.vmas.first_gap(addr, end, None).is_some() {
             return Err(Errno::ENOMEM);
+        }
+        if advice == MADV_DONTNEED || advice == MADV_FREE {
+            // Discarded private pages read back as zeros: their code changed.
+            self.forget_code(&mut code, &inner.vmas, addr, end);
         }
         let host_advice = match advice {
             MADV_DONTNEED => libc::MADV_DONTNEED,
@@ -875,6 +915,7 @@ impl GuestSpace {
 
     /// Copies `data` into guest memory at `addr`, which must be writable.
     pub fn write(&self, addr: u64, data: &[u8]) -> Result<(), Efault> {
+        self.unprotect_code_range(addr, data.len() as u64);
         let inner = self.inner.read();
         self.check(&inner, addr, data.len() as u64, Some(Access::Write))?;
         // SAFETY: the destination range is inside the reservation and host-writable
@@ -958,6 +999,104 @@ impl GuestSpace {
         }
     }
 
+    /// Takes the code lock for a change of mappings, which moves the mapping generation.
+    fn lock_code(&self) -> MutexGuard<'_, CodePages> {
+        let mut code = self.code.lock();
+        code.map_generation += 1;
+        code
+    }
+
+    /// Drops the code protection of `[start, end)` before its mapping changes: host
+    /// protections go back to the guest's (from `vmas`), so that a moved or re-protected
+    /// range does not keep a stale read-only host page. The caller invalidates the
+    /// translations of the range after the change.
+    fn forget_code(&self, code: &mut CodePages, vmas: &VmaMap, start: u64, end: u64) {
+        for page in code.protected_in(start, end) {
+            if let Some(v) = vmas.containing(page) {
+                // The page was mapped and writable when protected; restoring cannot fail
+                // short of host memory exhaustion, and a failure would only keep it
+                // read-only (writes keep faulting into `unprotect_code`).
+                let _ = self.host_mprotect(page, PAGE, v.prot.host());
+            }
+            code.unmark(page);
+        }
+    }
+
+    /// Installs the function called (with the page address) when the guest is about to
+    /// write a page that code was translated from; it must drop the page's translations.
+    /// Set once, before the guest runs; `Err` gives `hook` back if one is set already.
+    pub fn set_code_write_hook(&self, hook: CodeWriteHook) -> Result<(), CodeWriteHook> {
+        self.code_write_hook.set(hook)
+    }
+
+    /// Prepares the page holding `addr` for translation: if the guest may write it, it is
+    /// made read-only on the host (so that a write faults into [`Self::unprotect_code`]).
+    /// Returns the page's [`Self::code_generation`] and whether the guest may write it.
+    /// Call before reading the code bytes.
+    pub fn protect_code(&self, addr: u64) -> (u64, bool) {
+        let page = crate::page_down(addr);
+        let mut code = self.code.lock();
+        let inner = self.inner.read_recursive();
+        let writable = inner
+            .vmas
+            .containing(page)
+            .is_some_and(|v| v.prot.allows(Access::Write));
+        if writable {
+            let entry = code.pages.entry(page).or_default();
+            if !entry.protected && self.host_mprotect(page, PAGE, libc::PROT_READ).is_ok() {
+                entry.protected = true;
+                code.protected += 1;
+            }
+        }
+        (code.generation(page), writable)
+    }
+
+    /// A number that changes whenever the code at the page holding `addr` may have changed
+    /// since [`Self::protect_code`] returned it: a write to the protected page, or any
+    /// change of mappings or protections.
+    pub fn code_generation(&self, addr: u64) -> u64 {
+        self.code.lock().generation(crate::page_down(addr))
+    }
+
+    /// Called when a guest write to `addr` faulted, or before the emulator writes there for
+    /// the guest: if the page is write-protected for code, the code-write hook drops its
+    /// translations and the host protection is restored. Returns true if the write may be
+    /// retried (the page is, now, writable for the guest); false if the fault is the
+    /// guest's own (unmapped or read-only page).
+    pub fn unprotect_code(&self, addr: u64) -> bool {
+        let page = crate::page_down(addr);
+        let mut code = self.code.lock();
+        // Recursive: the faulting thread may hold the lock shared (a copy in `write`).
+        let inner = self.inner.read_recursive();
+        let Some(vma) = inner.vmas.containing(page) else {
+            return false;
+        };
+        if !vma.prot.allows(Access::Write) {
+            return false;
+        }
+        if code.pages.get(&page).is_some_and(|p| p.protected) {
+            // Count the write before the invalidation (see the generations in `code.rs`).
+            code.unmark(page);
+            if let Some(hook) = self.code_write_hook.get() {
+                hook(page);
+            }
+            let _ = self.host_mprotect(page, PAGE, vma.prot.host());
+        }
+        // Protected by us and now released, or released by another thread meanwhile.
+        true
+    }
+
+    /// [`Self::unprotect_code`] for every protected page in `[addr, addr + len)`.
+    fn unprotect_code_range(&self, addr: u64, len: u64) {
+        let pages = {
+            let code = self.code.lock();
+            code.protected_in(crate::page_down(addr), addr.saturating_add(len))
+        };
+        for page in pages {
+            self.unprotect_code(page);
+        }
+    }
+
     /// Host pointer to `[addr, addr + len)` after checking the whole range is mapped with
     /// `access`, for handing guest buffers to host syscalls.
     ///
@@ -966,6 +1105,9 @@ impl GuestSpace {
     /// the reservation) and fails with `EFAULT`, exactly as on Linux. Never turn the
     /// pointer into a Rust reference: other threads write guest memory concurrently.
     pub fn host_ptr(&self, addr: u64, len: u64, access: Access) -> Result<*mut u8, Efault> {
+        if access == Access::Write {
+            self.unprotect_code_range(addr, len);
+        }
         let inner = self.inner.read();
         self.check(&inner, addr, len, Some(access))?;
         Ok(self.host(addr))

@@ -504,3 +504,62 @@ fn space_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<GuestSpace>();
 }
+
+#[test]
+fn code_protection_invalidates_before_writes_and_moves_generations() {
+    const PAGE: u64 = GUEST_PAGE_SIZE;
+    let s = space();
+    let rwx = PROT_READ | PROT_WRITE | PROT_EXEC;
+    let a = s
+        .mmap(0, 2 * PAGE, rwx, MAP_PRIVATE | MAP_ANONYMOUS, None, 0)
+        .unwrap();
+    let hits = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let h = hits.clone();
+    assert!(s
+        .set_code_write_hook(Box::new(move |page| h.lock().unwrap().push(page)))
+        .is_ok());
+    assert!(s.set_code_write_hook(Box::new(|_| {})).is_err());
+
+    let (g0, writable) = s.protect_code(a + 10);
+    assert!(writable);
+    // Protected: the host page is read-only now, but emulator writes unprotect first.
+    assert_eq!(s.code_generation(a), g0);
+    s.write(a + 100, &[1, 2, 3]).unwrap();
+    assert_eq!(*hits.lock().unwrap(), vec![a]);
+    let g1 = s.code_generation(a);
+    assert_ne!(g1, g0, "a write to a code page moves its generation");
+    // Unprotected now: a second write does not call the hook again.
+    s.write(a + 200, &[4]).unwrap();
+    assert_eq!(hits.lock().unwrap().len(), 1);
+    assert_eq!(s.code_generation(a), g1);
+    // The other page was never protected.
+    s.write(a + PAGE, &[5]).unwrap();
+    assert_eq!(hits.lock().unwrap().len(), 1);
+
+    // A fault-path unprotect of a page that is not protected but writable: retry is fine.
+    assert!(s.unprotect_code(a + PAGE));
+    // A read-only page is the guest's own fault.
+    s.mprotect(a + PAGE, PAGE, PROT_READ).unwrap();
+    assert!(!s.unprotect_code(a + PAGE));
+
+    // Re-protect, then change the mapping: the generation moves, the host page is
+    // writable again (no stale read-only page), and the hook is not needed.
+    let (g2, _) = s.protect_code(a);
+    s.mprotect(a, PAGE, rwx).unwrap();
+    assert_ne!(s.code_generation(a), g2);
+    s.write(a, &[6]).unwrap();
+    assert_eq!(hits.lock().unwrap().len(), 1);
+    let mut b = [0u8; 1];
+    s.read(a, &mut b).unwrap();
+    assert_eq!(b, [6]);
+
+    // Non-writable code pages are not protected (writes need an mprotect first).
+    let (_, w) = s.protect_code(a + PAGE);
+    assert!(!w);
+    // host_ptr for writing unprotects too (the host kernel would return EFAULT).
+    s.protect_code(a);
+    let p = s.host_ptr(a, 8, Access::Write).unwrap();
+    // SAFETY: `p` addresses 8 writable bytes of the mapping, made host-writable above.
+    unsafe { p.write(9) };
+    assert_eq!(hits.lock().unwrap().len(), 2);
+}

@@ -220,6 +220,11 @@ pub struct TranslateConfig {
     /// after storing rip) instead of chaining, so the vCPU loop regains control after each
     /// instruction.
     pub single_step: bool,
+    /// Check the exit-request flag after every instruction and leave the block for the next
+    /// one when it is set. For code on guest-writable pages: a store into the running block
+    /// raises the flag (through the fault handler), and the rest of the block, translated
+    /// from the old bytes, must not run.
+    pub smc_checks: bool,
 }
 
 impl Default for TranslateConfig {
@@ -228,6 +233,7 @@ impl Default for TranslateConfig {
             max_insns: 512,
             cpu: CpuModel::BASELINE,
             single_step: false,
+            smc_checks: false,
         }
     }
 }

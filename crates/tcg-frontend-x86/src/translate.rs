@@ -777,6 +777,26 @@ pub fn translate_block(
             t.goto_tb(0, cur);
             break;
         }
+        if cfg.smc_checks {
+            // The instruction may have written the code that follows: leave for it if asked.
+            let req = t.b.new_temp(Type::I32);
+            t.b.push(Op::LoadState {
+                dst: req,
+                offset: off::EXIT_REQUEST,
+                mem: MemOp::unsigned(4),
+            });
+            let go_on = t.label();
+            t.b.push(Op::BrCond {
+                cond: Cond::Eq,
+                a: req,
+                b: zero32,
+                label: go_on,
+            });
+            t.sync_cc_side();
+            t.movi(t.rip, cur);
+            t.b.push(Op::ExitTb { code: exit::LOOKUP });
+            t.set_label(go_on);
+        }
     }
     t.set_label(exit_label);
     t.movi(t.rip, pc);

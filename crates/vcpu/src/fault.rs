@@ -1,6 +1,8 @@
 //! Host signals raised by guest behaviour: a guest access to unmapped or protected memory
 //! faults in translated code (or in a helper touching guest memory), and the guest must die
-//! of SIGSEGV after one line naming its rip and the address, as Linux would kill it.
+//! of SIGSEGV after one line naming its rip and the address, as Linux would kill it. One
+//! kind of fault is ours, not the guest's: a write to a page write-protected because code
+//! was translated from it, which invalidates that code and is retried.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -9,6 +11,10 @@ use std::sync::Arc;
 use guest_memory::GUARD_SIZE;
 
 use crate::{Machine, VcpuEnv};
+
+/// `si_code` of a fault on a mapped page whose protection forbids the access (Linux's
+/// generic value; `libc` does not export it).
+const SEGV_ACCERR: i32 = 2;
 
 /// The machine the handler reports against (one per emulator process).
 static MACHINE: AtomicPtr<Machine> = AtomicPtr::new(std::ptr::null_mut());
@@ -78,6 +84,25 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, uctx: *mut 
     let space = machine.space();
     let base = space.base() as usize;
     let in_guest = addr >= base && addr < base + (space.size() + GUARD_SIZE) as usize;
+    // SAFETY: as above, a valid siginfo.
+    let code = unsafe { (*info).si_code };
+    if sig == libc::SIGSEGV && code == SEGV_ACCERR && in_guest {
+        // A write to a page that holds translated code (self- or cross-modifying code): drop
+        // the page's blocks, make it writable, and retry the store. The faulting thread is
+        // running translated code or copying guest memory, holding no lock this takes.
+        let gaddr = (addr - base) as u64;
+        if gaddr < space.size() && space.unprotect_code(gaddr) {
+            let env = CURRENT.with(|c| c.get());
+            if !env.is_null() {
+                // The running block may have been translated from the bytes just released:
+                // blocks from writable pages check this flag after every instruction.
+                // SAFETY: `env` is this thread's live vCPU env (set around `execute`); its
+                // exit-request word is only accessed atomically.
+                unsafe { &*crate::exit_request_word(env.cast_mut()) }.store(1, Ordering::SeqCst);
+            }
+            return;
+        }
+    }
     let in_code = machine.backend.code_cache().contains(host_pc);
     let env = CURRENT.with(|c| c.get());
     let helper_fault = in_guest && !env.is_null();

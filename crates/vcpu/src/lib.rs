@@ -50,6 +50,8 @@ pub struct MachineConfig {
     pub nochain: bool,
     /// What `-d` asked for.
     pub log: LogFlags,
+    /// Code cache size in bytes (`None`: the backend's default).
+    pub code_cache_size: Option<usize>,
 }
 
 /// Counters for `-d stats`, beyond the block table's own.
@@ -65,6 +67,8 @@ pub struct MachineStats {
     pub backend_ns: AtomicU64,
     /// Code-cache flushes.
     pub cache_flushes: AtomicU64,
+    /// Translations dropped because the guest wrote their code meanwhile.
+    pub code_write_retries: AtomicU64,
 }
 
 /// Everything the vCPUs of one guest process share.
@@ -114,12 +118,16 @@ impl Machine {
         log: Option<Box<dyn Write + Send>>,
     ) -> Result<Arc<Machine>, SetupError> {
         let space = process.space();
-        let backend = Backend::new(BackendConfig::new(
+        let mut backend_config = BackendConfig::new(
             space.base() as u64,
             space.size(),
             lookup_helper as *const () as usize,
-        ))
-        .map_err(|e| SetupError(format!("cannot set up the host backend: {e}")))?;
+        );
+        if let Some(size) = config.code_cache_size {
+            backend_config.cache_capacity = size;
+        }
+        let backend = Backend::new(backend_config)
+            .map_err(|e| SetupError(format!("cannot set up the host backend: {e}")))?;
         let key_flags =
             (config.translate.cpu.bits() as u32) << 1 | u32::from(config.translate.single_step);
         let machine = Arc::new(Machine {
@@ -133,6 +141,15 @@ impl Machine {
             exclusive: exclusive::Exclusive::new(),
             live_threads: AtomicUsize::new(0),
         });
+        let weak = Arc::downgrade(&machine);
+        machine
+            .space()
+            .set_code_write_hook(Box::new(move |page| {
+                if let Some(m) = weak.upgrade() {
+                    m.invalidate_range(page, GUEST_PAGE_SIZE);
+                }
+            }))
+            .map_err(|_| SetupError("the guest address space already has a machine".into()))?;
         fault::install(&machine);
         Ok(machine)
     }
@@ -238,7 +255,8 @@ impl Machine {
              frontend time       {:.3} ms ({:.1} us/block)\n  backend time        {:.3} ms ({:.1} us/block)\n  \
              code cache          {} KiB used of {} KiB, {} flushes\n  blocks in table     {}\n  \
              lookups             {} (jump cache hit rate {:.1}%)\n  qht lookups         {} ({} misses)\n  \
-             insertion races     {} lost\n  chained jumps       {}\n  invalidations       {}",
+             insertion races     {} lost\n  chained jumps       {}\n  invalidations       {}\n  \
+             code-write retries  {}",
             get(&s.blocks_translated),
             get(&s.insns_translated),
             get(&s.insns_translated) as f64 / blocks as f64,
@@ -257,6 +275,7 @@ impl Machine {
             get(&t.insert_races_lost),
             get(&t.links),
             get(&t.invalidated),
+            get(&s.code_write_retries),
         );
     }
 }
@@ -377,7 +396,7 @@ impl Vcpu {
             jump_cache: Arc::as_ptr(&jump_cache),
             guard: std::ptr::null(),
         });
-        let word = ExitRequest(exit_request_word(&mut env));
+        let word = ExitRequest(exit_request_word(&mut *env));
         let cpu = machine.exclusive.register(move || word.set());
         machine.live_threads.fetch_add(1, Ordering::AcqRel);
         Vcpu {
@@ -393,7 +412,7 @@ impl Vcpu {
     /// Takes a pending exit request (a kick from another thread's exclusive section).
     fn take_exit_request(&mut self) -> bool {
         // SAFETY: the word lives in our env; other threads only store to it atomically.
-        let word = unsafe { &*exit_request_word(&mut self.env) };
+        let word = unsafe { &*exit_request_word(&mut *self.env) };
         word.load(Ordering::Relaxed) != 0 && word.swap(0, Ordering::SeqCst) != 0
     }
 
@@ -737,13 +756,71 @@ fn translate<'g>(
     key: &TbKey,
     guard: &'g Guard,
 ) -> Result<&'g TranslationBlock, CacheFull> {
+    loop {
+        if let Some(tb) = translate_once(compiler, machine, key, guard)? {
+            return Ok(tb);
+        }
+        machine
+            .stats
+            .code_write_retries
+            .fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// One attempt of [`translate`]; `None` if the guest code may have changed while it was
+/// being translated (the block was dropped again).
+///
+/// Self-modifying code: the pages the block comes from are write-protected before their
+/// bytes are read (see `guest_memory::GuestSpace::protect_code`), and their generation is
+/// checked again once the block is in the table. Code from a guest-writable page is
+/// translated with `smc_checks`, so that a store into the running block takes effect at the
+/// next instruction, as on the hardware: the store faults, the handler invalidates the page's
+/// blocks and raises this vCPU's exit request, the block leaves after the storing
+/// instruction, and the next one is translated afresh.
+fn translate_once<'g>(
+    compiler: &mut Compiler,
+    machine: &'g Machine,
+    key: &TbKey,
+    guard: &'g Guard,
+) -> Result<Option<&'g TranslationBlock>, CacheFull> {
     let space = machine.space();
     let t0 = Instant::now();
-    let block = translate_block(
+    let page = key.pc & !(GUEST_PAGE_SIZE - 1);
+    let (generation, writable) = space.protect_code(page);
+    let mut config = machine.config.translate;
+    config.smc_checks |= writable;
+    // What the frontend read, to check bytes of a second page read before it was protected.
+    let mut fetched: Vec<(u64, [u8; 16], usize)> = Vec::new();
+    let mut block = translate_block(
         key.pc,
-        &mut |addr, buf| fetch_code(space, addr, buf),
-        &machine.config.translate,
+        &mut |addr, buf| record_fetch(space, addr, buf, &mut fetched),
+        &config,
     );
+    let last = key.pc.wrapping_add(u64::from(block.guest_size.max(1)) - 1);
+    let second = if last & !(GUEST_PAGE_SIZE - 1) != page {
+        let page2 = last & !(GUEST_PAGE_SIZE - 1);
+        let (g, writable2) = space.protect_code(page2);
+        if writable2 && !config.smc_checks {
+            // The block runs into a writable page: it needs the checks too.
+            config.smc_checks = true;
+            fetched.clear();
+            block = translate_block(
+                key.pc,
+                &mut |addr, buf| record_fetch(space, addr, buf, &mut fetched),
+                &config,
+            );
+        }
+        let unchanged = fetched.iter().all(|&(addr, bytes, n)| {
+            let mut now = [0; 16];
+            fetch_code(space, addr, &mut now[..n]) == n && now[..n] == bytes[..n]
+        });
+        if !unchanged {
+            return Ok(None);
+        }
+        Some((page2, g))
+    } else {
+        None
+    };
     let t1 = Instant::now();
     machine
         .stats
@@ -796,12 +873,23 @@ fn translate<'g>(
         machine.log.out_asm(key.pc, compiled.code, compiled.len);
     }
     tb.set_code(compiled.code, compiled.len as u32, compiled.insn_map);
-    Ok(match machine.tbs.insert(tb, guard) {
+    let tb = match machine.tbs.insert(tb, guard) {
         Ok(tb) => tb,
         // Another vCPU won the race: our block is dropped (its code stays unreachable in
         // the cache until the next flush) and we run the winner's.
         Err(dup) => dup.existing,
-    })
+    };
+    // A write or remap since the pages were protected may have come before the insertion,
+    // when its invalidation could not see the block: drop it and translate again.
+    let stale = space.code_generation(page) != generation
+        || second.is_some_and(|(p, g)| space.code_generation(p) != g);
+    if stale {
+        machine
+            .tbs
+            .invalidate(tb, &|s, t| machine.write_slot(s, t), guard);
+        return Ok(None);
+    }
+    Ok(Some(tb))
 }
 
 /// The conventional name of a signal.
@@ -815,6 +903,21 @@ pub fn signal_name(sig: i32) -> &'static str {
         libc::SIGABRT => "SIGABRT",
         _ => "signal",
     }
+}
+
+/// [`fetch_code`], keeping a copy of what was read in `log`.
+fn record_fetch(
+    space: &GuestSpace,
+    addr: u64,
+    buf: &mut [u8],
+    log: &mut Vec<(u64, [u8; 16], usize)>,
+) -> usize {
+    let n = fetch_code(space, addr, buf);
+    let mut copy = [0; 16];
+    let k = n.min(16);
+    copy[..k].copy_from_slice(&buf[..k]);
+    log.push((addr, copy, k));
+    n
 }
 
 /// Copies guest code at `addr` into `buf`; stops at the first byte that is not mapped
@@ -836,10 +939,12 @@ fn fetch_code(space: &GuestSpace, addr: u64, buf: &mut [u8]) -> usize {
 }
 
 /// The exit-request word of `env`, which other threads set atomically.
-fn exit_request_word(env: &mut VcpuEnv) -> *const AtomicU32 {
+fn exit_request_word(env: *mut VcpuEnv) -> *const AtomicU32 {
     // An `AtomicU32` has the layout of the `u32` field. Like the env pointer translated code
     // runs with, this is a raw pointer into the boxed env that stays valid for its lifetime.
-    std::ptr::addr_of_mut!(env.state.exit_request).cast::<AtomicU32>()
+    let offset =
+        std::mem::offset_of!(VcpuEnv, state) + std::mem::offset_of!(X86State, exit_request);
+    env.wrapping_byte_add(offset).cast::<AtomicU32>()
 }
 
 /// `LookupAndGotoPtr`'s helper: the host code of the valid block for the rip in `env`, or 0.

@@ -51,6 +51,7 @@ fn run(
         translate: TranslateConfig::default(),
         nochain,
         log: LogFlags::default(),
+        code_cache_size: None,
     };
     let machine = Machine::new(process, config, None).unwrap();
     let mut cpu = Vcpu::new(&machine, ThreadCtx::current(), CODE, STACK_TOP - 64);

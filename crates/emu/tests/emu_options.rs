@@ -1,0 +1,75 @@
+//! Guest programs whose expected behaviour depends on emu's own options, so that they cannot
+//! be compared with a native run as they are: `-smp N` (the CPU count the guest sees) and
+//! `-tb-size` (a code cache small enough that a guest JIT overflows it under load).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn build(name: &str) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = root.join("target/tmp/emu-options");
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    let out = dir.join(format!("{name}-{}", std::process::id()));
+    let st = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&out)
+        .arg(root.join(format!("tests/guest/{name}.c")))
+        .status()
+        .expect("gcc is needed to build the guest programs");
+    assert!(st.success(), "gcc failed on {name}.c");
+    out
+}
+
+fn emu(args: &[&str], program: &Path, guest_args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_emu"))
+        .args(args)
+        .arg(program)
+        .args(guest_args)
+        .output()
+        .expect("run emu")
+}
+
+fn stdout_of(out: &Output) -> String {
+    assert!(out.status.success(), "run failed: {out:?}");
+    String::from_utf8(out.stdout.clone()).expect("UTF-8 output")
+}
+
+#[test]
+fn smp_sets_the_cpu_count_the_guest_sees() {
+    let nproc = build("nproc");
+    for (smp, expect) in [
+        ("3", "onln 3 conf 3 affinity 3 cpuinfo 3 online 0-2\n"),
+        ("1", "onln 1 conf 1 affinity 1 cpuinfo 1 online 0\n"),
+        ("70", "onln 70 conf 70 affinity 70 cpuinfo 70 online 0-69\n"),
+    ] {
+        assert_eq!(stdout_of(&emu(&["-smp", smp], &nproc, &[])), expect);
+    }
+    let _ = std::fs::remove_file(&nproc);
+}
+
+/// Two threads run JIT-generated code that needs several times the code cache: the cache
+/// is flushed (in exclusive sections) while the other vCPU runs, and the JIT's rewrite of
+/// its code is seen. Output must match the native run's.
+#[test]
+fn jit_overflowing_a_small_code_cache_matches_native() {
+    let jit = build("jit");
+    let native = Command::new(&jit).arg("4000").output().expect("run jit");
+    let out = emu(&["-tb-size", "1", "-d", "stats"], &jit, &["4000"]);
+    assert_eq!(stdout_of(&out), stdout_of(&native));
+    let stats = String::from_utf8_lossy(&out.stderr);
+    let flushes: u64 = stats
+        .lines()
+        .find_map(|l| {
+            l.split(" KiB, ")
+                .nth(1)?
+                .strip_suffix(" flushes")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no flush count in stats:\n{stats}"));
+    assert!(
+        flushes >= 2,
+        "the code cache was flushed {flushes} times:\n{stats}"
+    );
+    let _ = std::fs::remove_file(&jit);
+}
