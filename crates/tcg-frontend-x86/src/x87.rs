@@ -182,6 +182,12 @@ fn constant(k: u64, rc: u8) -> F80 {
     }
 }
 
+/// A control word as loaded (fldcw, fldenv, frstor, fxrstor): the reserved bits 7 and
+/// 13..15 read as 0, bit 6 as 1; the infinity control (bit 12) is kept.
+fn control_word(v: u16) -> u16 {
+    v & 0x1f3f | 0x40
+}
+
 fn compare_bits(o: Option<Ordering>) -> u16 {
     match o {
         None => C3 | C2 | C0,
@@ -440,6 +446,10 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             s.fpu_sw = (s.fpu_sw & !C1) | f;
             set_st(s, 0, e);
             push(s, m);
+            if uf {
+                // An underflow and an overflow together report the underflow (C1 clear).
+                s.fpu_sw &= !C1;
+            }
         }
         SIN | COS | F2XM1 => {
             let mut uf = false;
@@ -488,6 +498,10 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
                     s.fpu_sw |= f;
                     set_st(s, 0, a);
                     push(s, b);
+                    if uf {
+                        // An underflow and an overflow together report the underflow.
+                        s.fpu_sw &= !C1;
+                    }
                 }
                 None => s.fpu_sw |= C2,
             }
@@ -555,10 +569,13 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             pop(s);
         }
         STPNCE => {
-            // fstpnce: copies ST(0), tag included, into ST(i) and pops, raising nothing.
+            // fstpnce: copies ST(0) into ST(i) and pops, raising nothing; an empty ST(0)
+            // leaves ST(i) (value and tag) as it was.
             let (src, dst) = (phys(s, 0), phys(s, arg & 7));
-            s.fpregs[dst] = s.fpregs[src];
-            s.fpu_tw = (s.fpu_tw & !(1 << dst)) | (u16::from(valid(s, src)) << dst);
+            if valid(s, src) {
+                s.fpregs[dst] = s.fpregs[src];
+                s.fpu_tw |= 1 << dst;
+            }
             s.fpu_sw &= !C1;
             pop(s);
         }
@@ -591,7 +608,7 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             ret = u64::from(s.fpu_sw & !0x3800 | es) | (u64::from(s.fpu_top & 7) << 11);
         }
         STCW => ret = u64::from(s.fpu_cw),
-        LDCW => s.fpu_cw = arg as u16 | 0x40,
+        LDCW => s.fpu_cw = control_word(arg as u16),
         CMOV => {
             let mut uf = false;
             let d = st_uf(s, 0, &mut uf);
@@ -1063,7 +1080,7 @@ pub(crate) fn exec_mem(s: &mut X86State, op: u64, addr: u64) -> u64 {
             if mxcsr & !0xffff != 0 {
                 return 2;
             }
-            s.fpu_cw = u16::from_le_bytes([mem[0], mem[1]]);
+            s.fpu_cw = control_word(u16::from_le_bytes([mem[0], mem[1]]));
             let sw = u16::from_le_bytes([mem[2], mem[3]]);
             s.fpu_top = u32::from(sw >> 11) & 7;
             s.fpu_sw = sw & !0x3800;
@@ -1107,7 +1124,7 @@ pub(crate) fn exec_mem(s: &mut X86State, op: u64, addr: u64) -> u64 {
             }
         }
         _ => {
-            s.fpu_cw = u16::from_le_bytes([mem[0], mem[1]]);
+            s.fpu_cw = control_word(u16::from_le_bytes([mem[0], mem[1]]));
             let sw = u16::from_le_bytes([mem[4], mem[5]]);
             s.fpu_top = u32::from(sw >> 11) & 7;
             s.fpu_sw = sw & !0x3800;
