@@ -70,6 +70,17 @@ const C1: u16 = 1 << 9;
 const C2: u16 = 1 << 10;
 const C3: u16 = 1 << 14;
 const SF: u16 = 1 << 6;
+/// Exception summary: an unmasked exception is pending (kept equal to B, bit 15).
+const ES: u16 = 1 << 7;
+/// Offset of `fpu_sw` in the state.
+const FPU_SW: u32 = std::mem::offset_of!(X86State, fpu_sw) as u32;
+
+/// Recomputes ES and B from the exception flags and masks: the hardware derives them (a
+/// status word loaded by `fldenv`/`frstor`/`fxrstor` keeps neither bit as stored).
+fn update_es(s: &mut X86State) {
+    let pending = s.fpu_sw & !s.fpu_cw & 0x3f != 0;
+    s.fpu_sw = s.fpu_sw & !(ES | 0x8000) | if pending { ES | 0x8000 } else { 0 };
+}
 
 fn reg(s: &X86State, phys: usize) -> F80 {
     F80 {
@@ -600,12 +611,7 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
         }
         CLEX => s.fpu_sw &= !0x80ff,
         STSW => {
-            let es = if s.fpu_sw & 0x3f & !s.fpu_cw & 0x3f != 0 {
-                0x8080
-            } else {
-                0
-            };
-            ret = u64::from(s.fpu_sw & !0x3800 | es) | (u64::from(s.fpu_top & 7) << 11);
+            ret = u64::from(s.fpu_sw & !0x3800) | (u64::from(s.fpu_top & 7) << 11);
         }
         STCW => ret = u64::from(s.fpu_cw),
         LDCW => s.fpu_cw = control_word(arg as u16),
@@ -624,6 +630,7 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
         }
         _ => {}
     }
+    update_es(s);
     ret
 }
 
@@ -635,6 +642,14 @@ impl Tr<'_> {
         let a = self.cst(arg);
         let args = vec![self.env, o, a];
         self.call(&helpers::X87, args)
+    }
+
+    /// Raises #MF when the status word's ES bit says an unmasked exception is pending.
+    pub(crate) fn x87_pending_check(&mut self) {
+        let sw = self.load_state8(FPU_SW, 2);
+        let es = self.bini(BinOp::And, sw, u64::from(ES));
+        let zero = self.cst(0);
+        self.raise_if(tcg::Cond::Ne, es, zero, crate::vector::MF);
     }
 
     /// Loads the memory operand (`size` bytes) into the scratch register.
@@ -698,6 +713,105 @@ fn mem_form(ins: &Instruction) -> Option<(u64, u32)> {
     })
 }
 
+/// Whether `m` is an x87 instruction that first checks for a pending unmasked exception
+/// (#MF). The control instructions without a wait (`fninit`, `fnclex`, `fnstsw`, `fnstcw`,
+/// `fnstenv`, `fnsave`, the 287 no-ops), the state loads (`fldcw`, `fldenv`, `frstor`: they
+/// may unmask an exception, which the next waiting instruction raises) and
+/// `fxsave`/`fxrstor` do not.
+fn waits(m: M) -> bool {
+    matches!(
+        m,
+        M::Fld
+            | M::Fild
+            | M::Fst
+            | M::Fstp
+            | M::Fist
+            | M::Fistp
+            | M::Fisttp
+            | M::Fadd
+            | M::Fmul
+            | M::Fsub
+            | M::Fsubr
+            | M::Fdiv
+            | M::Fdivr
+            | M::Faddp
+            | M::Fmulp
+            | M::Fsubp
+            | M::Fsubrp
+            | M::Fdivp
+            | M::Fdivrp
+            | M::Fiadd
+            | M::Fimul
+            | M::Fisub
+            | M::Fisubr
+            | M::Fidiv
+            | M::Fidivr
+            | M::Fcom
+            | M::Fcomp
+            | M::Fcompp
+            | M::Fucom
+            | M::Fucomp
+            | M::Fucompp
+            | M::Ficom
+            | M::Ficomp
+            | M::Fcomi
+            | M::Fcomip
+            | M::Fucomi
+            | M::Fucomip
+            | M::Fchs
+            | M::Fabs
+            | M::Ftst
+            | M::Fxam
+            | M::Fxch
+            | M::Frndint
+            | M::Fsqrt
+            | M::Fprem
+            | M::Fprem1
+            | M::Fscale
+            | M::Fxtract
+            | M::Fsin
+            | M::Fcos
+            | M::Fsincos
+            | M::Fptan
+            | M::Fpatan
+            | M::Fyl2x
+            | M::Fyl2xp1
+            | M::F2xm1
+            | M::Fincstp
+            | M::Fdecstp
+            | M::Ffree
+            | M::Ffreep
+            | M::Fld1
+            | M::Fldz
+            | M::Fldpi
+            | M::Fldl2t
+            | M::Fldl2e
+            | M::Fldlg2
+            | M::Fldln2
+            | M::Fcmovb
+            | M::Fcmove
+            | M::Fcmovbe
+            | M::Fcmovu
+            | M::Fcmovnb
+            | M::Fcmovne
+            | M::Fcmovnbe
+            | M::Fcmovnu
+            | M::Fnop
+            | M::Fbld
+            | M::Fbstp
+            | M::Fstpnce
+            | M::Finit
+            | M::Fclex
+            | M::Fstsw
+            | M::Fstcw
+            | M::Fstenv
+            | M::Fsave
+            | M::Feni
+            | M::Fdisi
+            | M::Fsetpm
+    )
+}
+
 /// Translates an x87 instruction, or reports it unsupported.
 pub(crate) fn translate_x87(t: &mut Tr, ins: &Instruction) -> R {
     use op::*;
@@ -710,6 +824,12 @@ pub(crate) fn translate_x87(t: &mut Tr, ins: &Instruction) -> R {
             None
         }
     };
+    if m == M::Fisttp && !t.cfg.cpu.sse3 {
+        return Err(Unsupported);
+    }
+    if waits(m) {
+        t.x87_pending_check();
+    }
     match m {
         M::Fld | M::Fild => {
             if has_mem {
@@ -1147,6 +1267,7 @@ pub(crate) fn exec_mem(s: &mut X86State, op: u64, addr: u64) -> u64 {
             }
         }
     }
+    update_es(s);
     0
 }
 
