@@ -199,6 +199,12 @@ fn control_word(v: u16) -> u16 {
     v & 0x1f3f | 0x40
 }
 
+/// Whether an operand makes even an unordered compare invalid: an SNaN or an unsupported
+/// encoding.
+fn signals(v: F80) -> bool {
+    matches!(v.class(), Class::SNaN | Class::Invalid)
+}
+
 fn compare_bits(o: Option<Ordering>) -> u16 {
     match o {
         None => C3 | C2 | C0,
@@ -209,8 +215,44 @@ fn compare_bits(o: Option<Ordering>) -> u16 {
 }
 
 /// Runs x87 operation `op` with argument `arg`; returns a value for ops with a result
-/// (status/control word, EFLAGS bits of fcomi).
+/// (status/control word, EFLAGS bits of fcomi; for the stores to memory, 1 when nothing may
+/// be stored).
+///
+/// An unmasked exception leaves its flag set and becomes pending (ES, B: the next waiting
+/// instruction raises #MF); an unmasked invalid operation (stack faults included), zero
+/// divide or denormal operand leaves the registers, tags and TOP unchanged, and so does an
+/// unmasked overflow or underflow of a store to memory (which then stores nothing).
 pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
+    use op::*;
+    if matches!(op, STSW | STCW | LDCW | INIT | CLEX) {
+        let r = exec_op(s, op, arg);
+        update_es(s);
+        return r;
+    }
+    let (regs, tw, top) = (s.fpregs, s.fpu_tw, s.fpu_top);
+    let before = s.fpu_sw & 0x3f;
+    s.fpu_sw &= !0x3f;
+    let mut ret = exec_op(s, op, arg);
+    let raised = s.fpu_sw & 0x3f;
+    s.fpu_sw |= before;
+    let store = matches!(op, ST_F32..=ST_I64 | ST_BCD);
+    let mut suppressed = exc::IE | exc::ZE | exc::DE;
+    if store {
+        suppressed |= exc::OE | exc::UE;
+    }
+    if raised & !s.fpu_cw & suppressed != 0 {
+        s.fpregs = regs;
+        s.fpu_tw = tw;
+        s.fpu_top = top;
+        if store {
+            ret = 1;
+        }
+    }
+    update_es(s);
+    ret
+}
+
+fn exec_op(s: &mut X86State, op: u64, arg: u64) -> u64 {
     use op::*;
     let c = ctl(s);
     let mut ret = 0;
@@ -228,9 +270,14 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             push(s, v);
         }
         LD_ST => {
-            let v = st(s, arg);
+            let mut uf = false;
+            let v = st_uf(s, arg, &mut uf);
             s.fpu_sw &= !C1;
             push(s, v);
+            if uf {
+                // An underflow and an overflow together report the underflow.
+                s.fpu_sw &= !C1;
+            }
         }
         LD_CONST => {
             // The constants are never reported as rounded up.
@@ -313,7 +360,7 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
                 mem_operand(s, form)
             };
             let o = if uf { None } else { f80::cmp(a, b) };
-            let snan = a.class() == Class::SNaN || b.class() == Class::SNaN;
+            let snan = signals(a) || signals(b);
             if o.is_none() && (!unordered || snan) {
                 s.fpu_sw |= exc::IE;
             }
@@ -328,7 +375,7 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             let mut uf = false;
             let (a, b) = (st_uf(s, 0, &mut uf), st_uf(s, i, &mut uf));
             let o = if uf { None } else { f80::cmp(a, b) };
-            let snan = a.class() == Class::SNaN || b.class() == Class::SNaN;
+            let snan = signals(a) || signals(b);
             if o.is_none() && (!unordered || snan) {
                 s.fpu_sw |= exc::IE;
             }
@@ -630,7 +677,6 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
         }
         _ => {}
     }
-    update_es(s);
     ret
 }
 
@@ -663,6 +709,15 @@ impl Tr<'_> {
             self.store_state8(hi, off::XMM_TMP + 8, 8);
         }
         Ok(())
+    }
+
+    /// Stores the scratch register to `addr` unless `skip` (a store helper's result) is
+    /// nonzero.
+    fn x87_store_tmp_unless(&mut self, skip: tcg::Temp, addr: tcg::Temp, size: u32) {
+        let done = self.label();
+        self.brcondi(tcg::Cond::Ne, skip, 0, done);
+        self.x87_store_tmp(addr, size);
+        self.set_label(done);
     }
 
     /// Stores the scratch register's low `size` bytes to the memory operand at `addr`.
@@ -715,9 +770,8 @@ fn mem_form(ins: &Instruction) -> Option<(u64, u32)> {
 
 /// Whether `m` is an x87 instruction that first checks for a pending unmasked exception
 /// (#MF). The control instructions without a wait (`fninit`, `fnclex`, `fnstsw`, `fnstcw`,
-/// `fnstenv`, `fnsave`, the 287 no-ops), the state loads (`fldcw`, `fldenv`, `frstor`: they
-/// may unmask an exception, which the next waiting instruction raises) and
-/// `fxsave`/`fxrstor` do not.
+/// `fnstenv`, `fnsave`, the 287 no-ops) and `fxsave`/`fxrstor` do not (`fldcw`, `fldenv`
+/// and `frstor` do: the host faults at a second `frstor`).
 fn waits(m: M) -> bool {
     matches!(
         m,
@@ -800,6 +854,9 @@ fn waits(m: M) -> bool {
             | M::Fbld
             | M::Fbstp
             | M::Fstpnce
+            | M::Fldcw
+            | M::Fldenv
+            | M::Frstor
             | M::Finit
             | M::Fclex
             | M::Fstsw
@@ -865,8 +922,8 @@ pub(crate) fn translate_x87(t: &mut Tr, ins: &Instruction) -> R {
                     _ => return Err(Unsupported),
                 };
                 let a = t.ea(ins, true)?;
-                t.x87(o, pop);
-                t.x87_store_tmp(a, size);
+                let r = t.x87(o, pop);
+                t.x87_store_tmp_unless(r, a, size);
             } else {
                 t.x87(ST_ST, reg_arg(0).ok_or(Unsupported)? | pop << 8);
             }
@@ -1115,8 +1172,8 @@ pub(crate) fn translate_x87(t: &mut Tr, ins: &Instruction) -> R {
                 t.x87(LD_BCD, 0);
             } else {
                 let a = t.ea(ins, true)?;
-                t.x87(ST_BCD, 0);
-                t.x87_store_tmp(a, 10);
+                let r = t.x87(ST_BCD, 0);
+                t.x87_store_tmp_unless(r, a, 10);
             }
         }
         M::Fstpnce => {
