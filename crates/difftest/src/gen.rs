@@ -882,6 +882,11 @@ impl<'a> Gen<'a> {
                 let a = self.mem_addr(ins).ok_or(Reject)?;
                 self.masked
                     .push((a + 28..a + 32, "fxsave's MXCSR_MASK is CPU-model specific"));
+                self.masked.push((
+                    a + 6..a + 24,
+                    "the last x87 instruction and operand pointers (FOP, FIP, FDP) are not \
+                     tracked (AMD stores them only with an exception pending)",
+                ));
             }
             M::Fnstenv | M::Fstenv | M::Fnsave | M::Fsave => {
                 let a = self.mem_addr(ins).ok_or(Reject)?;

@@ -159,24 +159,27 @@ fn ctl(s: &X86State) -> Ctl {
     Ctl::from_cw(s.fpu_cw)
 }
 
-/// The memory or integer operand of arithmetic/compare forms 0..=3, as an F80.
-fn mem_operand(s: &mut X86State, form: u64) -> F80 {
+/// The memory or integer operand of arithmetic/compare forms 0..=3, as an F80, and the
+/// flags of its conversion (IE, DE: the caller drops them on a stack fault).
+fn mem_operand(s: &X86State, form: u64) -> (F80, u16) {
     let (v, f) = match form {
         0 => F80::from_f32(tmp_u64(s) as u32),
         1 => F80::from_f64(tmp_u64(s)),
         2 => (F80::from_i64(tmp_u64(s) as u16 as i16 as i64), 0),
         _ => (F80::from_i64(tmp_u64(s) as u32 as i32 as i64), 0),
     };
-    s.fpu_sw |= f;
     if f & exc::IE != 0 && v.is_nan() {
         // A signalling NaN operand stays signalling for the NaN-selection rules (two SNaNs:
         // the larger significand wins; the conversion alone would make it quiet).
-        return F80 {
-            m: v.m & !(1 << 62),
-            se: v.se,
-        };
+        return (
+            F80 {
+                m: v.m & !(1 << 62),
+                se: v.se,
+            },
+            f,
+        );
     }
-    v
+    (v, f)
 }
 
 fn constant(k: u64, rc: u8) -> F80 {
@@ -197,6 +200,30 @@ fn constant(k: u64, rc: u8) -> F80 {
 /// 13..15 read as 0, bit 6 as 1; the infinity control (bit 12) is kept.
 fn control_word(v: u16) -> u16 {
     v & 0x1f3f | 0x40
+}
+
+/// DE for operands of an arithmetic or compare operation: set when one is denormal (or
+/// pseudo-denormal) and none is a NaN or unsupported encoding.
+fn denormals(vs: &[F80]) -> u16 {
+    let nan = vs.iter().any(|v| v.is_nan());
+    let den = vs
+        .iter()
+        .any(|v| v.class() == Class::Finite && v.exp() == 0);
+    if den && !nan {
+        exc::DE
+    } else {
+        0
+    }
+}
+
+/// The flags of an operation on `vs`: no DE (also for a denormal memory operand) next to a
+/// NaN operand or when the operation is invalid or divides by zero.
+fn operand_flags(f: u16, vs: &[F80]) -> u16 {
+    if f & (exc::IE | exc::ZE) != 0 || vs.iter().any(|v| v.is_nan()) {
+        f & !exc::DE
+    } else {
+        f
+    }
 }
 
 /// Whether an operand makes even an unordered compare invalid: an SNaN or an unsupported
@@ -266,7 +293,9 @@ fn exec_op(s: &mut X86State, op: u64, arg: u64) -> u64 {
                 LD_I32 => (F80::from_i64(tmp_u64(s) as u32 as i32 as i64), 0),
                 _ => (F80::from_i64(tmp_u64(s) as i64), 0),
             };
-            s.fpu_sw = (s.fpu_sw & !C1) | f;
+            // A stack overflow reports nothing about the loaded value.
+            let overflow = valid(s, (s.fpu_top.wrapping_sub(1) & 7) as usize);
+            s.fpu_sw = (s.fpu_sw & !C1) | if overflow { 0 } else { f };
             push(s, v);
         }
         LD_ST => {
@@ -321,9 +350,11 @@ fn exec_op(s: &mut X86State, op: u64, arg: u64) -> u64 {
             let form = (arg >> 4) & 7;
             let i = (arg >> 8) & 7;
             let mut uf = false;
+            let mut mf = 0;
             let (dst, a, b) = match form {
                 0..=3 => {
-                    let m = mem_operand(s, form);
+                    let (m, f) = mem_operand(s, form);
+                    mf = f;
                     (0, st_uf(s, 0, &mut uf), m)
                 }
                 4 => (0, st_uf(s, 0, &mut uf), st_uf(s, i, &mut uf)),
@@ -332,14 +363,16 @@ fn exec_op(s: &mut X86State, op: u64, arg: u64) -> u64 {
             let (r, f) = if uf {
                 (f80::INDEFINITE, 0)
             } else {
-                match kind {
+                let (r, f) = match kind {
                     0 => f80::add(a, b, false, c),
                     1 => f80::mul(a, b, c),
                     2 => f80::add(a, b, true, c),
                     3 => f80::add(b, a, true, c),
                     4 => f80::div(a, b, c),
                     _ => f80::div(b, a, c),
-                }
+                };
+                // A stack fault reports nothing about the memory operand.
+                (r, operand_flags(f | mf | denormals(&[a, b]), &[a, b]))
             };
             s.fpu_sw = (s.fpu_sw & !C1) | f;
             set_st(s, dst, r);
@@ -354,15 +387,23 @@ fn exec_op(s: &mut X86State, op: u64, arg: u64) -> u64 {
             let unordered = arg & 0x4000 != 0;
             let mut uf = false;
             let a = st_uf(s, 0, &mut uf);
+            let mut mf = 0;
             let b = if form == 4 {
                 st_uf(s, i, &mut uf)
             } else {
-                mem_operand(s, form)
+                let (m, f) = mem_operand(s, form);
+                mf = f;
+                m
             };
             let o = if uf { None } else { f80::cmp(a, b) };
             let snan = signals(a) || signals(b);
-            if o.is_none() && (!unordered || snan) {
-                s.fpu_sw |= exc::IE;
+            if !uf {
+                let invalid = if o.is_none() && (!unordered || snan) {
+                    exc::IE
+                } else {
+                    0
+                };
+                s.fpu_sw |= operand_flags(invalid | mf | denormals(&[a, b]), &[a, b]);
             }
             s.fpu_sw = (s.fpu_sw & !(C0 | C1 | C2 | C3)) | compare_bits(o);
             for _ in 0..pops {
@@ -376,8 +417,13 @@ fn exec_op(s: &mut X86State, op: u64, arg: u64) -> u64 {
             let (a, b) = (st_uf(s, 0, &mut uf), st_uf(s, i, &mut uf));
             let o = if uf { None } else { f80::cmp(a, b) };
             let snan = signals(a) || signals(b);
-            if o.is_none() && (!unordered || snan) {
-                s.fpu_sw |= exc::IE;
+            if !uf {
+                let invalid = if o.is_none() && (!unordered || snan) {
+                    exc::IE
+                } else {
+                    0
+                };
+                s.fpu_sw |= operand_flags(invalid | denormals(&[a, b]), &[a, b]);
             }
             // C1 is kept (cleared only by a stack underflow).
             ret = match o {
@@ -404,8 +450,12 @@ fn exec_op(s: &mut X86State, op: u64, arg: u64) -> u64 {
             set_st(s, 0, r);
         }
         TST => {
-            let a = st(s, 0);
+            let mut uf = false;
+            let a = st_uf(s, 0, &mut uf);
             let o = f80::cmp(a, F80::zero(false));
+            if !uf {
+                s.fpu_sw |= denormals(&[a]);
+            }
             if o.is_none() {
                 s.fpu_sw |= exc::IE;
             }
@@ -441,9 +491,11 @@ fn exec_op(s: &mut X86State, op: u64, arg: u64) -> u64 {
             let (r, f) = if uf {
                 (v, 0)
             } else if op == SQRT {
-                f80::sqrt(v, c)
+                let (r, f) = f80::sqrt(v, c);
+                (r, operand_flags(f | denormals(&[v]), &[v]))
             } else {
-                f80::round_to_int(v, c)
+                let (r, f) = f80::round_to_int(v, c);
+                (r, operand_flags(f | denormals(&[v]), &[v]))
             };
             s.fpu_sw = (s.fpu_sw & !C1) | f;
             set_st(s, 0, r);
@@ -453,10 +505,13 @@ fn exec_op(s: &mut X86State, op: u64, arg: u64) -> u64 {
             let (a, b) = (st_uf(s, 0, &mut uf), st_uf(s, 1, &mut uf));
             let (r, q, partial, f) = if uf {
                 (f80::INDEFINITE, 0, false, 0)
-            } else if op == PREM {
-                f80::prem(a, b)
             } else {
-                f80::prem1(a, b)
+                let (r, q, p, f) = if op == PREM {
+                    f80::prem(a, b)
+                } else {
+                    f80::prem1(a, b)
+                };
+                (r, q, p, operand_flags(f | denormals(&[a, b]), &[a, b]))
             };
             // A NaN result (NaN or invalid operands, stack underflow) leaves C0 and C3 as
             // they were; C1 and C2 are cleared.
@@ -486,7 +541,8 @@ fn exec_op(s: &mut X86State, op: u64, arg: u64) -> u64 {
             let (r, f) = if uf {
                 (f80::INDEFINITE, 0)
             } else {
-                f80::scale(a, b, full)
+                let (r, f) = f80::scale(a, b, full);
+                (r, operand_flags(f | denormals(&[a, b]), &[a, b]))
             };
             s.fpu_sw = (s.fpu_sw & !C1) | f;
             set_st(s, 0, r);
@@ -499,7 +555,8 @@ fn exec_op(s: &mut X86State, op: u64, arg: u64) -> u64 {
             let (e, m, f) = if uf || full {
                 (f80::INDEFINITE, f80::INDEFINITE, 0)
             } else {
-                f80::xtract(v)
+                let (e, m, f) = f80::xtract(v);
+                (e, m, operand_flags(f | denormals(&[v]), &[v]))
             };
             s.fpu_sw = (s.fpu_sw & !C1) | f;
             set_st(s, 0, e);
