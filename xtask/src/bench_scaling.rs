@@ -43,7 +43,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fp",
         source: "scaling/fp.c",
-        full: &["1600"],
+        full: &["1200"],
         quick: &["400"],
     },
     Workload {
