@@ -101,7 +101,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "bb-sh-loop",
         program: Program::Busybox,
-        full: &["sh", "-c", SH_LOOP, "sh", "60000"],
+        full: &["sh", "-c", SH_LOOP, "sh", "80000"],
         quick: &["sh", "-c", SH_LOOP, "sh", "5000"],
         input_mb: None,
     },

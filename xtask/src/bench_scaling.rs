@@ -37,32 +37,32 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "int",
         source: "scaling/int.c",
-        full: &["2"],
-        quick: &["1"],
+        full: &["2000"],
+        quick: &["500"],
     },
     Workload {
         name: "fp",
         source: "scaling/fp.c",
-        full: &["1600"],
+        full: &["1200"],
         quick: &["400"],
     },
     Workload {
         name: "atomic",
         source: "scaling/atomic.c",
         full: &["40"],
-        quick: &["8"],
+        quick: &["5"],
     },
     Workload {
         name: "mutex",
         source: "scaling/mutex.c",
         full: &["30000"],
-        quick: &["4000"],
+        quick: &["2500"],
     },
     Workload {
         name: "membw",
         source: "scaling/membw.c",
         full: &["64", "24"],
-        quick: &["32", "8"],
+        quick: &["32", "4"],
     },
     Workload {
         name: "transl",
@@ -74,7 +74,7 @@ const WORKLOADS: &[Workload] = &[
         name: "smc",
         source: "scaling/smc.c",
         full: &["2000", "40"],
-        quick: &["500", "20"],
+        quick: &["300", "20"],
     },
 ];
 
@@ -390,8 +390,9 @@ fn svg(all: &[Series], runners: &[Runner], threads: &[usize], cores: usize) -> S
     let _ = writeln!(o, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
     let _ = writeln!(
         o,
-        r#"<text x="{}" y="18" text-anchor="middle" font-size="14">Speedup over {base} thread(s), fixed total work</text>"#,
-        left + pw / 2.0
+        r#"<text x="{}" y="18" text-anchor="middle" font-size="14">Speedup over {base} thread{}, fixed total work</text>"#,
+        left + pw / 2.0,
+        if base == 1 { "" } else { "s" }
     );
     // Grid and axes.
     let step = if ymax > 16.0 {
