@@ -218,6 +218,8 @@ guest_programs! {
     // Self-modifying code, and cross-modifying code seen by other threads.
     smc: &[&[]], crate::Expect::Same;
     xmodify: &[&[]], crate::Expect::Same;
+    // A file page mapped twice: written through one view, run through the other.
+    dualmap: &[&[]], crate::Expect::Same;
     // With no -smp the guest sees the host's CPUs, as natively.
     nproc: &[&[]], crate::Expect::Same;
 }
