@@ -186,7 +186,11 @@ pub fn run(args: Args) -> Result<(), Error> {
             for &r in &runners {
                 series.points.push((r, n, Point::default()));
             }
-            for rep in 0..runs {
+        }
+        // Each repetition visits every thread count, so a change of the host's load during
+        // the run shifts all of them alike instead of skewing the speedups.
+        for rep in 0..runs {
+            for &n in &threads {
                 for r in rotated(&runners, rep) {
                     done += 1;
                     let p = series
