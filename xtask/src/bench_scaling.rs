@@ -157,6 +157,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         if common.quick { " (quick sizes)" } else { "" },
         load.map_or("?".into(), |l| format!("{l:.2}")),
     );
+    let started = std::time::Instant::now();
     let total = workloads.len() * threads.len() * runners.len() * runs;
     let mut done = 0;
     let mut all = Vec::new();
@@ -226,6 +227,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     }
 
     print!("{}", table(&all, &runners, &threads));
+    println!("measured in {:.0} s", started.elapsed().as_secs_f64());
     let failures: Vec<String> = all
         .iter()
         .flat_map(|s| {
