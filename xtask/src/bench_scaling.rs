@@ -157,6 +157,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         if common.quick { " (quick sizes)" } else { "" },
         load.map_or("?".into(), |l| format!("{l:.2}")),
     );
+    let started = std::time::Instant::now();
     let total = workloads.len() * threads.len() * runners.len() * runs;
     let mut done = 0;
     let mut all = Vec::new();
@@ -186,7 +187,11 @@ pub fn run(args: Args) -> Result<(), Error> {
             for &r in &runners {
                 series.points.push((r, n, Point::default()));
             }
-            for rep in 0..runs {
+        }
+        // Each repetition visits every thread count, so a change of the host's load during
+        // the run shifts all of them alike instead of skewing the speedups.
+        for rep in 0..runs {
+            for &n in &threads {
                 for r in rotated(&runners, rep) {
                     done += 1;
                     let p = series
@@ -222,6 +227,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     }
 
     print!("{}", table(&all, &runners, &threads));
+    println!("measured in {:.0} s", started.elapsed().as_secs_f64());
     let failures: Vec<String> = all
         .iter()
         .flat_map(|s| {

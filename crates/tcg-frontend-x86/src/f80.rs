@@ -24,6 +24,9 @@ pub mod exc {
     pub const UE: u16 = 16;
     /// Precision (inexact).
     pub const PE: u16 = 32;
+    /// Not an exception: the inexact result was rounded up in magnitude, which the x87
+    /// reports in C1 (the status word's bit of that name). SSE callers mask it off.
+    pub const C1: u16 = 1 << 9;
 }
 use exc::*;
 
@@ -320,6 +323,9 @@ fn round(sign: bool, e: i32, sig: u128, p: u32, emin: i32, emax: i32, rc: u8) ->
         eo += 1;
     }
     let mut flags = if inexact { PE } else { 0 };
+    if up {
+        flags |= C1;
+    }
     if tiny && inexact {
         flags |= UE;
     }
@@ -338,6 +344,8 @@ fn round(sign: bool, e: i32, sig: u128, p: u32, emin: i32, emax: i32, rc: u8) ->
             2 => !sign,
             _ => false,
         };
+        // Rounding to infinity increases the magnitude; to the largest finite value not.
+        let flags = if to_inf { flags | C1 } else { flags & !C1 };
         return Rounded {
             kind: if to_inf { 2 } else { 3 },
             e: emax,
@@ -631,7 +639,8 @@ pub fn to_int(a: F80, rc: u8) -> Result<(bool, u128, u16), u16> {
         2 => !s && inexact,
         _ => false,
     };
-    Ok((s, kept + u128::from(up), if inexact { PE } else { 0 }))
+    let f = if inexact { PE } else { 0 } | if up { C1 } else { 0 };
+    Ok((s, kept + u128::from(up), f))
 }
 
 /// Converts to a signed integer of `bits` bits (fist/fistp); out of range or NaN gives the

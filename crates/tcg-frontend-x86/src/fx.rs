@@ -378,7 +378,7 @@ fn atanh_series(s: Fx) -> Fx {
         p = p.mul(s2);
         k += 2;
         let t = p.div_small(k);
-        if t.is_zero() || t.e < sum.e - 130 {
+        if t.is_zero() || t.e < sum.e - 126 {
             sum = nudge(sum, t);
             break;
         }
@@ -413,7 +413,7 @@ pub(crate) fn expm1(t: Fx) -> Fx {
     loop {
         n += 1;
         term = term.mul(u).div_small(n);
-        if term.is_zero() || term.e < sum.e - 130 {
+        if term.is_zero() || term.e < sum.e - 126 {
             sum = nudge(sum, term);
             break;
         }
@@ -435,7 +435,7 @@ pub(crate) fn sin_cos(r: Fx) -> (Fx, Fx) {
     loop {
         term = term.mul(r2).div_small((n + 1) * (n + 2)).neg();
         n += 2;
-        if term.is_zero() || term.e < s.e - 130 {
+        if term.is_zero() || term.e < s.e - 126 {
             s = nudge(s, term);
             break;
         }
@@ -447,7 +447,7 @@ pub(crate) fn sin_cos(r: Fx) -> (Fx, Fx) {
     loop {
         term = term.mul(r2).div_small((n + 1) * (n + 2)).neg();
         n += 2;
-        if term.is_zero() || term.e < c.e - 130 {
+        if term.is_zero() || term.e < c.e - 126 {
             c = nudge(c, term);
             break;
         }
@@ -481,7 +481,7 @@ pub(crate) fn atan(z: Fx) -> Fx {
         p = p.mul(x2).neg();
         k += 2;
         let t = p.div_small(k);
-        if t.is_zero() || t.e < sum.e - 130 {
+        if t.is_zero() || t.e < sum.e - 126 {
             sum = nudge(sum, t);
             break;
         }

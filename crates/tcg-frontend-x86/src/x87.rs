@@ -182,6 +182,12 @@ fn constant(k: u64, rc: u8) -> F80 {
     }
 }
 
+/// A control word as loaded (fldcw, fldenv, frstor, fxrstor): the reserved bits 7 and
+/// 13..15 read as 0, bit 6 as 1; the infinity control (bit 12) is kept.
+fn control_word(v: u16) -> u16 {
+    v & 0x1f3f | 0x40
+}
+
 fn compare_bits(o: Option<Ordering>) -> u16 {
     match o {
         None => C3 | C2 | C0,
@@ -207,14 +213,19 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
                 LD_I32 => (F80::from_i64(tmp_u64(s) as u32 as i32 as i64), 0),
                 _ => (F80::from_i64(tmp_u64(s) as i64), 0),
             };
-            s.fpu_sw = (s.fpu_sw | f) & !C1;
+            s.fpu_sw = (s.fpu_sw & !C1) | f;
             push(s, v);
         }
         LD_ST => {
             let v = st(s, arg);
+            s.fpu_sw &= !C1;
             push(s, v);
         }
-        LD_CONST => push(s, constant(arg, c.rc)),
+        LD_CONST => {
+            // The constants are never reported as rounded up.
+            s.fpu_sw &= !C1;
+            push(s, constant(arg, c.rc));
+        }
         ST_F32 | ST_F64 | ST_F80 | ST_I16 | ST_I32 | ST_I64 => {
             let v = st(s, 0);
             // fisttp (arg bit 1) truncates whatever the rounding control.
@@ -234,13 +245,14 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
                 _ => f80::to_signed(v, 64, rc),
             };
             s.xmm_tmp[0] = bits;
-            s.fpu_sw = (s.fpu_sw | f) & !C1;
+            s.fpu_sw = (s.fpu_sw & !C1) | f;
             if arg & 1 != 0 || op == ST_F80 {
                 pop(s);
             }
         }
         ST_ST => {
             let v = st(s, 0);
+            s.fpu_sw &= !C1;
             set_st(s, arg & 7, v);
             if arg & 0x100 != 0 {
                 pop(s);
@@ -271,7 +283,7 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
                     _ => f80::div(b, a, c),
                 }
             };
-            s.fpu_sw = (s.fpu_sw | f) & !C1;
+            s.fpu_sw = (s.fpu_sw & !C1) | f;
             set_st(s, dst, r);
             if arg & 0x1000 != 0 {
                 pop(s);
@@ -309,7 +321,7 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             if o.is_none() && (!unordered || snan) {
                 s.fpu_sw |= exc::IE;
             }
-            s.fpu_sw &= !C1;
+            // C1 is kept (cleared only by a stack underflow).
             ret = match o {
                 None => flags::ZF | flags::PF | flags::CF,
                 Some(Ordering::Less) => flags::CF,
@@ -375,7 +387,7 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             } else {
                 f80::round_to_int(v, c)
             };
-            s.fpu_sw = (s.fpu_sw | f) & !C1;
+            s.fpu_sw = (s.fpu_sw & !C1) | f;
             set_st(s, 0, r);
         }
         PREM | PREM1 => {
@@ -388,7 +400,10 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             } else {
                 f80::prem1(a, b)
             };
-            let mut sw = (s.fpu_sw | f) & !(C0 | C1 | C2 | C3);
+            // A NaN result (NaN or invalid operands, stack underflow) leaves C0 and C3 as
+            // they were; C1 and C2 are cleared.
+            let kept = if r.is_nan() { C0 | C3 } else { 0 };
+            let mut sw = (s.fpu_sw | (f & !C1)) & !((C0 | C1 | C2 | C3) & !kept);
             if partial {
                 sw |= C2;
             } else {
@@ -415,7 +430,7 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             } else {
                 f80::scale(a, b, full)
             };
-            s.fpu_sw = (s.fpu_sw | f) & !C1;
+            s.fpu_sw = (s.fpu_sw & !C1) | f;
             set_st(s, 0, r);
         }
         XTRACT => {
@@ -428,9 +443,13 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             } else {
                 f80::xtract(v)
             };
-            s.fpu_sw = (s.fpu_sw | f) & !C1;
+            s.fpu_sw = (s.fpu_sw & !C1) | f;
             set_st(s, 0, e);
             push(s, m);
+            if uf {
+                // An underflow and an overflow together report the underflow (C1 clear).
+                s.fpu_sw &= !C1;
+            }
         }
         SIN | COS | F2XM1 => {
             let mut uf = false;
@@ -442,7 +461,8 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             } else {
                 x87_trans::sin_or_cos(v, op == COS, c.rc)
             };
-            s.fpu_sw &= !(C1 | C2);
+            // f2xm1 has no out-of-range case and leaves C2 alone.
+            s.fpu_sw &= if op == F2XM1 { !C1 } else { !(C1 | C2) };
             match r {
                 Some((r, f)) => {
                     s.fpu_sw |= f;
@@ -468,7 +488,8 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
                     x87_trans::sin_or_cos(v, false, c.rc),
                     x87_trans::sin_or_cos(v, true, c.rc),
                 ) {
-                    (Some((a, f)), Some((b, g))) => Some((a, b, f | g)),
+                    // C1 reports the rounding of the sine.
+                    (Some((a, f)), Some((b, g))) => Some((a, b, f | (g & !C1))),
                     _ => None,
                 }
             };
@@ -477,6 +498,10 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
                     s.fpu_sw |= f;
                     set_st(s, 0, a);
                     push(s, b);
+                    if uf {
+                        // An underflow and an overflow together report the underflow.
+                        s.fpu_sw &= !C1;
+                    }
                 }
                 None => s.fpu_sw |= C2,
             }
@@ -493,7 +518,7 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
                     _ => x87_trans::yl2xp1(x, y, c.rc),
                 }
             };
-            s.fpu_sw = (s.fpu_sw | f) & !C1;
+            s.fpu_sw = (s.fpu_sw & !C1) | f;
             set_st(s, 1, r);
             pop(s);
         }
@@ -540,14 +565,17 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
                 _ => f = exc::IE,
             }
             s.xmm_tmp = [out.0, out.1];
-            s.fpu_sw = (s.fpu_sw | f) & !C1;
+            s.fpu_sw = (s.fpu_sw & !C1) | f;
             pop(s);
         }
         STPNCE => {
-            // fstpnce: copies ST(0), tag included, into ST(i) and pops, raising nothing.
+            // fstpnce: copies ST(0) into ST(i) and pops, raising nothing; an empty ST(0)
+            // leaves ST(i) (value and tag) as it was.
             let (src, dst) = (phys(s, 0), phys(s, arg & 7));
-            s.fpregs[dst] = s.fpregs[src];
-            s.fpu_tw = (s.fpu_tw & !(1 << dst)) | (u16::from(valid(s, src)) << dst);
+            if valid(s, src) {
+                s.fpregs[dst] = s.fpregs[src];
+                s.fpu_tw |= 1 << dst;
+            }
             s.fpu_sw &= !C1;
             pop(s);
         }
@@ -562,6 +590,7 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
         FREE => {
             let p = phys(s, arg & 7);
             s.fpu_tw &= !(1 << p);
+            s.fpu_sw &= !C1;
         }
         INIT => {
             s.fpu_cw = 0x37f;
@@ -579,11 +608,12 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             ret = u64::from(s.fpu_sw & !0x3800 | es) | (u64::from(s.fpu_top & 7) << 11);
         }
         STCW => ret = u64::from(s.fpu_cw),
-        LDCW => s.fpu_cw = arg as u16 | 0x40,
+        LDCW => s.fpu_cw = control_word(arg as u16),
         CMOV => {
             let mut uf = false;
             let d = st_uf(s, 0, &mut uf);
             let v = st_uf(s, arg & 7, &mut uf);
+            // C1 is kept (cleared only by a stack underflow).
             if uf {
                 set_st(s, 0, f80::INDEFINITE);
             } else if arg & 0x100 != 0 {
@@ -591,7 +621,6 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             } else {
                 set_st(s, 0, d);
             }
-            s.fpu_sw &= !C1;
         }
         _ => {}
     }
@@ -1051,7 +1080,7 @@ pub(crate) fn exec_mem(s: &mut X86State, op: u64, addr: u64) -> u64 {
             if mxcsr & !0xffff != 0 {
                 return 2;
             }
-            s.fpu_cw = u16::from_le_bytes([mem[0], mem[1]]);
+            s.fpu_cw = control_word(u16::from_le_bytes([mem[0], mem[1]]));
             let sw = u16::from_le_bytes([mem[2], mem[3]]);
             s.fpu_top = u32::from(sw >> 11) & 7;
             s.fpu_sw = sw & !0x3800;
@@ -1095,7 +1124,7 @@ pub(crate) fn exec_mem(s: &mut X86State, op: u64, addr: u64) -> u64 {
             }
         }
         _ => {
-            s.fpu_cw = u16::from_le_bytes([mem[0], mem[1]]);
+            s.fpu_cw = control_word(u16::from_le_bytes([mem[0], mem[1]]));
             let sw = u16::from_le_bytes([mem[4], mem[5]]);
             s.fpu_top = u32::from(sw >> 11) & 7;
             s.fpu_sw = sw & !0x3800;

@@ -239,7 +239,11 @@ pub(crate) fn yl2xp1(x: F80, y: F80, rc: u8) -> (F80, u16) {
         return (F80::zero(y.sign() != x.sign()), de);
     }
     if w.neg || w.is_zero() {
-        // x <= -1 (undefined in the manuals): AMD processors return x, inexact.
+        // x <= -1 (undefined in the manuals): AMD processors return x, inexact, unless y is
+        // infinite.
+        if y.class() == Class::Inf {
+            return (F80::inf(y.sign() != x.sign()), de);
+        }
         return (x, exc::PE | de);
     }
     match y.class() {
