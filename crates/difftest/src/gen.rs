@@ -883,6 +883,14 @@ impl<'a> Gen<'a> {
                 self.masked
                     .push((a + 28..a + 32, "fxsave's MXCSR_MASK is CPU-model specific"));
             }
+            M::Fnstenv | M::Fstenv | M::Fnsave | M::Fsave => {
+                let a = self.mem_addr(ins).ok_or(Reject)?;
+                self.masked.push((
+                    a + 12..a + 28,
+                    "the last x87 instruction and operand pointers (FIP, FCS, FOP, FDP, FDS) \
+                     are not tracked",
+                ));
+            }
             M::Ldmxcsr if !self.mem_written => {
                 let a = self.mem_addr(ins).ok_or(Reject)?;
                 let v =
@@ -1027,7 +1035,14 @@ impl<'a> Gen<'a> {
             let stores_mxcsr = matches!(m, M::Stmxcsr | M::Fxsave | M::Fxsave64);
             let stores_fsw = matches!(
                 m,
-                M::Fnstsw | M::Fstsw | M::Fnstenv | M::Fstenv | M::Fxsave | M::Fxsave64
+                M::Fnstsw
+                    | M::Fstsw
+                    | M::Fnstenv
+                    | M::Fstenv
+                    | M::Fnsave
+                    | M::Fsave
+                    | M::Fxsave
+                    | M::Fxsave64
             );
             if (stores_mxcsr && self.mxcsr_dirty) || (stores_fsw && self.fsw_dirty) {
                 return Err(Reject);

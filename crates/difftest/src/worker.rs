@@ -713,7 +713,7 @@ fn exception_outcome(s: &X86State, end: u64) -> Outcome {
         vector::DB => (libc::SIGTRAP, libc::TRAP_TRACE),
         vector::GP | vector::OF => (libc::SIGSEGV, 0x80),
         vector::PF => (libc::SIGSEGV, 1),
-        vector::XM => (libc::SIGFPE, 0),
+        vector::XM | vector::MF => (libc::SIGFPE, 0),
         _ => (0, 0),
     };
     Outcome {

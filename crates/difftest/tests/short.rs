@@ -33,8 +33,6 @@ fn sse_sequences_match_native() {
 }
 
 #[test]
-#[ignore = "x87 status word C1 (and C0/C3) differ after many x87 instructions: a known \
-            frontend bug list in the difftest report; run with --ignored once fixed"]
 fn x87_sequences_match_native() {
     check(&["x87"], 0x5eed_0003, 2000);
 }

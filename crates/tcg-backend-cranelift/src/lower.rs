@@ -253,7 +253,7 @@ struct Lower<'a> {
     /// One variable per temp (unused for `Env`).
     vars: Vec<Variable>,
     labels: Vec<ir::Block>,
-    /// Every global: (temp, offset).
+    /// Every global the block reads or writes: (temp, offset).
     globals: Vec<(Temp, u32)>,
     /// Globals the block writes; stored back at exits and before syncing calls.
     written: Vec<(Temp, u32)>,
@@ -300,11 +300,18 @@ impl<'a> Lower<'a> {
             }
         }
         let mut is_written = vec![false; block.temps.len()];
+        let mut is_used = vec![false; block.temps.len()];
         for op in &block.ops {
             if let Some(d) = op_dst(op) {
                 is_written[d.0 as usize] = true;
+                is_used[d.0 as usize] = true;
             }
+            for_each_src(op, |s| is_used[s.0 as usize] = true);
         }
+        // Globals the block never touches are neither loaded nor stored: the frontend
+        // declares every register for every block, and loading them all at each entry cost
+        // more than many small blocks' own work.
+        globals.retain(|(t, _)| is_used[t.0 as usize]);
         let written = globals
             .iter()
             .copied()
@@ -349,9 +356,7 @@ impl<'a> Lower<'a> {
             if matches!(op, Op::BrCond { .. }) {
                 break;
             }
-            for s in op_srcs(op) {
-                seen[s.0 as usize] = true;
-            }
+            for_each_src(op, |s| seen[s.0 as usize] = true);
             if let Some(d) = op_dst(op) {
                 if !seen[d.0 as usize] {
                     skip[d.0 as usize] = true;
@@ -1051,29 +1056,53 @@ fn op_dst(op: &Op) -> Option<Temp> {
     }
 }
 
-/// The temps an op reads.
-fn op_srcs(op: &Op) -> Vec<Temp> {
+/// Calls `f` on each temp an op reads.
+fn for_each_src(op: &Op, mut f: impl FnMut(Temp)) {
     match *op {
-        Op::Mov { src, .. } | Op::Unary { src, .. } | Op::Convert { src, .. } => vec![src],
-        Op::Extract { src, .. } => vec![src],
+        Op::Mov { src, .. }
+        | Op::Unary { src, .. }
+        | Op::Convert { src, .. }
+        | Op::Extract { src, .. }
+        | Op::StoreState { src, .. } => f(src),
         Op::Binary { a, b, .. } | Op::SetCond { a, b, .. } | Op::BrCond { a, b, .. } => {
-            vec![a, b]
+            f(a);
+            f(b);
         }
-        Op::Concat { lo, hi, .. } => vec![lo, hi],
-        Op::Deposit { base, val, .. } => vec![base, val],
-        Op::Select { a, b, t, f, .. } => vec![a, b, t, f],
-        Op::Load { addr, .. } => vec![addr],
-        Op::Store { src, addr, .. } => vec![src, addr],
-        Op::StoreState { src, .. } => vec![src],
-        Op::AtomicRmw { addr, val, .. } => vec![addr, val],
+        Op::Concat { lo, hi, .. } => {
+            f(lo);
+            f(hi);
+        }
+        Op::Deposit { base, val, .. } => {
+            f(base);
+            f(val);
+        }
+        Op::Select { a, b, t, f: e, .. } => {
+            f(a);
+            f(b);
+            f(t);
+            f(e);
+        }
+        Op::Load { addr, .. } => f(addr),
+        Op::Store { src, addr, .. } => {
+            f(src);
+            f(addr);
+        }
+        Op::AtomicRmw { addr, val, .. } => {
+            f(addr);
+            f(val);
+        }
         Op::AtomicCmpxchg {
             addr,
             expected,
             new,
             ..
-        } => vec![addr, expected, new],
-        Op::Call { ref args, .. } => args.clone(),
-        _ => vec![],
+        } => {
+            f(addr);
+            f(expected);
+            f(new);
+        }
+        Op::Call { ref args, .. } => args.iter().for_each(|&a| f(a)),
+        _ => {}
     }
 }
 

@@ -458,10 +458,29 @@ extern "C" fn child_handler(sig: libc::c_int, _: *mut libc::siginfo_t, uc: *mut 
     // SAFETY: the kernel passes a valid ucontext to an SA_SIGINFO handler; `shared` is the
     // shared page mapped by the parent before the fork; _exit is async-signal-safe.
     unsafe {
-        let pc = (*uc.cast::<libc::ucontext_t>()).uc_mcontext.gregs[libc::REG_RIP as usize];
-        shared.write_volatile(pc as usize);
+        let pc = signal_pc(uc.cast::<libc::ucontext_t>());
+        shared.write_volatile(pc);
         shared.add(1).write_volatile(sig as usize);
         libc::_exit(0);
+    }
+}
+
+/// The pc a signal interrupted, from the host's machine context.
+///
+/// # Safety
+/// `uc` is the ucontext the kernel passed to an `SA_SIGINFO` handler.
+unsafe fn signal_pc(uc: *const libc::ucontext_t) -> usize {
+    // SAFETY: by the caller's contract `uc` is valid; each arm reads that host's pc field.
+    unsafe {
+        #[cfg(target_arch = "x86_64")]
+        let pc = (*uc).uc_mcontext.gregs[libc::REG_RIP as usize] as usize;
+        #[cfg(target_arch = "aarch64")]
+        let pc = (*uc).uc_mcontext.pc as usize;
+        #[cfg(target_arch = "riscv64")]
+        let pc = (*uc).uc_mcontext.__gregs[0] as usize;
+        #[cfg(target_arch = "s390x")]
+        let pc = (*uc).uc_mcontext.psw.addr as usize;
+        pc
     }
 }
 

@@ -91,6 +91,9 @@ pub mod vector {
     pub const GP: u32 = 13;
     /// Page fault on instruction fetch (SIGSEGV); `exception_addr` is the address.
     pub const PF: u32 = 14;
+    /// x87 floating-point error (SIGFPE): a waiting x87 instruction found an unmasked
+    /// exception pending in the status word.
+    pub const MF: u32 = 16;
     /// SIMD floating-point exception (SIGFPE).
     pub const XM: u32 = 19;
 }

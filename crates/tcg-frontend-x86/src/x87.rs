@@ -70,6 +70,17 @@ const C1: u16 = 1 << 9;
 const C2: u16 = 1 << 10;
 const C3: u16 = 1 << 14;
 const SF: u16 = 1 << 6;
+/// Exception summary: an unmasked exception is pending (kept equal to B, bit 15).
+const ES: u16 = 1 << 7;
+/// Offset of `fpu_sw` in the state.
+const FPU_SW: u32 = std::mem::offset_of!(X86State, fpu_sw) as u32;
+
+/// Recomputes ES and B from the exception flags and masks: the hardware derives them (a
+/// status word loaded by `fldenv`/`frstor`/`fxrstor` keeps neither bit as stored).
+fn update_es(s: &mut X86State) {
+    let pending = s.fpu_sw & !s.fpu_cw & 0x3f != 0;
+    s.fpu_sw = s.fpu_sw & !(ES | 0x8000) | if pending { ES | 0x8000 } else { 0 };
+}
 
 fn reg(s: &X86State, phys: usize) -> F80 {
     F80 {
@@ -188,6 +199,12 @@ fn control_word(v: u16) -> u16 {
     v & 0x1f3f | 0x40
 }
 
+/// Whether an operand makes even an unordered compare invalid: an SNaN or an unsupported
+/// encoding.
+fn signals(v: F80) -> bool {
+    matches!(v.class(), Class::SNaN | Class::Invalid)
+}
+
 fn compare_bits(o: Option<Ordering>) -> u16 {
     match o {
         None => C3 | C2 | C0,
@@ -198,8 +215,44 @@ fn compare_bits(o: Option<Ordering>) -> u16 {
 }
 
 /// Runs x87 operation `op` with argument `arg`; returns a value for ops with a result
-/// (status/control word, EFLAGS bits of fcomi).
+/// (status/control word, EFLAGS bits of fcomi; for the stores to memory, 1 when nothing may
+/// be stored).
+///
+/// An unmasked exception leaves its flag set and becomes pending (ES, B: the next waiting
+/// instruction raises #MF); an unmasked invalid operation (stack faults included), zero
+/// divide or denormal operand leaves the registers, tags and TOP unchanged, and so does an
+/// unmasked overflow or underflow of a store to memory (which then stores nothing).
 pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
+    use op::*;
+    if matches!(op, STSW | STCW | LDCW | INIT | CLEX) {
+        let r = exec_op(s, op, arg);
+        update_es(s);
+        return r;
+    }
+    let (regs, tw, top) = (s.fpregs, s.fpu_tw, s.fpu_top);
+    let before = s.fpu_sw & 0x3f;
+    s.fpu_sw &= !0x3f;
+    let mut ret = exec_op(s, op, arg);
+    let raised = s.fpu_sw & 0x3f;
+    s.fpu_sw |= before;
+    let store = matches!(op, ST_F32..=ST_I64 | ST_BCD);
+    let mut suppressed = exc::IE | exc::ZE | exc::DE;
+    if store {
+        suppressed |= exc::OE | exc::UE;
+    }
+    if raised & !s.fpu_cw & suppressed != 0 {
+        s.fpregs = regs;
+        s.fpu_tw = tw;
+        s.fpu_top = top;
+        if store {
+            ret = 1;
+        }
+    }
+    update_es(s);
+    ret
+}
+
+fn exec_op(s: &mut X86State, op: u64, arg: u64) -> u64 {
     use op::*;
     let c = ctl(s);
     let mut ret = 0;
@@ -217,9 +270,14 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             push(s, v);
         }
         LD_ST => {
-            let v = st(s, arg);
+            let mut uf = false;
+            let v = st_uf(s, arg, &mut uf);
             s.fpu_sw &= !C1;
             push(s, v);
+            if uf {
+                // An underflow and an overflow together report the underflow.
+                s.fpu_sw &= !C1;
+            }
         }
         LD_CONST => {
             // The constants are never reported as rounded up.
@@ -302,7 +360,7 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
                 mem_operand(s, form)
             };
             let o = if uf { None } else { f80::cmp(a, b) };
-            let snan = a.class() == Class::SNaN || b.class() == Class::SNaN;
+            let snan = signals(a) || signals(b);
             if o.is_none() && (!unordered || snan) {
                 s.fpu_sw |= exc::IE;
             }
@@ -317,7 +375,7 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             let mut uf = false;
             let (a, b) = (st_uf(s, 0, &mut uf), st_uf(s, i, &mut uf));
             let o = if uf { None } else { f80::cmp(a, b) };
-            let snan = a.class() == Class::SNaN || b.class() == Class::SNaN;
+            let snan = signals(a) || signals(b);
             if o.is_none() && (!unordered || snan) {
                 s.fpu_sw |= exc::IE;
             }
@@ -600,12 +658,7 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
         }
         CLEX => s.fpu_sw &= !0x80ff,
         STSW => {
-            let es = if s.fpu_sw & 0x3f & !s.fpu_cw & 0x3f != 0 {
-                0x8080
-            } else {
-                0
-            };
-            ret = u64::from(s.fpu_sw & !0x3800 | es) | (u64::from(s.fpu_top & 7) << 11);
+            ret = u64::from(s.fpu_sw & !0x3800) | (u64::from(s.fpu_top & 7) << 11);
         }
         STCW => ret = u64::from(s.fpu_cw),
         LDCW => s.fpu_cw = control_word(arg as u16),
@@ -637,6 +690,14 @@ impl Tr<'_> {
         self.call(&helpers::X87, args)
     }
 
+    /// Raises #MF when the status word's ES bit says an unmasked exception is pending.
+    pub(crate) fn x87_pending_check(&mut self) {
+        let sw = self.load_state8(FPU_SW, 2);
+        let es = self.bini(BinOp::And, sw, u64::from(ES));
+        let zero = self.cst(0);
+        self.raise_if(tcg::Cond::Ne, es, zero, crate::vector::MF);
+    }
+
     /// Loads the memory operand (`size` bytes) into the scratch register.
     fn x87_load_tmp(&mut self, ins: &Instruction, size: u32) -> Result<(), Unsupported> {
         let a = self.ea(ins, true)?;
@@ -648,6 +709,15 @@ impl Tr<'_> {
             self.store_state8(hi, off::XMM_TMP + 8, 8);
         }
         Ok(())
+    }
+
+    /// Stores the scratch register to `addr` unless `skip` (a store helper's result) is
+    /// nonzero.
+    fn x87_store_tmp_unless(&mut self, skip: tcg::Temp, addr: tcg::Temp, size: u32) {
+        let done = self.label();
+        self.brcondi(tcg::Cond::Ne, skip, 0, done);
+        self.x87_store_tmp(addr, size);
+        self.set_label(done);
     }
 
     /// Stores the scratch register's low `size` bytes to the memory operand at `addr`.
@@ -698,6 +768,107 @@ fn mem_form(ins: &Instruction) -> Option<(u64, u32)> {
     })
 }
 
+/// Whether `m` is an x87 instruction that first checks for a pending unmasked exception
+/// (#MF). The control instructions without a wait (`fninit`, `fnclex`, `fnstsw`, `fnstcw`,
+/// `fnstenv`, `fnsave`, the 287 no-ops) and `fxsave`/`fxrstor` do not (`fldcw`, `fldenv`
+/// and `frstor` do: the host faults at a second `frstor`).
+fn waits(m: M) -> bool {
+    matches!(
+        m,
+        M::Fld
+            | M::Fild
+            | M::Fst
+            | M::Fstp
+            | M::Fist
+            | M::Fistp
+            | M::Fisttp
+            | M::Fadd
+            | M::Fmul
+            | M::Fsub
+            | M::Fsubr
+            | M::Fdiv
+            | M::Fdivr
+            | M::Faddp
+            | M::Fmulp
+            | M::Fsubp
+            | M::Fsubrp
+            | M::Fdivp
+            | M::Fdivrp
+            | M::Fiadd
+            | M::Fimul
+            | M::Fisub
+            | M::Fisubr
+            | M::Fidiv
+            | M::Fidivr
+            | M::Fcom
+            | M::Fcomp
+            | M::Fcompp
+            | M::Fucom
+            | M::Fucomp
+            | M::Fucompp
+            | M::Ficom
+            | M::Ficomp
+            | M::Fcomi
+            | M::Fcomip
+            | M::Fucomi
+            | M::Fucomip
+            | M::Fchs
+            | M::Fabs
+            | M::Ftst
+            | M::Fxam
+            | M::Fxch
+            | M::Frndint
+            | M::Fsqrt
+            | M::Fprem
+            | M::Fprem1
+            | M::Fscale
+            | M::Fxtract
+            | M::Fsin
+            | M::Fcos
+            | M::Fsincos
+            | M::Fptan
+            | M::Fpatan
+            | M::Fyl2x
+            | M::Fyl2xp1
+            | M::F2xm1
+            | M::Fincstp
+            | M::Fdecstp
+            | M::Ffree
+            | M::Ffreep
+            | M::Fld1
+            | M::Fldz
+            | M::Fldpi
+            | M::Fldl2t
+            | M::Fldl2e
+            | M::Fldlg2
+            | M::Fldln2
+            | M::Fcmovb
+            | M::Fcmove
+            | M::Fcmovbe
+            | M::Fcmovu
+            | M::Fcmovnb
+            | M::Fcmovne
+            | M::Fcmovnbe
+            | M::Fcmovnu
+            | M::Fnop
+            | M::Fbld
+            | M::Fbstp
+            | M::Fstpnce
+            | M::Fldcw
+            | M::Fldenv
+            | M::Frstor
+            | M::Finit
+            | M::Fclex
+            | M::Fstsw
+            | M::Fstcw
+            | M::Fstenv
+            | M::Fsave
+            | M::Feni
+            | M::Fdisi
+            | M::Fsetpm
+    )
+}
+
 /// Translates an x87 instruction, or reports it unsupported.
 pub(crate) fn translate_x87(t: &mut Tr, ins: &Instruction) -> R {
     use op::*;
@@ -710,6 +881,12 @@ pub(crate) fn translate_x87(t: &mut Tr, ins: &Instruction) -> R {
             None
         }
     };
+    if m == M::Fisttp && !t.cfg.cpu.sse3 {
+        return Err(Unsupported);
+    }
+    if waits(m) {
+        t.x87_pending_check();
+    }
     match m {
         M::Fld | M::Fild => {
             if has_mem {
@@ -745,8 +922,8 @@ pub(crate) fn translate_x87(t: &mut Tr, ins: &Instruction) -> R {
                     _ => return Err(Unsupported),
                 };
                 let a = t.ea(ins, true)?;
-                t.x87(o, pop);
-                t.x87_store_tmp(a, size);
+                let r = t.x87(o, pop);
+                t.x87_store_tmp_unless(r, a, size);
             } else {
                 t.x87(ST_ST, reg_arg(0).ok_or(Unsupported)? | pop << 8);
             }
@@ -995,8 +1172,8 @@ pub(crate) fn translate_x87(t: &mut Tr, ins: &Instruction) -> R {
                 t.x87(LD_BCD, 0);
             } else {
                 let a = t.ea(ins, true)?;
-                t.x87(ST_BCD, 0);
-                t.x87_store_tmp(a, 10);
+                let r = t.x87(ST_BCD, 0);
+                t.x87_store_tmp_unless(r, a, 10);
             }
         }
         M::Fstpnce => {
@@ -1147,6 +1324,7 @@ pub(crate) fn exec_mem(s: &mut X86State, op: u64, addr: u64) -> u64 {
             }
         }
     }
+    update_es(s);
     0
 }
 

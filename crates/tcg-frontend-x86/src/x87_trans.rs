@@ -139,7 +139,7 @@ pub(crate) fn f2xm1(x: F80, rc: u8) -> (F80, u16) {
     let fx = Fx::from_f80(x);
     if fx == ONE {
         // The hardware's 2^1 - 1 is just below 1 (and inexact).
-        return ONE.sub(Fx::new(false, -127, 1)).to_f80_inexact(ctl(rc));
+        return ONE.sub(Fx::new(false, 0, 1)).to_f80_inexact(ctl(rc));
     }
     if fx == ONE.neg() {
         // Exactly -0.5, but reported inexact.

@@ -556,3 +556,45 @@ fn fxsave_fxrstor_fnstenv_fldenv_match_native() {
         }
     }
 }
+
+#[test]
+fn a_pending_unmasked_exception_faults_at_the_next_waiting_instruction() {
+    use iced_x86::code_asm::*;
+    // 1/0 sets ZE (masked); unmasking ZE with fldcw leaves it pending: fnstsw (no wait)
+    // reads ES and B, fxch (waiting) raises #MF at its own rip; fnclex clears it.
+    let run = |clear: bool| {
+        let body = move |a: &mut CodeAssembler| -> Result<(), IcedError> {
+            a.fldz()?;
+            a.fld1()?;
+            a.fdivrp(st1, st0)?;
+            a.fldcw(word_ptr(r15))?;
+            a.fnstsw(ax)?;
+            if clear {
+                a.fnclex()?;
+            }
+            a.fxch(st0, st1)?;
+            Ok(())
+        };
+        let mut init = base_regs();
+        init.gpr[15] = DATA;
+        let mut data = vec![0u8; 0x1000];
+        data[..2].copy_from_slice(&0x37bu16.to_le_bytes());
+        let s = assemble(&body);
+        let emu = run_emu(
+            &s.emu,
+            s.end,
+            &init,
+            &image(&data),
+            &TranslateConfig::default(),
+            &|_| {},
+        );
+        (emu.end, emu.state.regs[0] as u16)
+    };
+    let (end, sw) = run(false);
+    assert_eq!(sw & 0x80ff, 0x8084, "ES, B and ZE pending: {sw:#x}");
+    assert!(
+        matches!(end, End::Exception { vector, .. } if vector == tcg_frontend_x86::vector::MF),
+        "{end:?}"
+    );
+    assert_eq!(run(true).0, End::Done);
+}

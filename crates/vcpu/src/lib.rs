@@ -697,6 +697,7 @@ impl Vcpu {
         let (sig, what) = match st.exception {
             vector::DE => (libc::SIGFPE, "integer divide error".to_string()),
             vector::XM => (libc::SIGFPE, "SIMD floating-point exception".to_string()),
+            vector::MF => (libc::SIGFPE, "x87 floating-point exception".to_string()),
             vector::UD => {
                 let mut bytes = [0u8; 15];
                 let n = fetch_code(self.machine.space(), rip, &mut bytes);
