@@ -23,7 +23,9 @@ fn run(
     let mut a = CodeAssembler::new(64).unwrap();
     build(&mut a).unwrap();
     let code = a.assemble(CODE).unwrap();
-    let space = Arc::new(GuestSpace::new().unwrap());
+    // The smallest space: each test's machine stays alive (the fault handler keeps it), and
+    // under qemu-user (cross-host tests) the emulated address space is bounded.
+    let space = Arc::new(GuestSpace::with_max_size(guest_memory::MIN_SPACE_SIZE).unwrap());
     let anon = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
     space
         .mmap(
