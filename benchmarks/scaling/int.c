@@ -1,5 +1,5 @@
 /* Independent integer work: Collatz trajectory lengths of a fixed range of starting values,
- * split among the threads.  usage: int threads [millions-of-values] */
+ * split among the threads.  usage: int threads [thousands-of-values] */
 #include "par.h"
 
 static long total;
@@ -21,7 +21,7 @@ static uint64_t work(int t, int n)
 int main(int argc, char **argv)
 {
     int n = arg_threads(argc, argv);
-    total = arg_long(argc, argv, 2, 2) * 1000000;
+    total = arg_long(argc, argv, 2, 2000) * 1000;
     printf("int values=%ld checksum=%016llx\n", total, (unsigned long long)run_threads(n, work));
     return 0;
 }

@@ -101,7 +101,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "bb-sh-loop",
         program: Program::Busybox,
-        full: &["sh", "-c", SH_LOOP, "sh", "60000"],
+        full: &["sh", "-c", SH_LOOP, "sh", "80000"],
         quick: &["sh", "-c", SH_LOOP, "sh", "5000"],
         input_mb: None,
     },
@@ -280,6 +280,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         if common.quick { " (quick sizes)" } else { "" },
         load.map_or("?".into(), |l| format!("{l:.2}")),
     );
+    let started = std::time::Instant::now();
     let total = prepared.len() * runners.len() * runs;
     let mut done = 0;
     let mut rows = Vec::new();
@@ -331,6 +332,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     }
 
     print!("{}", table(&rows, &runners));
+    println!("measured in {:.0} s", started.elapsed().as_secs_f64());
     for s in &skipped {
         println!("skipped {s}");
     }

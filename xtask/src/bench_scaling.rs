@@ -37,32 +37,32 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "int",
         source: "scaling/int.c",
-        full: &["2"],
-        quick: &["1"],
+        full: &["2000"],
+        quick: &["500"],
     },
     Workload {
         name: "fp",
         source: "scaling/fp.c",
-        full: &["1600"],
+        full: &["1200"],
         quick: &["400"],
     },
     Workload {
         name: "atomic",
         source: "scaling/atomic.c",
         full: &["40"],
-        quick: &["8"],
+        quick: &["5"],
     },
     Workload {
         name: "mutex",
         source: "scaling/mutex.c",
         full: &["30000"],
-        quick: &["4000"],
+        quick: &["2500"],
     },
     Workload {
         name: "membw",
         source: "scaling/membw.c",
         full: &["64", "24"],
-        quick: &["32", "8"],
+        quick: &["32", "4"],
     },
     Workload {
         name: "transl",
@@ -74,7 +74,7 @@ const WORKLOADS: &[Workload] = &[
         name: "smc",
         source: "scaling/smc.c",
         full: &["2000", "40"],
-        quick: &["500", "20"],
+        quick: &["300", "20"],
     },
 ];
 
@@ -157,6 +157,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         if common.quick { " (quick sizes)" } else { "" },
         load.map_or("?".into(), |l| format!("{l:.2}")),
     );
+    let started = std::time::Instant::now();
     let total = workloads.len() * threads.len() * runners.len() * runs;
     let mut done = 0;
     let mut all = Vec::new();
@@ -186,7 +187,11 @@ pub fn run(args: Args) -> Result<(), Error> {
             for &r in &runners {
                 series.points.push((r, n, Point::default()));
             }
-            for rep in 0..runs {
+        }
+        // Each repetition visits every thread count, so a change of the host's load during
+        // the run shifts all of them alike instead of skewing the speedups.
+        for rep in 0..runs {
+            for &n in &threads {
                 for r in rotated(&runners, rep) {
                     done += 1;
                     let p = series
@@ -222,6 +227,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     }
 
     print!("{}", table(&all, &runners, &threads));
+    println!("measured in {:.0} s", started.elapsed().as_secs_f64());
     let failures: Vec<String> = all
         .iter()
         .flat_map(|s| {
@@ -390,8 +396,9 @@ fn svg(all: &[Series], runners: &[Runner], threads: &[usize], cores: usize) -> S
     let _ = writeln!(o, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
     let _ = writeln!(
         o,
-        r#"<text x="{}" y="18" text-anchor="middle" font-size="14">Speedup over {base} thread(s), fixed total work</text>"#,
-        left + pw / 2.0
+        r#"<text x="{}" y="18" text-anchor="middle" font-size="14">Speedup over {base} thread{}, fixed total work</text>"#,
+        left + pw / 2.0,
+        if base == 1 { "" } else { "s" }
     );
     // Grid and axes.
     let step = if ymax > 16.0 {

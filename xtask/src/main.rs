@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod bench_qht;
 mod bench_scaling;
+mod cross_test;
 mod demo;
 mod difftest;
 mod runner;
@@ -34,6 +35,9 @@ enum Command {
     /// Concurrent hash table benchmark after QEMU's qht-bench: qht against dashmap, papaya,
     /// scc::HashIndex and RwLock<HashMap>.
     BenchQht(Box<bench_qht::Args>),
+    /// Cross-build emu for another host (aarch64, riscv64) and run every crate's tests and
+    /// the guest programs there under qemu-user; ends with `<arch>: N passed, M failed`.
+    CrossTest(Box<cross_test::Args>),
     /// Build a bundled C program, run it natively and under emu, and compare.
     Demo,
     /// Differential tester: random instruction sequences natively and emulated, compared.
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(*args),
         Command::BenchScaling(args) => bench_scaling::run(*args),
         Command::BenchQht(args) => bench_qht::run(*args),
+        Command::CrossTest(args) => cross_test::run(*args),
         Command::Demo => demo::run(),
         Command::Difftest(args) => difftest::run(*args),
     };

@@ -39,7 +39,9 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(target_arch = "x86_64")]
+use std::time::Instant;
 
 #[cfg(target_arch = "x86_64")]
 pub mod compare;

@@ -30,6 +30,9 @@ Options:
   -L path               prefix for the guest's absolute paths (its sysroot)
   -smp n                number of CPUs the guest sees (default: this host's)
   -tb-size n            code cache size in MiB (default 64; flushed when full)
+  -R size               reserve at most size bytes of host address space for the guest
+                        (a power of two from 4G to 1T, suffix k, M, G or T; default: the
+                        largest the host grants up to 1T)
   -0 argv0              the guest's argv[0] (default: program as given)
   --stats               same as '-d stats'
 ";
@@ -78,6 +81,8 @@ struct Options {
     smp: Option<usize>,
     /// Code cache size in MiB (`-tb-size`).
     tb_size: Option<usize>,
+    /// Most bytes of host address space to reserve for the guest (`-R`).
+    reserved_va: Option<u64>,
     argv0: Option<OsString>,
     program: OsString,
     args: Vec<OsString>,
@@ -108,6 +113,7 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
         sysroot: None,
         smp: None,
         tb_size: None,
+        reserved_va: None,
         argv0: None,
         program: OsString::new(),
         args: Vec::new(),
@@ -240,6 +246,22 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
                     _ => return fail(&format!("'-tb-size {v}': expected MiB from 1 to 2048")),
                 }
             }
+            "R" => {
+                let v = match value("a size") {
+                    Ok(v) => v.to_string_lossy().into_owned(),
+                    Err(p) => return p,
+                };
+                match parse_size(&v) {
+                    Some(n) if n.is_power_of_two() && (4 << 30..=1 << 40).contains(&n) => {
+                        o.reserved_va = Some(n)
+                    }
+                    _ => {
+                        return fail(&format!(
+                            "'-R {v}': expected a power of two from 4G to 1T (e.g. 4G, 64G)"
+                        ))
+                    }
+                }
+            }
             "0" => match value("an argv[0]") {
                 Ok(v) => o.argv0 = Some(v),
                 Err(p) => return p,
@@ -268,9 +290,12 @@ fn main() -> ExitCode {
 fn run(o: &Options) -> Result<ExitCode, String> {
     let program = PathBuf::from(&o.program);
     let shown = program.display();
-    let space = Arc::new(
-        GuestSpace::new().map_err(|e| format!("cannot reserve the guest address space: {e}"))?,
-    );
+    let space = match o.reserved_va {
+        Some(max) => GuestSpace::with_max_size(max),
+        None => GuestSpace::new(),
+    };
+    let space =
+        Arc::new(space.map_err(|e| format!("cannot reserve the guest address space: {e}"))?);
 
     // The guest's environment: ours, edited by -E and -U.
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
@@ -368,7 +393,25 @@ fn exec_args(o: &Options) -> Vec<OsString> {
         args.push("-tb-size".into());
         args.push(n.to_string().into());
     }
+    if let Some(n) = o.reserved_va {
+        args.push("-R".into());
+        args.push(n.to_string().into());
+    }
     args.push("-cpu".into());
     args.push(o.cpu_name.clone().into());
     args
+}
+
+/// A byte count with an optional binary suffix (`k`, `M`, `G`, `T`, either case), as QEMU's
+/// `-R` takes it.
+fn parse_size(s: &str) -> Option<u64> {
+    let (digits, shift) = match s.as_bytes().last()? {
+        b'k' | b'K' => (&s[..s.len() - 1], 10),
+        b'm' | b'M' => (&s[..s.len() - 1], 20),
+        b'g' | b'G' => (&s[..s.len() - 1], 30),
+        b't' | b'T' => (&s[..s.len() - 1], 40),
+        _ => (s, 0),
+    };
+    let n: u64 = digits.parse().ok()?;
+    n.checked_mul(1 << shift)
 }

@@ -1,6 +1,10 @@
 //! Guest programs whose expected behaviour depends on emu's own options, so that they cannot
 //! be compared with a native run as they are: `-smp N` (the CPU count the guest sees) and
-//! `-tb-size` (a code cache small enough that a guest JIT overflows it under load).
+//! `-tb-size` (a code cache small enough that a guest JIT overflows it under load), `-R`
+//! (the guest address space's size).
+//!
+//! `EMU_TEST_RUNNER`, as in `common/mod.rs`, replaces the `emu` binary (e.g. by a cross-built
+//! emu under qemu-user).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -21,7 +25,12 @@ fn build(name: &str) -> PathBuf {
 }
 
 fn emu(args: &[&str], program: &Path, guest_args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_emu"))
+    let runner: Vec<String> = match std::env::var("EMU_TEST_RUNNER") {
+        Ok(r) if !r.trim().is_empty() => r.split_whitespace().map(String::from).collect(),
+        _ => vec![env!("CARGO_BIN_EXE_emu").to_string()],
+    };
+    Command::new(&runner[0])
+        .args(&runner[1..])
         .args(args)
         .arg(program)
         .args(guest_args)
@@ -72,4 +81,25 @@ fn jit_overflowing_a_small_code_cache_matches_native() {
         "the code cache was flushed {flushes} times:\n{stats}"
     );
     let _ = std::fs::remove_file(&jit);
+}
+
+/// `-R` bounds the reservation: a guest runs in the smallest space, and sizes that are not a
+/// power of two from 4G to 1T are refused.
+#[test]
+fn reserved_va_bounds_the_guest_space() {
+    let nproc = build("nproc");
+    let out = emu(&["-R", "4G", "-smp", "2"], &nproc, &[]);
+    assert_eq!(
+        stdout_of(&out),
+        "onln 2 conf 2 affinity 2 cpuinfo 2 online 0-1\n"
+    );
+    for bad in ["3G", "2G", "2T", "4X", ""] {
+        let out = emu(&["-R", bad], &nproc, &[]);
+        assert_eq!(out.status.code(), Some(1), "-R {bad:?}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("-R"),
+            "-R {bad:?}: {out:?}"
+        );
+    }
+    let _ = std::fs::remove_file(&nproc);
 }

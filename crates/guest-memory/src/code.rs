@@ -25,13 +25,18 @@
 
 use std::collections::BTreeMap;
 
-/// State of one page that code was translated from while it was guest-writable.
-#[derive(Debug, Default, Clone, Copy)]
+/// State of one page that code was translated from while it was guest-writable, or that
+/// maps the same file page as code (an alias, such as the writable view of a dual-mapped JIT
+/// buffer).
+#[derive(Debug, Default, Clone)]
 pub(crate) struct CodePage {
     /// Read-only on the host while the guest may write it.
     pub(crate) protected: bool,
     /// Writes (and remaps) noticed since the page was first protected.
     pub(crate) writes: u64,
+    /// Code pages elsewhere in the space that show the same file page: a write here
+    /// changes their code too.
+    pub(crate) aliases: Vec<u64>,
 }
 
 /// The code-protection state of a space, behind the code lock.
@@ -63,14 +68,20 @@ impl CodePages {
             .collect()
     }
 
-    /// Marks `page` unprotected after a write or remap.
-    pub(crate) fn unmark(&mut self, page: u64) {
-        if let Some(p) = self.pages.get_mut(&page) {
-            if p.protected {
-                p.protected = false;
-                self.protected -= 1;
-            }
-            p.writes += 1;
+    /// Marks `page` unprotected after a write or remap; returns the code pages it aliases.
+    pub(crate) fn unmark(&mut self, page: u64) -> Vec<u64> {
+        let Some(p) = self.pages.get_mut(&page) else {
+            return Vec::new();
+        };
+        if p.protected {
+            p.protected = false;
+            self.protected -= 1;
         }
+        p.writes += 1;
+        let aliases = std::mem::take(&mut p.aliases);
+        for &a in &aliases {
+            self.pages.entry(a).or_default().writes += 1;
+        }
+        aliases
     }
 }

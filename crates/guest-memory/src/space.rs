@@ -1018,6 +1018,7 @@ impl GuestSpace {
                 // read-only (writes keep faulting into `unprotect_code`).
                 let _ = self.host_mprotect(page, PAGE, v.prot.host());
             }
+            // The caller invalidates the range; aliases' generations moved with it.
             code.unmark(page);
         }
     }
@@ -1030,25 +1031,66 @@ impl GuestSpace {
     }
 
     /// Prepares the page holding `addr` for translation: if the guest may write it, it is
-    /// made read-only on the host (so that a write faults into [`Self::unprotect_code`]).
-    /// Returns the page's [`Self::code_generation`] and whether the guest may write it.
-    /// Call before reading the code bytes.
+    /// made read-only on the host (so that a write faults into [`Self::unprotect_code`]);
+    /// so are the writable guest pages that map the same page of a shared file (the other
+    /// view of a dual-mapped JIT buffer). Returns the page's [`Self::code_generation`] and
+    /// whether the guest may write the page itself. Call before reading the code bytes.
     pub fn protect_code(&self, addr: u64) -> (u64, bool) {
         let page = crate::page_down(addr);
         let mut code = self.code.lock();
         let inner = self.inner.read_recursive();
-        let writable = inner
-            .vmas
-            .containing(page)
-            .is_some_and(|v| v.prot.allows(Access::Write));
+        let Some(vma) = inner.vmas.containing(page) else {
+            return (code.generation(page), false);
+        };
+        let writable = vma.prot.allows(Access::Write);
         if writable {
-            let entry = code.pages.entry(page).or_default();
-            if !entry.protected && self.host_mprotect(page, PAGE, libc::PROT_READ).is_ok() {
-                entry.protected = true;
-                code.protected += 1;
+            self.protect_page(&mut code, page, None);
+        }
+        if let (
+            true,
+            VmaKind::File {
+                offset, dev, inode, ..
+            },
+        ) = (vma.shared, &vma.kind)
+        {
+            let file_offset = offset + (page - vma.start);
+            for other in inner.vmas.iter() {
+                let VmaKind::File {
+                    offset: o,
+                    dev: d,
+                    inode: i,
+                    ..
+                } = other.kind
+                else {
+                    continue;
+                };
+                let covers = (o..o + other.len).contains(&file_offset);
+                if other.shared
+                    && (d, i) == (*dev, *inode)
+                    && covers
+                    && other.start != vma.start
+                    && other.prot.allows(Access::Write)
+                {
+                    self.protect_page(&mut code, other.start + (file_offset - o), Some(page));
+                }
             }
         }
         (code.generation(page), writable)
+    }
+
+    /// Write-protects `page` on the host (once), noting `alias_of` as a code page a write
+    /// to it changes.
+    fn protect_page(&self, code: &mut CodePages, page: u64, alias_of: Option<u64>) {
+        let entry = code.pages.entry(page).or_default();
+        if let Some(a) = alias_of {
+            if !entry.aliases.contains(&a) {
+                entry.aliases.push(a);
+            }
+        }
+        if !entry.protected && self.host_mprotect(page, PAGE, libc::PROT_READ).is_ok() {
+            entry.protected = true;
+            code.protected += 1;
+        }
     }
 
     /// A number that changes whenever the code at the page holding `addr` may have changed
@@ -1076,9 +1118,12 @@ impl GuestSpace {
         }
         if code.pages.get(&page).is_some_and(|p| p.protected) {
             // Count the write before the invalidation (see the generations in `code.rs`).
-            code.unmark(page);
+            let aliases = code.unmark(page);
             if let Some(hook) = self.code_write_hook.get() {
                 hook(page);
+                for a in aliases {
+                    hook(a);
+                }
             }
             let _ = self.host_mprotect(page, PAGE, vma.prot.host());
         }

@@ -235,7 +235,8 @@ impl Process {
             } else {
                 f.iter()
                     .take_while(|c| **c != 0)
-                    .map(|c| *c as u8)
+                    // c_char is i8 on x86-64 and u8 on aarch64/riscv64: keep the bits.
+                    .map(|c| c.to_ne_bytes()[0])
                     .collect()
             };
             let n = bytes.len().min(64);

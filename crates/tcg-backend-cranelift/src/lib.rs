@@ -80,7 +80,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use target_lexicon::Architecture;
 
 pub use cache::{CacheFull, CodeCache};
-pub use lower::{CompiledBlock, Compiler, Inspection, ALIGNMENT_TRAP_CODE};
+pub use lower::{cmpxchg16_is_lock_free, CompiledBlock, Compiler, Inspection, ALIGNMENT_TRAP_CODE};
 
 /// Set in a block's return value when it left through an unlinked jump slot.
 pub const UNCHAINED_BIT: u64 = 2;

@@ -253,7 +253,7 @@ struct Lower<'a> {
     /// One variable per temp (unused for `Env`).
     vars: Vec<Variable>,
     labels: Vec<ir::Block>,
-    /// Every global: (temp, offset).
+    /// Every global the block reads or writes: (temp, offset).
     globals: Vec<(Temp, u32)>,
     /// Globals the block writes; stored back at exits and before syncing calls.
     written: Vec<(Temp, u32)>,
@@ -300,11 +300,18 @@ impl<'a> Lower<'a> {
             }
         }
         let mut is_written = vec![false; block.temps.len()];
+        let mut is_used = vec![false; block.temps.len()];
         for op in &block.ops {
             if let Some(d) = op_dst(op) {
                 is_written[d.0 as usize] = true;
+                is_used[d.0 as usize] = true;
             }
+            for_each_src(op, |s| is_used[s.0 as usize] = true);
         }
+        // Globals the block never touches are neither loaded nor stored: the frontend
+        // declares every register for every block, and loading them all at each entry cost
+        // more than many small blocks' own work.
+        globals.retain(|(t, _)| is_used[t.0 as usize]);
         let written = globals
             .iter()
             .copied()
@@ -349,9 +356,7 @@ impl<'a> Lower<'a> {
             if matches!(op, Op::BrCond { .. }) {
                 break;
             }
-            for s in op_srcs(op) {
-                seen[s.0 as usize] = true;
-            }
+            for_each_src(op, |s| seen[s.0 as usize] = true);
             if let Some(d) = op_dst(op) {
                 if !seen[d.0 as usize] {
                     skip[d.0 as usize] = true;
@@ -1051,39 +1056,68 @@ fn op_dst(op: &Op) -> Option<Temp> {
     }
 }
 
-/// The temps an op reads.
-fn op_srcs(op: &Op) -> Vec<Temp> {
+/// Calls `f` on each temp an op reads.
+fn for_each_src(op: &Op, mut f: impl FnMut(Temp)) {
     match *op {
-        Op::Mov { src, .. } | Op::Unary { src, .. } | Op::Convert { src, .. } => vec![src],
-        Op::Extract { src, .. } => vec![src],
+        Op::Mov { src, .. }
+        | Op::Unary { src, .. }
+        | Op::Convert { src, .. }
+        | Op::Extract { src, .. }
+        | Op::StoreState { src, .. } => f(src),
         Op::Binary { a, b, .. } | Op::SetCond { a, b, .. } | Op::BrCond { a, b, .. } => {
-            vec![a, b]
+            f(a);
+            f(b);
         }
-        Op::Concat { lo, hi, .. } => vec![lo, hi],
-        Op::Deposit { base, val, .. } => vec![base, val],
-        Op::Select { a, b, t, f, .. } => vec![a, b, t, f],
-        Op::Load { addr, .. } => vec![addr],
-        Op::Store { src, addr, .. } => vec![src, addr],
-        Op::StoreState { src, .. } => vec![src],
-        Op::AtomicRmw { addr, val, .. } => vec![addr, val],
+        Op::Concat { lo, hi, .. } => {
+            f(lo);
+            f(hi);
+        }
+        Op::Deposit { base, val, .. } => {
+            f(base);
+            f(val);
+        }
+        Op::Select { a, b, t, f: e, .. } => {
+            f(a);
+            f(b);
+            f(t);
+            f(e);
+        }
+        Op::Load { addr, .. } => f(addr),
+        Op::Store { src, addr, .. } => {
+            f(src);
+            f(addr);
+        }
+        Op::AtomicRmw { addr, val, .. } => {
+            f(addr);
+            f(val);
+        }
         Op::AtomicCmpxchg {
             addr,
             expected,
             new,
             ..
-        } => vec![addr, expected, new],
-        Op::Call { ref args, .. } => args.clone(),
-        _ => vec![],
+        } => {
+            f(addr);
+            f(expected);
+            f(new);
+        }
+        Op::Call { ref args, .. } => args.iter().for_each(|&a| f(a)),
+        _ => {}
     }
 }
 
-/// `*out = old 16 bytes at p; if old == expected { *p = new }`, atomically.
+/// `*out = old 16 bytes at p; if old == expected { *p = new }`, atomically with respect to
+/// every other access to those bytes, on every host:
 ///
-/// On x86-64 hosts this is `lock cmpxchg16b` (atomic with respect to every other access).
-/// On other hosts it is a fallback under a process-wide lock: atomic only with respect to
-/// other 16-byte compare-and-swaps, not to concurrent 8-byte atomics or plain stores on the
-/// same bytes (good enough for the lock-free algorithms guests run with `cmpxchg16b`, which
-/// access the pair only through it; a `casp`/`lq`-based version is future work).
+/// - x86-64: `lock cmpxchg16b`.
+/// - aarch64: portable-atomic's `AtomicU128`: `casp` where the CPU has FEAT_LSE (detected at
+///   run time), otherwise an `ldxp`/`stxp` loop (which stores back the old value when the
+///   comparison fails, so the read is single-copy atomic too).
+/// - riscv64: `amocas.q` where the CPU has Zacas (detected at run time with `riscv_hwprobe`);
+///   without it portable-atomic falls back to a global seqlock, which is atomic only with
+///   respect to other 16-byte operations, not to 8-byte atomics or plain stores to the same
+///   bytes (RISC-V has no other 16-byte atomic). [`cmpxchg16_is_lock_free`] tells which.
+/// - s390x: `cdsg`.
 ///
 /// Translated code calls it only after checking that `p` is 16-aligned and writable.
 extern "C" fn cmpxchg16_helper(p: u64, elo: u64, ehi: u64, nlo: u64, nhi: u64, out: u64) {
@@ -1114,21 +1148,47 @@ extern "C" fn cmpxchg16_helper(p: u64, elo: u64, ehi: u64, nlo: u64, nhi: u64, o
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        // SAFETY: as above, `p` is 16-aligned, mapped and writable; the lock serialises this
-        // with every other call; `out` is the caller's 16-byte stack slot. Volatile accesses
-        // keep the compiler from splitting or caching them.
+        use portable_atomic::{AtomicU128, Ordering};
+        // Guest memory is little-endian: the pair as the 16 bytes it is in memory, read as a
+        // host integer (so that the comparison is of bytes, whatever the host's byte order).
+        let pair = |lo: u64, hi: u64| {
+            let mut b = [0u8; 16];
+            b[..8].copy_from_slice(&lo.to_le_bytes());
+            b[8..].copy_from_slice(&hi.to_le_bytes());
+            u128::from_ne_bytes(b)
+        };
+        // SAFETY: `p` is 16-aligned (checked by the caller), inside guest memory and writable
+        // (probed), and every access to it here is atomic; AtomicU128 has u128's layout.
+        let cell = unsafe { AtomicU128::from_ptr(p.cast::<u128>()) };
+        let old = match cell.compare_exchange(
+            pair(elo, ehi),
+            pair(nlo, nhi),
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        ) {
+            Ok(v) | Err(v) => v,
+        };
+        let b = old.to_ne_bytes();
+        let half = |h: &[u8]| u64::from_le_bytes(h.try_into().expect("8 bytes"));
+        // SAFETY: `out` is the 16-byte stack slot of the calling block.
         unsafe {
-            // Guest memory is little-endian whatever the host.
-            let lo = u64::from_le(p.read_volatile());
-            let hi = u64::from_le(p.add(1).read_volatile());
-            if lo == elo && hi == ehi {
-                p.write_volatile(nlo.to_le());
-                p.add(1).write_volatile(nhi.to_le());
-            }
-            out.write(lo);
-            out.add(1).write(hi);
+            out.write(half(&b[..8]));
+            out.add(1).write(half(&b[8..]));
         }
+    }
+}
+
+/// True if 16-byte compare-and-swap on this host is atomic with respect to every other
+/// access to the same bytes (always, except on riscv64 CPUs without Zacas; see
+/// [`cmpxchg16_helper`]).
+pub fn cmpxchg16_is_lock_free() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // x86-64 hosts without CMPXCHG16B (the very first ones) are not supported.
+        true
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        portable_atomic::AtomicU128::is_lock_free()
     }
 }

@@ -1,3 +1,6 @@
+//! A first end-to-end check against the host CPU: needs an x86-64 host (the oracle).
+#![cfg(target_arch = "x86_64")]
+
 mod common;
 use common::*;
 use iced_x86::code_asm::*;

@@ -77,8 +77,19 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, uctx: *mut 
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
     let host_pc = host_pc(uctx);
-    // SAFETY: set once by `install` from a leaked Arc, never freed.
-    let Some(machine) = (unsafe { MACHINE.load(Ordering::Acquire).as_ref() }) else {
+    let env = CURRENT.with(|c| c.get());
+    // The machine of the vCPU running on this thread; else the last one installed (a process
+    // normally has one; tests have several).
+    // SAFETY: a non-null `env` is this thread's live vCPU env, whose machine outlives it;
+    // `MACHINE` holds a leaked Arc, never freed.
+    let machine = unsafe {
+        if env.is_null() {
+            MACHINE.load(Ordering::Acquire).as_ref()
+        } else {
+            (*env).machine.as_ref()
+        }
+    };
+    let Some(machine) = machine else {
         die_with_signal(sig);
     };
     let space = machine.space();
@@ -92,7 +103,6 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, uctx: *mut 
         // running translated code or copying guest memory, holding no lock this takes.
         let gaddr = (addr - base) as u64;
         if gaddr < space.size() && space.unprotect_code(gaddr) {
-            let env = CURRENT.with(|c| c.get());
             if !env.is_null() {
                 // The running block may have been translated from the bytes just released:
                 // blocks from writable pages check this flag after every instruction.
@@ -104,7 +114,6 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, uctx: *mut 
         }
     }
     let in_code = machine.backend.code_cache().contains(host_pc);
-    let env = CURRENT.with(|c| c.get());
     let helper_fault = in_guest && !env.is_null();
     if !in_code && !helper_fault {
         write_stderr(&format!(

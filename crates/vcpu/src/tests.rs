@@ -23,7 +23,9 @@ fn run(
     let mut a = CodeAssembler::new(64).unwrap();
     build(&mut a).unwrap();
     let code = a.assemble(CODE).unwrap();
-    let space = Arc::new(GuestSpace::new().unwrap());
+    // The smallest space: each test's machine stays alive (the fault handler keeps it), and
+    // under qemu-user (cross-host tests) the emulated address space is bounded.
+    let space = Arc::new(GuestSpace::with_max_size(guest_memory::MIN_SPACE_SIZE).unwrap());
     let anon = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
     space
         .mmap(
@@ -186,4 +188,94 @@ fn unmapping_code_drops_its_translations() {
         "{end:?}"
     );
     assert!(machine.tbs.stats.invalidated.load(Ordering::Relaxed) >= 1);
+}
+
+/// The racing paths of the shared block table, on purpose: four vCPU threads run the same
+/// chained loop (so they translate the same blocks concurrently and race at insertion) while
+/// another thread keeps invalidating the code under them (unlinking jumps into blocks that are
+/// running) and flushing the whole code cache in exclusive sections. Every vCPU must still
+/// compute the right result.
+#[test]
+fn vcpus_survive_invalidation_and_flushes_under_load() {
+    const VCPUS: usize = 4;
+    const ITERS: u32 = 3_000_000;
+    let mut a = CodeAssembler::new(64).unwrap();
+    let mut top = a.create_label();
+    let mut add = a.create_label();
+    let mut mix = a.create_label();
+    a.xor(edi, edi).unwrap();
+    a.mov(ecx, ITERS).unwrap();
+    a.set_label(&mut top).unwrap();
+    a.call(add).unwrap();
+    a.call(mix).unwrap();
+    a.dec(ecx).unwrap();
+    a.jnz(top).unwrap();
+    a.mov(eax, 60).unwrap(); // exit: this thread only
+    a.syscall().unwrap();
+    a.set_label(&mut add).unwrap();
+    a.add(rdi, rcx).unwrap();
+    a.ret().unwrap();
+    a.set_label(&mut mix).unwrap();
+    a.xor(rdi, 0x55).unwrap();
+    a.add(rdi, 3).unwrap();
+    a.ret().unwrap();
+    let code = a.assemble(CODE).unwrap();
+    let mut expect: u64 = 0;
+    for c in (1..=u64::from(ITERS)).rev() {
+        expect = ((expect + c) ^ 0x55) + 3;
+    }
+
+    let space = Arc::new(GuestSpace::new().unwrap());
+    let anon = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+    space
+        .mmap(CODE, 0x1_0000, PROT_READ | PROT_WRITE, anon, None, 0)
+        .unwrap();
+    space.write(CODE, &code).unwrap();
+    space
+        .mprotect(CODE, 0x1_0000, PROT_READ | PROT_EXEC)
+        .unwrap();
+    let stacks = STACK_TOP - 0x10_0000;
+    space
+        .mmap(stacks, 0x10_0000, PROT_READ | PROT_WRITE, anon, None, 0)
+        .unwrap();
+    let process = Arc::new(Process::new(space, ProcessConfig::new("/test")));
+    let config = MachineConfig {
+        translate: TranslateConfig::default(),
+        nochain: false,
+        log: LogFlags::default(),
+        code_cache_size: None,
+    };
+    let machine = Machine::new(process, config, None).unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut handles = Vec::new();
+    for i in 0..VCPUS {
+        let stack = STACK_TOP - 0x1000 - i as u64 * 0x4_0000;
+        let mut cpu = Vcpu::new(&machine, ThreadCtx::current(), CODE, stack);
+        let done = done.clone();
+        handles.push(std::thread::spawn(move || {
+            let end = cpu.run();
+            done.fetch_add(1, Ordering::SeqCst);
+            end
+        }));
+    }
+    let mut rounds = 0u64;
+    while done.load(Ordering::SeqCst) < VCPUS {
+        machine.invalidate_range(CODE, code.len() as u64);
+        if rounds % 8 == 7 {
+            let seen = machine.stats.cache_flushes.load(Ordering::Acquire);
+            machine.flush_code_cache(seen);
+        }
+        rounds += 1;
+        std::thread::sleep(std::time::Duration::from_micros(300));
+    }
+    for h in handles {
+        assert_eq!(h.join().unwrap(), VcpuExit::ThreadExit(expect as i32));
+    }
+    let flushes = machine.stats.cache_flushes.load(Ordering::Relaxed);
+    let invalidated = machine.tbs.stats.invalidated.load(Ordering::Relaxed);
+    eprintln!("{rounds} rounds, {flushes} flushes, {invalidated} invalidations");
+    assert!(
+        flushes >= 1 && invalidated >= 1,
+        "the chaos thread did not get a turn ({rounds} rounds, {flushes} flushes, {invalidated} invalidations)"
+    );
 }

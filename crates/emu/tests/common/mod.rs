@@ -6,7 +6,9 @@
 //! - `EMU_TEST_FILTER`: comma-separated substrings; only tests whose name (`glibc::hello`,
 //!   `musl::strings`, `busybox::gzip`) contains one of them run, the others pass with a note.
 //! - `EMU_TEST_RUNNER`: a command (split on whitespace) to run guests with instead of the
-//!   `emu` binary, e.g. `qemu-x86_64` or a pass-through script, to check the suite itself.
+//!   `emu` binary, e.g. `qemu-x86_64` or a pass-through script, to check the suite itself,
+//!   or a cross-built emu under qemu-user (`cargo xtask cross-test`). qemu-user's own report
+//!   of a death by signal (`qemu: uncaught target signal ...`) is dropped from stderr.
 //! - `EMU_TEST_TIMEOUT`: seconds one run may take (default 120) before it is killed.
 
 #![allow(dead_code)]
@@ -311,7 +313,10 @@ pub fn run(side: Side, inv: &Invocation) -> Outcome {
     kill_group(pid);
     let _ = writer.join();
     let stdout = out_reader.join().expect("stdout reader");
-    let stderr = err_reader.join().expect("stderr reader");
+    let mut stderr = err_reader.join().expect("stderr reader");
+    if side == Side::Emu && std::env::var_os("EMU_TEST_RUNNER").is_some() {
+        stderr = drop_runner_report(stderr);
+    }
     Outcome {
         stdout,
         stderr,
@@ -319,6 +324,18 @@ pub fn run(side: Side, inv: &Invocation) -> Outcome {
         files: snapshot(&inv.cwd),
         elapsed,
     }
+}
+
+/// Drops the line qemu-user prints when the program it runs dies of a core-dumping signal
+/// (`qemu: uncaught target signal 6 (Aborted) - core dumped`): the runner's, not emu's.
+fn drop_runner_report(stderr: Vec<u8>) -> Vec<u8> {
+    const REPORT: &[u8] = b"qemu: uncaught target signal ";
+    stderr
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|line| !line.starts_with(REPORT))
+        .flatten()
+        .copied()
+        .collect()
 }
 
 /// Kills the process group this harness created for a run (by its id, never by name).
