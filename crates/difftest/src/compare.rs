@@ -22,21 +22,20 @@ pub mod limits {
 /// `fyl2x`, `fyl2xp1`, `f2xm1`). The host's results are within one ulp but not always
 /// correctly rounded, the emulator's always are (see the README): after one, ST values may
 /// differ by one ulp and C1 ("rounded up") may differ.
+/// The generator lets no x87 instruction follow one, so the result is not used.
 pub fn has_x87_transcendental(seq: &Sequence) -> bool {
+    seq.insns
+        .iter()
+        .any(|i| is_x87_transcendental(i.mnemonic()))
+}
+
+/// Whether `m` is an x87 transcendental (see [`has_x87_transcendental`]).
+pub fn is_x87_transcendental(m: iced_x86::Mnemonic) -> bool {
     use iced_x86::Mnemonic as M;
-    seq.insns.iter().any(|i| {
-        matches!(
-            i.mnemonic(),
-            M::Fsin
-                | M::Fcos
-                | M::Fsincos
-                | M::Fptan
-                | M::Fpatan
-                | M::Fyl2x
-                | M::Fyl2xp1
-                | M::F2xm1
-        )
-    })
+    matches!(
+        m,
+        M::Fsin | M::Fcos | M::Fsincos | M::Fptan | M::Fpatan | M::Fyl2x | M::Fyl2xp1 | M::F2xm1
+    )
 }
 
 /// Whether two extended values are one ulp apart (same sign, finite, adjacent encodings).

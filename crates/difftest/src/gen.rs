@@ -114,6 +114,11 @@ struct Gen<'a> {
     mxcsr_dirty: bool,
     /// An earlier x87 instruction may have set unmodelled status word flags.
     fsw_dirty: bool,
+    /// An earlier instruction is an x87 transcendental (see
+    /// [`crate::compare::has_x87_transcendental`]): no x87 instruction may follow, so its
+    /// result, compared within one ulp, is not used (an x87 remainder, for one, turns a
+    /// one-ulp difference into a large one).
+    after_transcendental: bool,
     masked: Vec<(std::ops::Range<u64>, &'static str)>,
 }
 
@@ -422,6 +427,7 @@ impl<'a> Gen<'a> {
             strict: true,
             mxcsr_dirty: false,
             fsw_dirty: false,
+            after_transcendental: false,
             masked: vec![],
         }
     }
@@ -1035,6 +1041,21 @@ impl<'a> Gen<'a> {
     fn accept(&mut self, ins: &Instruction, pos: usize) -> Result<(), Reject> {
         let info = self.info.info(ins).clone();
         let m = ins.mnemonic();
+        let x87 = self
+            .forms
+            .iter()
+            .any(|f| f.code == ins.code() && f.class == Class::X87);
+        if x87 && self.after_transcendental {
+            return Err(Reject);
+        }
+        // Bytes left out of the comparison (say fxsave's MXCSR_MASK) must not be loaded
+        // into compared state either (by frstor, for one).
+        if let (true, Some(a)) = (!self.masked.is_empty(), self.mem_addr(ins)) {
+            let end = a.wrapping_add(ins.memory_size().size() as u64);
+            if self.masked.iter().any(|(r, _)| r.start < end && a < r.end) {
+                return Err(Reject);
+            }
+        }
         if !self.strict {
             let name = format!("{m:?}");
             let stores_mxcsr = matches!(m, M::Stmxcsr | M::Fxsave | M::Fxsave64);
@@ -1168,6 +1189,9 @@ impl<'a> Gen<'a> {
         }
         self.undef_in.push(uin);
         self.undef_out.push((uin & !modified) | undefined);
+        if crate::compare::is_x87_transcendental(m) {
+            self.after_transcendental = true;
+        }
         Ok(())
     }
 }

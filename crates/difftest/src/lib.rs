@@ -29,9 +29,10 @@
 //!   access (alignment checking): counted as skipped, the emulator models neither.
 //! * The state after a guest page fault (the emulator guarantees only the faulting pc).
 //! * After an x87 transcendental (`fsin`, `fcos`, `fsincos`, `fptan`, `fpatan`, `fyl2x`,
-//!   `fyl2xp1`, `f2xm1`): ST values one ulp apart and C1 are tolerated. The host's results
-//!   are within one ulp but not always correctly rounded, the emulator's always are (see
-//!   [`compare::has_x87_transcendental`]).
+//!   `fyl2xp1`, `f2xm1`): ST values one ulp apart and C1 are tolerated, and no x87
+//!   instruction follows one in a sequence (which could make a one-ulp difference large or
+//!   store it). The host's results are within one ulp but not always correctly rounded, the
+//!   emulator's always are (see [`compare::has_x87_transcendental`]).
 //! * The x87 instruction and operand pointers (FIP, FCS, FOP, FDP, FDS) in `fnstenv` and
 //!   `fnsave` images: the emulator does not track them.
 

@@ -256,24 +256,41 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
         update_es(s);
         return r;
     }
-    let (regs, tw, top) = (s.fpregs, s.fpu_tw, s.fpu_top);
-    let before = s.fpu_sw & 0x3f;
-    s.fpu_sw &= !0x3f;
+    let (regs, tw, top, sw) = (s.fpregs, s.fpu_tw, s.fpu_top, s.fpu_sw);
+    // The flags this operation raises (SF included: a stack fault).
+    s.fpu_sw &= !(0x3f | SF);
     let mut ret = exec_op(s, op, arg);
-    let raised = s.fpu_sw & 0x3f;
-    s.fpu_sw |= before;
-    let store = matches!(op, ST_F32..=ST_I64 | ST_BCD);
-    let mut suppressed = exc::IE | exc::ZE | exc::DE;
-    if store {
-        suppressed |= exc::OE | exc::UE;
-    }
-    if raised & !s.fpu_cw & suppressed != 0 {
+    let raised = s.fpu_sw & (0x3f | SF);
+    s.fpu_sw |= sw & (0x3f | SF);
+    let unmasked = raised & !s.fpu_cw;
+    if unmasked & (exc::IE | exc::ZE | exc::DE) != 0 {
+        // The operation does not happen: only the operand checks' flags are raised.
         s.fpregs = regs;
         s.fpu_tw = tw;
         s.fpu_top = top;
-        if store {
+        let c1 = if raised & SF != 0 { C1 } else { 0 };
+        let checks = raised & (exc::IE | exc::ZE | exc::DE);
+        if matches!(op, COM | TST) {
+            // Compares still report (unordered).
+            s.fpu_sw = s.fpu_sw & !0x3f | sw & 0x3f | checks;
+        } else {
+            // C1 is cleared (or reports the stack fault), and so is C2 by the instructions
+            // that report an incomplete reduction or out-of-range operand in it.
+            let mut cleared = C1;
+            if matches!(op, PREM | PREM1 | SIN | COS | SINCOS | PTAN) {
+                cleared |= C2;
+            }
+            s.fpu_sw = sw & !cleared | (s.fpu_sw & (c1 | SF)) | checks;
+        }
+        if matches!(op, ST_F32..=ST_I64 | ST_BCD) {
             ret = 1;
         }
+    } else if unmasked & (exc::OE | exc::UE) != 0 && matches!(op, ST_F32..=ST_I64 | ST_BCD) {
+        // A store to memory stores nothing and does not pop.
+        s.fpregs = regs;
+        s.fpu_tw = tw;
+        s.fpu_top = top;
+        ret = 1;
     }
     update_es(s);
     ret
