@@ -112,8 +112,6 @@ struct Gen<'a> {
     strict: bool,
     /// An earlier SSE instruction may have set unmodelled MXCSR flags.
     mxcsr_dirty: bool,
-    /// An earlier x87 instruction may have set unmodelled status word flags.
-    fsw_dirty: bool,
     /// An earlier instruction is an x87 transcendental (see
     /// [`crate::compare::has_x87_transcendental`]): no x87 instruction may follow, so its
     /// result, compared within one ulp, is not used (an x87 remainder, for one, turns a
@@ -426,7 +424,6 @@ impl<'a> Gen<'a> {
             info: InstructionInfoFactory::new(),
             strict: true,
             mxcsr_dirty: false,
-            fsw_dirty: false,
             after_transcendental: false,
             masked: vec![],
         }
@@ -1057,20 +1054,8 @@ impl<'a> Gen<'a> {
             }
         }
         if !self.strict {
-            let name = format!("{m:?}");
             let stores_mxcsr = matches!(m, M::Stmxcsr | M::Fxsave | M::Fxsave64);
-            let stores_fsw = matches!(
-                m,
-                M::Fnstsw
-                    | M::Fstsw
-                    | M::Fnstenv
-                    | M::Fstenv
-                    | M::Fnsave
-                    | M::Fsave
-                    | M::Fxsave
-                    | M::Fxsave64
-            );
-            if (stores_mxcsr && self.mxcsr_dirty) || (stores_fsw && self.fsw_dirty) {
+            if stores_mxcsr && self.mxcsr_dirty {
                 return Err(Reject);
             }
             let cls = self
@@ -1080,9 +1065,6 @@ impl<'a> Gen<'a> {
                 .map(|f| f.class);
             if cls == Some(Class::Sse) && !stores_mxcsr && m != M::Ldmxcsr {
                 self.mxcsr_dirty = true;
-            }
-            if cls == Some(Class::X87) && name.starts_with('F') && !stores_fsw {
-                self.fsw_dirty = true;
             }
         }
         // Undefined-flags dataflow: entry set = union over predecessors.

@@ -22,9 +22,9 @@
 //! * Arithmetic flags the architecture leaves undefined (iced's `rflags_undefined`),
 //!   tracked through the sequence; flags that a later instruction would read while
 //!   undefined make the generator pick another instruction.
-//! * Unless `--strict`: MXCSR DE/OE/UE/PE and x87 DE/OE/UE/PE/ES/B, which the frontend
-//!   documents as not modelled, and no sequence stores them after an instruction that may
-//!   set them; the MXCSR_MASK in `fxsave` images (CPU-model specific).
+//! * Unless `--strict`: MXCSR DE/OE/UE/PE, which the frontend documents as not modelled,
+//!   and no sequence stores them after an instruction that may set them. (Every x87 status
+//!   bit is compared.) Always: the MXCSR_MASK in `fxsave` images (CPU-model specific).
 //! * Sequences where the guest set TF (single-step traps) or AC and then made a misaligned
 //!   access (alignment checking): counted as skipped, the emulator models neither.
 //! * The state after a guest page fault (the emulator guarantees only the faulting pc).
@@ -108,7 +108,7 @@ pub struct Options {
     pub filter: Vec<String>,
     /// Only forms of these classes: `int`, `sse`, `x87` (empty = all).
     pub classes: Vec<String>,
-    /// Compare also what the emulator documents as not modelled (MXCSR/x87 DE/OE/UE/PE).
+    /// Compare also what the emulator documents as not modelled (MXCSR DE/OE/UE/PE).
     pub strict: bool,
     /// Print every sequence, not only mismatches.
     pub verbose: bool,

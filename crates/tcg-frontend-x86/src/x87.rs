@@ -286,10 +286,12 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
             ret = 1;
         }
     } else if unmasked & (exc::OE | exc::UE) != 0 && matches!(op, ST_F32..=ST_I64 | ST_BCD) {
-        // A store to memory stores nothing and does not pop.
+        // A store to memory stores nothing and does not pop; only OE or UE is raised (no
+        // PE) and C1 is cleared.
         s.fpregs = regs;
         s.fpu_tw = tw;
         s.fpu_top = top;
+        s.fpu_sw = sw & !C1 | raised & (exc::OE | exc::UE);
         ret = 1;
     }
     update_es(s);
