@@ -33,6 +33,8 @@ Options:
   -R size               reserve at most size bytes of host address space for the guest
                         (a power of two from 4G to 1T, suffix k, M, G or T; default: the
                         largest the host grants up to 1T)
+  -tier-up n            interpret a block n times before compiling it (default 32;
+                        0 compiles every block at once)
   -0 argv0              the guest's argv[0] (default: program as given)
   --stats               same as '-d stats'
 ";
@@ -83,6 +85,8 @@ struct Options {
     tb_size: Option<usize>,
     /// Most bytes of host address space to reserve for the guest (`-R`).
     reserved_va: Option<u64>,
+    /// Interpreted runs before a block is compiled (`-tier-up`).
+    tier_up: Option<u32>,
     argv0: Option<OsString>,
     program: OsString,
     args: Vec<OsString>,
@@ -114,6 +118,7 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
         smp: None,
         tb_size: None,
         reserved_va: None,
+        tier_up: None,
         argv0: None,
         program: OsString::new(),
         args: Vec::new(),
@@ -262,6 +267,16 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
                     }
                 }
             }
+            "tier-up" => {
+                let v = match value("a run count") {
+                    Ok(v) => v.to_string_lossy().into_owned(),
+                    Err(p) => return p,
+                };
+                match v.parse::<u32>() {
+                    Ok(n) if n <= 1_000_000 => o.tier_up = Some(n),
+                    _ => return fail(&format!("'-tier-up {v}': expected a count up to 1000000")),
+                }
+            }
             "0" => match value("an argv[0]") {
                 Ok(v) => o.argv0 = Some(v),
                 Err(p) => return p,
@@ -356,6 +371,7 @@ fn run(o: &Options) -> Result<ExitCode, String> {
             },
             nochain: o.nochain,
             code_cache_size: o.tb_size.map(|m| m << 20),
+            tier_up_after: o.tier_up.unwrap_or(vcpu::DEFAULT_TIER_UP_AFTER),
             log: o.log,
         },
         log,
@@ -395,6 +411,10 @@ fn exec_args(o: &Options) -> Vec<OsString> {
     }
     if let Some(n) = o.reserved_va {
         args.push("-R".into());
+        args.push(n.to_string().into());
+    }
+    if let Some(n) = o.tier_up {
+        args.push("-tier-up".into());
         args.push(n.to_string().into());
     }
     args.push("-cpu".into());

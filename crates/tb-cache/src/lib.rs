@@ -19,11 +19,32 @@
 //! * A jump slot is linked to a target only under `links` and only if neither block is
 //!   invalid, and [`TbCache::invalidate`] unlinks under `links`, so no slot is left pointing
 //!   at an invalidated block.
+//!
+//! # Tiers
+//! A block may enter the table without host code, with a cheap-tier payload instead
+//! ([`TranslationBlock::set_tier0`]); the vCPU runs that until it decides to compile the block
+//! and publishes the code with [`TranslationBlock::set_code_shared`]. The invariants this
+//! relies on:
+//! * Host code is set at most once (a `OnceLock`): two vCPUs that compile the same block race
+//!   like two translations, and the loser's code stays unreachable until the next flush.
+//! * A jump slot is only ever linked to a block that has host code (checked under `links`);
+//!   a block without code is reached through the dispatcher only. A slot linked to it later
+//!   points at code that can no longer change, so other vCPUs running or chaining into the
+//!   block see either the cheap tier (through the dispatcher) or the final code, never a
+//!   half-published one.
+//! * Publishing code does not bypass invalidation: an invalid block may still get code (a
+//!   compile that raced with the invalidation), but it stays unreachable, since lookups and
+//!   [`TbCache::link`] compare [`CF_INVALID`] before they look at the code. Whoever compiles
+//!   must hold an epoch guard from before it read the block until it published the code, so
+//!   the block is not freed under it; and a code-cache flush (which frees every block and all
+//!   code) must not overlap the compile: the caller serialises the two (the vCPU compiles
+//!   while it counts as running, which excludes flushes).
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 pub use qht::{pin, Guard};
@@ -76,12 +97,13 @@ pub struct TranslationBlock {
     pub guest_size: u32,
     /// Guest instructions covered.
     pub num_insns: u32,
-    /// Host code entry.
-    code: usize,
-    /// Host code length in bytes.
-    pub code_len: u32,
-    /// (host offset, guest pc) of each instruction start, in host order.
-    pub insn_map: Box<[(u32, u64)]>,
+    /// Host code, once compiled: set once, before insertion or later by a tier-up (see
+    /// "Tiers" in the crate docs).
+    host: OnceLock<HostCode>,
+    /// What runs the block until it has host code (opaque here: the vCPU's cheap tier).
+    tier0: Option<Box<dyn Any + Send + Sync>>,
+    /// Times the block ran without host code (a tier-up heuristic; relaxed, approximate).
+    pub tier0_runs: AtomicU32,
     /// The chainable direct-jump slots: host code addresses the block's `goto_tb` jumps to.
     /// Their addresses are baked into the block's code, so they live exactly as long as it.
     pub jump_slots: [AtomicUsize; 2],
@@ -104,9 +126,19 @@ impl fmt::Debug for TranslationBlock {
             .field("pc", &format_args!("{:#x}", self.key.pc))
             .field("cflags", &format_args!("{:#x}", self.cflags()))
             .field("size", &self.guest_size)
-            .field("code", &format_args!("{:#x}", self.code))
+            .field("code", &self.code())
             .finish()
     }
+}
+
+/// A block's host code.
+struct HostCode {
+    /// Entry.
+    code: usize,
+    /// Length in bytes.
+    len: u32,
+    /// (host offset, guest pc) of each instruction start, in host order.
+    insn_map: Box<[(u32, u64)]>,
 }
 
 /// What a new block is made of, before it has host code.
@@ -133,20 +165,51 @@ impl TranslationBlock {
             pages: [Some(first), (last != first).then_some(last)],
             guest_size: new.guest_size,
             num_insns: new.num_insns,
-            code: 0,
-            code_len: 0,
-            insn_map: Box::new([]),
+            host: OnceLock::new(),
+            tier0: None,
+            tier0_runs: AtomicU32::new(0),
             jump_slots: [AtomicUsize::new(unlinked), AtomicUsize::new(unlinked)],
             jump_dest: [AtomicPtr::default(), AtomicPtr::default()],
             incoming: Mutex::new(Vec::new()),
         })
     }
 
-    /// Records the host code. Only before the block is inserted.
+    /// Records the host code before the block is inserted.
     pub fn set_code(&mut self, code: *const u8, len: u32, insn_map: Vec<(u32, u64)>) {
-        self.code = code as usize;
-        self.code_len = len;
-        self.insn_map = insn_map.into_boxed_slice();
+        let _ = self.set_code_shared(code, len, insn_map);
+    }
+
+    /// Records the host code of a block that may already be in the table and run by other
+    /// vCPUs (a tier-up). Only the first call wins; returns false (and records nothing) if the
+    /// block had code already, in which case the caller's code stays unused.
+    ///
+    /// Ordering: a vCPU that reads [`TranslationBlock::code`] afterwards sees the code with
+    /// everything written before this call (the code bytes, made coherent by the backend's
+    /// emit); a vCPU that read null before keeps running the block's cheap tier, which is
+    /// the same guest semantics.
+    pub fn set_code_shared(&self, code: *const u8, len: u32, insn_map: Vec<(u32, u64)>) -> bool {
+        self.host
+            .set(HostCode {
+                code: code as usize,
+                len,
+                insn_map: insn_map.into_boxed_slice(),
+            })
+            .is_ok()
+    }
+
+    /// Attaches what runs the block before it has host code. Only before insertion.
+    pub fn set_tier0(&mut self, tier0: Box<dyn Any + Send + Sync>) {
+        self.tier0 = Some(tier0);
+    }
+
+    /// What runs the block before it has host code, if it was given one.
+    pub fn tier0(&self) -> Option<&(dyn Any + Send + Sync)> {
+        self.tier0.as_deref()
+    }
+
+    /// Host code length in bytes (0 without host code).
+    pub fn code_len(&self) -> u32 {
+        self.host.get().map_or(0, |h| h.len)
     }
 
     /// The key.
@@ -169,9 +232,12 @@ impl TranslationBlock {
         self.cflags() & CF_INVALID != 0
     }
 
-    /// Host code entry.
+    /// Host code entry, or null while the block has none (it runs in its cheap tier).
+    #[inline]
     pub fn code(&self) -> *const u8 {
-        self.code as *const u8
+        self.host
+            .get()
+            .map_or(std::ptr::null(), |h| h.code as *const u8)
     }
 
     /// The guest pages covered.
@@ -187,15 +253,16 @@ impl TranslationBlock {
 
     /// The guest pc of the instruction whose host code contains `host_pc`.
     pub fn guest_pc_at(&self, host_pc: usize) -> Option<u64> {
-        let off = host_pc.checked_sub(self.code)?;
-        if off >= self.code_len as usize {
+        let h = self.host.get()?;
+        let off = host_pc.checked_sub(h.code)?;
+        if off >= h.len as usize {
             return None;
         }
-        let i = self.insn_map.partition_point(|&(o, _)| (o as usize) <= off);
+        let i = h.insn_map.partition_point(|&(o, _)| (o as usize) <= off);
         Some(if i == 0 {
             self.key.pc
         } else {
-            self.insn_map[i - 1].1
+            h.insn_map[i - 1].1
         })
     }
 
@@ -453,6 +520,7 @@ impl TbCache {
         let _l = self.links.lock();
         if from.is_invalid()
             || to.is_invalid()
+            || to.code().is_null()
             || !from.jump_dest[s].load(Ordering::Relaxed).is_null()
         {
             return;

@@ -1,3 +1,4 @@
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Barrier};
 
 use super::*;
@@ -178,7 +179,7 @@ fn concurrent_lookups_during_invalidation_never_return_invalid_blocks() {
                             // have been invalid when the lookup compared its cflags... unless
                             // the bit was set between compare and here; the memory is still
                             // valid either way, which is what this checks under the epoch.
-                            assert_eq!(tb.code_len, 64);
+                            assert_eq!(tb.code_len(), 64);
                             hits += 1;
                         }
                     }
@@ -200,4 +201,136 @@ fn concurrent_lookups_during_invalidation_never_return_invalid_blocks() {
     let hits: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
     assert!(hits > 0);
     assert!(c.is_empty());
+}
+
+/// A block without host code, as the cheap tier inserts it.
+fn tier0_block(pc: u64) -> Box<TranslationBlock> {
+    let mut tb = TranslationBlock::new(
+        NewBlock {
+            key: key(pc),
+            guest_size: 8,
+            num_insns: 2,
+        },
+        UNLINKED,
+    );
+    tb.set_tier0(Box::new(pc));
+    tb
+}
+
+#[test]
+fn blocks_without_code_are_never_linked_and_get_code_once() {
+    let c = TbCache::new();
+    let g = pin();
+    let from = c.insert(block(0x1000, 8, 0x9000), &g).unwrap();
+    let to = c.insert(tier0_block(0x2000), &g).unwrap();
+    assert!(to.code().is_null());
+    assert_eq!(
+        to.tier0().and_then(|t| t.downcast_ref::<u64>()),
+        Some(&0x2000)
+    );
+    c.link(from, 0, to, &write);
+    assert_eq!(from.jump_slots[0].load(Ordering::Relaxed), UNLINKED);
+    assert!(to.set_code_shared(0xa000 as *const u8, 32, vec![(0, 0x2000)]));
+    assert!(!to.set_code_shared(0xb000 as *const u8, 32, vec![]));
+    assert_eq!(to.code() as usize, 0xa000);
+    assert_eq!(to.guest_pc_at(0xa010), Some(0x2000));
+    c.link(from, 0, to, &write);
+    assert_eq!(from.jump_slots[0].load(Ordering::Relaxed), 0xa000);
+    // Invalidation unlinks it as any other block.
+    assert!(c.invalidate(to, &write, &g));
+    assert_eq!(from.jump_slots[0].load(Ordering::Relaxed), UNLINKED);
+}
+
+/// Tier-up races invalidation and linking: threads publish code for blocks that another
+/// thread keeps invalidating and re-inserting, while others link to whatever they find. At
+/// the end no slot may point at the code of an invalid block, and every slot that is linked
+/// points at code its target really has.
+#[test]
+fn tier_up_races_invalidation_and_linking() {
+    const PCS: u64 = 32;
+    let c = Arc::new(TbCache::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let g = pin();
+        for pc in 0..PCS {
+            let _ = c.insert(tier0_block(0x1000 + pc * 16), &g);
+        }
+    }
+    let mut threads = Vec::new();
+    // Tier-up and link threads.
+    for t in 0..3u64 {
+        let (c, stop) = (c.clone(), stop.clone());
+        threads.push(std::thread::spawn(move || {
+            let jc = c.new_jump_cache();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let g = pin();
+                for pc in 0..PCS {
+                    let k = key(0x1000 + pc * 16);
+                    let Some(tb) = c.lookup(&jc, &k, &g) else {
+                        continue;
+                    };
+                    if tb.code().is_null() {
+                        // Fake code addresses: unique per block address, so a slot can be
+                        // checked against its target.
+                        let code = (tb as *const TranslationBlock as usize) ^ 0x5;
+                        tb.set_code_shared(code as *const u8, 16, vec![(0, tb.pc())]);
+                    }
+                    let k2 = key(0x1000 + ((pc + 1 + t) % PCS) * 16);
+                    if let Some(to) = c.lookup(&jc, &k2, &g) {
+                        if !tb.code().is_null() {
+                            c.link(tb, (pc % 2) as u8, to, &write);
+                        }
+                    }
+                    n += 1;
+                }
+            }
+            c.drop_jump_cache(&jc);
+            n
+        }));
+    }
+    // The invalidator: drops blocks and inserts fresh code-less ones for the same keys.
+    {
+        let (c, stop) = (c.clone(), stop.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let g = pin();
+                for pc in (0..PCS).step_by(3) {
+                    let page_pc = 0x1000 + pc * 16;
+                    c.invalidate_range(page_pc, 1, &write, &g);
+                    let _ = c.insert(tier0_block(page_pc), &g);
+                    n += 1;
+                }
+            }
+            n
+        }));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        assert!(t.join().unwrap() > 0);
+    }
+    let g = pin();
+    let jc = c.new_jump_cache();
+    let mut valid_code = std::collections::HashSet::new();
+    for pc in 0..PCS {
+        if let Some(tb) = c.lookup(&jc, &key(0x1000 + pc * 16), &g) {
+            if !tb.code().is_null() {
+                valid_code.insert(tb.code() as usize);
+            }
+        }
+    }
+    for pc in 0..PCS {
+        if let Some(tb) = c.lookup(&jc, &key(0x1000 + pc * 16), &g) {
+            for s in &tb.jump_slots {
+                let v = s.load(Ordering::Relaxed);
+                assert!(
+                    v == UNLINKED || valid_code.contains(&v),
+                    "slot of {:#x} points at {v:#x}, not the code of a valid block",
+                    tb.pc()
+                );
+            }
+        }
+    }
 }

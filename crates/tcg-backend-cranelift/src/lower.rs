@@ -10,7 +10,10 @@ use cranelift_codegen::ir::{
 };
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
-use tcg::{AtomicOp, BinOp, Block, Cond, Conv, Fence, MemOp, Op, Temp, TempKind, Type, UnOp};
+use tcg::{
+    for_each_src, op_dst, AtomicOp, BinOp, Block, Cond, Conv, Fence, MemOp, Op, Temp, TempKind,
+    Type, UnOp,
+};
 
 use crate::{block_signature, Backend, CompileError, MemoryModel};
 
@@ -1031,78 +1034,6 @@ impl<'a> Lower<'a> {
         let v = self.b.ins().iconcat(lo, hi);
         self.fence_after_atomic();
         self.set(dst, v);
-    }
-}
-
-/// The temp an op writes, if any.
-fn op_dst(op: &Op) -> Option<Temp> {
-    match *op {
-        Op::Mov { dst, .. }
-        | Op::Const { dst, .. }
-        | Op::Binary { dst, .. }
-        | Op::Unary { dst, .. }
-        | Op::Convert { dst, .. }
-        | Op::Concat { dst, .. }
-        | Op::Extract { dst, .. }
-        | Op::Deposit { dst, .. }
-        | Op::SetCond { dst, .. }
-        | Op::Select { dst, .. }
-        | Op::Load { dst, .. }
-        | Op::LoadState { dst, .. }
-        | Op::AtomicRmw { dst, .. }
-        | Op::AtomicCmpxchg { dst, .. } => Some(dst),
-        Op::Call { ret, .. } => ret,
-        _ => None,
-    }
-}
-
-/// Calls `f` on each temp an op reads.
-fn for_each_src(op: &Op, mut f: impl FnMut(Temp)) {
-    match *op {
-        Op::Mov { src, .. }
-        | Op::Unary { src, .. }
-        | Op::Convert { src, .. }
-        | Op::Extract { src, .. }
-        | Op::StoreState { src, .. } => f(src),
-        Op::Binary { a, b, .. } | Op::SetCond { a, b, .. } | Op::BrCond { a, b, .. } => {
-            f(a);
-            f(b);
-        }
-        Op::Concat { lo, hi, .. } => {
-            f(lo);
-            f(hi);
-        }
-        Op::Deposit { base, val, .. } => {
-            f(base);
-            f(val);
-        }
-        Op::Select { a, b, t, f: e, .. } => {
-            f(a);
-            f(b);
-            f(t);
-            f(e);
-        }
-        Op::Load { addr, .. } => f(addr),
-        Op::Store { src, addr, .. } => {
-            f(src);
-            f(addr);
-        }
-        Op::AtomicRmw { addr, val, .. } => {
-            f(addr);
-            f(val);
-        }
-        Op::AtomicCmpxchg {
-            addr,
-            expected,
-            new,
-            ..
-        } => {
-            f(addr);
-            f(expected);
-            f(new);
-        }
-        Op::Call { ref args, .. } => args.iter().for_each(|&a| f(a)),
-        _ => {}
     }
 }
 

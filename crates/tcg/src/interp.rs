@@ -272,7 +272,7 @@ type H6 = extern "C" fn(u64, u64, u64, u64, u64, u64) -> u64;
 /// # Safety
 /// `addr` must be an `extern "C"` function taking `a.len()` `u64`s; if it returns nothing
 /// the value read from the return register is garbage and must be ignored.
-unsafe fn call_helper(addr: usize, a: &[u64]) -> u64 {
+pub(crate) unsafe fn call_helper(addr: usize, a: &[u64]) -> u64 {
     // SAFETY: (for every arm) the caller guarantees that `addr` is an `extern "C"`
     // function of this arity over `u64`s. A function declared to return nothing leaves an
     // arbitrary value in the return register, which on every supported ABI is harmless to

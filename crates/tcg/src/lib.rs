@@ -21,10 +21,12 @@
 //! instruction's guest pc can be recovered from the `insn_start` markers.
 
 mod interp;
+mod prepared;
 mod print;
 mod verify;
 
 pub use interp::{interpret, GuestMemoryView, InterpExit};
+pub use prepared::{NotPreparable, Prepared};
 pub use verify::{verify, VerifyError};
 
 /// The type of a temporary.
@@ -494,5 +496,77 @@ impl Block {
         let t = self.new_temp(ty);
         self.push(Op::Const { dst: t, imm });
         t
+    }
+}
+
+/// Calls `f` on each temporary `op` reads.
+pub fn for_each_src(op: &Op, mut f: impl FnMut(Temp)) {
+    match *op {
+        Op::Mov { src, .. }
+        | Op::Unary { src, .. }
+        | Op::Convert { src, .. }
+        | Op::Extract { src, .. }
+        | Op::StoreState { src, .. } => f(src),
+        Op::Binary { a, b, .. } | Op::SetCond { a, b, .. } | Op::BrCond { a, b, .. } => {
+            f(a);
+            f(b);
+        }
+        Op::Concat { lo, hi, .. } => {
+            f(lo);
+            f(hi);
+        }
+        Op::Deposit { base, val, .. } => {
+            f(base);
+            f(val);
+        }
+        Op::Select { a, b, t, f: e, .. } => {
+            f(a);
+            f(b);
+            f(t);
+            f(e);
+        }
+        Op::Load { addr, .. } => f(addr),
+        Op::Store { src, addr, .. } => {
+            f(src);
+            f(addr);
+        }
+        Op::AtomicRmw { addr, val, .. } => {
+            f(addr);
+            f(val);
+        }
+        Op::AtomicCmpxchg {
+            addr,
+            expected,
+            new,
+            ..
+        } => {
+            f(addr);
+            f(expected);
+            f(new);
+        }
+        Op::Call { ref args, .. } => args.iter().for_each(|&a| f(a)),
+        _ => {}
+    }
+}
+
+/// The temporary `op` writes, if any.
+pub fn op_dst(op: &Op) -> Option<Temp> {
+    match *op {
+        Op::Mov { dst, .. }
+        | Op::Const { dst, .. }
+        | Op::Binary { dst, .. }
+        | Op::Unary { dst, .. }
+        | Op::Convert { dst, .. }
+        | Op::Concat { dst, .. }
+        | Op::Extract { dst, .. }
+        | Op::Deposit { dst, .. }
+        | Op::SetCond { dst, .. }
+        | Op::Select { dst, .. }
+        | Op::Load { dst, .. }
+        | Op::LoadState { dst, .. }
+        | Op::AtomicRmw { dst, .. }
+        | Op::AtomicCmpxchg { dst, .. } => Some(dst),
+        Op::Call { ret, .. } => ret,
+        _ => None,
     }
 }

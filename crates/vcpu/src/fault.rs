@@ -129,8 +129,17 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, uctx: *mut 
     } else {
         None
     };
-    // SAFETY: `env` is this thread's running vCPU (set around `execute`).
-    let rip = rip.or_else(|| (!env.is_null()).then(|| unsafe { (*env).state.rip }));
+    // In the interpreter `interp_pc` names the instruction; elsewhere the state's rip is the
+    // best we know.
+    let rip = rip.or_else(|| {
+        // SAFETY: `env` is this thread's running vCPU (set around `execute`).
+        (!env.is_null()).then(|| unsafe {
+            match (*env).interp_pc {
+                0 => (*env).state.rip,
+                pc => pc,
+            }
+        })
+    });
     let rip = rip.map_or("?".to_string(), |r| format!("{r:#x}"));
     let what = if sig == libc::SIGILL && in_code {
         "misaligned operand (general protection)".to_string()

@@ -33,6 +33,7 @@ use std::time::Instant;
 use guest_memory::{Access, GuestSpace, GUEST_PAGE_SIZE};
 use linux_user::{clone_flags, nr, CloneRequest, Process, SyscallOutcome, ThreadCtx};
 use tb_cache::{pin, Guard, JumpCache, NewBlock, TbCache, TbKey, TranslationBlock};
+use tcg::InterpExit;
 use tcg_backend_cranelift::{Backend, BackendConfig, BlockExit, CompileError, Compiler};
 pub use tcg_frontend_x86::{cpuid, CpuModel, TranslateConfig, X86State};
 use tcg_frontend_x86::{exit, translate_block, vector};
@@ -52,7 +53,15 @@ pub struct MachineConfig {
     pub log: LogFlags,
     /// Code cache size in bytes (`None`: the backend's default).
     pub code_cache_size: Option<usize>,
+    /// Runs of a block in the interpreter (the cheap tier) before it is compiled; 0 compiles
+    /// every block when it is first translated. See "Tiers" in the crate docs.
+    pub tier_up_after: u32,
 }
+
+/// Default of [`MachineConfig::tier_up_after`]: measured on the bench workloads (see the
+/// README's Performance section), high enough that code run a few times (startup, shells)
+/// never pays for Cranelift, low enough that hot loops leave the interpreter at once.
+pub const DEFAULT_TIER_UP_AFTER: u32 = 32;
 
 /// Counters for `-d stats`, beyond the block table's own.
 #[derive(Debug, Default)]
@@ -65,6 +74,16 @@ pub struct MachineStats {
     pub frontend_ns: AtomicU64,
     /// Nanoseconds spent in the backend.
     pub backend_ns: AtomicU64,
+    /// Blocks compiled by the backend (when translated, or at tier-up).
+    pub blocks_compiled: AtomicU64,
+    /// Of those, blocks compiled at tier-up (after running in the interpreter).
+    pub tier_ups: AtomicU64,
+    /// Blocks prepared for the interpreter.
+    pub blocks_prepared: AtomicU64,
+    /// Nanoseconds spent preparing blocks for the interpreter.
+    pub prepare_ns: AtomicU64,
+    /// Block runs in the interpreter.
+    pub interpreted_runs: AtomicU64,
     /// Code-cache flushes.
     pub cache_flushes: AtomicU64,
     /// Translations dropped because the guest wrote their code meanwhile.
@@ -249,10 +268,14 @@ impl Machine {
         let blocks = get(&s.blocks_translated).max(1);
         let cache = self.backend.code_cache();
         let lookups = get(&l.jump_cache_hits) + get(&l.qht_lookups);
+        let compiled = get(&s.blocks_compiled).max(1);
+        let prepared = get(&s.blocks_prepared).max(1);
         let _ = writeln!(
             out,
             "emu stats:\n  blocks translated   {}\n  guest insns         {} ({:.1}/block)\n  \
-             frontend time       {:.3} ms ({:.1} us/block)\n  backend time        {:.3} ms ({:.1} us/block)\n  \
+             frontend time       {:.3} ms ({:.1} us/block)\n  \
+             tier 0 (interp)     {} blocks prepared in {:.3} ms ({:.1} us/block), {} runs\n  \
+             tier 1 (cranelift)  {} blocks compiled in {:.3} ms ({:.1} us/block), {} at tier-up\n  \
              code cache          {} KiB used of {} KiB, {} flushes\n  blocks in table     {}\n  \
              lookups             {} (jump cache hit rate {:.1}%)\n  qht lookups         {} ({} misses)\n  \
              insertion races     {} lost\n  chained jumps       {}\n  invalidations       {}\n  \
@@ -262,8 +285,14 @@ impl Machine {
             get(&s.insns_translated) as f64 / blocks as f64,
             get(&s.frontend_ns) as f64 / 1e6,
             get(&s.frontend_ns) as f64 / 1e3 / blocks as f64,
+            get(&s.blocks_prepared),
+            get(&s.prepare_ns) as f64 / 1e6,
+            get(&s.prepare_ns) as f64 / 1e3 / prepared as f64,
+            get(&s.interpreted_runs),
+            get(&s.blocks_compiled),
             get(&s.backend_ns) as f64 / 1e6,
-            get(&s.backend_ns) as f64 / 1e3 / blocks as f64,
+            get(&s.backend_ns) as f64 / 1e3 / compiled as f64,
+            get(&s.tier_ups),
             cache.used() / 1024,
             cache.capacity() / 1024,
             get(&s.cache_flushes),
@@ -306,6 +335,9 @@ struct VcpuEnv {
     jump_cache: *const JumpCache,
     /// The guard pinned while translated code runs (valid only during `execute`).
     guard: *const Guard,
+    /// The guest pc of the instruction the interpreter is running (0 outside it), for fault
+    /// reports.
+    interp_pc: u64,
 }
 
 /// One guest CPU.
@@ -315,6 +347,8 @@ pub struct Vcpu {
     /// Per-thread state the syscall layer keeps (tid, fs base, signal mask...).
     pub thread: ThreadCtx,
     compiler: Compiler,
+    /// The interpreter's temporaries, reused between runs.
+    scratch: Vec<u128>,
     jump_cache: Arc<JumpCache>,
     /// This vCPU in the machine's exclusive-section registry.
     cpu: Arc<exclusive::Cpu>,
@@ -395,6 +429,7 @@ impl Vcpu {
             machine: Arc::as_ptr(machine),
             jump_cache: Arc::as_ptr(&jump_cache),
             guard: std::ptr::null(),
+            interp_pc: 0,
         });
         let word = ExitRequest(exit_request_word(&mut *env));
         let cpu = machine.exclusive.register(move || word.set());
@@ -404,6 +439,7 @@ impl Vcpu {
             machine: machine.clone(),
             thread,
             compiler: Compiler::new(),
+            scratch: Vec::new(),
             jump_cache,
             cpu,
         }
@@ -480,18 +516,78 @@ impl Vcpu {
                         .link(from, slot, tb, &|s, t| machine.write_slot(s, t));
                 }
             }
+            let mut code = tb.code();
+            let tier0 = if code.is_null() {
+                let t0 = tier0_of(tb);
+                let runs = tb.tier0_runs.fetch_add(1, Ordering::Relaxed);
+                if runs >= machine.config.tier_up_after && !tb.is_invalid() {
+                    if let Err(CacheFull { seen_flushes }) =
+                        tier_up(&mut self.compiler, &machine, tb, t0)
+                    {
+                        chain_from = None;
+                        machine.exclusive.exec_end(&self.cpu);
+                        guard.repin_after(|| {
+                            machine.flush_code_cache(seen_flushes);
+                            machine.exclusive.exec_start(&self.cpu);
+                        });
+                        since_repin = 0;
+                        continue;
+                    }
+                    code = tb.code();
+                }
+                code.is_null().then_some(t0)
+            } else {
+                None
+            };
             if machine.config.log.exec {
                 machine
                     .log
-                    .line(format_args!("Trace {:p} [{:016x}]", tb.code(), tb.pc()));
+                    .line(format_args!("Trace {:p} [{:016x}]", code, tb.pc()));
             }
             self.env.guard = &guard;
             fault::set_current(&*self.env);
             let env = std::ptr::addr_of_mut!(*self.env).cast::<u8>();
-            // SAFETY: `tb`'s code was emitted by this machine's backend for this state layout;
-            // `env` points at this vCPU's state, which nothing else touches while it runs; the
-            // guard pinned in `env.guard` keeps every block the code can reach alive.
-            let exit = unsafe { machine.backend.execute(env, tb.code()) };
+            let exit = match tier0 {
+                Some(t0) => {
+                    machine
+                        .stats
+                        .interpreted_runs
+                        .fetch_add(1, Ordering::Relaxed);
+                    let space = machine.space();
+                    let mem = tcg::GuestMemoryView {
+                        base: space.base(),
+                        size: space.size(),
+                    };
+                    let pc_word = std::ptr::addr_of_mut!(self.env.interp_pc);
+                    // SAFETY: `env` is this vCPU's state, valid at every offset the frontend's
+                    // IR uses; guest memory is the reservation with its guard region after
+                    // `size` (a power of two); helpers are the frontend's, matching their
+                    // declarations; `pc_word` is a field of our env.
+                    let e = unsafe { t0.prepared.run(env, mem, &mut self.scratch, pc_word) };
+                    self.env.interp_pc = 0;
+                    match e {
+                        InterpExit::GotoTb { .. } => BlockExit::Exit(exit::LOOKUP),
+                        InterpExit::ExitTb { code } => BlockExit::Exit(code),
+                        InterpExit::LookupAndGotoPtr => BlockExit::Exit(exit::LOOKUP),
+                        InterpExit::Fault { pc, .. } => {
+                            self.env.guard = std::ptr::null();
+                            fault::set_current(std::ptr::null());
+                            return VcpuExit::Signal {
+                                sig: libc::SIGSEGV,
+                                message: Some(format!(
+                                    "emu: guest SIGSEGV at rip={pc:#x}: misaligned operand \
+                                     (general protection)"
+                                )),
+                            };
+                        }
+                    }
+                }
+                // SAFETY: `tb`'s code was emitted by this machine's backend for this state
+                // layout; `env` points at this vCPU's state, which nothing else touches while
+                // it runs; the guard pinned in `env.guard` keeps every block the code can
+                // reach alive.
+                None => unsafe { machine.backend.execute(env, code) },
+            };
             self.env.guard = std::ptr::null();
             fault::set_current(std::ptr::null());
             match exit {
@@ -849,31 +945,29 @@ fn translate_once<'g>(
         },
         machine.backend.unlinked_stub_addr() as usize,
     );
-    let slots = [&tb.jump_slots[0] as *const _, &tb.jump_slots[1] as *const _];
-    let compiled = match compiler.compile(&machine.backend, &block, tb.tag(), slots) {
-        Ok(c) => c,
-        Err(CompileError::CacheFull) => {
-            return Err(CacheFull {
-                seen_flushes: machine.stats.cache_flushes.load(Ordering::Acquire),
-            });
-        }
-        Err(e) => {
-            // A backend failure on valid IR is an emulator bug; die loudly, not silently.
-            eprintln!(
-                "emu: internal error: cannot compile the block at {:#x}: {e}",
-                key.pc
-            );
-            std::process::abort();
-        }
+    let prepared = if machine.config.tier_up_after > 0 {
+        tcg::Prepared::new(&block).ok()
+    } else {
+        None
     };
-    machine
-        .stats
-        .backend_ns
-        .fetch_add(t1.elapsed().as_nanos() as u64, Ordering::Relaxed);
-    if machine.config.log.out_asm {
-        machine.log.out_asm(key.pc, compiled.code, compiled.len);
+    if let Some(prepared) = prepared {
+        machine
+            .stats
+            .prepare_ns
+            .fetch_add(t1.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        machine
+            .stats
+            .blocks_prepared
+            .fetch_add(1, Ordering::Relaxed);
+        tb.set_tier0(Box::new(Tier0 {
+            prepared,
+            ir: block,
+        }));
+    } else {
+        let slots = [&tb.jump_slots[0] as *const _, &tb.jump_slots[1] as *const _];
+        let compiled = compile(compiler, machine, &block, tb.tag(), slots)?;
+        tb.set_code(compiled.code, compiled.len as u32, compiled.insn_map);
     }
-    tb.set_code(compiled.code, compiled.len as u32, compiled.insn_map);
     let tb = match machine.tbs.insert(tb, guard) {
         Ok(tb) => tb,
         // Another vCPU won the race: our block is dropped (its code stays unreachable in
@@ -891,6 +985,78 @@ fn translate_once<'g>(
         return Ok(None);
     }
     Ok(Some(tb))
+}
+
+/// A block's cheap tier: its pre-decoded program, and its IR for the compile at tier-up.
+struct Tier0 {
+    prepared: tcg::Prepared,
+    ir: tcg::Block,
+}
+
+/// The cheap tier of a block that has no host code (every such block has one).
+fn tier0_of(tb: &TranslationBlock) -> &Tier0 {
+    tb.tier0()
+        .and_then(|t| t.downcast_ref::<Tier0>())
+        .expect("a block without host code has a cheap tier")
+}
+
+/// Compiles `block` (the IR of the block `tag` with these jump slots) into the code cache,
+/// counting the time.
+fn compile(
+    compiler: &mut Compiler,
+    machine: &Machine,
+    block: &tcg::Block,
+    tag: u64,
+    slots: [*const std::sync::atomic::AtomicUsize; 2],
+) -> Result<tcg_backend_cranelift::CompiledBlock, CacheFull> {
+    let t0 = Instant::now();
+    let compiled = match compiler.compile(&machine.backend, block, tag, slots) {
+        Ok(c) => c,
+        Err(CompileError::CacheFull) => {
+            return Err(CacheFull {
+                seen_flushes: machine.stats.cache_flushes.load(Ordering::Acquire),
+            });
+        }
+        Err(e) => {
+            // A backend failure on valid IR is an emulator bug; die loudly, not silently.
+            eprintln!(
+                "emu: internal error: cannot compile the block at {:#x}: {e}",
+                block.pc
+            );
+            std::process::abort();
+        }
+    };
+    machine
+        .stats
+        .backend_ns
+        .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    machine
+        .stats
+        .blocks_compiled
+        .fetch_add(1, Ordering::Relaxed);
+    if machine.config.log.out_asm {
+        machine.log.out_asm(block.pc, compiled.code, compiled.len);
+    }
+    Ok(compiled)
+}
+
+/// Compiles a block that ran in the interpreter and publishes its code (see "Tiers" in the
+/// `tb_cache` docs). The caller is running (so no code-cache flush overlaps this) and holds
+/// the guard it found `tb` under (so `tb` stays allocated); if `tb` was invalidated meanwhile
+/// its code is published all the same and stays unreachable. If another vCPU published first,
+/// ours is left unused in the cache.
+fn tier_up(
+    compiler: &mut Compiler,
+    machine: &Machine,
+    tb: &TranslationBlock,
+    t0: &Tier0,
+) -> Result<(), CacheFull> {
+    let slots = [&tb.jump_slots[0] as *const _, &tb.jump_slots[1] as *const _];
+    let compiled = compile(compiler, machine, &t0.ir, tb.tag(), slots)?;
+    if tb.set_code_shared(compiled.code, compiled.len as u32, compiled.insn_map) {
+        machine.stats.tier_ups.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 /// The conventional name of a signal.

@@ -20,6 +20,15 @@ fn run(
     build: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>,
     nochain: bool,
 ) -> (VcpuExit, Arc<Machine>) {
+    run_tiered(build, nochain, DEFAULT_TIER_UP_AFTER)
+}
+
+/// [`run`] with blocks interpreted `tier_up_after` times before they are compiled.
+fn run_tiered(
+    build: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>,
+    nochain: bool,
+    tier_up_after: u32,
+) -> (VcpuExit, Arc<Machine>) {
     let mut a = CodeAssembler::new(64).unwrap();
     build(&mut a).unwrap();
     let code = a.assemble(CODE).unwrap();
@@ -54,6 +63,7 @@ fn run(
         nochain,
         log: LogFlags::default(),
         code_cache_size: None,
+        tier_up_after,
     };
     let machine = Machine::new(process, config, None).unwrap();
     let mut cpu = Vcpu::new(&machine, ThreadCtx::current(), CODE, STACK_TOP - 64);
@@ -196,7 +206,43 @@ fn unmapping_code_drops_its_translations() {
 /// running) and flushing the whole code cache in exclusive sections. Every vCPU must still
 /// compute the right result.
 #[test]
+fn every_tier_setting_gives_the_same_result() {
+    // 0: compiled at once; 1 and 7: tier-up in the middle of the loop; MAX: interpreted only.
+    for tier in [0, 1, 7, u32::MAX] {
+        let (end, machine) = run_tiered(sum_program, false, tier);
+        assert_eq!(end, VcpuExit::Exit(5050), "tier-up after {tier}");
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let s = &machine.stats;
+        match tier {
+            0 => assert_eq!(get(&s.blocks_prepared), 0),
+            u32::MAX => {
+                assert_eq!(get(&s.blocks_compiled), 0);
+                assert!(get(&s.interpreted_runs) > 300);
+            }
+            _ => {
+                assert!(
+                    get(&s.tier_ups) > 0,
+                    "tier-up after {tier}: nothing tiered up"
+                );
+                assert!(machine.tbs.stats.links.load(Ordering::Relaxed) > 0);
+            }
+        }
+    }
+}
+
+#[test]
 fn vcpus_survive_invalidation_and_flushes_under_load() {
+    vcpus_under_invalidation_and_flushes(0);
+}
+
+/// Tier-up races invalidation and flushes: blocks invalidated every 300 µs run in the
+/// interpreter a few times and are compiled again, by four vCPUs at once.
+#[test]
+fn tier_up_survives_invalidation_and_flushes_under_load() {
+    vcpus_under_invalidation_and_flushes(3);
+}
+
+fn vcpus_under_invalidation_and_flushes(tier_up_after: u32) {
     const VCPUS: usize = 4;
     const ITERS: u32 = 3_000_000;
     let mut a = CodeAssembler::new(64).unwrap();
@@ -244,6 +290,7 @@ fn vcpus_survive_invalidation_and_flushes_under_load() {
         nochain: false,
         log: LogFlags::default(),
         code_cache_size: None,
+        tier_up_after,
     };
     let machine = Machine::new(process, config, None).unwrap();
     let done = Arc::new(AtomicUsize::new(0));

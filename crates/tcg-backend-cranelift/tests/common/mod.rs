@@ -129,8 +129,31 @@ pub fn run_both(b: &Backend, blk: &Block, env: &mut Env, mem: &GuestMem) -> Bloc
     // SAFETY: the env buffers cover every offset the test blocks use; guest memory is
     // mapped as the backend and interpreter expect; test helpers match their declarations.
     let iexit = unsafe { interpret(blk, ienv.ptr(), imem.view()) };
+    // The fast interpreter (the cheap tier) on copies of its own.
+    let mut fenv = env.clone();
+    let mut fmem = GuestMem::new();
+    fmem.bytes_mut().copy_from_slice(mem.bytes());
+    let fexit = tcg::Prepared::new(blk).ok().map(|p| {
+        let mut pc = 0u64;
+        // SAFETY: as above; `fmem` has its guard region after `GUEST_SIZE`.
+        unsafe { p.run(fenv.ptr(), fmem.view(), &mut Vec::new(), &mut pc) }
+    });
     // SAFETY: as above; the code was just compiled for this backend.
     let exit = unsafe { b.execute(env.ptr(), cb.code) };
+    if let Some(fexit) = fexit {
+        assert_eq!(fexit, iexit, "fast interpreter exit differs\n{blk}");
+        for off in (0..ENV_BYTES).step_by(8) {
+            assert_eq!(
+                fenv.u64(off),
+                ienv.u64(off),
+                "state at {off:#x} differs (fast vs reference interpreter)\n{blk}"
+            );
+        }
+        assert!(
+            fmem.bytes() == imem.bytes(),
+            "guest memory differs (fast vs reference interpreter)\n{blk}"
+        );
+    }
     let want = match iexit {
         InterpExit::GotoTb { slot } => BlockExit::Unchained { tb_tag: TAG, slot },
         InterpExit::ExitTb { code } => BlockExit::Exit(code),

@@ -1,0 +1,1031 @@
+//! The fast interpreter: a block pre-decoded once into a flat program, run many times.
+//!
+//! This is the cheap execution tier. Preparing a block costs about as much as building its IR
+//! (no code generation), so code that runs a few times never pays for Cranelift. Semantics are
+//! those of the reference interpreter ([`crate::interpret`]) with two differences that make it
+//! behave like compiled code instead:
+//! - guest addresses are clamped as the backend does (`base + min(addr, size)`): an access
+//!   beyond the guest space hits the caller's guard region and faults on the host, exactly
+//!   where a compiled block would, so the emulator's fault handler deals with both tiers alike
+//!   (write-protected code pages included: the faulting store is retried);
+//! - globals are loaded into slots at entry and written back at exits and around helper calls
+//!   that read or write the state (the backend's contract), not on every access.
+//!
+//! Temporaries live in `u128` slots, zero-extended from their type's width; labels are resolved
+//! to op indices; every op's operand types are decided at preparation, so running an op is one
+//! `match` on a small enum and a few slot accesses. Nothing allocates while running.
+
+use std::sync::atomic::{self, AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
+
+use crate::interp::{call_helper, GuestMemoryView, InterpExit};
+use crate::{
+    for_each_src, op_dst, AtomicOp, BinOp, Block, Cond, Conv, Fence, Helper, MemOp, Op, TempKind,
+    Type, UnOp,
+};
+
+/// Slot index.
+type S = u32;
+
+/// One pre-decoded op. `w` is the operation width in bits (32 or 64) where it matters.
+#[derive(Clone, Debug)]
+enum Ins {
+    Pc(u64),
+    Mov {
+        d: S,
+        s: S,
+    },
+    Const {
+        d: S,
+        v: u128,
+    },
+    Bin {
+        op: BinOp,
+        w: u8,
+        d: S,
+        a: S,
+        b: S,
+    },
+    Bin128 {
+        op: BinOp,
+        d: S,
+        a: S,
+        b: S,
+    },
+    Un {
+        op: UnOp,
+        w: u8,
+        d: S,
+        s: S,
+    },
+    Not128 {
+        d: S,
+        s: S,
+    },
+    Conv {
+        conv: Conv,
+        d: S,
+        s: S,
+        mask: u128,
+    },
+    Concat {
+        d: S,
+        lo: S,
+        hi: S,
+    },
+    Extract {
+        d: S,
+        s: S,
+        pos: u8,
+        len: u8,
+        signed: bool,
+        mask: u128,
+    },
+    Deposit {
+        d: S,
+        base: S,
+        val: S,
+        pos: u8,
+        len: u8,
+        mask: u128,
+    },
+    SetCond {
+        cond: Cond,
+        w: u8,
+        d: S,
+        a: S,
+        b: S,
+    },
+    Select {
+        cond: Cond,
+        w: u8,
+        d: S,
+        a: S,
+        b: S,
+        t: S,
+        f: S,
+    },
+    BrCond {
+        cond: Cond,
+        w: u8,
+        a: S,
+        b: S,
+        to: u32,
+    },
+    Br {
+        to: u32,
+    },
+    Load {
+        d: S,
+        addr: S,
+        mem: MemOp,
+        mask: u128,
+    },
+    Store {
+        s: S,
+        addr: S,
+        mem: MemOp,
+    },
+    LoadState {
+        d: S,
+        off: u32,
+        mem: MemOp,
+        mask: u128,
+    },
+    StoreState {
+        s: S,
+        off: u32,
+        mem: MemOp,
+    },
+    AtomicRmw {
+        op: AtomicOp,
+        d: S,
+        addr: S,
+        val: S,
+        mem: MemOp,
+        mask: u128,
+    },
+    AtomicCas {
+        d: S,
+        addr: S,
+        exp: S,
+        new: S,
+        mem: MemOp,
+        mask: u128,
+    },
+    Fence(Fence),
+    Call {
+        helper: &'static Helper,
+        args: Box<[S]>,
+        ret: Option<S>,
+    },
+    GotoTb(u8),
+    ExitTb(u32),
+    Lookup,
+}
+
+/// A global: its slot, byte offset in the state and width in bytes.
+#[derive(Clone, Copy, Debug)]
+struct Global {
+    slot: S,
+    off: u32,
+    bytes: u8,
+    written: bool,
+}
+
+/// A block ready for the fast interpreter.
+#[derive(Debug)]
+pub struct Prepared {
+    code: Box<[Ins]>,
+    globals: Box<[Global]>,
+    slots: usize,
+    env_slot: Option<S>,
+}
+
+/// Why a block cannot be prepared: it needs something only compiled code does faithfully.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotPreparable(pub &'static str);
+
+fn mask(ty: Type) -> u128 {
+    match ty {
+        Type::I32 => u32::MAX as u128,
+        Type::I64 => u64::MAX as u128,
+        Type::I128 => u128::MAX,
+    }
+}
+
+fn width(ty: Type) -> u8 {
+    ty.bits() as u8
+}
+
+impl Prepared {
+    /// Pre-decodes `block`, which must pass [`crate::verify`].
+    ///
+    /// Refuses blocks with a 16-byte compare-and-swap: compiled code does it with the host's
+    /// own 16-byte instruction, which a lock here would not be atomic with when another vCPU
+    /// runs the compiled version of a block on the same bytes.
+    pub fn new(block: &Block) -> Result<Prepared, NotPreparable> {
+        let mut labels = vec![u32::MAX; block.num_labels as usize];
+        let mut n = 0u32;
+        for op in &block.ops {
+            match op {
+                Op::SetLabel { label } => labels[label.0 as usize] = n,
+                Op::AtomicCmpxchg { mem, .. } if mem.size == 16 => {
+                    return Err(NotPreparable("16-byte compare-and-swap"))
+                }
+                _ => n += 1,
+            }
+        }
+        let slot = |t: crate::Temp| t.0 as S;
+        let ty = |t: crate::Temp| block.ty(t);
+        let mut globals = Vec::new();
+        let mut env_slot = None;
+        for (i, info) in block.temps.iter().enumerate() {
+            match info.kind {
+                TempKind::Global { offset, .. } => globals.push(Global {
+                    slot: i as S,
+                    off: offset,
+                    bytes: (info.ty.bits() / 8) as u8,
+                    written: false,
+                }),
+                TempKind::Env => env_slot = Some(i as S),
+                TempKind::Local => {}
+            }
+        }
+        let mut code = Vec::with_capacity(n as usize);
+        for op in &block.ops {
+            let ins = match *op {
+                Op::SetLabel { .. } => continue,
+                Op::InsnStart { pc } => Ins::Pc(pc),
+                Op::Mov { dst, src } => Ins::Mov {
+                    d: slot(dst),
+                    s: slot(src),
+                },
+                Op::Const { dst, imm } => Ins::Const {
+                    d: slot(dst),
+                    v: u128::from(imm) & mask(ty(dst)),
+                },
+                Op::Binary { op, dst, a, b } if ty(dst) == Type::I128 => Ins::Bin128 {
+                    op,
+                    d: slot(dst),
+                    a: slot(a),
+                    b: slot(b),
+                },
+                Op::Binary { op, dst, a, b } => Ins::Bin {
+                    op,
+                    w: width(ty(dst)),
+                    d: slot(dst),
+                    a: slot(a),
+                    b: slot(b),
+                },
+                Op::Unary { op, dst, src } if ty(dst) == Type::I128 => {
+                    if op == UnOp::Not {
+                        Ins::Not128 {
+                            d: slot(dst),
+                            s: slot(src),
+                        }
+                    } else {
+                        // The verifier rejects it; the reference gives 0.
+                        Ins::Const { d: slot(dst), v: 0 }
+                    }
+                }
+                Op::Unary { op, dst, src } => Ins::Un {
+                    op,
+                    w: width(ty(dst)),
+                    d: slot(dst),
+                    s: slot(src),
+                },
+                Op::Convert { conv, dst, src } => Ins::Conv {
+                    conv,
+                    d: slot(dst),
+                    s: slot(src),
+                    mask: mask(ty(dst)),
+                },
+                Op::Concat { dst, lo, hi } => Ins::Concat {
+                    d: slot(dst),
+                    lo: slot(lo),
+                    hi: slot(hi),
+                },
+                Op::Extract {
+                    dst,
+                    src,
+                    pos,
+                    len,
+                    signed,
+                } => Ins::Extract {
+                    d: slot(dst),
+                    s: slot(src),
+                    pos,
+                    len,
+                    signed,
+                    mask: mask(ty(dst)),
+                },
+                Op::Deposit {
+                    dst,
+                    base,
+                    val,
+                    pos,
+                    len,
+                } => Ins::Deposit {
+                    d: slot(dst),
+                    base: slot(base),
+                    val: slot(val),
+                    pos,
+                    len,
+                    mask: mask(ty(dst)),
+                },
+                Op::SetCond { cond, dst, a, b } => Ins::SetCond {
+                    cond,
+                    w: width(ty(a)),
+                    d: slot(dst),
+                    a: slot(a),
+                    b: slot(b),
+                },
+                Op::Select {
+                    cond,
+                    dst,
+                    a,
+                    b,
+                    t,
+                    f,
+                } => Ins::Select {
+                    cond,
+                    w: width(ty(a)),
+                    d: slot(dst),
+                    a: slot(a),
+                    b: slot(b),
+                    t: slot(t),
+                    f: slot(f),
+                },
+                Op::BrCond { cond, a, b, label } => Ins::BrCond {
+                    cond,
+                    w: width(ty(a)),
+                    a: slot(a),
+                    b: slot(b),
+                    to: labels[label.0 as usize],
+                },
+                Op::Br { label } => Ins::Br {
+                    to: labels[label.0 as usize],
+                },
+                Op::Load { dst, addr, mem } => Ins::Load {
+                    d: slot(dst),
+                    addr: slot(addr),
+                    mem,
+                    mask: mask(ty(dst)),
+                },
+                Op::Store { src, addr, mem } => Ins::Store {
+                    s: slot(src),
+                    addr: slot(addr),
+                    mem,
+                },
+                Op::LoadState { dst, offset, mem } => Ins::LoadState {
+                    d: slot(dst),
+                    off: offset,
+                    mem,
+                    mask: mask(ty(dst)),
+                },
+                Op::StoreState { src, offset, mem } => Ins::StoreState {
+                    s: slot(src),
+                    off: offset,
+                    mem,
+                },
+                Op::AtomicRmw {
+                    op,
+                    dst,
+                    addr,
+                    val,
+                    mem,
+                } => Ins::AtomicRmw {
+                    op,
+                    d: slot(dst),
+                    addr: slot(addr),
+                    val: slot(val),
+                    mem,
+                    mask: mask(ty(dst)),
+                },
+                Op::AtomicCmpxchg {
+                    dst,
+                    addr,
+                    expected,
+                    new,
+                    mem,
+                } => Ins::AtomicCas {
+                    d: slot(dst),
+                    addr: slot(addr),
+                    exp: slot(expected),
+                    new: slot(new),
+                    mem,
+                    mask: mask(ty(dst)),
+                },
+                Op::Fence { kind } => Ins::Fence(kind),
+                Op::Call {
+                    helper,
+                    ref args,
+                    ret,
+                } => {
+                    if args.len() > 6 {
+                        return Err(NotPreparable("helper with more than six arguments"));
+                    }
+                    Ins::Call {
+                        helper,
+                        args: args.iter().map(|&a| slot(a)).collect(),
+                        ret: ret.map(slot),
+                    }
+                }
+                Op::GotoTb { slot } => Ins::GotoTb(slot),
+                Op::ExitTb { code } => Ins::ExitTb(code),
+                Op::LookupAndGotoPtr => Ins::Lookup,
+            };
+            code.push(ins);
+        }
+        let mut written = vec![false; block.temps.len()];
+        for op in &block.ops {
+            if let Some(d) = op_dst(op) {
+                written[d.0 as usize] = true;
+            }
+        }
+        let mut used = written.clone();
+        for op in &block.ops {
+            for_each_src(op, |t| used[t.0 as usize] = true);
+        }
+        globals.retain(|g| used[g.slot as usize]);
+        for g in &mut globals {
+            g.written = written[g.slot as usize];
+        }
+        if code.is_empty() {
+            return Err(NotPreparable("empty block"));
+        }
+        Ok(Prepared {
+            code: code.into_boxed_slice(),
+            globals: globals.into_boxed_slice(),
+            slots: block.temps.len(),
+            env_slot,
+        })
+    }
+
+    /// Slots a run needs in its scratch buffer.
+    pub fn scratch_len(&self) -> usize {
+        self.slots
+    }
+
+    /// Runs the block against the CPU state at `env` and guest memory `mem` until it exits.
+    ///
+    /// `scratch` is reused between runs (it grows to [`Prepared::scratch_len`]). The guest pc
+    /// of each instruction is written to `*cur_pc` as it starts, so that a host fault in a
+    /// guest access can be reported against the right instruction. Returns
+    /// [`InterpExit::Fault`] only for a misaligned access the IR marked `aligned` (state may
+    /// be out of sync then, as after a compiled block's trap); other bad accesses fault on the
+    /// host, as compiled code does.
+    ///
+    /// # Safety
+    /// As for [`crate::interpret`], and: `mem.size` must be a power of two followed by a
+    /// guard region (never accessible) of at least 16 bytes, since addresses are clamped to
+    /// `mem.size` rather than checked; `cur_pc` must be valid for writes.
+    pub unsafe fn run(
+        &self,
+        env: *mut u8,
+        mem: GuestMemoryView,
+        scratch: &mut Vec<u128>,
+        cur_pc: *mut u64,
+    ) -> InterpExit {
+        if scratch.len() < self.slots {
+            scratch.resize(self.slots, 0);
+        }
+        let s = &mut scratch[..self.slots];
+        if let Some(e) = self.env_slot {
+            s[e as usize] = env as usize as u128;
+        }
+        // SAFETY: the caller guarantees the state is valid at every global's offset.
+        unsafe { self.load_globals(s, env) };
+        let host =
+            |a: u128| -> *mut u8 { mem.base.wrapping_add(((a as u64).min(mem.size)) as usize) };
+        let mut pc = 0u64;
+        let mut i = 0usize;
+        macro_rules! v {
+            ($x:expr) => {
+                s[$x as usize]
+            };
+        }
+        loop {
+            // SAFETY (index): labels resolve to op indices inside `code`, and every path ends
+            // in an exit (the block was verified), so `i` stays in bounds; a bad block panics
+            // on the bounds check instead.
+            let ins = &self.code[i];
+            i += 1;
+            match *ins {
+                Ins::Pc(p) => {
+                    pc = p;
+                    // SAFETY: the caller guarantees `cur_pc` is writable.
+                    unsafe { cur_pc.write_volatile(p) };
+                }
+                Ins::Mov { d, s: x } => v!(d) = v!(x),
+                Ins::Const { d, v } => v!(d) = v,
+                Ins::Bin { op, w, d, a, b } => v!(d) = bin(op, w, v!(a) as u64, v!(b) as u64),
+                Ins::Bin128 { op, d, a, b } => {
+                    let (a, b) = (v!(a), v!(b));
+                    v!(d) = match op {
+                        BinOp::And => a & b,
+                        BinOp::Or => a | b,
+                        BinOp::Xor => a ^ b,
+                        BinOp::AndNot => a & !b,
+                        _ => 0,
+                    }
+                }
+                Ins::Un { op, w, d, s: x } => v!(d) = un(op, w, v!(x) as u64),
+                Ins::Not128 { d, s: x } => v!(d) = !v!(x),
+                Ins::Conv {
+                    conv,
+                    d,
+                    s: x,
+                    mask,
+                } => {
+                    let x = v!(x);
+                    let lo = x as u64;
+                    let r = match conv {
+                        Conv::Ext8s => lo as i8 as i64 as u64,
+                        Conv::Ext8u => lo & 0xff,
+                        Conv::Ext16s => lo as i16 as i64 as u64,
+                        Conv::Ext16u => lo & 0xffff,
+                        Conv::Ext32s | Conv::I32ToI64s => lo as i32 as i64 as u64,
+                        Conv::Ext32u | Conv::I32ToI64u | Conv::I64ToI32 => lo & 0xffff_ffff,
+                        Conv::I128Lo => lo,
+                        Conv::I128Hi => (x >> 64) as u64,
+                    };
+                    v!(d) = u128::from(r) & mask;
+                }
+                Ins::Concat { d, lo, hi } => {
+                    v!(d) = (v!(hi) << 64) | (v!(lo) & u128::from(u64::MAX));
+                }
+                Ins::Extract {
+                    d,
+                    s: x,
+                    pos,
+                    len,
+                    signed,
+                    mask,
+                } => {
+                    let x = v!(x) >> pos;
+                    let len = u32::from(len);
+                    let field = if len >= 128 {
+                        x
+                    } else {
+                        x & ((1u128 << len) - 1)
+                    };
+                    let r = if signed && len < 128 {
+                        (((field << (128 - len)) as i128) >> (128 - len)) as u128
+                    } else {
+                        field
+                    };
+                    v!(d) = r & mask;
+                }
+                Ins::Deposit {
+                    d,
+                    base,
+                    val,
+                    pos,
+                    len,
+                    mask,
+                } => {
+                    let len = u32::from(len);
+                    let m = if len >= 128 {
+                        u128::MAX
+                    } else {
+                        (1u128 << len) - 1
+                    } << pos;
+                    v!(d) = ((v!(base) & !m) | ((v!(val) << pos) & m)) & mask;
+                }
+                Ins::SetCond { cond, w, d, a, b } => {
+                    v!(d) = u128::from(cond_holds(cond, w, v!(a) as u64, v!(b) as u64));
+                }
+                Ins::Select {
+                    cond,
+                    w,
+                    d,
+                    a,
+                    b,
+                    t,
+                    f,
+                } => {
+                    let c = cond_holds(cond, w, v!(a) as u64, v!(b) as u64);
+                    v!(d) = if c { v!(t) } else { v!(f) };
+                }
+                Ins::BrCond { cond, w, a, b, to } => {
+                    if cond_holds(cond, w, v!(a) as u64, v!(b) as u64) {
+                        i = to as usize;
+                    }
+                }
+                Ins::Br { to } => i = to as usize,
+                Ins::Load {
+                    d,
+                    addr,
+                    mem: m,
+                    mask,
+                } => {
+                    let a = v!(addr) as u64;
+                    if m.aligned && a % u64::from(m.size) != 0 {
+                        return misaligned(a, pc);
+                    }
+                    // SAFETY: the clamped address lies in the guest space or its guard region
+                    // (the caller's contract); a bad access faults on the host as in compiled
+                    // code.
+                    let x = unsafe { rd(host(u128::from(a)), m.size) };
+                    v!(d) = extend(x, m) & mask;
+                }
+                Ins::Store { s: x, addr, mem: m } => {
+                    let a = v!(addr) as u64;
+                    if m.aligned && a % u64::from(m.size) != 0 {
+                        return misaligned(a, pc);
+                    }
+                    // SAFETY: as for `Load`.
+                    unsafe { wr(host(u128::from(a)), m.size, v!(x)) };
+                }
+                Ins::LoadState {
+                    d,
+                    off,
+                    mem: m,
+                    mask,
+                } => {
+                    // SAFETY: the caller guarantees the state is valid at this offset.
+                    let x = unsafe { rd(env.add(off as usize), m.size) };
+                    v!(d) = extend(x, m) & mask;
+                }
+                Ins::StoreState { s: x, off, mem: m } => {
+                    // SAFETY: the caller guarantees the state is valid at this offset.
+                    unsafe { wr(env.add(off as usize), m.size, v!(x)) };
+                }
+                Ins::AtomicRmw {
+                    op,
+                    d,
+                    addr,
+                    val,
+                    mem: m,
+                    mask,
+                } => {
+                    let a = v!(addr) as u64;
+                    if m.aligned && a % u64::from(m.size) != 0 {
+                        return misaligned(a, pc);
+                    }
+                    let p = host(u128::from(a));
+                    let x = v!(val) as u64;
+                    // SAFETY: `p` is a clamped guest address (see `Load`).
+                    let old = unsafe { atomic_rmw(op, p, m.size, x) };
+                    v!(d) = extend(u128::from(old), m) & mask;
+                }
+                Ins::AtomicCas {
+                    d,
+                    addr,
+                    exp,
+                    new,
+                    mem: m,
+                    mask,
+                } => {
+                    let a = v!(addr) as u64;
+                    if m.aligned && a % u64::from(m.size) != 0 {
+                        return misaligned(a, pc);
+                    }
+                    let p = host(u128::from(a));
+                    let size_mask = (1u64 << (u32::from(m.size) * 8 - 1) << 1).wrapping_sub(1);
+                    let e = v!(exp) as u64 & size_mask;
+                    let n = v!(new) as u64;
+                    // SAFETY: `p` is a clamped guest address (see `Load`); 16-byte
+                    // compare-and-swaps were refused at preparation.
+                    let old = unsafe { atomic_cas(p, m.size, e, n) };
+                    v!(d) = extend(u128::from(old), m) & mask;
+                }
+                Ins::Fence(kind) => atomic::fence(match kind {
+                    Fence::LoadLoad => Ordering::Acquire,
+                    Fence::StoreStore => Ordering::Release,
+                    Fence::Full => Ordering::SeqCst,
+                }),
+                Ins::Call {
+                    helper,
+                    ref args,
+                    ret,
+                } => {
+                    let f = helper.flags;
+                    if f.reads_state || f.writes_state {
+                        // SAFETY: as at entry.
+                        unsafe { self.store_globals(s, env) };
+                    }
+                    let mut a = [0u64; 6];
+                    for (k, &x) in args.iter().enumerate() {
+                        a[k] = v!(x) as u64;
+                    }
+                    // SAFETY: the caller guarantees every helper matches its declaration;
+                    // `args.len() <= 6` was checked at preparation.
+                    let r = unsafe { call_helper(helper.addr, &a[..args.len()]) };
+                    if f.writes_state {
+                        // SAFETY: as at entry.
+                        unsafe { self.load_globals(s, env) };
+                    }
+                    if let Some(d) = ret {
+                        v!(d) = u128::from(r);
+                    }
+                }
+                Ins::GotoTb(slot) => {
+                    // SAFETY: as at entry.
+                    unsafe { self.store_globals(s, env) };
+                    return InterpExit::GotoTb { slot };
+                }
+                Ins::ExitTb(code) => {
+                    // SAFETY: as at entry.
+                    unsafe { self.store_globals(s, env) };
+                    return InterpExit::ExitTb { code };
+                }
+                Ins::Lookup => {
+                    // SAFETY: as at entry.
+                    unsafe { self.store_globals(s, env) };
+                    return InterpExit::LookupAndGotoPtr;
+                }
+            }
+        }
+    }
+
+    /// # Safety
+    /// `env` is valid at every global's offset.
+    unsafe fn load_globals(&self, s: &mut [u128], env: *mut u8) {
+        for g in self.globals.iter() {
+            // SAFETY: per the function's contract.
+            s[g.slot as usize] = unsafe { rd(env.add(g.off as usize), g.bytes) };
+        }
+    }
+
+    /// # Safety
+    /// `env` is valid at every global's offset.
+    unsafe fn store_globals(&self, s: &[u128], env: *mut u8) {
+        for g in self.globals.iter().filter(|g| g.written) {
+            // SAFETY: per the function's contract.
+            unsafe { wr(env.add(g.off as usize), g.bytes, s[g.slot as usize]) };
+        }
+    }
+}
+
+fn misaligned(addr: u64, pc: u64) -> InterpExit {
+    InterpExit::Fault {
+        addr,
+        pc,
+        misaligned: true,
+    }
+}
+
+/// Extends a loaded value of `mem.size` bytes (sign or zero); the caller masks to the type.
+#[inline]
+fn extend(v: u128, mem: MemOp) -> u128 {
+    let bits = u32::from(mem.size) * 8;
+    if mem.signed && bits < 128 {
+        (((v << (128 - bits)) as i128) >> (128 - bits)) as u128
+    } else {
+        v
+    }
+}
+
+#[inline]
+fn sext(v: u64, w: u8) -> i64 {
+    if w == 32 {
+        v as i32 as i64
+    } else {
+        v as i64
+    }
+}
+
+#[inline]
+fn cond_holds(cond: Cond, w: u8, a: u64, b: u64) -> bool {
+    let (a, b) = if w == 32 {
+        (a & 0xffff_ffff, b & 0xffff_ffff)
+    } else {
+        (a, b)
+    };
+    match cond {
+        Cond::Eq => a == b,
+        Cond::Ne => a != b,
+        Cond::Lt => sext(a, w) < sext(b, w),
+        Cond::Ge => sext(a, w) >= sext(b, w),
+        Cond::Le => sext(a, w) <= sext(b, w),
+        Cond::Gt => sext(a, w) > sext(b, w),
+        Cond::Ltu => a < b,
+        Cond::Geu => a >= b,
+        Cond::Leu => a <= b,
+        Cond::Gtu => a > b,
+        Cond::TstEq => a & b == 0,
+        Cond::TstNe => a & b != 0,
+    }
+}
+
+#[inline]
+fn bin(op: BinOp, w: u8, a: u64, b: u64) -> u128 {
+    if w == 32 {
+        let (a, b) = (a as u32, b as u32);
+        let sh = b & 31;
+        let r = match op {
+            BinOp::Add => a.wrapping_add(b),
+            BinOp::Sub => a.wrapping_sub(b),
+            BinOp::Mul => a.wrapping_mul(b),
+            BinOp::MulHu => ((u64::from(a) * u64::from(b)) >> 32) as u32,
+            BinOp::MulHs => ((i64::from(a as i32) * i64::from(b as i32)) >> 32) as u32,
+            BinOp::DivU => a.checked_div(b).unwrap_or(0),
+            BinOp::RemU => a.checked_rem(b).unwrap_or(0),
+            BinOp::DivS => {
+                if b == 0 {
+                    0
+                } else {
+                    (a as i32).wrapping_div(b as i32) as u32
+                }
+            }
+            BinOp::RemS => {
+                if b == 0 {
+                    0
+                } else {
+                    (a as i32).wrapping_rem(b as i32) as u32
+                }
+            }
+            BinOp::And => a & b,
+            BinOp::Or => a | b,
+            BinOp::Xor => a ^ b,
+            BinOp::AndNot => a & !b,
+            BinOp::Shl => a << sh,
+            BinOp::Shr => a >> sh,
+            BinOp::Sar => ((a as i32) >> sh) as u32,
+            BinOp::Rotl => a.rotate_left(sh),
+            BinOp::Rotr => a.rotate_right(sh),
+        };
+        u128::from(r)
+    } else {
+        let sh = (b & 63) as u32;
+        let r = match op {
+            BinOp::Add => a.wrapping_add(b),
+            BinOp::Sub => a.wrapping_sub(b),
+            BinOp::Mul => a.wrapping_mul(b),
+            BinOp::MulHu => ((u128::from(a) * u128::from(b)) >> 64) as u64,
+            BinOp::MulHs => ((i128::from(a as i64) * i128::from(b as i64)) >> 64) as u64,
+            BinOp::DivU => a.checked_div(b).unwrap_or(0),
+            BinOp::RemU => a.checked_rem(b).unwrap_or(0),
+            BinOp::DivS => {
+                if b == 0 {
+                    0
+                } else {
+                    (a as i64).wrapping_div(b as i64) as u64
+                }
+            }
+            BinOp::RemS => {
+                if b == 0 {
+                    0
+                } else {
+                    (a as i64).wrapping_rem(b as i64) as u64
+                }
+            }
+            BinOp::And => a & b,
+            BinOp::Or => a | b,
+            BinOp::Xor => a ^ b,
+            BinOp::AndNot => a & !b,
+            BinOp::Shl => a << sh,
+            BinOp::Shr => a >> sh,
+            BinOp::Sar => ((a as i64) >> sh) as u64,
+            BinOp::Rotl => a.rotate_left(sh),
+            BinOp::Rotr => a.rotate_right(sh),
+        };
+        u128::from(r)
+    }
+}
+
+#[inline]
+fn un(op: UnOp, w: u8, v: u64) -> u128 {
+    let m = if w == 32 { 0xffff_ffff } else { u64::MAX };
+    let v = v & m;
+    let r = match op {
+        UnOp::Neg => v.wrapping_neg(),
+        UnOp::Not => !v,
+        UnOp::Clz => u64::from(v.leading_zeros() - (64 - u32::from(w))),
+        UnOp::Ctz => u64::from(v.trailing_zeros().min(u32::from(w))),
+        UnOp::Popcnt => u64::from(v.count_ones()),
+        UnOp::Bswap16 => u64::from((v as u16).swap_bytes()),
+        UnOp::Bswap32 => u64::from((v as u32).swap_bytes()),
+        UnOp::Bswap64 => v.swap_bytes(),
+    };
+    u128::from(r & m)
+}
+
+fn rmw(op: AtomicOp, old: u64, val: u64) -> u64 {
+    match op {
+        AtomicOp::Xchg => val,
+        AtomicOp::Add => old.wrapping_add(val),
+        AtomicOp::Sub => old.wrapping_sub(val),
+        AtomicOp::And => old & val,
+        AtomicOp::Or => old | val,
+        AtomicOp::Xor => old ^ val,
+    }
+}
+
+macro_rules! rmw_at {
+    ($aty:ty, $ty:ty, $p:expr, $op:expr, $v:expr) => {{
+        // SAFETY: the caller checked alignment; `$p` is valid for the access.
+        let a = unsafe { &*($p as *const $aty) };
+        let v = $v as $ty;
+        (match $op {
+            AtomicOp::Xchg => a.swap(v, Ordering::SeqCst),
+            AtomicOp::Add => a.fetch_add(v, Ordering::SeqCst),
+            AtomicOp::Sub => a.fetch_sub(v, Ordering::SeqCst),
+            AtomicOp::And => a.fetch_and(v, Ordering::SeqCst),
+            AtomicOp::Or => a.fetch_or(v, Ordering::SeqCst),
+            AtomicOp::Xor => a.fetch_xor(v, Ordering::SeqCst),
+        }) as u64
+    }};
+}
+
+macro_rules! cas_at {
+    ($aty:ty, $ty:ty, $p:expr, $e:expr, $n:expr) => {{
+        // SAFETY: the caller checked alignment; `$p` is valid for the access.
+        let a = unsafe { &*($p as *const $aty) };
+        match a.compare_exchange($e as $ty, $n as $ty, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(v) | Err(v) => v as u64,
+        }
+    }};
+}
+
+/// Atomic read-modify-write of `size` (1, 2, 4 or 8) bytes at `p`; returns the old value.
+///
+/// # Safety
+/// `p..p+size` is guest memory (or its guard, which faults).
+unsafe fn atomic_rmw(op: AtomicOp, p: *mut u8, size: u8, v: u64) -> u64 {
+    if (p as usize) % usize::from(size) == 0 {
+        return match size {
+            1 => rmw_at!(AtomicU8, u8, p, op, v),
+            2 => rmw_at!(AtomicU16, u16, p, op, v),
+            4 => rmw_at!(AtomicU32, u32, p, op, v),
+            _ => rmw_at!(AtomicU64, u64, p, op, v),
+        };
+    }
+    // Misaligned: a compare-and-swap loop.
+    loop {
+        // SAFETY: per the function's contract.
+        let old = unsafe { rd(p, size) } as u64;
+        // SAFETY: as above.
+        if unsafe { atomic_cas(p, size, old, rmw(op, old, v)) } == old {
+            return old;
+        }
+    }
+}
+
+/// Atomic compare-and-swap of `size` (1, 2, 4 or 8) bytes at `p`; returns the old value.
+///
+/// A misaligned one is still atomic on x86-64 hosts (`lock cmpxchg` allows any alignment, as
+/// compiled code relies on too); elsewhere it takes a process-wide lock, atomic only with
+/// respect to other misaligned atomics of this interpreter (compiled code on those hosts
+/// raises SIGBUS for them instead).
+///
+/// # Safety
+/// `p..p+size` is guest memory (or its guard, which faults).
+unsafe fn atomic_cas(p: *mut u8, size: u8, e: u64, n: u64) -> u64 {
+    if (p as usize) % usize::from(size) == 0 {
+        return match size {
+            1 => cas_at!(AtomicU8, u8, p, e, n),
+            2 => cas_at!(AtomicU16, u16, p, e, n),
+            4 => cas_at!(AtomicU32, u32, p, e, n),
+            _ => cas_at!(AtomicU64, u64, p, e, n),
+        };
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut old = e;
+        // SAFETY: `p` is valid for `size` bytes; `lock cmpxchg` of any alignment is atomic on
+        // x86-64 (a split lock at worst).
+        unsafe {
+            match size {
+                2 => std::arch::asm!("lock cmpxchg word ptr [{p}], {n:x}", p = in(reg) p,
+                    n = in(reg) n, inout("rax") old, options(nostack)),
+                4 => std::arch::asm!("lock cmpxchg dword ptr [{p}], {n:e}", p = in(reg) p,
+                    n = in(reg) n, inout("rax") old, options(nostack)),
+                _ => std::arch::asm!("lock cmpxchg qword ptr [{p}], {n}", p = in(reg) p,
+                    n = in(reg) n, inout("rax") old, options(nostack)),
+            }
+        }
+        let m = (1u64 << (u32::from(size) * 8 - 1) << 1).wrapping_sub(1);
+        old & m
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: per the function's contract; serialised by the lock.
+        let old = unsafe { rd(p, size) } as u64;
+        if old == e {
+            // SAFETY: as above.
+            unsafe { wr(p, size, u128::from(n)) };
+        }
+        old
+    }
+}
+
+/// Reads `size` (1, 2, 4, 8 or 16) little-endian bytes at `p`, zero-extended.
+///
+/// # Safety
+/// `p..p+size` must be readable.
+#[inline(always)]
+unsafe fn rd(p: *const u8, size: u8) -> u128 {
+    // SAFETY: per the function's contract; unaligned reads.
+    unsafe {
+        match size {
+            1 => u128::from(p.read()),
+            2 => u128::from(u16::from_le(p.cast::<u16>().read_unaligned())),
+            4 => u128::from(u32::from_le(p.cast::<u32>().read_unaligned())),
+            8 => u128::from(u64::from_le(p.cast::<u64>().read_unaligned())),
+            _ => u128::from_le(p.cast::<u128>().read_unaligned()),
+        }
+    }
+}
+
+/// Writes the low `size` (1, 2, 4, 8 or 16) bytes of `v` at `p`, little-endian.
+///
+/// # Safety
+/// `p..p+size` must be writable.
+#[inline(always)]
+unsafe fn wr(p: *mut u8, size: u8, v: u128) {
+    // SAFETY: per the function's contract; unaligned writes.
+    unsafe {
+        match size {
+            1 => p.write(v as u8),
+            2 => p.cast::<u16>().write_unaligned((v as u16).to_le()),
+            4 => p.cast::<u32>().write_unaligned((v as u32).to_le()),
+            8 => p.cast::<u64>().write_unaligned((v as u64).to_le()),
+            _ => p.cast::<u128>().write_unaligned(v.to_le()),
+        }
+    }
+}
