@@ -35,6 +35,7 @@ Options:
                         largest the host grants up to 1T)
   -tier-up n            interpret a block n times before compiling it (default 32;
                         0 compiles every block at once)
+  -perfmap              name compiled blocks in /tmp/perf-PID.map (for perf)
   -0 argv0              the guest's argv[0] (default: program as given)
   --stats               same as '-d stats'
 ";
@@ -87,6 +88,8 @@ struct Options {
     reserved_va: Option<u64>,
     /// Interpreted runs before a block is compiled (`-tier-up`).
     tier_up: Option<u32>,
+    /// `-perfmap`.
+    perfmap: bool,
     argv0: Option<OsString>,
     program: OsString,
     args: Vec<OsString>,
@@ -119,6 +122,7 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
         tb_size: None,
         reserved_va: None,
         tier_up: None,
+        perfmap: false,
         argv0: None,
         program: OsString::new(),
         args: Vec::new(),
@@ -267,6 +271,7 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
                     }
                 }
             }
+            "perfmap" => o.perfmap = true,
             "tier-up" => {
                 let v = match value("a run count") {
                     Ok(v) => v.to_string_lossy().into_owned(),
@@ -372,6 +377,7 @@ fn run(o: &Options) -> Result<ExitCode, String> {
             nochain: o.nochain,
             code_cache_size: o.tb_size.map(|m| m << 20),
             tier_up_after: o.tier_up.unwrap_or(vcpu::DEFAULT_TIER_UP_AFTER),
+            perfmap: o.perfmap,
             log: o.log,
         },
         log,
@@ -412,6 +418,9 @@ fn exec_args(o: &Options) -> Vec<OsString> {
     if let Some(n) = o.reserved_va {
         args.push("-R".into());
         args.push(n.to_string().into());
+    }
+    if o.perfmap {
+        args.push("-perfmap".into());
     }
     if let Some(n) = o.tier_up {
         args.push("-tier-up".into());

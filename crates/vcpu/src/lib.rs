@@ -56,6 +56,8 @@ pub struct MachineConfig {
     /// Runs of a block in the interpreter (the cheap tier) before it is compiled; 0 compiles
     /// every block when it is first translated. See "Tiers" in the crate docs.
     pub tier_up_after: u32,
+    /// Name compiled blocks in `/tmp/perf-PID.map` for `perf` (`-perfmap`).
+    pub perfmap: bool,
 }
 
 /// Default of [`MachineConfig::tier_up_after`]: measured on the bench workloads (see the
@@ -102,6 +104,7 @@ pub struct Machine {
     /// Translation counters.
     pub stats: MachineStats,
     log: log::Sink,
+    perfmap: log::PerfMap,
     /// `TbKey::flags` for this configuration.
     key_flags: u32,
     /// Registry of the vCPUs and their run state, for exclusive sections.
@@ -156,6 +159,7 @@ impl Machine {
             config,
             stats: MachineStats::default(),
             log: log::Sink::new(log),
+            perfmap: log::PerfMap::new(),
             key_flags,
             exclusive: exclusive::Exclusive::new(),
             live_threads: AtomicUsize::new(0),
@@ -1036,6 +1040,9 @@ fn compile(
         .fetch_add(1, Ordering::Relaxed);
     if machine.config.log.out_asm {
         machine.log.out_asm(block.pc, compiled.code, compiled.len);
+    }
+    if machine.config.perfmap {
+        machine.perfmap.block(block.pc, compiled.code, compiled.len);
     }
     Ok(compiled)
 }

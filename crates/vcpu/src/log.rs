@@ -88,3 +88,33 @@ fn disassemble(out: &mut String, bytes: &[u8], ip: u64) {
         out.push_str(&format!("0x{:016x}:  {insn}\n", i.ip()));
     }
 }
+
+/// `-perfmap`: a `/tmp/perf-PID.map` file naming each compiled block, in the format `perf`
+/// reads for JIT code (`START SIZE name`, hex), so that profiles show guest pcs instead of
+/// anonymous addresses. A forked child starts its own file (its pid changed); blocks it
+/// inherited from the parent are named in the parent's file only.
+pub(crate) struct PerfMap(Mutex<Option<(u32, std::fs::File)>>);
+
+impl PerfMap {
+    pub(crate) fn new() -> PerfMap {
+        PerfMap(Mutex::new(None))
+    }
+
+    /// Records the block for guest `pc` at host `code..code+len`. Errors are ignored: the
+    /// map is a debugging aid and must not kill the guest.
+    pub(crate) fn block(&self, pc: u64, code: *const u8, len: usize) {
+        let pid = std::process::id();
+        let mut f = self.0.lock();
+        if f.as_ref().is_none_or(|(p, _)| *p != pid) {
+            *f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(format!("/tmp/perf-{pid}.map"))
+                .ok()
+                .map(|file| (pid, file));
+        }
+        if let Some((_, file)) = f.as_mut() {
+            let _ = writeln!(file, "{:x} {len:x} guest_{pc:x}", code as usize);
+        }
+    }
+}

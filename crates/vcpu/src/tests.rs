@@ -64,6 +64,7 @@ fn run_tiered(
         log: LogFlags::default(),
         code_cache_size: None,
         tier_up_after,
+        perfmap: false,
     };
     let machine = Machine::new(process, config, None).unwrap();
     let mut cpu = Vcpu::new(&machine, ThreadCtx::current(), CODE, STACK_TOP - 64);
@@ -291,6 +292,7 @@ fn vcpus_under_invalidation_and_flushes(tier_up_after: u32) {
         log: LogFlags::default(),
         code_cache_size: None,
         tier_up_after,
+        perfmap: false,
     };
     let machine = Machine::new(process, config, None).unwrap();
     let done = Arc::new(AtomicUsize::new(0));
