@@ -104,6 +104,9 @@ pub struct TranslationBlock {
     tier0: Option<Box<dyn Any + Send + Sync>>,
     /// Times the block ran without host code (a tier-up heuristic; relaxed, approximate).
     pub tier0_runs: AtomicU32,
+    /// The host code entry once `host` is set (0 before): one word translated code can read
+    /// (see [`TranslationBlock::probe_offsets`]).
+    code_word: AtomicUsize,
     /// The chainable direct-jump slots: host code addresses the block's `goto_tb` jumps to.
     /// Their addresses are baked into the block's code, so they live exactly as long as it.
     pub jump_slots: [AtomicUsize; 2],
@@ -168,6 +171,7 @@ impl TranslationBlock {
             host: OnceLock::new(),
             tier0: None,
             tier0_runs: AtomicU32::new(0),
+            code_word: AtomicUsize::new(0),
             jump_slots: [AtomicUsize::new(unlinked), AtomicUsize::new(unlinked)],
             jump_dest: [AtomicPtr::default(), AtomicPtr::default()],
             incoming: Mutex::new(Vec::new()),
@@ -188,13 +192,29 @@ impl TranslationBlock {
     /// emit); a vCPU that read null before keeps running the block's cheap tier, which is
     /// the same guest semantics.
     pub fn set_code_shared(&self, code: *const u8, len: u32, insn_map: Vec<(u32, u64)>) -> bool {
-        self.host
+        let won = self
+            .host
             .set(HostCode {
                 code: code as usize,
                 len,
                 insn_map: insn_map.into_boxed_slice(),
             })
-            .is_ok()
+            .is_ok();
+        if won {
+            self.code_word.store(code as usize, Ordering::Release);
+        }
+        won
+    }
+
+    /// Byte offsets in a block of its guest pc (u64), of its cflags word (u32: 0 when the
+    /// block is valid and its key's cflags are 0) and of its host code word (usize, 0 while it
+    /// has no code), for translated code that probes a [`JumpCache`] inline.
+    pub const fn probe_offsets() -> (usize, usize, usize) {
+        (
+            std::mem::offset_of!(TranslationBlock, key) + std::mem::offset_of!(TbKey, pc),
+            std::mem::offset_of!(TranslationBlock, cflags),
+            std::mem::offset_of!(TranslationBlock, code_word),
+        )
     }
 
     /// Attaches what runs the block before it has host code. Only before insertion.
@@ -290,6 +310,8 @@ fn same_block(a: &TranslationBlock, b: &TranslationBlock) -> bool {
 
 /// Slots in a [`JumpCache`].
 pub const JUMP_CACHE_SIZE: usize = 4096;
+/// The shift of a [`JumpCache`]'s index hash (see [`JumpCache::entries_ptr`]).
+pub const JUMP_CACHE_SHIFT: u8 = 12;
 
 /// A vCPU's direct-mapped cache from guest pc to block, checked before the shared table.
 ///
@@ -344,8 +366,16 @@ impl Default for JumpCache {
 impl JumpCache {
     #[inline]
     fn slot(&self, pc: u64) -> &AtomicPtr<TranslationBlock> {
-        let i = (pc ^ (pc >> 12)) as usize & (JUMP_CACHE_SIZE - 1);
+        let i = (pc ^ (pc >> JUMP_CACHE_SHIFT)) as usize & (JUMP_CACHE_SIZE - 1);
         &self.entries[i]
+    }
+
+    /// The entry array, for translated code that probes the cache inline: entry
+    /// `(pc ^ (pc >> JUMP_CACHE_SHIFT)) & (JUMP_CACHE_SIZE - 1)` holds a block (or null) that
+    /// was valid when stored; readers must compare its pc and cflags as [`TbCache::lookup`]
+    /// does, and hold an epoch guard while they use it.
+    pub fn entries_ptr(&self) -> *const AtomicPtr<TranslationBlock> {
+        self.entries.as_ptr()
     }
 
     fn clear_block(&self, tb: *const TranslationBlock, pc: u64) {

@@ -143,6 +143,35 @@ pub struct BackendConfig {
     pub cache_capacity: usize,
     /// Run Cranelift's IR verifier on every block (default: on in debug builds).
     pub verify_clif: bool,
+    /// Probe the caller's jump cache inline before calling `lookup_fn` (default: none).
+    pub jump_cache_probe: Option<JumpCacheProbe>,
+}
+
+/// Where `LookupAndGotoPtr` finds a per-CPU jump cache, so that translated code can look an
+/// indirect target up without a call: the cache is an array of pointers to block
+/// descriptors (0 when empty), indexed by `(pc ^ (pc >> shift)) & mask`; an entry answers
+/// `pc` if the descriptor's pc equals it, its 32-bit validity word is 0 and its code word is
+/// not 0. Anything else falls back to `lookup_fn`. The backend knows only these offsets.
+///
+/// The caller guarantees that while a block runs, every descriptor the cache points at stays
+/// allocated (e.g. under an epoch guard), and that a descriptor's code word, once non-zero,
+/// is the entry of a block of this backend with jump slots alive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JumpCacheProbe {
+    /// Offset from `env` of the guest pc the exit stored (the state's pc field).
+    pub pc_env_offset: i32,
+    /// Offset from `env` of the pointer to the entry array.
+    pub entries_env_offset: i32,
+    /// Index mask (entries - 1).
+    pub mask: u64,
+    /// Index shift.
+    pub shift: u8,
+    /// Offset in a descriptor of its guest pc (u64).
+    pub desc_pc: i32,
+    /// Offset in a descriptor of its validity word (u32, 0 when valid).
+    pub desc_valid: i32,
+    /// Offset in a descriptor of its host code address (usize, 0 when it has none).
+    pub desc_code: i32,
 }
 
 impl BackendConfig {
@@ -156,6 +185,7 @@ impl BackendConfig {
             regalloc: Regalloc::Backtracking,
             cache_capacity: 64 << 20,
             verify_clif: cfg!(debug_assertions),
+            jump_cache_probe: None,
         }
     }
 }

@@ -919,6 +919,9 @@ impl<'a> Lower<'a> {
             }
             Op::LookupAndGotoPtr => {
                 self.store_written_globals();
+                if let Some(probe) = self.backend.config.jump_cache_probe {
+                    self.inline_probe(probe);
+                }
                 let mut sig = Signature::new(self.backend.isa().default_call_conv());
                 sig.params.push(AbiParam::new(types::I64));
                 sig.returns.push(AbiParam::new(types::I64));
@@ -941,6 +944,50 @@ impl<'a> Lower<'a> {
                 self.terminated = true;
             }
         }
+    }
+
+    /// The inline jump-cache probe of `LookupAndGotoPtr` (see [`crate::JumpCacheProbe`]):
+    /// tail-calls the cached block on a hit, falls through (to the `lookup_fn` call) on a
+    /// miss. Globals are already stored.
+    fn inline_probe(&mut self, p: crate::JumpCacheProbe) {
+        let env = self.env;
+        let flags = Self::env_flags();
+        let pc = self.b.ins().load(types::I64, flags, env, p.pc_env_offset);
+        let hi = self.b.ins().ushr_imm_u(pc, i64::from(p.shift));
+        let h = self.b.ins().bxor(pc, hi);
+        let idx = self.b.ins().band_imm_u(h, p.mask as i64);
+        let off = self.b.ins().ishl_imm_u(idx, 3);
+        let entries = self
+            .b
+            .ins()
+            .load(types::I64, flags, env, p.entries_env_offset);
+        let slot = self.b.ins().iadd(entries, off);
+        // Acquire: the descriptor was published with a release store.
+        let desc = self
+            .b
+            .ins()
+            .atomic_load(types::I64, MemFlagsData::trusted(), slot);
+        let miss = self.b.create_block();
+        let check_pc = self.b.create_block();
+        let check_valid = self.b.create_block();
+        let check_code = self.b.create_block();
+        let hit = self.b.create_block();
+        self.b.ins().brif(desc, check_pc, &[], miss, &[]);
+        self.b.switch_to_block(check_pc);
+        let dpc = self.b.ins().load(types::I64, flags, desc, p.desc_pc);
+        let same = self.b.ins().icmp(IntCC::Equal, dpc, pc);
+        self.b.ins().brif(same, check_valid, &[], miss, &[]);
+        self.b.switch_to_block(check_valid);
+        let valid = self.b.ins().load(types::I32, flags, desc, p.desc_valid);
+        self.b.ins().brif(valid, miss, &[], check_code, &[]);
+        self.b.switch_to_block(check_code);
+        let code = self.b.ins().load(types::I64, flags, desc, p.desc_code);
+        self.b.ins().brif(code, hit, &[], miss, &[]);
+        self.b.switch_to_block(hit);
+        let zero = self.iconst(types::I64, 0);
+        let bsig = self.b.import_signature(block_signature());
+        self.b.ins().return_call_indirect(bsig, code, &[env, zero]);
+        self.b.switch_to_block(miss);
     }
 
     /// On weak hosts, a full fence before an atomic unless nothing happened since the last

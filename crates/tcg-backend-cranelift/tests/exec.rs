@@ -793,3 +793,82 @@ fn cmpxchg16_is_atomic_against_8_byte_atomics() {
     );
     assert!(tcg_backend_cranelift::cmpxchg16_is_lock_free() || cfg!(target_arch = "riscv64"));
 }
+
+static PROBE_MISSES: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn counting_miss(_env: *mut u8) -> usize {
+    PROBE_MISSES.fetch_add(1, Ordering::SeqCst);
+    0
+}
+
+/// A block descriptor as the probe reads it.
+#[repr(C)]
+struct Desc {
+    pc: u64,
+    valid: u32,
+    pad: u32,
+    code: usize,
+}
+
+#[test]
+fn inline_jump_cache_probe_hits_without_calling_and_misses_to_lookup_fn() {
+    const ENTRIES: u32 = 256;
+    let mem = GuestMem::new();
+    let mut cfg = tcg_backend_cranelift::BackendConfig::new(
+        mem.base as u64,
+        GUEST_SIZE,
+        counting_miss as *const () as usize,
+    );
+    cfg.cache_capacity = 1 << 20;
+    cfg.jump_cache_probe = Some(tcg_backend_cranelift::JumpCacheProbe {
+        pc_env_offset: RIP as i32,
+        entries_env_offset: ENTRIES as i32,
+        mask: 15,
+        shift: 12,
+        desc_pc: 0,
+        desc_valid: 8,
+        desc_code: 16,
+    });
+    let be = tcg_backend_cranelift::Backend::new(cfg).unwrap();
+    let mut c = Compiler::new();
+    let slots = Slots::new(&be);
+    let target = arith_block(BinOp::Mul, 7, Op::ExitTb { code: 77 });
+    let ct = c.compile(&be, &target, 0x7000, slots.ptrs()).unwrap();
+    // Block: rip = 0x2003; lookup_and_goto_ptr. Index of 0x2003: (0x2003 ^ 0x2) & 15 = 1.
+    let mut b = Block::new(0x1000);
+    let rip = b.global(Type::I64, RIP, "rip");
+    b.push(Op::InsnStart { pc: 0x1000 });
+    b.push(Op::Const {
+        dst: rip,
+        imm: 0x2003,
+    });
+    b.push(Op::LookupAndGotoPtr);
+    let jumper = c.compile(&be, &b, 0x5000, slots.ptrs()).unwrap();
+    let mut table = [0usize; 16];
+    let mut run = |desc: Option<&Desc>| {
+        table[1] = desc.map_or(0, |d| d as *const Desc as usize);
+        let mut env = Env::new();
+        env.set_u64(0, 3);
+        env.set_u64(ENTRIES as usize, table.as_ptr() as u64);
+        let before = PROBE_MISSES.load(Ordering::SeqCst);
+        // SAFETY: blocks of this backend; env is valid for the offsets used and holds the
+        // table pointer, whose descriptors outlive the run and name live code or 0.
+        let e = unsafe { be.execute(env.ptr(), jumper.code) };
+        (e, env.u64(0), PROBE_MISSES.load(Ordering::SeqCst) - before)
+    };
+    let good = Desc {
+        pc: 0x2003,
+        valid: 0,
+        pad: 0,
+        code: ct.code as usize,
+    };
+    assert_eq!(run(Some(&good)), (BlockExit::Exit(77), 21, 0), "hit");
+    for (what, d) in [
+        ("other pc", Desc { pc: 0x2004, ..good }),
+        ("invalid", Desc { valid: 1, ..good }),
+        ("no code", Desc { code: 0, ..good }),
+    ] {
+        assert_eq!(run(Some(&d)), (BlockExit::Exit(0), 3, 1), "{what}");
+    }
+    assert_eq!(run(None), (BlockExit::Exit(0), 3, 1), "empty entry");
+}

@@ -148,6 +148,22 @@ impl Machine {
         if let Some(size) = config.code_cache_size {
             backend_config.cache_capacity = size;
         }
+        if !config.nochain {
+            // Indirect jumps, calls and returns probe the vCPU's jump cache inline and call
+            // `lookup_helper` only on a miss. Blocks stay allocated while a vCPU runs (its
+            // epoch guard) and jump-cache entries are cleared before a block is freed.
+            let (desc_pc, desc_valid, desc_code) = TranslationBlock::probe_offsets();
+            backend_config.jump_cache_probe = Some(tcg_backend_cranelift::JumpCacheProbe {
+                pc_env_offset: (std::mem::offset_of!(VcpuEnv, state)
+                    + std::mem::offset_of!(X86State, rip)) as i32,
+                entries_env_offset: std::mem::offset_of!(VcpuEnv, jc_entries) as i32,
+                mask: (tb_cache::JUMP_CACHE_SIZE - 1) as u64,
+                shift: tb_cache::JUMP_CACHE_SHIFT,
+                desc_pc: desc_pc as i32,
+                desc_valid: desc_valid as i32,
+                desc_code: desc_code as i32,
+            });
+        }
         let backend = Backend::new(backend_config)
             .map_err(|e| SetupError(format!("cannot set up the host backend: {e}")))?;
         let key_flags =
@@ -342,6 +358,8 @@ struct VcpuEnv {
     /// The guest pc of the instruction the interpreter is running (0 outside it), for fault
     /// reports.
     interp_pc: u64,
+    /// The jump cache's entries, which translated code probes inline.
+    jc_entries: *const std::sync::atomic::AtomicPtr<TranslationBlock>,
 }
 
 /// One guest CPU.
@@ -434,6 +452,7 @@ impl Vcpu {
             jump_cache: Arc::as_ptr(&jump_cache),
             guard: std::ptr::null(),
             interp_pc: 0,
+            jc_entries: jump_cache.entries_ptr(),
         });
         let word = ExitRequest(exit_request_word(&mut *env));
         let cpu = machine.exclusive.register(move || word.set());
