@@ -982,10 +982,7 @@ fn translate_once<'g>(
             .stats
             .blocks_prepared
             .fetch_add(1, Ordering::Relaxed);
-        tb.set_tier0(Box::new(Tier0 {
-            prepared,
-            ir: block,
-        }));
+        tb.set_tier0(Box::new(Tier0 { prepared, config }));
     } else {
         let slots = [&tb.jump_slots[0] as *const _, &tb.jump_slots[1] as *const _];
         let compiled = compile(compiler, machine, &block, tb.tag(), slots)?;
@@ -1011,9 +1008,14 @@ fn translate_once<'g>(
 }
 
 /// A block's cheap tier: its pre-decoded program, and its IR for the compile at tier-up.
+///
+/// The IR is not kept (it costs more memory than the program): tier-up translates the guest
+/// bytes again with the same settings.
 struct Tier0 {
     prepared: tcg::Prepared,
-    ir: tcg::Block,
+    /// The translation settings the block was translated with (`smc_checks` may differ from
+    /// the machine's).
+    config: TranslateConfig,
 }
 
 /// The cheap tier of a block that has no host code (every such block has one).
@@ -1071,14 +1073,31 @@ fn compile(
 /// the guard it found `tb` under (so `tb` stays allocated); if `tb` was invalidated meanwhile
 /// its code is published all the same and stays unreachable. If another vCPU published first,
 /// ours is left unused in the cache.
+///
+/// The guest bytes are translated again. That is sound without new write protection: a guest
+/// write to the block's pages invalidates the block *before* the write happens (the fault
+/// handler), so if the block is still valid once the bytes were read, they were the bytes it
+/// was made from; if it is not, nothing is compiled.
 fn tier_up(
     compiler: &mut Compiler,
     machine: &Machine,
     tb: &TranslationBlock,
     t0: &Tier0,
 ) -> Result<(), CacheFull> {
+    let t = Instant::now();
+    let space = machine.space();
+    let block = translate_block(tb.pc(), &mut |a, buf| fetch_code(space, a, buf), &t0.config);
+    machine
+        .stats
+        .frontend_ns
+        .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    // Orders the byte reads before the validity check (loads may pass loads on weak hosts).
+    std::sync::atomic::fence(Ordering::SeqCst);
+    if tb.is_invalid() || block.guest_size != tb.guest_size {
+        return Ok(());
+    }
     let slots = [&tb.jump_slots[0] as *const _, &tb.jump_slots[1] as *const _];
-    let compiled = compile(compiler, machine, &t0.ir, tb.tag(), slots)?;
+    let compiled = compile(compiler, machine, &block, tb.tag(), slots)?;
     if tb.set_code_shared(compiled.code, compiled.len as u32, compiled.insn_map) {
         machine.stats.tier_ups.fetch_add(1, Ordering::Relaxed);
     }
