@@ -36,6 +36,7 @@ Options:
   -tier-up n            interpret a block n times before compiling it (default 32;
                         0 compiles every block at once)
   -perfmap              name compiled blocks in /tmp/perf-PID.map (for perf)
+  -sync-compile         compile hot blocks on the vCPU's thread, not in the background
   -0 argv0              the guest's argv[0] (default: program as given)
   --stats               same as '-d stats'
 ";
@@ -90,6 +91,8 @@ struct Options {
     tier_up: Option<u32>,
     /// `-perfmap`.
     perfmap: bool,
+    /// `-sync-compile`.
+    sync_compile: bool,
     argv0: Option<OsString>,
     program: OsString,
     args: Vec<OsString>,
@@ -123,6 +126,7 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
         reserved_va: None,
         tier_up: None,
         perfmap: false,
+        sync_compile: false,
         argv0: None,
         program: OsString::new(),
         args: Vec::new(),
@@ -272,6 +276,7 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
                 }
             }
             "perfmap" => o.perfmap = true,
+            "sync-compile" => o.sync_compile = true,
             "tier-up" => {
                 let v = match value("a run count") {
                     Ok(v) => v.to_string_lossy().into_owned(),
@@ -378,6 +383,7 @@ fn run(o: &Options) -> Result<ExitCode, String> {
             code_cache_size: o.tb_size.map(|m| m << 20),
             tier_up_after: o.tier_up.unwrap_or(vcpu::DEFAULT_TIER_UP_AFTER),
             perfmap: o.perfmap,
+            background_compile: !o.sync_compile,
             log: o.log,
         },
         log,
@@ -421,6 +427,9 @@ fn exec_args(o: &Options) -> Vec<OsString> {
     }
     if o.perfmap {
         args.push("-perfmap".into());
+    }
+    if o.sync_compile {
+        args.push("-sync-compile".into());
     }
     if let Some(n) = o.tier_up {
         args.push("-tier-up".into());

@@ -58,6 +58,9 @@ pub struct MachineConfig {
     pub tier_up_after: u32,
     /// Name compiled blocks in `/tmp/perf-PID.map` for `perf` (`-perfmap`).
     pub perfmap: bool,
+    /// Tier-up compiles run on a background thread while the vCPU goes on interpreting the
+    /// block (`false`: the vCPU that reaches the threshold compiles, and waits for it).
+    pub background_compile: bool,
 }
 
 /// Default of [`MachineConfig::tier_up_after`]: measured on the bench workloads (see the
@@ -86,6 +89,8 @@ pub struct MachineStats {
     pub prepare_ns: AtomicU64,
     /// Block runs in the interpreter.
     pub interpreted_runs: AtomicU64,
+    /// Tier-up requests sent to the background compiler.
+    pub tier_up_requests: AtomicU64,
     /// Code-cache flushes.
     pub cache_flushes: AtomicU64,
     /// Translations dropped because the guest wrote their code meanwhile.
@@ -112,7 +117,17 @@ pub struct Machine {
     /// Guest threads alive (vCPUs created and not yet stopped): the process ends when the
     /// last one exits.
     live_threads: AtomicUsize,
+    /// The background compiler's queue of blocks to tier up (`None` without one).
+    compile_queue: parking_lot::Mutex<Option<mpsc::Sender<TbKey>>>,
+    /// Requests in the queue or being compiled.
+    compile_pending: AtomicU64,
 }
+
+/// Queued tier-up requests beyond which vCPUs compile hot blocks themselves.
+const MAX_PENDING_COMPILES: u64 = 8;
+/// How many times the tier-up threshold a block may run in the interpreter waiting for the
+/// background compiler before its vCPU compiles it.
+const BACKGROUND_PATIENCE: u32 = 4;
 
 impl fmt::Debug for Machine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -179,7 +194,12 @@ impl Machine {
             key_flags,
             exclusive: exclusive::Exclusive::new(),
             live_threads: AtomicUsize::new(0),
+            compile_queue: parking_lot::Mutex::new(None),
+            compile_pending: AtomicU64::new(0),
         });
+        if machine.config.background_compile && machine.config.tier_up_after > 0 {
+            machine.start_compiler_thread();
+        }
         let weak = Arc::downgrade(&machine);
         machine
             .space()
@@ -191,6 +211,39 @@ impl Machine {
             .map_err(|_| SetupError("the guest address space already has a machine".into()))?;
         fault::install(&machine);
         Ok(machine)
+    }
+
+    /// Starts the background compiler (again, in the child of a fork, which has no copy of
+    /// the parent's thread). If the thread cannot be created, tier-up falls back to the
+    /// vCPUs.
+    fn start_compiler_thread(self: &Arc<Machine>) {
+        let (tx, rx) = mpsc::channel::<TbKey>();
+        let weak = Arc::downgrade(self);
+        // Registered as a CPU of the exclusive registry, so that a code-cache flush (or a
+        // fork) never overlaps a compile: it is "running" from before it looks the block up
+        // until it has published the code.
+        let cpu = self.exclusive.register(|| {});
+        let jc = self.tbs.new_jump_cache();
+        let spawned = std::thread::Builder::new()
+            .name("emu-compiler".into())
+            .stack_size(VCPU_THREAD_STACK)
+            .spawn(move || compiler_thread(weak, rx, cpu, jc));
+        if spawned.is_ok() {
+            *self.compile_queue.lock() = Some(tx);
+        }
+    }
+
+    /// Asks the background compiler to tier the block for `key` up; false if there is none.
+    fn request_tier_up(&self, key: TbKey) -> bool {
+        let q = self.compile_queue.lock();
+        self.compile_pending.fetch_add(1, Ordering::Relaxed);
+        let sent = q.as_ref().is_some_and(|tx| tx.send(key).is_ok());
+        if sent {
+            self.stats.tier_up_requests.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.compile_pending.fetch_sub(1, Ordering::Relaxed);
+        }
+        sent
     }
 
     /// The guest address space.
@@ -295,7 +348,8 @@ impl Machine {
             "emu stats:\n  blocks translated   {}\n  guest insns         {} ({:.1}/block)\n  \
              frontend time       {:.3} ms ({:.1} us/block)\n  \
              tier 0 (interp)     {} blocks prepared in {:.3} ms ({:.1} us/block), {} runs\n  \
-             tier 1 (cranelift)  {} blocks compiled in {:.3} ms ({:.1} us/block), {} at tier-up\n  \
+             tier 1 (cranelift)  {} blocks compiled in {:.3} ms ({:.1} us/block), {} at tier-up \
+             ({} requested in the background)\n  \
              code cache          {} KiB used of {} KiB, {} flushes\n  blocks in table     {}\n  \
              lookups             {} (jump cache hit rate {:.1}%)\n  qht lookups         {} ({} misses)\n  \
              insertion races     {} lost\n  chained jumps       {}\n  invalidations       {}\n  \
@@ -313,6 +367,7 @@ impl Machine {
             get(&s.backend_ns) as f64 / 1e6,
             get(&s.backend_ns) as f64 / 1e3 / compiled as f64,
             get(&s.tier_ups),
+            get(&s.tier_up_requests),
             cache.used() / 1024,
             cache.capacity() / 1024,
             get(&s.cache_flushes),
@@ -543,7 +598,26 @@ impl Vcpu {
             let tier0 = if code.is_null() {
                 let t0 = tier0_of(tb);
                 let runs = tb.tier0_runs.fetch_add(1, Ordering::Relaxed);
-                if runs >= machine.config.tier_up_after && !tb.is_invalid() {
+                let threshold = machine.config.tier_up_after;
+                let mut compile_here = false;
+                if runs >= threshold && !tb.is_invalid() {
+                    if machine.config.background_compile {
+                        // Ask once at the threshold and go on interpreting. Compile here
+                        // instead when the compiler thread is behind (a long queue, or this
+                        // block ran BACKGROUND_PATIENCE times the threshold without getting
+                        // code: on a host without an idle core the thread gets little time,
+                        // and interpreting hot code costs more than compiling it), or when
+                        // there is no compiler thread (it could not be started).
+                        let lagging = runs >= threshold.saturating_mul(BACKGROUND_PATIENCE)
+                            || machine.compile_pending.load(Ordering::Relaxed)
+                                >= MAX_PENDING_COMPILES;
+                        compile_here =
+                            lagging || (runs == threshold && !machine.request_tier_up(*tb.key()));
+                    } else {
+                        compile_here = true;
+                    }
+                }
+                if compile_here {
                     if let Err(CacheFull { seen_flushes }) =
                         tier_up(&mut self.compiler, &machine, tb, t0)
                     {
@@ -673,6 +747,10 @@ impl Vcpu {
             if matches!(outcome, SyscallOutcome::ChildReturn { .. }) {
                 machine.exclusive.after_fork(cpu);
                 machine.live_threads.store(1, Ordering::Release);
+                if machine.compile_queue.lock().take().is_some() {
+                    machine.compile_pending.store(0, Ordering::Relaxed);
+                    machine.start_compiler_thread();
+                }
             }
             drop(section);
             machine.exclusive.exec_start(cpu);
@@ -1102,6 +1180,40 @@ fn tier_up(
         machine.stats.tier_ups.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
+}
+
+/// The background compiler: tiers up the blocks the vCPUs ask for, until the machine goes.
+///
+/// Invariants (see also "Tiers" in the `tb_cache` docs): it looks the block up afresh by key
+/// (the one the vCPU saw may have been invalidated and freed since; a newer valid block for
+/// the key is as good), with an epoch guard pinned and while counted as running, so the block
+/// stays allocated and no flush frees the code cache under the emit; it reads the guest bytes
+/// again and publishes only if the block is still valid after that (`tier_up`). A full cache
+/// is flushed after it stopped running, as a vCPU does.
+fn compiler_thread(
+    machine: std::sync::Weak<Machine>,
+    rx: mpsc::Receiver<TbKey>,
+    cpu: Arc<exclusive::Cpu>,
+    jc: Arc<JumpCache>,
+) {
+    let mut compiler = Compiler::new();
+    while let Ok(key) = rx.recv() {
+        let Some(m) = machine.upgrade() else {
+            return;
+        };
+        m.exclusive.exec_start(&cpu);
+        let guard = pin();
+        let result = match m.tbs.lookup(&jc, &key, &guard) {
+            Some(tb) if tb.code().is_null() => tier_up(&mut compiler, &m, tb, tier0_of(tb)),
+            _ => Ok(()),
+        };
+        drop(guard);
+        m.exclusive.exec_end(&cpu);
+        m.compile_pending.fetch_sub(1, Ordering::Relaxed);
+        if let Err(CacheFull { seen_flushes }) = result {
+            m.flush_code_cache(seen_flushes);
+        }
+    }
 }
 
 /// The conventional name of a signal.

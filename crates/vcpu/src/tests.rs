@@ -20,14 +20,16 @@ fn run(
     build: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>,
     nochain: bool,
 ) -> (VcpuExit, Arc<Machine>) {
-    run_tiered(build, nochain, DEFAULT_TIER_UP_AFTER)
+    run_tiered(build, nochain, DEFAULT_TIER_UP_AFTER, true)
 }
 
-/// [`run`] with blocks interpreted `tier_up_after` times before they are compiled.
+/// [`run`] with blocks interpreted `tier_up_after` times before they are compiled, in the
+/// background or not.
 fn run_tiered(
     build: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>,
     nochain: bool,
     tier_up_after: u32,
+    background_compile: bool,
 ) -> (VcpuExit, Arc<Machine>) {
     let mut a = CodeAssembler::new(64).unwrap();
     build(&mut a).unwrap();
@@ -65,6 +67,7 @@ fn run_tiered(
         code_cache_size: None,
         tier_up_after,
         perfmap: false,
+        background_compile,
     };
     let machine = Machine::new(process, config, None).unwrap();
     let mut cpu = Vcpu::new(&machine, ThreadCtx::current(), CODE, STACK_TOP - 64);
@@ -96,7 +99,9 @@ fn sum_program(a: &mut CodeAssembler) -> Result<(), IcedError> {
 
 #[test]
 fn loop_with_calls_exits_with_the_right_status() {
-    let (end, machine) = run(sum_program, false);
+    // Tier-up after one run, on the vCPU: the loop is too short to count on the background
+    // compiler for the chaining checked here.
+    let (end, machine) = run_tiered(sum_program, false, 1, false);
     assert_eq!(end, VcpuExit::Exit(5050));
     assert!(
         machine.tbs.stats.links.load(Ordering::Relaxed) > 0,
@@ -210,7 +215,7 @@ fn unmapping_code_drops_its_translations() {
 fn every_tier_setting_gives_the_same_result() {
     // 0: compiled at once; 1 and 7: tier-up in the middle of the loop; MAX: interpreted only.
     for tier in [0, 1, 7, u32::MAX] {
-        let (end, machine) = run_tiered(sum_program, false, tier);
+        let (end, machine) = run_tiered(sum_program, false, tier, false);
         assert_eq!(end, VcpuExit::Exit(5050), "tier-up after {tier}");
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let s = &machine.stats;
@@ -232,18 +237,48 @@ fn every_tier_setting_gives_the_same_result() {
 }
 
 #[test]
+fn background_tier_up_publishes_code_while_the_vcpu_interprets() {
+    // A loop long enough for the compiler thread to deliver: the vCPU never waits for it.
+    let long_loop = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+        let mut top = a.create_label();
+        a.xor(edi, edi)?;
+        a.mov(ecx, 2_000_000)?;
+        a.set_label(&mut top)?;
+        a.add(rdi, rcx)?;
+        a.dec(ecx)?;
+        a.jnz(top)?;
+        exit_with_rdi(a)
+    };
+    let (end, machine) = run_tiered(long_loop, false, 2, true);
+    assert_eq!(end, VcpuExit::Exit((2_000_000u64 * 2_000_001 / 2) as i32));
+    let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let s = &machine.stats;
+    assert!(get(&s.tier_up_requests) > 0);
+    assert!(
+        get(&s.tier_ups) > 0,
+        "the compiler thread published nothing"
+    );
+}
+
+#[test]
 fn vcpus_survive_invalidation_and_flushes_under_load() {
-    vcpus_under_invalidation_and_flushes(0);
+    vcpus_under_invalidation_and_flushes(0, false);
 }
 
 /// Tier-up races invalidation and flushes: blocks invalidated every 300 µs run in the
 /// interpreter a few times and are compiled again, by four vCPUs at once.
 #[test]
 fn tier_up_survives_invalidation_and_flushes_under_load() {
-    vcpus_under_invalidation_and_flushes(3);
+    vcpus_under_invalidation_and_flushes(3, false);
 }
 
-fn vcpus_under_invalidation_and_flushes(tier_up_after: u32) {
+/// The same with the compiler thread publishing code while vCPUs run, invalidate and flush.
+#[test]
+fn background_tier_up_survives_invalidation_and_flushes_under_load() {
+    vcpus_under_invalidation_and_flushes(3, true);
+}
+
+fn vcpus_under_invalidation_and_flushes(tier_up_after: u32, background_compile: bool) {
     const VCPUS: usize = 4;
     const ITERS: u32 = 3_000_000;
     let mut a = CodeAssembler::new(64).unwrap();
@@ -293,6 +328,7 @@ fn vcpus_under_invalidation_and_flushes(tier_up_after: u32) {
         code_cache_size: None,
         tier_up_after,
         perfmap: false,
+        background_compile,
     };
     let machine = Machine::new(process, config, None).unwrap();
     let done = Arc::new(AtomicUsize::new(0));
