@@ -258,8 +258,11 @@ struct Lower<'a> {
     labels: Vec<ir::Block>,
     /// Every global the block reads or writes: (temp, offset).
     globals: Vec<(Temp, u32)>,
-    /// Globals the block writes; stored back at exits and before syncing calls.
-    written: Vec<(Temp, u32)>,
+    /// Which globals (bits indexing `globals`) to load at entry and to store at each
+    /// exit or state-syncing call.
+    flow: GlobalFlow,
+    /// Index in `block.ops` of the op being lowered.
+    op_index: usize,
     /// The current Cranelift block is terminated (following ops are unreachable until a label).
     terminated: bool,
     barriers: Barriers,
@@ -302,11 +305,9 @@ impl<'a> Lower<'a> {
                 globals.push((Temp(i as u32), offset));
             }
         }
-        let mut is_written = vec![false; block.temps.len()];
         let mut is_used = vec![false; block.temps.len()];
         for op in &block.ops {
             if let Some(d) = op_dst(op) {
-                is_written[d.0 as usize] = true;
                 is_used[d.0 as usize] = true;
             }
             for_each_src(op, |s| is_used[s.0 as usize] = true);
@@ -315,11 +316,7 @@ impl<'a> Lower<'a> {
         // declares every register for every block, and loading them all at each entry cost
         // more than many small blocks' own work.
         globals.retain(|(t, _)| is_used[t.0 as usize]);
-        let written = globals
-            .iter()
-            .copied()
-            .filter(|(t, _)| is_written[t.0 as usize])
-            .collect();
+        let flow = GlobalFlow::analyse(block, &globals);
         let mut guest_flags =
             MemFlagsData::new().with_trap_code(Some(TrapCode::HEAP_OUT_OF_BOUNDS));
         if backend.isa().endianness() == Endianness::Big {
@@ -335,7 +332,8 @@ impl<'a> Lower<'a> {
             vars,
             labels,
             globals,
-            written,
+            flow,
+            op_index: 0,
             terminated: false,
             barriers: Barriers::UNKNOWN,
             weak: backend.memory_model() == MemoryModel::Weak,
@@ -346,30 +344,11 @@ impl<'a> Lower<'a> {
         l
     }
 
-    /// Loads every global at entry, except those surely written before any read: globals
-    /// whose first access in the straight-line prefix (before any label, branch, call or
-    /// exit) is a plain write.
+    /// Loads the globals some path may read (or store at an exit) before writing them.
     fn load_globals_at_entry(&mut self) {
-        let mut skip = vec![false; self.block.temps.len()];
-        let mut seen = vec![false; self.block.temps.len()];
-        for op in &self.block.ops {
-            if matches!(op, Op::Call { .. } | Op::SetLabel { .. }) || op.is_terminator() {
-                break;
-            }
-            if matches!(op, Op::BrCond { .. }) {
-                break;
-            }
-            for_each_src(op, |s| seen[s.0 as usize] = true);
-            if let Some(d) = op_dst(op) {
-                if !seen[d.0 as usize] {
-                    skip[d.0 as usize] = true;
-                    seen[d.0 as usize] = true;
-                }
-            }
-        }
         for i in 0..self.globals.len() {
-            let (t, off) = self.globals[i];
-            if !skip[t.0 as usize] {
+            if self.flow.entry & (1 << i) != 0 {
+                let (t, off) = self.globals[i];
                 self.reload_global(t, off);
             }
         }
@@ -388,9 +367,15 @@ impl<'a> Lower<'a> {
         self.b.def_var(self.vars[t.0 as usize], v);
     }
 
+    /// Stores the globals that a path to the current op may have changed since entry (or
+    /// since the last sync).
     fn store_written_globals(&mut self) {
-        for i in 0..self.written.len() {
-            let (t, off) = self.written[i];
+        let mask = self.flow.stores[self.op_index];
+        for i in 0..self.globals.len() {
+            if mask & (1 << i) == 0 {
+                continue;
+            }
+            let (t, off) = self.globals[i];
             let v = self.b.use_var(self.vars[t.0 as usize]);
             self.b
                 .ins()
@@ -583,7 +568,8 @@ impl<'a> Lower<'a> {
     }
 
     fn lower_all(&mut self) {
-        for op in &self.block.ops {
+        for (i, op) in self.block.ops.iter().enumerate() {
+            self.op_index = i;
             if let Op::SetLabel { label } = *op {
                 let target = self.labels[label.0 as usize];
                 if !self.terminated {
@@ -598,8 +584,8 @@ impl<'a> Lower<'a> {
             self.lower_op(op);
         }
         if !self.terminated {
-            // Unreachable for verified blocks (they end in a terminator).
-            self.store_written_globals();
+            // Unreachable for verified blocks (they end in a terminator): store nothing.
+            self.op_index = self.flow.stores.len() - 1;
             let z = self.iconst(types::I64, 0);
             self.b.ins().return_(&[z]);
         }
@@ -1081,6 +1067,133 @@ impl<'a> Lower<'a> {
         let v = self.b.ins().iconcat(lo, hi);
         self.fence_after_atomic();
         self.set(dst, v);
+    }
+}
+
+/// Which globals a block must load at entry and store where, from one forward pass over its
+/// ops (a may-be-dirty and a must-be-defined set per program point, merged at labels).
+///
+/// A global is stored at an exit or a state-syncing call only if some path to it may have
+/// written it since entry or since the last sync, and loaded at entry only if some path may
+/// read it, or store it, before defining it. Labels that a later branch jumps back to are
+/// taken conservatively (everything written may be dirty, nothing is defined). Blocks with
+/// more than 128 used globals fall back to loading every used global and storing every
+/// written one.
+struct GlobalFlow {
+    /// Bits of the globals to load at entry.
+    entry: u128,
+    /// Per op (plus one for the end): bits of the globals to store there.
+    stores: Vec<u128>,
+}
+
+impl GlobalFlow {
+    fn analyse(block: &Block, globals: &[(Temp, u32)]) -> GlobalFlow {
+        let n_ops = block.ops.len();
+        let mut index = vec![usize::MAX; block.temps.len()];
+        for (i, &(t, _)) in globals.iter().enumerate() {
+            index[t.0 as usize] = i;
+        }
+        let bit = |t: Temp| match index[t.0 as usize] {
+            i if i < 128 => 1u128 << i,
+            _ => 0,
+        };
+        let mut written_all = 0u128;
+        for op in &block.ops {
+            if let Some(d) = op_dst(op) {
+                written_all |= bit(d);
+            }
+        }
+        if globals.len() > 128 {
+            return GlobalFlow {
+                entry: u128::MAX,
+                stores: vec![written_all; n_ops + 1],
+            };
+        }
+        let all = if globals.len() == 128 {
+            u128::MAX
+        } else {
+            (1u128 << globals.len()) - 1
+        };
+        // Labels jumped to from a later op.
+        let mut placed = vec![usize::MAX; block.num_labels as usize];
+        let mut backward = vec![false; block.num_labels as usize];
+        for (i, op) in block.ops.iter().enumerate() {
+            match *op {
+                Op::SetLabel { label } => placed[label.0 as usize] = i,
+                Op::BrCond { label, .. } | Op::Br { label } if placed[label.0 as usize] < i => {
+                    backward[label.0 as usize] = true;
+                }
+                _ => {}
+            }
+        }
+        let mut at_label: Vec<Option<(u128, u128)>> = vec![None; block.num_labels as usize];
+        let merge = |slot: &mut Option<(u128, u128)>, may: u128, def: u128| {
+            *slot = Some(match *slot {
+                Some((m, d)) => (m | may, d & def),
+                None => (may, def),
+            });
+        };
+        let mut entry = 0u128;
+        let mut stores = vec![0u128; n_ops + 1];
+        let (mut may, mut def) = (0u128, 0u128);
+        let mut live = true;
+        for (i, op) in block.ops.iter().enumerate() {
+            if let Op::SetLabel { label } = *op {
+                let l = label.0 as usize;
+                if live {
+                    merge(&mut at_label[l], may, def);
+                }
+                (may, def) = match at_label[l] {
+                    _ if backward[l] => (written_all, 0),
+                    Some(s) => s,
+                    // Unreachable: nothing to store, nothing to load.
+                    None => (0, all),
+                };
+                live = true;
+                continue;
+            }
+            if !live {
+                // After a terminator and before a label: unreachable.
+                continue;
+            }
+            for_each_src(op, |t| {
+                let b = bit(t);
+                if b & !def & !entry != 0 {
+                    entry |= b;
+                }
+            });
+            let sync = match *op {
+                Op::Call { helper, .. } => helper.flags.reads_state || helper.flags.writes_state,
+                Op::GotoTb { .. } | Op::ExitTb { .. } | Op::LookupAndGotoPtr => true,
+                _ => false,
+            };
+            if sync {
+                stores[i] = may;
+                entry |= may & !def;
+                if let Op::Call { helper, .. } = *op {
+                    // Memory now holds every global; after a call that writes the state the
+                    // lowering reloads them all.
+                    may = 0;
+                    if helper.flags.writes_state {
+                        def = all;
+                    }
+                }
+            }
+            if let Some(d) = op_dst(op) {
+                may |= bit(d);
+                def |= bit(d);
+            }
+            match *op {
+                Op::BrCond { label, .. } => merge(&mut at_label[label.0 as usize], may, def),
+                Op::Br { label } => {
+                    merge(&mut at_label[label.0 as usize], may, def);
+                    live = false;
+                }
+                Op::GotoTb { .. } | Op::ExitTb { .. } | Op::LookupAndGotoPtr => live = false,
+                _ => {}
+            }
+        }
+        GlobalFlow { entry, stores }
     }
 }
 

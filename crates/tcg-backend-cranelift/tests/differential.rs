@@ -436,10 +436,23 @@ impl Gen {
     fn program(mut self, nops: usize) -> Block {
         let mut pc = 0x40_0000u64;
         let mut pending: Vec<(Label, usize)> = Vec::new();
+        // Early exits from the middle, so that exits see different sets of written globals.
+        let early = self.b.new_label();
         for i in 0..nops {
             if i % 3 == 0 {
                 self.b.push(Op::InsnStart { pc });
                 pc += 3;
+            }
+            if self.rng.gen_bool(0.04) {
+                let cty = self.int_ty();
+                let cond = self.cond();
+                let (a, b) = (self.pick(cty), self.pick(cty));
+                self.b.push(Op::BrCond {
+                    cond,
+                    a,
+                    b,
+                    label: early,
+                });
             }
             // Forward branches over a few ops, and once in a while a bounded backward loop.
             if self.rng.gen_bool(0.08) {
@@ -505,6 +518,8 @@ impl Gen {
                 self.b.push(Op::ExitTb { code })
             }
         }
+        self.b.push(Op::SetLabel { label: early });
+        self.b.push(Op::ExitTb { code: 0x3e });
         self.b
     }
 
