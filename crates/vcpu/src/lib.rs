@@ -614,7 +614,9 @@ impl Vcpu {
                         compile_here =
                             lagging || (runs == threshold && !machine.request_tier_up(*tb.key()));
                     } else {
-                        compile_here = true;
+                        // At the threshold; again now and then if that compile published
+                        // nothing (the block changed under it), never on every run.
+                        compile_here = runs == threshold || runs.is_power_of_two();
                     }
                 }
                 if compile_here {
