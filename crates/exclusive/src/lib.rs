@@ -84,6 +84,31 @@ pub struct ExclusiveSection<'a> {
     owner: &'a Exclusive,
 }
 
+impl ExclusiveSection<'_> {
+    /// Runs `fork_process`, a call that may fork the host process, with the registry lock
+    /// held: a vCPU or another thread may be inside one of its short critical sections even
+    /// while the section is active, and the child, which has no copy of that thread, would
+    /// find the lock held for ever. In the child (`is_child` of the result), only `survivor`
+    /// stays registered; the section is still active there and ends when dropped.
+    pub fn fork<R>(
+        &self,
+        survivor: &Arc<Cpu>,
+        fork_process: impl FnOnce() -> R,
+        is_child: impl FnOnce(&R) -> bool,
+    ) -> R {
+        let mut cpus = self.owner.lock();
+        let result = fork_process();
+        if is_child(&result) {
+            cpus.retain(|c| Arc::ptr_eq(c, survivor));
+            for c in cpus.iter() {
+                c.has_waiter.store(false, Ordering::Relaxed);
+            }
+            self.owner.pending.store(1, Ordering::SeqCst);
+        }
+        result
+    }
+}
+
 impl Drop for ExclusiveSection<'_> {
     fn drop(&mut self) {
         let _cpus = self.owner.lock();
@@ -146,17 +171,6 @@ impl Exclusive {
     /// True when no vCPU is registered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// In the child of a fork made inside an exclusive section: only `survivor` exists
-    /// now (the other threads were not copied), and no section is active.
-    pub fn after_fork(&self, survivor: &Arc<Cpu>) {
-        let mut cpus = self.lock();
-        cpus.retain(|c| Arc::ptr_eq(c, survivor));
-        for c in cpus.iter() {
-            c.has_waiter.store(false, Ordering::Relaxed);
-        }
-        self.pending.store(0, Ordering::SeqCst);
     }
 
     /// `cpu` is about to run or translate guest code. Waits while a section is active.

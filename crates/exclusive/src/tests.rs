@@ -112,3 +112,85 @@ fn stopped_vcpu_waits_for_the_section() {
     t.join().unwrap();
     assert!(started.load(Ordering::SeqCst));
 }
+
+/// A fork inside a section, while other vCPUs hammer the registry's slow paths: the child
+/// must find the registry usable (its lock not held by a thread it does not have).
+#[cfg(unix)]
+#[test]
+fn fork_inside_a_section_leaves_the_child_a_usable_registry() {
+    const VCPUS: usize = 3;
+    const FORKS: usize = 200;
+    let ex = Arc::new(Exclusive::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let handles: Vec<_> = (0..VCPUS)
+        .map(|_| {
+            let (ex, stop) = (ex.clone(), stop.clone());
+            thread::spawn(move || {
+                let cpu = ex.register(|| {});
+                while !stop.load(Ordering::Relaxed) {
+                    ex.exec_start(&cpu);
+                    ex.exec_end(&cpu);
+                }
+                ex.unregister(&cpu);
+            })
+        })
+        .collect();
+    // A thread that is not a running vCPU uses the registry during sections too (a new
+    // thread registering, a count of vCPUs).
+    let bystander = {
+        let (ex, stop) = (ex.clone(), stop.clone());
+        thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                assert!(!ex.is_empty());
+            }
+        })
+    };
+    let me = ex.register(|| {});
+    for _ in 0..FORKS {
+        let section = ex.start_exclusive();
+        // SAFETY: fork in a multithreaded process; the child only uses the registry (whose
+        // lock `fork` holds across the call), the allocator (made fork-safe by libc's
+        // at-fork handlers) and `_exit`.
+        let pid = section.fork(&me, || unsafe { libc::fork() }, |pid| *pid == 0);
+        if pid == 0 {
+            drop(section);
+            let ok = ex.len() == 1;
+            ex.exec_start(&me);
+            ex.exec_end(&me);
+            let other = ex.register(|| {});
+            drop(ex.start_exclusive());
+            ex.unregister(&other);
+            // SAFETY: ends the child without running the test harness's exit code.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        assert!(pid > 0, "fork failed");
+        drop(section);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut status = 0;
+        loop {
+            // SAFETY: waiting for our own child.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if r == pid {
+                assert!(
+                    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                    "the child saw other vCPUs registered"
+                );
+                break;
+            }
+            if Instant::now() > deadline {
+                // SAFETY: killing and reaping our own hung child.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &mut status, 0);
+                }
+                panic!("a child deadlocked on the registry lock");
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().unwrap();
+    }
+    bystander.join().unwrap();
+}

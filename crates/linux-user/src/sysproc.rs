@@ -821,7 +821,8 @@ impl Process {
     /// CLONE_VFORK`, as `posix_spawn` uses) the host process forks, so the child gets a
     /// copy of the guest memory; for `CLONE_VFORK` the parent waits until the child execs
     /// or exits. A vfork child's writes to memory are therefore not seen by the parent.
-    /// This assumes the emulator is single-threaded when it forks. `CLONE_VM` without
+    /// The caller forks with every other thread of the emulator stopped outside its locks
+    /// (the vCPU layer's exclusive section); `CLONE_VM` without
     /// `CLONE_THREAD` or `CLONE_VFORK` is `ENOSYS`.
     pub(crate) fn sys_clone(
         &self,
@@ -857,9 +858,10 @@ impl Process {
             pipe = [-1, -1];
         }
         let exit_signal = (flags & CSIGNAL) as i32;
-        // SAFETY: the emulator is single-threaded here (see above), so the child's copy of
-        // the emulator's state is consistent; with the usual SIGCHLD exit signal libc's
-        // fork() runs its at-fork handlers, otherwise a raw clone sets the exit signal.
+        // SAFETY: the other threads of the emulator are stopped outside its locks (see
+        // above), so the child's copy of the emulator's state is consistent; with the usual
+        // SIGCHLD exit signal libc's fork() runs its at-fork handlers (the allocator's),
+        // otherwise a raw clone sets the exit signal.
         let child = unsafe {
             if exit_signal == sig::SIGCHLD {
                 libc::fork() as i64

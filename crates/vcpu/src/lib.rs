@@ -745,11 +745,20 @@ impl Vcpu {
         machine.exclusive.exec_end(cpu);
         let outcome = guard.repin_after(|| {
             let section = forks.then(|| machine.exclusive.start_exclusive());
-            let outcome = machine.process.syscall(thread, nr, args);
-            if matches!(outcome, SyscallOutcome::ChildReturn { .. }) {
-                machine.exclusive.after_fork(cpu);
+            let mut syscall = || machine.process.syscall(thread, nr, args);
+            let is_child = |o: &SyscallOutcome| matches!(o, SyscallOutcome::ChildReturn { .. });
+            let outcome = match &section {
+                Some(s) => s.fork(cpu, syscall, is_child),
+                None => syscall(),
+            };
+            if is_child(&outcome) {
                 machine.live_threads.store(1, Ordering::Release);
-                if machine.compile_queue.lock().take().is_some() {
+                let parent_queue = machine.compile_queue.lock().take();
+                if let Some(parent_queue) = parent_queue {
+                    // Leaked, not dropped: dropping the sender wakes the receiver, which takes
+                    // the channel's internal lock, and the parent's compiler thread (which the
+                    // child does not have) may have held that lock at the moment of the fork.
+                    std::mem::forget(parent_queue);
                     machine.compile_pending.store(0, Ordering::Relaxed);
                     machine.start_compiler_thread();
                 }
