@@ -19,6 +19,12 @@
 //! * A jump slot is linked to a target only under `links` and only if neither block is
 //!   invalid, and [`TbCache::invalidate`] unlinks under `links`, so no slot is left pointing
 //!   at an invalidated block.
+//! * No jump-cache entry outlives the invalidation of its block: a lookup that fills an entry
+//!   with a block it found in `qht` before the bit was set, racing with the invalidation's
+//!   clearing of the entries, re-reads the bit after the store (a Dekker pair of SeqCst
+//!   fences with [`TbCache::invalidate`]: either the invalidation sees the entry and clears
+//!   it, or the lookup sees the bit and clears it). Otherwise the entry would point at the
+//!   block after its grace period had freed it.
 //!
 //! # Tiers
 //! A block may enter the table without host code, with a cheap-tier payload instead
@@ -43,12 +49,16 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
-use parking_lot::Mutex;
 pub use qht::{pin, Guard};
 use qht::{Duplicate, Qht, Resize};
+
+mod sync;
+/// The type of a jump slot (loom's model of it under `--cfg loom`).
+pub use sync::AtomicUsize;
+use sync::{fence, AtomicPtr, AtomicU32, AtomicU64, Mutex};
 
 /// The block must not be found, chained to or entered any more.
 pub const CF_INVALID: u32 = 1 << 31;
@@ -309,7 +319,11 @@ fn same_block(a: &TranslationBlock, b: &TranslationBlock) -> bool {
 }
 
 /// Slots in a [`JumpCache`].
+#[cfg(not(loom))]
 pub const JUMP_CACHE_SIZE: usize = 4096;
+/// Slots in a [`JumpCache`] (few under loom, whose atomics are costly to model).
+#[cfg(loom)]
+pub const JUMP_CACHE_SIZE: usize = 4;
 /// The shift of a [`JumpCache`]'s index hash (see [`JumpCache::entries_ptr`]).
 pub const JUMP_CACHE_SHIFT: u8 = 12;
 
@@ -438,6 +452,9 @@ impl Default for TbCache {
     }
 }
 
+/// Head buckets of a new table (one under loom, whose atomics are costly to model).
+const INITIAL_BUCKETS: usize = if cfg!(loom) { 1 } else { 1 << 14 };
+
 /// How a backend links a jump slot to a code address (or back to its unlinked stub).
 pub type SlotWriter<'a> = &'a dyn Fn(&AtomicUsize, Option<*const u8>);
 
@@ -445,7 +462,7 @@ impl TbCache {
     /// An empty table.
     pub fn new() -> TbCache {
         TbCache {
-            table: Qht::new(same_block, 1 << 14, Resize::Auto),
+            table: Qht::new(same_block, INITIAL_BUCKETS, Resize::Auto),
             pages: Mutex::new(HashMap::new()),
             links: Mutex::new(()),
             jump_caches: Mutex::new(Vec::new()),
@@ -509,7 +526,19 @@ impl TbCache {
         bump(&jc.counts.qht_lookups);
         match self.table.lookup(key.hash(), |tb| tb.matches(key), guard) {
             Some(tb) => {
-                slot.store(tb as *const _ as *mut _, Ordering::Release);
+                let ptr = tb as *const TranslationBlock as *mut TranslationBlock;
+                slot.store(ptr, Ordering::Release);
+                // Store the entry, then read the bit (pairs with the fence in
+                // `invalidate_locked`; see the crate invariants).
+                fence(Ordering::SeqCst);
+                if tb.is_invalid() {
+                    let _ = slot.compare_exchange(
+                        ptr,
+                        std::ptr::null_mut(),
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    );
+                }
                 Some(tb)
             }
             None => {
@@ -588,6 +617,8 @@ impl TbCache {
         if tb.cflags.fetch_or(CF_INVALID, Ordering::AcqRel) & CF_INVALID != 0 {
             return false;
         }
+        // Set the bit, then read the jump-cache entries (pairs with the fence in `lookup`).
+        fence(Ordering::SeqCst);
         for jc in self.jump_caches.lock().iter() {
             jc.clear_block(tb, tb.key.pc);
         }
@@ -716,5 +747,5 @@ impl TbCache {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests;
