@@ -58,6 +58,46 @@ fn lookup_goes_through_jump_cache_then_table() {
     assert_eq!(tb.guest_pc_at(0x5000 + 64), None);
 }
 
+/// Design question 8: everything that changes how bytes translate is in the key, so one pc
+/// can have several blocks (other CPU model flags, other cflags); they are not duplicates of
+/// each other, and a jump-cache entry (one per pc) never answers for the wrong one.
+#[test]
+fn blocks_of_one_pc_with_other_key_state_are_distinct() {
+    let c = TbCache::new();
+    let jc = c.new_jump_cache();
+    let g = pin();
+    let keys = [
+        key(0x1000),
+        TbKey {
+            flags: 2,
+            ..key(0x1000)
+        },
+        TbKey {
+            cflags: 4,
+            ..key(0x1000)
+        },
+    ];
+    let mut blocks = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        let mut tb = TranslationBlock::new(
+            NewBlock {
+                key: *k,
+                guest_size: 4,
+                num_insns: 1,
+            },
+            UNLINKED,
+        );
+        tb.set_code((0x5000 + 0x100 * i) as *const u8, 16, Vec::new());
+        blocks.push(c.insert(tb, &g).expect("not a duplicate") as *const TranslationBlock);
+    }
+    for _ in 0..2 {
+        for (k, &b) in keys.iter().zip(&blocks) {
+            assert!(std::ptr::eq(c.lookup(&jc, k, &g).unwrap(), b));
+        }
+    }
+    assert_eq!(c.len(), 3);
+}
+
 #[test]
 fn invalid_blocks_are_invisible_and_unlinked() {
     let c = TbCache::new();
