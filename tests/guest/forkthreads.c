@@ -1,9 +1,11 @@
 /* fork() from a multithreaded program: the child has one thread, can create its own
- * threads, and the parent's threads keep running. */
+ * threads, and the parent's threads keep running. vfork() (what posix_spawn uses) suspends
+ * only the calling thread: the others run while the child lives. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static atomic_int stop;
@@ -36,6 +38,23 @@ int main(void) {
         waitpid(pid, &status, 0);
         printf("parent: child %d exited %d\n", round, WEXITSTATUS(status));
     }
+    /* The spinners' progress over 200 ms, then over the life of a vfork child that sleeps
+     * 200 ms: comparable, not near zero. */
+    struct timespec nap = {0, 200 * 1000 * 1000};
+    long before = atomic_load(&spins);
+    nanosleep(&nap, NULL);
+    long awake = atomic_load(&spins) - before;
+    before = atomic_load(&spins);
+    pid_t pid = vfork();
+    if (pid == 0) {
+        nanosleep(&nap, NULL);
+        _exit(7);
+    }
+    long during = atomic_load(&spins) - before;
+    int status;
+    waitpid(pid, &status, 0);
+    printf("vfork: child exited %d; other threads ran meanwhile: %s\n", WEXITSTATUS(status),
+           during > awake / 8 ? "yes" : "no");
     atomic_store(&stop, 1);
     for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
     printf("spinners ran: %s\n", atomic_load(&spins) > 0 ? "yes" : "no");

@@ -171,12 +171,45 @@ pub enum SyscallOutcome {
         /// New stack pointer requested by `clone`.
         new_sp: Option<u64>,
     },
-    /// `clone(CLONE_VM | CLONE_THREAD)`: the vCPU layer must start a new thread (not
-    /// implemented there yet) and set the parent's `rax` to the new thread id.
+    /// `clone(CLONE_VM | CLONE_THREAD)`: the vCPU layer must start a new thread and set the
+    /// parent's `rax` to the new thread id.
     NewThread(CloneRequest),
+    /// In the parent of a `vfork`: the child runs; the caller must call
+    /// [`SyscallOutcome::finish_vfork`], which waits until the child execs or exits and gives
+    /// `Return(child)`. Separate so that the vCPU layer can let its other threads run
+    /// meanwhile, as Linux suspends only the calling thread.
+    VforkParent {
+        /// The child's pid.
+        child: u32,
+        /// Read end of a close-on-exec pipe whose write end only the child holds (owned by
+        /// this outcome until `finish_vfork`).
+        exec_wait: i32,
+    },
 }
 
 impl SyscallOutcome {
+    /// For [`SyscallOutcome::VforkParent`]: waits until the child has exec'd or exited and
+    /// returns `Return(child)`; any other outcome is returned as it is.
+    pub fn finish_vfork(self) -> SyscallOutcome {
+        let SyscallOutcome::VforkParent { child, exec_wait } = self else {
+            return self;
+        };
+        // SAFETY: `exec_wait` is the read end of our pipe, owned by this outcome; we read
+        // into a local byte until EOF (the child's exec or exit closed the write end) or an
+        // error, then close it.
+        unsafe {
+            let mut b = 0u8;
+            loop {
+                let n = libc::read(exec_wait, (&mut b as *mut u8).cast(), 1);
+                if n == 0 || n < 0 && Errno::last_host() != Errno::EINTR {
+                    break;
+                }
+            }
+            libc::close(exec_wait);
+        }
+        SyscallOutcome::Return(u64::from(child))
+    }
+
     pub(crate) fn from_result(r: SysResult) -> SyscallOutcome {
         SyscallOutcome::Return(match r {
             Ok(v) => v,

@@ -211,5 +211,6 @@ pub(crate) fn format_exit(n: u64, out: &SyscallOutcome) -> String {
         SyscallOutcome::KillSelf(s) => format!(" = ? (killed by signal {s})\n"),
         SyscallOutcome::ChildReturn { .. } => " = 0 (child)\n".to_string(),
         SyscallOutcome::NewThread(_) => " = ? (new thread)\n".to_string(),
+        SyscallOutcome::VforkParent { child, .. } => format!(" = {child}\n"),
     }
 }

@@ -820,7 +820,7 @@ impl Process {
     /// ([`SyscallOutcome::NewThread`]). Without `CLONE_VM` (and for `CLONE_VM |
     /// CLONE_VFORK`, as `posix_spawn` uses) the host process forks, so the child gets a
     /// copy of the guest memory; for `CLONE_VFORK` the parent waits until the child execs
-    /// or exits. A vfork child's writes to memory are therefore not seen by the parent.
+    /// or exits ([`SyscallOutcome::VforkParent`]). A vfork child's writes to memory are therefore not seen by the parent.
     /// The caller forks with every other thread of the emulator stopped outside its locks
     /// (the vCPU layer's exclusive section); `CLONE_VM` without
     /// `CLONE_THREAD` or `CLONE_VFORK` is `ENOSYS`.
@@ -904,19 +904,12 @@ impl Process {
             let _ = self.space.write_u32(parent_tid, child as u32);
         }
         if pipe[1] >= 0 {
-            // SAFETY: closing our write end, then reading the read end into a local byte
-            // until EOF (or an error).
-            unsafe {
-                libc::close(pipe[1]);
-                let mut b = 0u8;
-                loop {
-                    let n = libc::read(pipe[0], (&mut b as *mut u8).cast(), 1);
-                    if n == 0 || n < 0 && Errno::last_host() != Errno::EINTR {
-                        break;
-                    }
-                }
-                libc::close(pipe[0]);
-            }
+            // SAFETY: closing our own write end; the read end goes to the outcome.
+            unsafe { libc::close(pipe[1]) };
+            return SyscallOutcome::VforkParent {
+                child: child as u32,
+                exec_wait: pipe[0],
+            };
         }
         SyscallOutcome::Return(child as u64)
     }

@@ -469,7 +469,7 @@ impl Env {
     fn sys(&mut self, n: u64, args: &[u64]) -> i64 {
         let mut a = [0u64; 6];
         a[..args.len()].copy_from_slice(args);
-        match self.p.syscall(&mut self.t, n, a) {
+        match self.p.syscall(&mut self.t, n, a).finish_vfork() {
             SyscallOutcome::Return(v) => v as i64,
             o => panic!("syscall {n}: {o:?}"),
         }
@@ -1008,7 +1008,13 @@ fn fork_and_vfork_then_wait() {
     for n in [nr::FORK, nr::VFORK] {
         let mut e = Env::new();
         e.mem().write_u32(e.buf, 1).unwrap();
-        match e.p.syscall(&mut e.t, n, [0; 6]) {
+        let outcome = e.p.syscall(&mut e.t, n, [0; 6]);
+        if let SyscallOutcome::Return(_) | SyscallOutcome::VforkParent { .. } = outcome {
+            // The parent of a vfork waits for the child's exec or exit in `finish_vfork`.
+            let vfork_parent = matches!(outcome, SyscallOutcome::VforkParent { .. });
+            assert_eq!(vfork_parent, n == nr::VFORK, "{outcome:?}");
+        }
+        match outcome.finish_vfork() {
             SyscallOutcome::ChildReturn { new_sp } => {
                 // In the child: touch the (copied) memory and leave at once.
                 let ok = new_sp.is_none() && e.mem().read_u32(e.buf).unwrap() == 1;

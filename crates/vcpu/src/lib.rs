@@ -764,6 +764,9 @@ impl Vcpu {
                 }
             }
             drop(section);
+            // A vfork parent waits for its child's exec with the other vCPUs running, as
+            // Linux suspends only the calling thread.
+            let outcome = outcome.finish_vfork();
             machine.exclusive.exec_start(cpu);
             outcome
         });
@@ -784,6 +787,7 @@ impl Vcpu {
                     .take_fatal_pending_signal(&mut self.thread)?;
                 Some(VcpuExit::Signal { sig, message: None })
             }
+            SyscallOutcome::VforkParent { .. } => unreachable!("finish_vfork ran above"),
             SyscallOutcome::Exit(code) => Some(VcpuExit::ThreadExit(code)),
             SyscallOutcome::ExitGroup(code) => Some(VcpuExit::Exit(code)),
             SyscallOutcome::KillSelf(sig) => Some(VcpuExit::Signal { sig, message: None }),
