@@ -1002,13 +1002,10 @@ fn translate_once<'g>(
     let (generation, writable) = space.protect_code(page);
     let mut config = machine.config.translate;
     config.smc_checks |= writable;
-    // What the frontend read, to check bytes of a second page read before it was protected.
-    let mut fetched: Vec<(u64, [u8; 16], usize)> = Vec::new();
-    let mut block = translate_block(
-        key.pc,
-        &mut |addr, buf| record_fetch(space, addr, buf, &mut fetched),
-        &config,
-    );
+    // Keeps what the frontend read, to check bytes of a second page read before it was
+    // protected.
+    let mut fetcher = CodeFetcher::new(space, true);
+    let mut block = translate_block(key.pc, &mut |addr, buf| fetcher.fetch(addr, buf), &config);
     let last = key.pc.wrapping_add(u64::from(block.guest_size.max(1)) - 1);
     let second = if last & !(GUEST_PAGE_SIZE - 1) != page {
         let page2 = last & !(GUEST_PAGE_SIZE - 1);
@@ -1016,13 +1013,10 @@ fn translate_once<'g>(
         if writable2 && !config.smc_checks {
             // The block runs into a writable page: it needs the checks too.
             config.smc_checks = true;
-            fetched.clear();
-            block = translate_block(
-                key.pc,
-                &mut |addr, buf| record_fetch(space, addr, buf, &mut fetched),
-                &config,
-            );
+            fetcher = CodeFetcher::new(space, true);
+            block = translate_block(key.pc, &mut |addr, buf| fetcher.fetch(addr, buf), &config);
         }
+        let fetched = fetcher.log.take().unwrap_or_default();
         let unchanged = fetched.iter().all(|&(addr, bytes, n)| {
             let mut now = [0; 16];
             fetch_code(space, addr, &mut now[..n]) == n && now[..n] == bytes[..n]
@@ -1179,7 +1173,8 @@ fn tier_up(
 ) -> Result<(), CacheFull> {
     let t = Instant::now();
     let space = machine.space();
-    let block = translate_block(tb.pc(), &mut |a, buf| fetch_code(space, a, buf), &t0.config);
+    let mut fetcher = CodeFetcher::new(space, false);
+    let block = translate_block(tb.pc(), &mut |a, buf| fetcher.fetch(a, buf), &t0.config);
     machine
         .stats
         .frontend_ns
@@ -1244,19 +1239,70 @@ pub fn signal_name(sig: i32) -> &'static str {
     }
 }
 
-/// [`fetch_code`], keeping a copy of what was read in `log`.
-fn record_fetch(
-    space: &GuestSpace,
-    addr: u64,
-    buf: &mut [u8],
-    log: &mut Vec<(u64, [u8; 16], usize)>,
-) -> usize {
-    let n = fetch_code(space, addr, buf);
-    let mut copy = [0; 16];
-    let k = n.min(16);
-    copy[..k].copy_from_slice(&buf[..k]);
-    log.push((addr, copy, k));
-    n
+/// How much guest code a [`CodeFetcher`] copies at once (at most to the page's end).
+const FETCH_CHUNK: usize = 256;
+
+/// Reads guest code for one translation: the frontend asks per instruction, and checking the
+/// page and copying through the address-space lock each time made vCPUs that translate at
+/// once contend on that lock; this checks and copies a chunk once, then serves from it.
+/// Optionally keeps a copy of every answer (`log`), for the second-page re-check.
+struct CodeFetcher<'a> {
+    space: &'a GuestSpace,
+    start: u64,
+    len: usize,
+    bytes: [u8; FETCH_CHUNK],
+    log: Option<Vec<(u64, [u8; 16], usize)>>,
+}
+
+impl<'a> CodeFetcher<'a> {
+    fn new(space: &'a GuestSpace, keep_log: bool) -> Self {
+        CodeFetcher {
+            space,
+            start: 0,
+            len: 0,
+            bytes: [0; FETCH_CHUNK],
+            log: keep_log.then(Vec::new),
+        }
+    }
+
+    /// Copies guest code at `addr` into `buf`, as [`fetch_code`].
+    fn fetch(&mut self, addr: u64, buf: &mut [u8]) -> usize {
+        let mut done = 0;
+        while done < buf.len() {
+            let a = addr.wrapping_add(done as u64);
+            let off = a.wrapping_sub(self.start);
+            if off >= self.len as u64 && !self.load(a) {
+                break;
+            }
+            let off = a.wrapping_sub(self.start) as usize;
+            let n = (buf.len() - done).min(self.len - off);
+            buf[done..done + n].copy_from_slice(&self.bytes[off..off + n]);
+            done += n;
+        }
+        if let Some(log) = &mut self.log {
+            let mut copy = [0; 16];
+            let k = done.min(16);
+            copy[..k].copy_from_slice(&buf[..k]);
+            log.push((addr, copy, k));
+        }
+        done
+    }
+
+    /// Makes the chunk start at `addr`; false if `addr` is not mapped executable.
+    fn load(&mut self, addr: u64) -> bool {
+        let to_page_end = GUEST_PAGE_SIZE - addr % GUEST_PAGE_SIZE;
+        let n = (FETCH_CHUNK as u64).min(to_page_end) as usize;
+        // A page is mapped whole, so checking the chunk checks what the frontend may ask.
+        if !self.space.is_mapped(addr, n as u64, Access::Exec)
+            || self.space.read(addr, &mut self.bytes[..n]).is_err()
+        {
+            self.len = 0;
+            return false;
+        }
+        self.start = addr;
+        self.len = n;
+        true
+    }
 }
 
 /// Copies guest code at `addr` into `buf`; stops at the first byte that is not mapped
