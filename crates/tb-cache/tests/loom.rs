@@ -48,16 +48,19 @@ fn write_slot(slot: &AtomicUsize, target: Option<*const u8>) {
     slot.store(target.map_or(UNLINKED, |c| c as usize), Ordering::Release);
 }
 
+/// Links `a`'s slot 0 to `b` on another thread.
+fn link_on_a_thread(tbs: &Arc<TbCache>, a: usize, b: usize) -> thread::JoinHandle<()> {
+    let tbs = tbs.clone();
+    thread::spawn(move || tbs.link(block(a), 0, block(b), &write_slot))
+}
+
 /// Linking A → B races with invalidating B: afterwards A's slot must not lead to B.
 #[test]
 fn link_against_invalidation_of_the_target() {
     loom::model(|| {
         let tbs = Arc::new(TbCache::new());
         let (a, b) = (insert(&tbs, 0x1000), insert(&tbs, 0x2000));
-        let linker = {
-            let tbs = tbs.clone();
-            thread::spawn(move || tbs.link(block(a), 0, block(b), &write_slot))
-        };
+        let linker = link_on_a_thread(&tbs, a, b);
         assert!(tbs.invalidate(block(b), &write_slot, &pin()));
         linker.join().unwrap();
         assert_eq!(block(a).jump_slots[0].load(Ordering::Acquire), UNLINKED);
@@ -71,10 +74,7 @@ fn link_against_invalidation_of_the_source() {
     loom::model(|| {
         let tbs = Arc::new(TbCache::new());
         let (a, b) = (insert(&tbs, 0x1000), insert(&tbs, 0x2000));
-        let linker = {
-            let tbs = tbs.clone();
-            thread::spawn(move || tbs.link(block(a), 0, block(b), &write_slot))
-        };
+        let linker = link_on_a_thread(&tbs, a, b);
         assert!(tbs.invalidate(block(a), &write_slot, &pin()));
         linker.join().unwrap();
         let a_slot = &block(a).jump_slots[0] as *const AtomicUsize;

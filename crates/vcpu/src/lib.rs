@@ -572,13 +572,9 @@ impl Vcpu {
                 None => match translate(&mut self.compiler, &machine, &key, &guard) {
                     Ok(tb) => tb,
                     Err(CacheFull { seen_flushes }) => {
-                        // Flush in an exclusive section; every block reference is stale after.
+                        // Every block reference is stale after the flush.
                         chain_from = None;
-                        machine.exclusive.exec_end(&self.cpu);
-                        guard.repin_after(|| {
-                            machine.flush_code_cache(seen_flushes);
-                            machine.exclusive.exec_start(&self.cpu);
-                        });
+                        flush_stopped(&machine, &self.cpu, &mut guard, seen_flushes);
                         since_repin = 0;
                         continue;
                     }
@@ -624,11 +620,7 @@ impl Vcpu {
                         tier_up(&mut self.compiler, &machine, tb, t0)
                     {
                         chain_from = None;
-                        machine.exclusive.exec_end(&self.cpu);
-                        guard.repin_after(|| {
-                            machine.flush_code_cache(seen_flushes);
-                            machine.exclusive.exec_start(&self.cpu);
-                        });
+                        flush_stopped(&machine, &self.cpu, &mut guard, seen_flushes);
                         since_repin = 0;
                         continue;
                     }
@@ -1190,6 +1182,16 @@ fn tier_up(
         machine.stats.tier_ups.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
+}
+
+/// Flushes the full code cache in an exclusive section, with `cpu` stopped and unpinned
+/// meanwhile (the caller must drop every block reference first).
+fn flush_stopped(machine: &Machine, cpu: &exclusive::Cpu, guard: &mut Guard, seen_flushes: u64) {
+    machine.exclusive.exec_end(cpu);
+    guard.repin_after(|| {
+        machine.flush_code_cache(seen_flushes);
+        machine.exclusive.exec_start(cpu);
+    });
 }
 
 /// The background compiler: tiers up the blocks the vCPUs ask for, until the machine goes.
