@@ -428,7 +428,12 @@ fn incdec(t: &mut Tr, ins: &Instruction) -> R {
     let d = t.opnd(ins, 0)?;
     let size = d.size();
     let inc = ins.mnemonic() == M::Inc;
-    let c = t.flag_cf();
+    // The carry inc/dec keep, unless nothing reads it.
+    let c = if t.live & flags::CF != 0 {
+        t.flag_cf()
+    } else {
+        t.cst(0)
+    };
     let one = t.cst(1);
     let op = if inc { BinOp::Add } else { BinOp::Sub };
     let r = match d {
@@ -593,6 +598,10 @@ fn shift_flags(
     known: Option<u64>,
     body: impl FnOnce(&mut Tr) -> (u64, Temp, Temp),
 ) {
+    if t.live & flags::OSZAPC == 0 {
+        // Nothing reads them: leave the flags alone whatever the count.
+        return;
+    }
     match known {
         Some(0) => {}
         Some(_) => {
@@ -667,7 +676,12 @@ fn rotate(t: &mut Tr, ins: &Instruction) -> R {
     };
     t.write(d, r);
     shift_flags(t, cnt, known, |t| {
-        let f = t.flags_all();
+        // Rotates keep SF, ZF, AF, PF.
+        let f = if t.live & (flags::OSZAPC & !(flags::CF | flags::OF)) != 0 {
+            t.flags_all()
+        } else {
+            t.cst(0)
+        };
         let f = t.bini(BinOp::AndNot, f, flags::CF | flags::OF);
         let msb = t.extract(r, (bits - 1) as u8, 1);
         let (cf, of) = if left {
@@ -809,7 +823,12 @@ fn bittest(t: &mut Tr, ins: &Instruction) -> R {
     };
     let cf = t.bin(BinOp::Shr, old, bit);
     let cf = t.bini(BinOp::And, cf, 1);
-    let f = t.flags_all();
+    // bt keeps the other flags.
+    let f = if t.live & (flags::OSZAPC & !flags::CF) != 0 {
+        t.flags_all()
+    } else {
+        t.cst(0)
+    };
     let f = t.bini(BinOp::AndNot, f, flags::CF);
     let f = t.bin(BinOp::Or, f, cf);
     t.set_cc_eflags(f);
