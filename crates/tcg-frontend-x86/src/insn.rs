@@ -153,17 +153,21 @@ pub(crate) fn translate_insn(t: &mut Tr, ins: &Instruction) -> R {
         Jo | Jno | Jb | Jae | Je | Jne | Jbe | Ja | Js | Jns | Jp | Jnp | Jl | Jge | Jle | Jg => {
             let target = branch_target(ins)?;
             let (c, a, b) = t.cond(cc_code(ins)?);
+            if t.region.continues_after(t.pc) {
+                t.branch_within(c, a, b, target);
+                return ok();
+            }
             t.sync_cc();
             let taken = t.label();
             t.brcond(c, a, b, taken);
-            t.goto_tb(1, t.next);
+            t.goto_tb(t.next);
             t.set_label(taken);
-            t.goto_tb(0, target);
+            t.goto_tb(target);
             Ok(Flow::End)
         }
         Jmp => {
             if ins.op_kind(0) == OpKind::NearBranch64 {
-                t.goto_tb(0, ins.near_branch64());
+                t.goto_tb(ins.near_branch64());
             } else {
                 let o = t.opnd(ins, 0)?;
                 if o.size() != 8 {
@@ -187,7 +191,7 @@ pub(crate) fn translate_insn(t: &mut Tr, ins: &Instruction) -> R {
             let ret = t.cst(t.next);
             push_val(t, ret, 8);
             match target {
-                None => t.goto_tb(0, ins.near_branch64()),
+                None => t.goto_tb(ins.near_branch64()),
                 Some(v) => t.goto_ptr(v),
             }
             Ok(Flow::End)
@@ -1212,9 +1216,9 @@ fn loops(t: &mut Tr, ins: &Instruction) -> R {
             }
         }
     }
-    t.goto_tb(1, t.next);
+    t.goto_tb(t.next);
     t.set_label(taken);
-    t.goto_tb(0, target);
+    t.goto_tb(target);
     Ok(Flow::End)
 }
 

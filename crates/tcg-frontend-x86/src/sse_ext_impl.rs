@@ -285,18 +285,29 @@ fn pcmpstr(a: u128, b: u128, imm: u64, lens: Option<(i64, i64)>) -> (u32, bool, 
     let words = imm & 1 != 0;
     let signed = imm & 2 != 0;
     let n: u32 = if words { 8 } else { 16 };
-    let bits = if words { 16 } else { 8 };
     // The elements, extended once (this is hot in glibc's strcspn/strpbrk/strspn).
     let unpack = |v: u128| -> [i64; 16] {
-        std::array::from_fn(|i| {
-            let i = i as u32 % n;
-            let x = ((v >> (i * bits)) as u64) & ((1u64 << bits) - 1);
-            if signed {
-                sx(x, bits)
-            } else {
-                x as i64
+        let mut e = [0i64; 16];
+        let bytes = v.to_le_bytes();
+        if words {
+            for (i, w) in bytes.chunks_exact(2).enumerate() {
+                let x = u16::from_le_bytes([w[0], w[1]]);
+                e[i] = if signed {
+                    i64::from(x as i16)
+                } else {
+                    i64::from(x)
+                };
             }
-        })
+        } else {
+            for (i, &x) in bytes.iter().enumerate() {
+                e[i] = if signed {
+                    i64::from(x as i8)
+                } else {
+                    i64::from(x)
+                };
+            }
+        }
+        e
     };
     let (ua, ub) = (unpack(a), unpack(b));
     let elem = |v: &[i64; 16], i: u32| v[i as usize];

@@ -82,6 +82,30 @@ pub(crate) struct Tr<'c> {
     /// The arithmetic flags (RFLAGS positions) that may be read after the current
     /// instruction (see [`crate::liveness`]); the others need not be computed.
     pub(crate) live: u64,
+    /// The targets the two jump slots were given (an exit to a third target looks its block
+    /// up instead).
+    slot_targets: [Option<u64>; 2],
+    /// Conditional branches inside the block, when it goes on after them.
+    pub(crate) region: Region,
+}
+
+/// What the translator knows of the rest of the block: conditional branches do not end a
+/// block unless they are its last instruction; a branch forward to an instruction of the
+/// block becomes a branch to a label there, one elsewhere a side exit.
+#[derive(Default)]
+pub(crate) struct Region {
+    /// The start of every instruction the block will translate, in order.
+    starts: Vec<u64>,
+    /// Labels of branch targets inside the block, with the static `cc_op` each branch to it
+    /// had (all synced to the state).
+    targets: Vec<(u64, Label, Vec<Option<u64>>)>,
+}
+
+impl Region {
+    /// True if the instruction at `pc` is not the block's last one.
+    pub(crate) fn continues_after(&self, pc: u64) -> bool {
+        self.starts.last().is_some_and(|&l| l > pc)
+    }
 }
 
 const REG_NAMES: [&str; 16] = [
@@ -135,6 +159,8 @@ impl<'c> Tr<'c> {
             pc,
             next: pc,
             live: crate::liveness::ALL,
+            slot_targets: [None; 2],
+            region: Region::default(),
         }
     }
 
@@ -784,8 +810,24 @@ impl<'c> Tr<'c> {
 
     // ---- exits ----
 
-    /// Leaves the block through jump slot `slot` to guest pc `target` (direct).
-    pub(crate) fn goto_tb(&mut self, slot: u8, target: u64) {
+    /// Leaves the block for guest pc `target` (direct): through the jump slot given that
+    /// target, or a free one; with both taken by other targets, by looking the target up.
+    pub(crate) fn goto_tb(&mut self, target: u64) {
+        let slot = match self.slot_targets.iter().position(|&s| s == Some(target)) {
+            Some(i) => Some(i),
+            None => {
+                let free = self.slot_targets.iter().position(|s| s.is_none());
+                if let Some(i) = free {
+                    self.slot_targets[i] = Some(target);
+                }
+                free
+            }
+        };
+        let Some(slot) = slot.map(|s| s as u8) else {
+            let t = self.cst(target);
+            self.goto_ptr(t);
+            return;
+        };
         self.sync_cc_side();
         self.movi(self.rip, target);
         if self.cfg.single_step {
@@ -796,6 +838,55 @@ impl<'c> Tr<'c> {
             self.b.push(Op::GotoStart { slot });
         } else {
             self.b.push(Op::GotoTb { slot });
+        }
+    }
+
+    /// A conditional branch to `target` on `a cond b` (flags already read): a branch to a
+    /// label if `target` is an instruction further on in the block, else a side exit.
+    /// Only for a branch the block goes on after ([`Region::continues_after`]).
+    pub(crate) fn branch_within(&mut self, cond: Cond, a: Temp, b: Temp, target: u64) {
+        self.sync_cc();
+        let inside = target > self.pc && self.region.starts.binary_search(&target).is_ok();
+        if inside {
+            let cc = self.cc;
+            let label = match self.region.targets.iter_mut().find(|e| e.0 == target) {
+                Some(e) => {
+                    e.2.push(cc);
+                    e.1
+                }
+                None => {
+                    let l = self.label();
+                    self.region.targets.push((target, l, vec![cc]));
+                    l
+                }
+            };
+            self.brcond(cond, a, b, label);
+        } else {
+            let stay = self.label();
+            self.brcond(cond.invert(), a, b, stay);
+            self.goto_tb(target);
+            self.set_label(stay);
+        }
+    }
+
+    /// Places the label of branches to the instruction at `pc`, if any, merging the static
+    /// flags state of the paths that meet there.
+    fn place_target(&mut self, pc: u64, fallthrough: bool) {
+        let Some(i) = self.region.targets.iter().position(|e| e.0 == pc) else {
+            return;
+        };
+        let (_, label, mut ccs) = self.region.targets.swap_remove(i);
+        if fallthrough {
+            self.sync_cc();
+            ccs.push(self.cc);
+        }
+        self.set_label(label);
+        let first = ccs[0];
+        if first.is_some() && ccs.iter().all(|&c| c == first) {
+            self.cc = first;
+            self.cc_dirty = false;
+        } else {
+            self.cc_dynamic();
         }
     }
 
@@ -903,8 +994,9 @@ fn predecode(
         }
         v.push(ins);
         cur = ins.next_ip();
-        if ins.flow_control() != FlowControl::Next || v.len() as u32 >= max || cur & !0xfff != page
-        {
+        // A conditional branch does not end the block (unless it is at its end anyway).
+        let goes_on = ins.flow_control() == FlowControl::Next || is_jcc(&ins);
+        if !goes_on || v.len() as u32 >= max || cur & !0xfff != page {
             break;
         }
     }
@@ -922,6 +1014,9 @@ fn translate_with(
     live: Option<&[u64]>,
 ) -> Result<Block, ()> {
     let mut t = Tr::new(pc, cfg);
+    if !cfg.single_step {
+        t.region.starts = pre.iter().map(|i| i.ip()).collect();
+    }
     let req = t.b.new_temp(Type::I32);
     t.b.push(Op::LoadState {
         dst: req,
@@ -946,6 +1041,7 @@ fn translate_with(
     let mut n = 0u32;
     loop {
         let i = n as usize;
+        t.place_target(cur, true);
         t.pc = cur;
         t.b.push(Op::InsnStart { pc: cur });
         n += 1;
@@ -996,7 +1092,7 @@ fn translate_with(
             break;
         }
         if n >= max || cur & !0xfff != page {
-            t.goto_tb(0, cur);
+            t.goto_tb(cur);
             break;
         }
         if cfg.smc_checks {
@@ -1020,6 +1116,13 @@ fn translate_with(
             t.set_label(go_on);
         }
     }
+    // Branches to instructions the translation did not reach (it ended early): exits.
+    while let Some((target, label, _)) = t.region.targets.pop() {
+        t.set_label(label);
+        // Every branch here stored its cc_op in the state.
+        t.cc_dynamic();
+        t.goto_tb(target);
+    }
     t.set_label(exit_label);
     t.movi(t.rip, pc);
     t.b.push(Op::ExitTb {
@@ -1032,6 +1135,30 @@ fn translate_with(
         panic!("x86 frontend produced invalid IR: {e}\n{}", t.b);
     }
     Ok(t.b)
+}
+
+/// True for `jcc rel` (not the `loop`/`jrcxz` family).
+fn is_jcc(ins: &Instruction) -> bool {
+    use iced_x86::Mnemonic as M;
+    matches!(
+        ins.mnemonic(),
+        M::Jo
+            | M::Jno
+            | M::Jb
+            | M::Jae
+            | M::Je
+            | M::Jne
+            | M::Jbe
+            | M::Ja
+            | M::Js
+            | M::Jns
+            | M::Jp
+            | M::Jnp
+            | M::Jl
+            | M::Jge
+            | M::Jle
+            | M::Jg
+    ) && ins.op0_kind() == OpKind::NearBranch64
 }
 
 /// True if iced decodes `code` as one of the `...ECX` (32-bit address size) loop forms.
