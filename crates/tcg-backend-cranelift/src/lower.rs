@@ -200,7 +200,9 @@ impl Compiler {
         }
         for op in &block.ops {
             match *op {
-                Op::GotoTb { slot } if jump_slots[usize::from(slot)].is_null() => {
+                Op::GotoTb { slot } | Op::GotoStart { slot }
+                    if jump_slots[usize::from(slot)].is_null() =>
+                {
                     return Err(CompileError::Unsupported(format!(
                         "goto_tb {slot} without a jump slot"
                     )))
@@ -263,6 +265,8 @@ struct Lower<'a> {
     flow: GlobalFlow,
     /// Index in `block.ops` of the op being lowered.
     op_index: usize,
+    /// Where `GotoStart` branches back to (after the entry loads), if it may.
+    start: Option<ir::Block>,
     /// The current Cranelift block is terminated (following ops are unreachable until a label).
     terminated: bool,
     barriers: Barriers,
@@ -334,6 +338,7 @@ impl<'a> Lower<'a> {
             globals,
             flow,
             op_index: 0,
+            start: None,
             terminated: false,
             barriers: Barriers::UNKNOWN,
             weak: backend.memory_model() == MemoryModel::Weak,
@@ -341,6 +346,16 @@ impl<'a> Lower<'a> {
             pcs: Vec::new(),
         };
         l.load_globals_at_entry();
+        let loops = block
+            .ops
+            .iter()
+            .any(|op| matches!(op, Op::GotoStart { .. }));
+        if loops && backend.config.block_valid_offset.is_some() {
+            let start = l.b.create_block();
+            l.b.ins().jump(start, &[]);
+            l.b.switch_to_block(start);
+            l.start = Some(start);
+        }
         l
     }
 
@@ -423,6 +438,26 @@ impl<'a> Lower<'a> {
                 self.b.ins().iconst(ty, (v & m) as i64)
             }
         }
+    }
+
+    /// The float (`f64` for an `i64`, `f32` for an `i32`) with the bits of `x`.
+    fn to_float(&mut self, x: Value) -> Value {
+        let fty = if self.b.func.dfg.value_type(x) == types::I64 {
+            types::F64
+        } else {
+            types::F32
+        };
+        self.b.ins().bitcast(fty, MemFlagsData::new(), x)
+    }
+
+    /// The integer with the bits of float `x` (the inverse of [`Lower::to_float`]).
+    fn from_float(&mut self, x: Value) -> Value {
+        let ity = if self.b.func.dfg.value_type(x) == types::F64 {
+            types::I64
+        } else {
+            types::I32
+        };
+        self.b.ins().bitcast(ity, MemFlagsData::new(), x)
     }
 
     fn fence(&mut self) {
@@ -606,6 +641,19 @@ impl<'a> Lower<'a> {
                 let v = self.iconst(cl_type(self.ty(dst)), imm);
                 self.set(dst, v);
             }
+            Op::Binary { op, dst, a, b } if op.is_float() => {
+                let (x, y) = (self.get(a), self.get(b));
+                let (x, y) = (self.to_float(x), self.to_float(y));
+                let ins = self.b.ins();
+                let v = match op {
+                    BinOp::FAdd => ins.fadd(x, y),
+                    BinOp::FSub => ins.fsub(x, y),
+                    BinOp::FMul => ins.fmul(x, y),
+                    _ => ins.fdiv(x, y),
+                };
+                let v = self.from_float(v);
+                self.set(dst, v);
+            }
             Op::Binary { op, dst, a, b } => {
                 let (x, y) = (self.get(a), self.get(b));
                 let ins = self.b.ins();
@@ -628,6 +676,9 @@ impl<'a> Lower<'a> {
                     BinOp::Sar => ins.sshr(x, y),
                     BinOp::Rotl => ins.rotl(x, y),
                     BinOp::Rotr => ins.rotr(x, y),
+                    BinOp::FAdd | BinOp::FSub | BinOp::FMul | BinOp::FDiv => {
+                        unreachable!("lowered above")
+                    }
                 };
                 self.set(dst, v);
             }
@@ -640,6 +691,11 @@ impl<'a> Lower<'a> {
                     UnOp::Clz => self.b.ins().clz(x),
                     UnOp::Ctz => self.b.ins().ctz(x),
                     UnOp::Popcnt => self.b.ins().popcnt(x),
+                    UnOp::FSqrt => {
+                        let f = self.to_float(x);
+                        let r = self.b.ins().sqrt(f);
+                        self.from_float(r)
+                    }
                     UnOp::Bswap16 => self.bswap_low(x, ty, types::I16),
                     UnOp::Bswap32 => self.bswap_low(x, ty, types::I32),
                     UnOp::Bswap64 => {
@@ -883,20 +939,24 @@ impl<'a> Lower<'a> {
                     self.set(r, v);
                 }
             }
-            Op::GotoTb { slot } => {
-                self.store_written_globals();
-                let slot_addr = self.jump_slots[usize::from(slot)] as u64;
-                let p = self.iconst(types::I64, slot_addr);
-                let target = self
-                    .b
-                    .ins()
-                    .atomic_load(types::I64, MemFlagsData::trusted(), p);
-                let from = self.iconst(types::I64, self.tb_tag | u64::from(slot));
-                let sig = self.b.import_signature(block_signature());
-                let env = self.env;
-                self.b.ins().return_call_indirect(sig, target, &[env, from]);
-                self.terminated = true;
+            Op::GotoStart { slot } => {
+                if let (Some(start), Some(off)) =
+                    (self.start, self.backend.config.block_valid_offset)
+                {
+                    // Loop while the block is valid; once invalidated, leave as GotoTb does
+                    // (its slots are unlinked by then).
+                    let w = self.iconst(types::I64, self.tb_tag.wrapping_add(off as i64 as u64));
+                    let word = self
+                        .b
+                        .ins()
+                        .atomic_load(types::I32, MemFlagsData::trusted(), w);
+                    let leave = self.b.create_block();
+                    self.b.ins().brif(word, leave, &[], start, &[]);
+                    self.b.switch_to_block(leave);
+                }
+                self.goto_tb(slot);
             }
+            Op::GotoTb { slot } => self.goto_tb(slot),
             Op::ExitTb { code } => {
                 self.store_written_globals();
                 let v = self.iconst(types::I64, u64::from(code) << 2);
@@ -930,6 +990,23 @@ impl<'a> Lower<'a> {
                 self.terminated = true;
             }
         }
+    }
+
+    /// Leaves through jump slot `slot`: stores what the paths here wrote and tail-calls the
+    /// slot's target (the next block, or the unlinked stub).
+    fn goto_tb(&mut self, slot: u8) {
+        self.store_written_globals();
+        let slot_addr = self.jump_slots[usize::from(slot)] as u64;
+        let p = self.iconst(types::I64, slot_addr);
+        let target = self
+            .b
+            .ins()
+            .atomic_load(types::I64, MemFlagsData::trusted(), p);
+        let from = self.iconst(types::I64, self.tb_tag | u64::from(slot));
+        let sig = self.b.import_signature(block_signature());
+        let env = self.env;
+        self.b.ins().return_call_indirect(sig, target, &[env, from]);
+        self.terminated = true;
     }
 
     /// The inline jump-cache probe of `LookupAndGotoPtr` (see [`crate::JumpCacheProbe`]):
@@ -1135,7 +1212,13 @@ impl GlobalFlow {
         };
         let mut entry = 0u128;
         let mut stores = vec![0u128; n_ops + 1];
-        let (mut may, mut def) = (0u128, 0u128);
+        // A block that may branch back to its start is entered with everything it writes
+        // possibly dirty (from an earlier iteration) and nothing defined.
+        let loops = block
+            .ops
+            .iter()
+            .any(|op| matches!(op, Op::GotoStart { .. }));
+        let (mut may, mut def) = (if loops { written_all } else { 0 }, 0u128);
         let mut live = true;
         for (i, op) in block.ops.iter().enumerate() {
             if let Op::SetLabel { label } = *op {
@@ -1164,7 +1247,10 @@ impl GlobalFlow {
             });
             let sync = match *op {
                 Op::Call { helper, .. } => helper.flags.reads_state || helper.flags.writes_state,
-                Op::GotoTb { .. } | Op::ExitTb { .. } | Op::LookupAndGotoPtr => true,
+                Op::GotoTb { .. }
+                | Op::GotoStart { .. }
+                | Op::ExitTb { .. }
+                | Op::LookupAndGotoPtr => true,
                 _ => false,
             };
             if sync {
@@ -1189,7 +1275,10 @@ impl GlobalFlow {
                     merge(&mut at_label[label.0 as usize], may, def);
                     live = false;
                 }
-                Op::GotoTb { .. } | Op::ExitTb { .. } | Op::LookupAndGotoPtr => live = false,
+                Op::GotoTb { .. }
+                | Op::GotoStart { .. }
+                | Op::ExitTb { .. }
+                | Op::LookupAndGotoPtr => live = false,
                 _ => {}
             }
         }

@@ -156,6 +156,34 @@ impl Gen {
         TYPES[self.rng.gen_range(0..3)]
     }
 
+    /// Replaces a NaN in float result `x` by one fixed NaN: which operand's NaN the host
+    /// propagates may depend on how each side ordered a commutative operation.
+    fn canonical_nan(&mut self, ty: Type, x: Temp) {
+        let (shift, inf) = if ty == Type::I64 {
+            (1, 0xffe0_0000_0000_0000u64)
+        } else {
+            (1, 0xff00_0000u64)
+        };
+        let sh = self.konst(ty, shift);
+        let x2 = self.b.new_temp(ty);
+        self.b.push(Op::Binary {
+            op: BinOp::Shl,
+            dst: x2,
+            a: x,
+            b: sh,
+        });
+        let inf = self.konst(ty, inf);
+        let nan = self.konst(ty, 0x7ff8_0000_0000_0000 >> (64 - ty.bits()));
+        self.b.push(Op::Select {
+            cond: Cond::Gtu,
+            dst: x,
+            a: x2,
+            b: inf,
+            t: nan,
+            f: x,
+        });
+    }
+
     fn konst(&mut self, ty: Type, v: u64) -> Temp {
         self.b.constant(ty, v)
     }
@@ -211,7 +239,7 @@ impl Gen {
                 } else {
                     &[
                         Add, Sub, Mul, MulHu, MulHs, DivU, DivS, RemU, RemS, And, Or, Xor, AndNot,
-                        Shl, Shr, Sar, Rotl, Rotr,
+                        Shl, Shr, Sar, Rotl, Rotr, FAdd, FSub, FMul, FDiv,
                     ]
                 };
                 let op = ops[self.rng.gen_range(0..ops.len())];
@@ -238,6 +266,9 @@ impl Gen {
                 }
                 let dst = self.dst(ty);
                 self.b.push(Op::Binary { op, dst, a, b });
+                if op.is_float() {
+                    self.canonical_nan(ty, dst);
+                }
             }
             4 | 5 => {
                 use UnOp::*;
@@ -245,12 +276,15 @@ impl Gen {
                 let ops: &[UnOp] = if ty == Type::I128 {
                     &[Not]
                 } else {
-                    &[Neg, Not, Clz, Ctz, Popcnt, Bswap16, Bswap32, Bswap64]
+                    &[Neg, Not, Clz, Ctz, Popcnt, Bswap16, Bswap32, Bswap64, FSqrt]
                 };
                 let op = ops[self.rng.gen_range(0..ops.len())];
                 let src = self.pick(ty);
                 let dst = self.dst(ty);
                 self.b.push(Op::Unary { op, dst, src });
+                if op == FSqrt {
+                    self.canonical_nan(ty, dst);
+                }
             }
             6 | 7 => {
                 use Conv::*;

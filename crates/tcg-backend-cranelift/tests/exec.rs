@@ -126,6 +126,75 @@ fn a_self_chained_block_loops_a_million_times_without_growing_the_stack() {
     assert_eq!(env.u64(0), 1_000_000);
 }
 
+#[test]
+fn goto_start_loops_inside_the_block_while_its_word_is_zero() {
+    let mem = GuestMem::new();
+    let mut cfg = tcg_backend_cranelift::BackendConfig::new(mem.base as u64, GUEST_SIZE, 0);
+    cfg.cache_capacity = 1 << 20;
+    cfg.block_valid_offset = Some(0);
+    let be = tcg_backend_cranelift::Backend::new(cfg).expect("backend");
+    let mut c = Compiler::new();
+    let slots = Slots::new(&be);
+    // rax += 1; rbx += 2; if rax == 1_000_000 exit 9 else goto_start 0 (slot never linked).
+    let mut b = Block::new(0x1000);
+    let rax = b.global(Type::I64, RAX, "rax");
+    let rbx = b.global(Type::I64, RBX, "rbx");
+    let one = b.constant(Type::I64, 1);
+    let two = b.constant(Type::I64, 2);
+    let n = b.constant(Type::I64, 1_000_000);
+    let done = b.new_label();
+    b.push(Op::InsnStart { pc: 0x1000 });
+    b.push(Op::Binary {
+        op: BinOp::Add,
+        dst: rax,
+        a: rax,
+        b: one,
+    });
+    b.push(Op::Binary {
+        op: BinOp::Add,
+        dst: rbx,
+        a: rbx,
+        b: two,
+    });
+    b.push(Op::BrCond {
+        cond: Cond::Eq,
+        a: rax,
+        b: n,
+        label: done,
+    });
+    b.push(Op::GotoStart { slot: 0 });
+    b.push(Op::SetLabel { label: done });
+    b.push(Op::ExitTb { code: 9 });
+    // The block's validity word is the tag's target.
+    let word: &'static std::sync::atomic::AtomicU32 =
+        Box::leak(Box::new(std::sync::atomic::AtomicU32::new(0)));
+    let tag = word as *const _ as u64;
+    let cb = c.compile(&be, &b, tag, slots.ptrs()).unwrap();
+    let mut env = Env::new();
+    // SAFETY: a live block of this backend; env, guest memory and the word are valid.
+    let e = unsafe { be.execute(env.ptr(), cb.code) };
+    assert_eq!(e, BlockExit::Exit(9));
+    assert_eq!(env.u64(RAX as usize), 1_000_000);
+    assert_eq!(
+        env.u64(RBX as usize),
+        2_000_000,
+        "globals written back at the exit"
+    );
+    // Invalidated: the first goto_start leaves through its (unlinked) slot.
+    word.store(1, Ordering::Release);
+    let mut env = Env::new();
+    // SAFETY: as above.
+    let e = unsafe { be.execute(env.ptr(), cb.code) };
+    assert_eq!(
+        e,
+        BlockExit::Unchained {
+            tb_tag: tag,
+            slot: 0
+        }
+    );
+    assert_eq!((env.u64(RAX as usize), env.u64(RBX as usize)), (1, 2));
+}
+
 /// Code addresses for `lookup`, indexed by `rip & 7`.
 static TABLE: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
 

@@ -153,17 +153,21 @@ pub(crate) fn translate_insn(t: &mut Tr, ins: &Instruction) -> R {
         Jo | Jno | Jb | Jae | Je | Jne | Jbe | Ja | Js | Jns | Jp | Jnp | Jl | Jge | Jle | Jg => {
             let target = branch_target(ins)?;
             let (c, a, b) = t.cond(cc_code(ins)?);
+            if t.region.continues_after(t.pc) {
+                t.branch_within(c, a, b, target);
+                return ok();
+            }
             t.sync_cc();
             let taken = t.label();
             t.brcond(c, a, b, taken);
-            t.goto_tb(1, t.next);
+            t.goto_tb(t.next);
             t.set_label(taken);
-            t.goto_tb(0, target);
+            t.goto_tb(target);
             Ok(Flow::End)
         }
         Jmp => {
             if ins.op_kind(0) == OpKind::NearBranch64 {
-                t.goto_tb(0, ins.near_branch64());
+                t.goto_tb(ins.near_branch64());
             } else {
                 let o = t.opnd(ins, 0)?;
                 if o.size() != 8 {
@@ -187,7 +191,7 @@ pub(crate) fn translate_insn(t: &mut Tr, ins: &Instruction) -> R {
             let ret = t.cst(t.next);
             push_val(t, ret, 8);
             match target {
-                None => t.goto_tb(0, ins.near_branch64()),
+                None => t.goto_tb(ins.near_branch64()),
                 Some(v) => t.goto_ptr(v),
             }
             Ok(Flow::End)
@@ -428,7 +432,12 @@ fn incdec(t: &mut Tr, ins: &Instruction) -> R {
     let d = t.opnd(ins, 0)?;
     let size = d.size();
     let inc = ins.mnemonic() == M::Inc;
-    let c = t.flag_cf();
+    // The carry inc/dec keep, unless nothing reads it.
+    let c = if t.live & flags::CF != 0 {
+        t.flag_cf()
+    } else {
+        t.cst(0)
+    };
     let one = t.cst(1);
     let op = if inc { BinOp::Add } else { BinOp::Sub };
     let r = match d {
@@ -593,6 +602,10 @@ fn shift_flags(
     known: Option<u64>,
     body: impl FnOnce(&mut Tr) -> (u64, Temp, Temp),
 ) {
+    if t.live & flags::OSZAPC == 0 {
+        // Nothing reads them: leave the flags alone whatever the count.
+        return;
+    }
     match known {
         Some(0) => {}
         Some(_) => {
@@ -667,7 +680,12 @@ fn rotate(t: &mut Tr, ins: &Instruction) -> R {
     };
     t.write(d, r);
     shift_flags(t, cnt, known, |t| {
-        let f = t.flags_all();
+        // Rotates keep SF, ZF, AF, PF.
+        let f = if t.live & (flags::OSZAPC & !(flags::CF | flags::OF)) != 0 {
+            t.flags_all()
+        } else {
+            t.cst(0)
+        };
         let f = t.bini(BinOp::AndNot, f, flags::CF | flags::OF);
         let msb = t.extract(r, (bits - 1) as u8, 1);
         let (cf, of) = if left {
@@ -809,7 +827,12 @@ fn bittest(t: &mut Tr, ins: &Instruction) -> R {
     };
     let cf = t.bin(BinOp::Shr, old, bit);
     let cf = t.bini(BinOp::And, cf, 1);
-    let f = t.flags_all();
+    // bt keeps the other flags.
+    let f = if t.live & (flags::OSZAPC & !flags::CF) != 0 {
+        t.flags_all()
+    } else {
+        t.cst(0)
+    };
     let f = t.bini(BinOp::AndNot, f, flags::CF);
     let f = t.bin(BinOp::Or, f, cf);
     t.set_cc_eflags(f);
@@ -1193,9 +1216,9 @@ fn loops(t: &mut Tr, ins: &Instruction) -> R {
             }
         }
     }
-    t.goto_tb(1, t.next);
+    t.goto_tb(t.next);
     t.set_label(taken);
-    t.goto_tb(0, target);
+    t.goto_tb(target);
     Ok(Flow::End)
 }
 

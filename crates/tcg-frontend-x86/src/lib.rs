@@ -42,9 +42,11 @@ mod f80;
 mod fx;
 mod helpers;
 mod insn;
+mod liveness;
 mod sse;
 mod sse_ext;
 mod sse_ext_impl;
+mod sse_fast;
 mod sse_impl;
 mod state;
 mod translate;
@@ -228,6 +230,10 @@ pub struct TranslateConfig {
     /// raises the flag (through the fault handler), and the rest of the block, translated
     /// from the old bytes, must not run.
     pub smc_checks: bool,
+    /// A guess at the state's `cc_op` when the block starts (e.g. the one its runs in the
+    /// interpreter saw): flags read before the block sets any are computed inline under the
+    /// guess, after checking it (correct whatever the state holds). `None`: no guess.
+    pub entry_cc: Option<u64>,
 }
 
 impl Default for TranslateConfig {
@@ -237,6 +243,7 @@ impl Default for TranslateConfig {
             cpu: CpuModel::BASELINE,
             single_step: false,
             smc_checks: false,
+            entry_cc: None,
         }
     }
 }

@@ -105,7 +105,7 @@ impl Tr<'_> {
         Ok(16)
     }
 
-    fn sse_call(&mut self, op: u32, d: usize, s: usize, imm: u64) -> Temp {
+    pub(crate) fn sse_call(&mut self, op: u32, d: usize, s: usize, imm: u64) -> Temp {
         let o = self.cst(u64::from(op));
         let d = self.cst(d as u64);
         let s = self.cst(s as u64);
@@ -256,6 +256,9 @@ pub(crate) fn translate_sse(t: &mut Tr, ins: &Instruction) -> R {
         return Err(Unsupported);
     }
     if let Some(r) = crate::sse_ext::translate(t, ins) {
+        return r;
+    }
+    if let Some(r) = crate::sse_fast::translate(t, ins) {
         return r;
     }
     match m {

@@ -285,30 +285,63 @@ fn pcmpstr(a: u128, b: u128, imm: u64, lens: Option<(i64, i64)>) -> (u32, bool, 
     let words = imm & 1 != 0;
     let signed = imm & 2 != 0;
     let n: u32 = if words { 8 } else { 16 };
-    let bits = if words { 16 } else { 8 };
-    let elem = |v: u128, i: u32| -> i64 {
-        let x = ((v >> (i * bits)) as u64) & ((1u64 << bits) - 1);
-        if signed {
-            sx(x, bits)
+    // The elements, extended once (this is hot in glibc's strcspn/strpbrk/strspn).
+    let unpack = |v: u128| -> [i64; 16] {
+        let mut e = [0i64; 16];
+        let bytes = v.to_le_bytes();
+        if words {
+            for (i, w) in bytes.chunks_exact(2).enumerate() {
+                let x = u16::from_le_bytes([w[0], w[1]]);
+                e[i] = if signed {
+                    i64::from(x as i16)
+                } else {
+                    i64::from(x)
+                };
+            }
         } else {
-            x as i64
+            for (i, &x) in bytes.iter().enumerate() {
+                e[i] = if signed {
+                    i64::from(x as i8)
+                } else {
+                    i64::from(x)
+                };
+            }
         }
+        e
     };
-    let implicit_len = |v: u128| (0..n).find(|&i| elem(v, i) == 0).unwrap_or(n);
+    let (ua, ub) = (unpack(a), unpack(b));
+    let elem = |v: &[i64; 16], i: u32| v[i as usize];
+    let implicit_len = |v: &[i64; 16]| (0..n).find(|&i| elem(v, i) == 0).unwrap_or(n);
     let (la, lb) = match lens {
         Some((x, y)) => {
             let l = |v: i64| v.unsigned_abs().min(u64::from(n)) as u32;
             (l(x), l(y))
         }
-        None => (implicit_len(a), implicit_len(b)),
+        None => (implicit_len(&ua), implicit_len(&ub)),
     };
     let agg = (imm >> 2) & 3;
+    // Equal-any on bytes: a set of the first operand's bytes (equality ignores signedness).
+    let byte_set = (agg == 0 && !words).then(|| {
+        let mut set = [0u64; 4];
+        for &x in &ua[..la as usize] {
+            let x = x as u8;
+            set[usize::from(x >> 6)] |= 1 << (x & 63);
+        }
+        set
+    });
+    let (a, b) = (&ua, &ub);
     let mut res1 = 0u32;
     for i in 0..n {
         let bi = elem(b, i);
         let bit = match agg {
             // Equal any.
-            0 => i < lb && (0..la).any(|j| elem(a, j) == bi),
+            0 => {
+                i < lb
+                    && match &byte_set {
+                        Some(set) => set[usize::from(bi as u8 >> 6)] >> (bi as u8 & 63) & 1 != 0,
+                        None => (0..la).any(|j| elem(a, j) == bi),
+                    }
+            }
             // Ranges.
             1 => {
                 i < lb

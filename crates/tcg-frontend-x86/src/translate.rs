@@ -1,6 +1,8 @@
 //! The translator core: decoding loop, operand access, lazy flags, block exits.
 
-use iced_x86::{Code, Decoder, DecoderError, DecoderOptions, Instruction, OpKind, Register};
+use iced_x86::{
+    Code, Decoder, DecoderError, DecoderOptions, FlowControl, Instruction, OpKind, Register,
+};
 use tcg::{BinOp, Block, Cond, Conv, Label, MemOp, Op, Temp, Type, UnOp};
 
 use crate::helpers;
@@ -70,10 +72,40 @@ pub(crate) struct Tr<'c> {
     pub(crate) cc: Option<u64>,
     /// `cc` differs from what the state's cc_op holds.
     pub(crate) cc_dirty: bool,
+    /// The flags are still those the block was entered with (`cc` is `None` because of
+    /// that), so [`TranslateConfig::entry_cc`] may be speculated on.
+    entry_flags: bool,
     /// Guest pc of the current instruction.
     pub(crate) pc: u64,
     /// Guest pc of the next instruction.
     pub(crate) next: u64,
+    /// The arithmetic flags (RFLAGS positions) that may be read after the current
+    /// instruction (see [`crate::liveness`]); the others need not be computed.
+    pub(crate) live: u64,
+    /// The targets the two jump slots were given (an exit to a third target looks its block
+    /// up instead).
+    slot_targets: [Option<u64>; 2],
+    /// Conditional branches inside the block, when it goes on after them.
+    pub(crate) region: Region,
+}
+
+/// What the translator knows of the rest of the block: conditional branches do not end a
+/// block unless they are its last instruction; a branch forward to an instruction of the
+/// block becomes a branch to a label there, one elsewhere a side exit.
+#[derive(Default)]
+pub(crate) struct Region {
+    /// The start of every instruction the block will translate, in order.
+    starts: Vec<u64>,
+    /// Labels of branch targets inside the block, with the static `cc_op` each branch to it
+    /// had (all synced to the state).
+    targets: Vec<(u64, Label, Vec<Option<u64>>)>,
+}
+
+impl Region {
+    /// True if the instruction at `pc` is not the block's last one.
+    pub(crate) fn continues_after(&self, pc: u64) -> bool {
+        self.starts.last().is_some_and(|&l| l > pc)
+    }
 }
 
 const REG_NAMES: [&str; 16] = [
@@ -123,8 +155,12 @@ impl<'c> Tr<'c> {
             env,
             cc: None,
             cc_dirty: false,
+            entry_flags: true,
             pc,
             next: pc,
+            live: crate::liveness::ALL,
+            slot_targets: [None; 2],
+            region: Region::default(),
         }
     }
 
@@ -474,10 +510,41 @@ impl<'c> Tr<'c> {
     pub(crate) fn cc_dynamic(&mut self) {
         self.cc = None;
         self.cc_dirty = false;
+        self.entry_flags = false;
+    }
+
+    /// While the flags are the block's entry flags and the configuration guesses their
+    /// `cc_op`: `f` computed inline under that guess if the state's `cc_op` matches it, and
+    /// with `cc_op` unknown otherwise (a 64-bit value either way).
+    fn speculate_entry(&mut self, f: impl Fn(&mut Self) -> Temp) -> Option<Temp> {
+        let guess = self
+            .cfg
+            .entry_cc
+            .filter(|_| self.cc.is_none() && self.entry_flags)?;
+        let v = self.tmp();
+        let other = self.label();
+        let done = self.label();
+        let g = self.cst(guess);
+        self.brcond(Cond::Ne, self.cc_op, g, other);
+        self.entry_flags = false;
+        self.cc = Some(guess);
+        let x = f(self);
+        self.mov(v, x);
+        self.b.push(Op::Br { label: done });
+        self.set_label(other);
+        self.cc = None;
+        let x = f(self);
+        self.mov(v, x);
+        self.set_label(done);
+        self.entry_flags = true;
+        Some(v)
     }
 
     /// All six arithmetic flags, in RFLAGS positions.
     pub(crate) fn flags_all(&mut self) -> Temp {
+        if let Some(v) = self.speculate_entry(Self::flags_all) {
+            return v;
+        }
         match self.cc {
             Some(cc::EFLAGS) => self.copy(self.cc_src),
             Some(op) => {
@@ -494,6 +561,9 @@ impl<'c> Tr<'c> {
 
     /// CF as 0 or 1.
     pub(crate) fn flag_cf(&mut self) -> Temp {
+        if let Some(v) = self.speculate_entry(Self::flag_cf) {
+            return v;
+        }
         let Some(op) = self.cc else {
             let f = self.flags_all();
             return self.bini(BinOp::And, f, 1);
@@ -518,15 +588,100 @@ impl<'c> Tr<'c> {
                 let z = self.cst(0);
                 self.setcond(Cond::Ne, self.cc_src, z)
             }
-            _ => {
-                let f = self.flags_all();
-                self.bini(BinOp::And, f, 1)
+            _ => self.static_cf(kind, size),
+        }
+    }
+
+    /// ZF (0 or 1) of a static non-`EFLAGS` operation of `size` bytes.
+    fn static_zf(&mut self, size: u32) -> Temp {
+        let m = self.cst(mask(size));
+        self.setcond(Cond::TstEq, self.cc_dst, m)
+    }
+
+    /// PF (0 or 1) of a static non-`EFLAGS` operation: even parity of the result's low byte.
+    fn static_pf(&mut self) -> Temp {
+        let b = self.zext(self.cc_dst, 1);
+        let n = self.un(UnOp::Popcnt, b);
+        let odd = self.bini(BinOp::And, n, 1);
+        self.bini(BinOp::Xor, odd, 1)
+    }
+
+    /// CF (0 or 1) of static operation `kind` at `size` bytes (as `cc_compute_all`).
+    fn static_cf(&mut self, kind: u64, size: u32) -> Temp {
+        match kind {
+            cc::ADC | cc::SBB => {
+                let d = self.zext(self.cc_dst, size);
+                let s = self.zext(self.cc_src, size);
+                // ADC: the first operand is dst - src - cin; SBB: dst + src + cin.
+                let (x, y) = if kind == cc::ADC {
+                    (d, s)
+                } else {
+                    let cin = self.bini(BinOp::And, self.cc_src2, 1);
+                    let s1 = self.bin(BinOp::Add, self.cc_dst, self.cc_src);
+                    let s1 = self.bin(BinOp::Add, s1, cin);
+                    (self.zext(s1, size), s)
+                };
+                let lt = self.setcond(Cond::Ltu, x, y);
+                let le = self.setcond(Cond::Leu, x, y);
+                let one = self.cst(1);
+                self.select(Cond::TstNe, self.cc_src2, one, le, lt)
             }
+            _ => self.flag_cf(),
+        }
+    }
+
+    /// OF (0 or 1) of static operation `kind` at `size` bytes (as `cc_compute_all`).
+    fn static_of(&mut self, kind: u64, size: u32) -> Temp {
+        let top = (size * 8 - 1) as u8;
+        match kind {
+            cc::ADD | cc::ADC | cc::SUB | cc::SBB => {
+                // The first operand, recovered from the result and the second.
+                let cin = if matches!(kind, cc::ADC | cc::SBB) {
+                    self.bini(BinOp::And, self.cc_src2, 1)
+                } else {
+                    self.cst(0)
+                };
+                let x = if matches!(kind, cc::ADD | cc::ADC) {
+                    let s1 = self.bin(BinOp::Sub, self.cc_dst, self.cc_src);
+                    let s1 = self.bin(BinOp::Sub, s1, cin);
+                    // Overflow when both operands have one sign and the result the other.
+                    let a = self.bin(BinOp::Xor, s1, self.cc_src);
+                    let b = self.bin(BinOp::Xor, s1, self.cc_dst);
+                    self.bin(BinOp::AndNot, b, a)
+                } else {
+                    let s1 = self.bin(BinOp::Add, self.cc_dst, self.cc_src);
+                    let s1 = self.bin(BinOp::Add, s1, cin);
+                    // Overflow when the operands' signs differ and the result's is the second's.
+                    let a = self.bin(BinOp::Xor, s1, self.cc_src);
+                    let b = self.bin(BinOp::Xor, s1, self.cc_dst);
+                    self.bin(BinOp::And, a, b)
+                };
+                self.extract(x, top, 1)
+            }
+            cc::INC | cc::DEC => {
+                let d = self.zext(self.cc_dst, size);
+                let sign = 1u64 << top;
+                let v = self.cst(if kind == cc::INC { sign } else { sign - 1 });
+                self.setcond(Cond::Eq, d, v)
+            }
+            cc::SHL | cc::SAR => {
+                let x = self.bin(BinOp::Xor, self.cc_src, self.cc_dst);
+                self.extract(x, top, 1)
+            }
+            cc::MUL => {
+                let z = self.cst(0);
+                self.setcond(Cond::Ne, self.cc_src, z)
+            }
+            _ => self.cst(0), // LOGIC
         }
     }
 
     /// The x86 condition `code` (0 = O .. 15 = G) as a comparison of two I64 temps.
     pub(crate) fn cond(&mut self, code: u8) -> (Cond, Temp, Temp) {
+        if let Some(v) = self.speculate_entry(|t| t.cond_value(code)) {
+            let z = self.cst(0);
+            return (Cond::Ne, v, z);
+        }
         let (c, a, b) = self.cond_positive(code & !1);
         if code & 1 != 0 {
             (c.invert(), a, b)
@@ -592,7 +747,33 @@ impl<'c> Tr<'c> {
                     let z = self.cst(0);
                     return (Cond::Ne, c, z);
                 }
-                _ => {}
+                _ => {
+                    // Any other static operation: compute just the flags the condition
+                    // reads, inline.
+                    let v = match code {
+                        O => self.static_of(kind, size),
+                        B => self.static_cf(kind, size),
+                        BE => {
+                            let c = self.static_cf(kind, size);
+                            let z = self.static_zf(size);
+                            self.bin(BinOp::Or, c, z)
+                        }
+                        P => self.static_pf(),
+                        _ => {
+                            let sf = self.extract(self.cc_dst, (size * 8 - 1) as u8, 1);
+                            let of = self.static_of(kind, size);
+                            let l = self.bin(BinOp::Xor, sf, of);
+                            if code == L {
+                                l
+                            } else {
+                                let z = self.static_zf(size);
+                                self.bin(BinOp::Or, l, z)
+                            }
+                        }
+                    };
+                    let z = self.cst(0);
+                    return (Cond::Ne, v, z);
+                }
             }
         }
         let f = self.flags_all();
@@ -629,14 +810,83 @@ impl<'c> Tr<'c> {
 
     // ---- exits ----
 
-    /// Leaves the block through jump slot `slot` to guest pc `target` (direct).
-    pub(crate) fn goto_tb(&mut self, slot: u8, target: u64) {
+    /// Leaves the block for guest pc `target` (direct): through the jump slot given that
+    /// target, or a free one; with both taken by other targets, by looking the target up.
+    pub(crate) fn goto_tb(&mut self, target: u64) {
+        let slot = match self.slot_targets.iter().position(|&s| s == Some(target)) {
+            Some(i) => Some(i),
+            None => {
+                let free = self.slot_targets.iter().position(|s| s.is_none());
+                if let Some(i) = free {
+                    self.slot_targets[i] = Some(target);
+                }
+                free
+            }
+        };
+        let Some(slot) = slot.map(|s| s as u8) else {
+            let t = self.cst(target);
+            self.goto_ptr(t);
+            return;
+        };
         self.sync_cc_side();
         self.movi(self.rip, target);
         if self.cfg.single_step {
             self.b.push(Op::ExitTb { code: exit::LOOKUP });
+        } else if target == self.b.pc && !self.cfg.smc_checks {
+            // A loop of one block: the backend may branch back inside it. (Blocks with
+            // self-modifying-code checks leave through the dispatcher as before.)
+            self.b.push(Op::GotoStart { slot });
         } else {
             self.b.push(Op::GotoTb { slot });
+        }
+    }
+
+    /// A conditional branch to `target` on `a cond b` (flags already read): a branch to a
+    /// label if `target` is an instruction further on in the block, else a side exit.
+    /// Only for a branch the block goes on after ([`Region::continues_after`]).
+    pub(crate) fn branch_within(&mut self, cond: Cond, a: Temp, b: Temp, target: u64) {
+        self.sync_cc();
+        let inside = target > self.pc && self.region.starts.binary_search(&target).is_ok();
+        if inside {
+            let cc = self.cc;
+            let label = match self.region.targets.iter_mut().find(|e| e.0 == target) {
+                Some(e) => {
+                    e.2.push(cc);
+                    e.1
+                }
+                None => {
+                    let l = self.label();
+                    self.region.targets.push((target, l, vec![cc]));
+                    l
+                }
+            };
+            self.brcond(cond, a, b, label);
+        } else {
+            let stay = self.label();
+            self.brcond(cond.invert(), a, b, stay);
+            self.goto_tb(target);
+            self.set_label(stay);
+        }
+    }
+
+    /// Places the label of branches to the instruction at `pc`, if any, merging the static
+    /// flags state of the paths that meet there.
+    fn place_target(&mut self, pc: u64, fallthrough: bool) {
+        let Some(i) = self.region.targets.iter().position(|e| e.0 == pc) else {
+            return;
+        };
+        let (_, label, mut ccs) = self.region.targets.swap_remove(i);
+        if fallthrough {
+            self.sync_cc();
+            ccs.push(self.cc);
+        }
+        self.set_label(label);
+        let first = ccs[0];
+        if first.is_some() && ccs.iter().all(|&c| c == first) {
+            self.cc = first;
+            self.cc_dirty = false;
+        } else {
+            self.cc_dynamic();
         }
     }
 
@@ -708,7 +958,65 @@ pub fn translate_block(
     fetch: &mut dyn FnMut(u64, &mut [u8]) -> usize,
     cfg: &TranslateConfig,
 ) -> Block {
+    let max = if cfg.single_step {
+        1
+    } else {
+        cfg.max_insns.max(1)
+    };
+    let pre = predecode(pc, fetch, max);
+    // Flag liveness needs the block's instructions up front; blocks that may leave after
+    // any instruction (single-stepping, self-modifying-code checks) read all flags anyway.
+    let live = (!cfg.single_step && !cfg.smc_checks).then(|| crate::liveness::live_out(&pre));
+    match translate_with(pc, fetch, cfg, &pre, live.as_deref()) {
+        Ok(b) => b,
+        // An instruction the analysis looked through became a #UD exit, which reads the
+        // flags: translate again with every flag live.
+        Err(()) => translate_with(pc, fetch, cfg, &pre, None).unwrap_or_else(|()| unreachable!()),
+    }
+}
+
+/// Decodes the instructions `translate_with` will translate (it may stop earlier, at an
+/// instruction that ends the block without being a branch).
+fn predecode(
+    pc: u64,
+    fetch: &mut dyn FnMut(u64, &mut [u8]) -> usize,
+    max: u32,
+) -> Vec<Instruction> {
+    let page = pc & !0xfff;
+    let mut v = Vec::new();
+    let mut cur = pc;
+    loop {
+        let mut buf = [0u8; 15];
+        let got = fetch(cur, &mut buf).min(15);
+        let ins = Decoder::with_ip(64, &buf[..got], cur, DecoderOptions::NONE).decode();
+        if ins.is_invalid() {
+            break;
+        }
+        v.push(ins);
+        cur = ins.next_ip();
+        // A conditional branch does not end the block (unless it is at its end anyway).
+        let goes_on = ins.flow_control() == FlowControl::Next || is_jcc(&ins);
+        if !goes_on || v.len() as u32 >= max || cur & !0xfff != page {
+            break;
+        }
+    }
+    v
+}
+
+/// [`translate_block`] of the predecoded instructions `pre` (fetching and decoding any
+/// further ones itself), with their flag liveness `live` if given. Fails if an instruction
+/// was unsupported while liveness was in use.
+fn translate_with(
+    pc: u64,
+    fetch: &mut dyn FnMut(u64, &mut [u8]) -> usize,
+    cfg: &TranslateConfig,
+    pre: &[Instruction],
+    live: Option<&[u64]>,
+) -> Result<Block, ()> {
     let mut t = Tr::new(pc, cfg);
+    if !cfg.single_step {
+        t.region.starts = pre.iter().map(|i| i.ip()).collect();
+    }
     let req = t.b.new_temp(Type::I32);
     t.b.push(Op::LoadState {
         dst: req,
@@ -732,35 +1040,45 @@ pub fn translate_block(
     let mut cur = pc;
     let mut n = 0u32;
     loop {
-        let mut buf = [0u8; 15];
-        let got = fetch(cur, &mut buf).min(15);
+        let i = n as usize;
+        t.place_target(cur, true);
         t.pc = cur;
         t.b.push(Op::InsnStart { pc: cur });
         n += 1;
-        let mut dec = Decoder::with_ip(64, &buf[..got], cur, DecoderOptions::NONE);
-        let ins = dec.decode();
-        if ins.is_invalid() {
-            if dec.last_error() == DecoderError::NoMoreBytes && got < 15 {
-                // The instruction runs into memory that cannot be fetched.
-                let e = t.cst(cur.wrapping_add(got as u64));
-                t.b.push(Op::StoreState {
-                    src: e,
-                    offset: off::EXCEPTION_ADDR,
-                    mem: MemOp::unsigned(8),
-                });
-                t.raise(vector::PF, 0x14 | 0x4);
-            } else {
-                t.raise(vector::UD, 0);
+        let (ins, live_out) = match pre.get(i) {
+            Some(&p) if p.ip() == cur => (p, live.map_or(crate::liveness::ALL, |l| l[i])),
+            _ => {
+                let mut buf = [0u8; 15];
+                let got = fetch(cur, &mut buf).min(15);
+                let mut dec = Decoder::with_ip(64, &buf[..got], cur, DecoderOptions::NONE);
+                let ins = dec.decode();
+                if ins.is_invalid() {
+                    if dec.last_error() == DecoderError::NoMoreBytes && got < 15 {
+                        // The instruction runs into memory that cannot be fetched.
+                        let e = t.cst(cur.wrapping_add(got as u64));
+                        t.b.push(Op::StoreState {
+                            src: e,
+                            offset: off::EXCEPTION_ADDR,
+                            mem: MemOp::unsigned(8),
+                        });
+                        t.raise(vector::PF, 0x14 | 0x4);
+                    } else {
+                        t.raise(vector::UD, 0);
+                    }
+                    // Account for the bytes looked at, so that writes to them invalidate the block.
+                    cur = cur.wrapping_add(got.max(1) as u64);
+                    break;
+                }
+                (ins, crate::liveness::ALL)
             }
-            // Account for the bytes looked at, so that writes to them invalidate the block.
-            cur = cur.wrapping_add(got.max(1) as u64);
-            break;
-        }
+        };
         t.next = ins.next_ip();
+        t.live = live_out;
         let snapshot = (t.b.ops.len(), t.cc, t.cc_dirty);
         let flow = crate::insn::translate_insn(&mut t, &ins);
         let flow = match flow {
             Ok(f) => f,
+            Err(Unsupported) if live.is_some() => return Err(()),
             Err(Unsupported) => {
                 t.b.ops.truncate(snapshot.0);
                 t.cc = snapshot.1;
@@ -774,7 +1092,7 @@ pub fn translate_block(
             break;
         }
         if n >= max || cur & !0xfff != page {
-            t.goto_tb(0, cur);
+            t.goto_tb(cur);
             break;
         }
         if cfg.smc_checks {
@@ -798,6 +1116,13 @@ pub fn translate_block(
             t.set_label(go_on);
         }
     }
+    // Branches to instructions the translation did not reach (it ended early): exits.
+    while let Some((target, label, _)) = t.region.targets.pop() {
+        t.set_label(label);
+        // Every branch here stored its cc_op in the state.
+        t.cc_dynamic();
+        t.goto_tb(target);
+    }
     t.set_label(exit_label);
     t.movi(t.rip, pc);
     t.b.push(Op::ExitTb {
@@ -809,7 +1134,31 @@ pub fn translate_block(
     if let Err(e) = tcg::verify(&t.b) {
         panic!("x86 frontend produced invalid IR: {e}\n{}", t.b);
     }
-    t.b
+    Ok(t.b)
+}
+
+/// True for `jcc rel` (not the `loop`/`jrcxz` family).
+fn is_jcc(ins: &Instruction) -> bool {
+    use iced_x86::Mnemonic as M;
+    matches!(
+        ins.mnemonic(),
+        M::Jo
+            | M::Jno
+            | M::Jb
+            | M::Jae
+            | M::Je
+            | M::Jne
+            | M::Jbe
+            | M::Ja
+            | M::Js
+            | M::Jns
+            | M::Jp
+            | M::Jnp
+            | M::Jl
+            | M::Jge
+            | M::Jle
+            | M::Jg
+    ) && ins.op0_kind() == OpKind::NearBranch64
 }
 
 /// True if iced decodes `code` as one of the `...ECX` (32-bit address size) loop forms.

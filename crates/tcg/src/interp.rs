@@ -98,6 +98,12 @@ fn binary(op: BinOp, ty: Type, a: u128, b: u128) -> u128 {
     }
     let bits = ty.bits();
     let (a, b) = (a as u64, b as u64);
+    if op.is_float() {
+        return u128::from(float_binary(op, ty == Type::I64, a, b));
+    }
+    if op.is_float() {
+        return u128::from(float_binary(op, ty == Type::I64, a, b));
+    }
     let (sa, sb) = (sext(a, bits) as i64, sext(b, bits) as i64);
     let sh = (b % u64::from(bits)) as u32;
     let m = mask(ty) as u64;
@@ -132,6 +138,7 @@ fn binary(op: BinOp, ty: Type, a: u128, b: u128) -> u128 {
         BinOp::Shl => a << sh,
         BinOp::Shr => (a & m) >> sh,
         BinOp::Sar => (sa >> sh) as u64,
+        BinOp::FAdd | BinOp::FSub | BinOp::FMul | BinOp::FDiv => unreachable!("handled above"),
         BinOp::Rotl | BinOp::Rotr => {
             let a = a & m;
             let sh = if op == BinOp::Rotr {
@@ -167,8 +174,41 @@ fn unary(op: UnOp, ty: Type, v: u128) -> u128 {
         UnOp::Bswap16 => u64::from((v as u16).swap_bytes()),
         UnOp::Bswap32 => u64::from((v as u32).swap_bytes()),
         UnOp::Bswap64 => v.swap_bytes(),
+        UnOp::FSqrt => float_sqrt(ty == Type::I64, v),
     };
     u128::from(r) & mask(ty)
+}
+
+/// A floating-point [`BinOp`] on binary64 (`f64`) or binary32 bits, as the host computes it.
+pub(crate) fn float_binary(op: BinOp, f64_: bool, a: u64, b: u64) -> u64 {
+    if f64_ {
+        let (x, y) = (f64::from_bits(a), f64::from_bits(b));
+        let r = match op {
+            BinOp::FAdd => x + y,
+            BinOp::FSub => x - y,
+            BinOp::FMul => x * y,
+            _ => x / y,
+        };
+        r.to_bits()
+    } else {
+        let (x, y) = (f32::from_bits(a as u32), f32::from_bits(b as u32));
+        let r = match op {
+            BinOp::FAdd => x + y,
+            BinOp::FSub => x - y,
+            BinOp::FMul => x * y,
+            _ => x / y,
+        };
+        u64::from(r.to_bits())
+    }
+}
+
+/// [`UnOp::FSqrt`] on binary64 or binary32 bits.
+pub(crate) fn float_sqrt(f64_: bool, v: u64) -> u64 {
+    if f64_ {
+        f64::from_bits(v).sqrt().to_bits()
+    } else {
+        u64::from(f32::from_bits(v as u32).sqrt().to_bits())
+    }
 }
 
 fn convert(conv: Conv, v: u128) -> u128 {
@@ -576,7 +616,7 @@ pub unsafe fn interpret(block: &Block, env: *mut u8, mem: GuestMemoryView) -> In
                     set(&mut slots, ret, u128::from(r));
                 }
             }
-            Op::GotoTb { slot } => return InterpExit::GotoTb { slot },
+            Op::GotoTb { slot } | Op::GotoStart { slot } => return InterpExit::GotoTb { slot },
             Op::ExitTb { code } => return InterpExit::ExitTb { code },
             Op::LookupAndGotoPtr => return InterpExit::LookupAndGotoPtr,
         }

@@ -9,7 +9,8 @@
 //! # Execution model
 //! A [`Block`] is one translation block: straight-line guest code translated into ops that
 //! may branch forward and backward to labels inside the block. Every path ends in an exit
-//! ([`Op::GotoTb`], [`Op::ExitTb`] or [`Op::LookupAndGotoPtr`]). Temporaries are mutable
+//! ([`Op::GotoTb`], [`Op::GotoStart`], [`Op::ExitTb`] or
+//! [`Op::LookupAndGotoPtr`]). Temporaries are mutable
 //! variables (not SSA); a backend turns them into SSA itself.
 //!
 //! Globals are temporaries backed by a field of the guest CPU state at a fixed byte offset
@@ -131,6 +132,11 @@ impl Cond {
 /// Shift and rotate counts are taken modulo the width. `DivU`..`RemS` must not be given a zero
 /// divisor or, for the signed ones, `MIN / -1`: the frontend checks first (x86 raises #DE).
 /// `MulHu`/`MulHs` give the high half of the double-width product.
+///
+/// `FAdd`..`FDiv` are IEEE 754 arithmetic on the operands' bits as binary64 (`I64`) or
+/// binary32 (`I32`), rounded to nearest-even, with no flags and no exceptions; a NaN
+/// result's bits are the host's (frontends that need a guest's NaN rules must check for
+/// NaN operands and results themselves).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum BinOp {
@@ -152,12 +158,25 @@ pub enum BinOp {
     Sar,
     Rotl,
     Rotr,
+    FAdd,
+    FSub,
+    FMul,
+    FDiv,
+}
+
+impl BinOp {
+    /// True for the floating-point operations (`FAdd`..`FDiv`).
+    pub fn is_float(self) -> bool {
+        matches!(self, BinOp::FAdd | BinOp::FSub | BinOp::FMul | BinOp::FDiv)
+    }
 }
 
 /// One-operand operations; operand and result share one type (`I32` or `I64`; `Not` also
 /// takes `I128`).
 ///
 /// `Clz`/`Ctz` of zero give the width. `Bswap16` swaps the low two bytes and zeroes the rest.
+/// `FSqrt` is the IEEE square root of a binary64 (`I64`) or binary32 (`I32`), as for the
+/// floating-point [`BinOp`]s.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum UnOp {
@@ -169,6 +188,7 @@ pub enum UnOp {
     Bswap16,
     Bswap32,
     Bswap64,
+    FSqrt,
 }
 
 /// Conversions between widths and sign- or zero-extension of the low bits.
@@ -394,6 +414,10 @@ pub enum Op {
     /// direct jump slot `slot` (0 or 1) of this block. The backend returns to the dispatcher
     /// with the slot number until the slot is linked to the next block.
     GotoTb { slot: u8 },
+    /// `GotoTb { slot }` to the block's own start (the pc stored in the state is the block's
+    /// pc): a backend may instead branch back to the beginning of the block, globals and all,
+    /// for as long as the block has not been invalidated (see the backend's configuration).
+    GotoStart { slot: u8 },
     /// Return to the dispatcher with `code`.
     ExitTb { code: ExitCode },
     /// Leave the block for the guest pc already stored in the state by looking the target
@@ -406,7 +430,11 @@ impl Op {
     pub fn is_terminator(&self) -> bool {
         matches!(
             self,
-            Op::GotoTb { .. } | Op::ExitTb { .. } | Op::LookupAndGotoPtr | Op::Br { .. }
+            Op::GotoTb { .. }
+                | Op::GotoStart { .. }
+                | Op::ExitTb { .. }
+                | Op::LookupAndGotoPtr
+                | Op::Br { .. }
         )
     }
 }

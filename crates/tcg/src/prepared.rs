@@ -411,7 +411,7 @@ impl Prepared {
                         ret: ret.map(slot),
                     }
                 }
-                Op::GotoTb { slot } => Ins::GotoTb(slot),
+                Op::GotoTb { slot } | Op::GotoStart { slot } => Ins::GotoTb(slot),
                 Op::ExitTb { code } => Ins::ExitTb(code),
                 Op::LookupAndGotoPtr => Ins::Lookup,
             };
@@ -826,6 +826,9 @@ fn bin(op: BinOp, w: u8, a: u64, b: u64) -> u128 {
             BinOp::Sar => ((a as i32) >> sh) as u32,
             BinOp::Rotl => a.rotate_left(sh),
             BinOp::Rotr => a.rotate_right(sh),
+            BinOp::FAdd | BinOp::FSub | BinOp::FMul | BinOp::FDiv => {
+                crate::interp::float_binary(op, false, u64::from(a), u64::from(b)) as u32
+            }
         };
         u128::from(r)
     } else {
@@ -861,6 +864,9 @@ fn bin(op: BinOp, w: u8, a: u64, b: u64) -> u128 {
             BinOp::Sar => ((a as i64) >> sh) as u64,
             BinOp::Rotl => a.rotate_left(sh),
             BinOp::Rotr => a.rotate_right(sh),
+            BinOp::FAdd | BinOp::FSub | BinOp::FMul | BinOp::FDiv => {
+                crate::interp::float_binary(op, true, a, b)
+            }
         };
         u128::from(r)
     }
@@ -879,6 +885,7 @@ fn un(op: UnOp, w: u8, v: u64) -> u128 {
         UnOp::Bswap16 => u64::from((v as u16).swap_bytes()),
         UnOp::Bswap32 => u64::from((v as u32).swap_bytes()),
         UnOp::Bswap64 => v.swap_bytes(),
+        UnOp::FSqrt => crate::interp::float_sqrt(w == 64, v),
     };
     u128::from(r & m)
 }

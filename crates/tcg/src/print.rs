@@ -199,6 +199,7 @@ impl fmt::Display for Block {
                     writeln!(f)?
                 }
                 Op::GotoTb { slot } => writeln!(f, "  goto_tb {slot}")?,
+                Op::GotoStart { slot } => writeln!(f, "  goto_start {slot}")?,
                 Op::ExitTb { code } => writeln!(f, "  exit_tb {code}")?,
                 Op::LookupAndGotoPtr => writeln!(f, "  lookup_and_goto_ptr")?,
             }

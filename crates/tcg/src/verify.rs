@@ -100,7 +100,7 @@ fn check_op(block: &Block, op: &Op, placed: &mut [bool]) -> Result<(), String> {
     };
     match *op {
         Op::InsnStart { .. } | Op::Fence { .. } | Op::ExitTb { .. } | Op::LookupAndGotoPtr => {}
-        Op::GotoTb { slot } => {
+        Op::GotoTb { slot } | Op::GotoStart { slot } => {
             if slot > 1 {
                 return Err(format!("goto_tb slot {slot} (only 0 and 1 exist)"));
             }

@@ -178,6 +178,10 @@ impl Machine {
                 desc_valid: desc_valid as i32,
                 desc_code: desc_code as i32,
             });
+            // A block that jumps to its own start loops inside its code while its cflags
+            // word is 0: invalidation sets CF_INVALID first, and the block stays allocated
+            // while a vCPU runs it (epoch guard), so the loop ends at the next iteration.
+            backend_config.block_valid_offset = Some(desc_valid as i32);
         }
         let backend = Backend::new(backend_config)
             .map_err(|e| SetupError(format!("cannot set up the host backend: {e}")))?;
@@ -649,6 +653,7 @@ impl Vcpu {
                         base: space.base(),
                         size: space.size(),
                     };
+                    t0.note_entry_cc(self.env.state.cc_op);
                     let pc_word = std::ptr::addr_of_mut!(self.env.interp_pc);
                     // SAFETY: `env` is this vCPU's state, valid at every offset the frontend's
                     // IR uses; guest memory is the reservation with its guard region after
@@ -1061,7 +1066,11 @@ fn translate_once<'g>(
             .stats
             .blocks_prepared
             .fetch_add(1, Ordering::Relaxed);
-        tb.set_tier0(Box::new(Tier0 { prepared, config }));
+        tb.set_tier0(Box::new(Tier0 {
+            prepared,
+            config,
+            entry_cc: AtomicU64::new(ENTRY_CC_NONE),
+        }));
     } else {
         let slots = [&tb.jump_slots[0] as *const _, &tb.jump_slots[1] as *const _];
         let compiled = compile(compiler, machine, &block, tb.tag(), slots)?;
@@ -1095,6 +1104,40 @@ struct Tier0 {
     /// The translation settings the block was translated with (`smc_checks` may differ from
     /// the machine's).
     config: TranslateConfig,
+    /// The `cc_op` the interpreted runs were entered with: [`ENTRY_CC_NONE`] before the
+    /// first, [`ENTRY_CC_MIXED`] once two differed. Tier-up speculates on it
+    /// ([`TranslateConfig::entry_cc`]).
+    entry_cc: AtomicU64,
+}
+
+/// [`Tier0::entry_cc`] before any run.
+const ENTRY_CC_NONE: u64 = u64::MAX;
+/// [`Tier0::entry_cc`] once runs were entered with different `cc_op`s.
+const ENTRY_CC_MIXED: u64 = u64::MAX - 1;
+
+impl Tier0 {
+    /// Notes the `cc_op` of a run about to start (racy updates among vCPUs at worst lose a
+    /// guess: the guess only selects a fast path that checks it).
+    fn note_entry_cc(&self, cc_op: u64) {
+        let seen = self.entry_cc.load(Ordering::Relaxed);
+        if seen != cc_op && seen != ENTRY_CC_MIXED {
+            let next = if seen == ENTRY_CC_NONE {
+                cc_op
+            } else {
+                ENTRY_CC_MIXED
+            };
+            self.entry_cc.store(next, Ordering::Relaxed);
+        }
+    }
+
+    /// The settings to compile the block with: its own, plus the guess at its entry `cc_op`.
+    fn tier_up_config(&self) -> TranslateConfig {
+        let seen = self.entry_cc.load(Ordering::Relaxed);
+        TranslateConfig {
+            entry_cc: (seen != ENTRY_CC_NONE && seen != ENTRY_CC_MIXED).then_some(seen),
+            ..self.config
+        }
+    }
 }
 
 /// The cheap tier of a block that has no host code (every such block has one).
@@ -1166,7 +1209,11 @@ fn tier_up(
     let t = Instant::now();
     let space = machine.space();
     let mut fetcher = CodeFetcher::new(space, false);
-    let block = translate_block(tb.pc(), &mut |a, buf| fetcher.fetch(a, buf), &t0.config);
+    let block = translate_block(
+        tb.pc(),
+        &mut |a, buf| fetcher.fetch(a, buf),
+        &t0.tier_up_config(),
+    );
     machine
         .stats
         .frontend_ns

@@ -223,7 +223,8 @@ fn every_tier_setting_gives_the_same_result() {
             0 => assert_eq!(get(&s.blocks_prepared), 0),
             u32::MAX => {
                 assert_eq!(get(&s.blocks_compiled), 0);
-                assert!(get(&s.interpreted_runs) > 300);
+                // Three blocks a round (the loop's `dec; jnz` block also holds the exit).
+                assert!(get(&s.interpreted_runs) >= 300);
             }
             _ => {
                 assert!(

@@ -1,0 +1,256 @@
+//! Host floating point for the common SSE arithmetic and compares, with the exact x86
+//! behaviour kept by a guard that falls back to the helper ([`crate::sse_impl`]).
+//!
+//! The IR's float ops ([`BinOp::FAdd`]..) round to nearest-even and raise no flags. They
+//! give x86's result and leave MXCSR as x86 would exactly when no case that needs care can
+//! arise, which the translated code checks before it commits a result:
+//! - MXCSR has round-to-nearest, PE already set and PM masked: inexactness then changes
+//!   nothing and raises nothing (FTZ, DAZ and the other masks only matter for the cases
+//!   excluded below);
+//! - no input is a denormal (DE, DAZ);
+//! - every result has a biased exponent from 2 to max-1: not a NaN (IE and x86's NaN rules:
+//!   a NaN input or an invalid operation always gives a NaN), not an infinity (OE, ZE, or an
+//!   infinite input), not zero, denormal or near the underflow threshold (UE, FTZ; x86 detects
+//!   tininess after rounding, so exponent 1 is left to the helper too).
+//!
+//! Anything else runs the helper on the original operands. Compares (`ucomis*`/`comis*`)
+//! need only non-NaN, non-denormal inputs: they round nothing.
+
+use iced_x86::{Instruction, Mnemonic as M};
+use tcg::{BinOp, Cond, Conv, Label, Op, Temp, Type, UnOp};
+
+use crate::sse::{xmm_of, xoff};
+use crate::sse_impl::op;
+use crate::state::off;
+use crate::translate::{Flow, Tr, R};
+
+/// MXCSR bits the fast path depends on: RC (13-14), PM (12), PE (5).
+const MXCSR_GUARD_MASK: u64 = 0x6000 | 0x1000 | 0x20;
+/// Their required values: round to nearest, PM masked, PE set.
+const MXCSR_GUARD: u64 = 0x1000 | 0x20;
+
+/// The layout of one floating-point format, as seen by the guards.
+#[derive(Clone, Copy)]
+struct Fmt {
+    /// Bytes per element (4 or 8).
+    bytes: u32,
+    /// `bits << SHIFT` drops the sign and puts the exponent at the top of 64 bits.
+    shift: u64,
+    /// Bits below the exponent after that shift (53 or 56).
+    low: u32,
+    /// All-ones exponent.
+    emax: u64,
+}
+
+const F64: Fmt = Fmt {
+    bytes: 8,
+    shift: 1,
+    low: 53,
+    emax: 0x7ff,
+};
+const F32: Fmt = Fmt {
+    bytes: 4,
+    shift: 33,
+    low: 56,
+    emax: 0xff,
+};
+
+/// Translates the SSE floating-point instructions that have a host fast path, or returns
+/// `None` to leave `ins` to the generic translation.
+pub(crate) fn translate(t: &mut Tr, ins: &Instruction) -> Option<R> {
+    let m = ins.mnemonic();
+    let (base, kind) = match m {
+        M::Addps => (op::ADD, 0),
+        M::Addpd => (op::ADD, 1),
+        M::Addss => (op::ADD, 2),
+        M::Addsd => (op::ADD, 3),
+        M::Subps => (op::SUB, 0),
+        M::Subpd => (op::SUB, 1),
+        M::Subss => (op::SUB, 2),
+        M::Subsd => (op::SUB, 3),
+        M::Mulps => (op::MUL, 0),
+        M::Mulpd => (op::MUL, 1),
+        M::Mulss => (op::MUL, 2),
+        M::Mulsd => (op::MUL, 3),
+        M::Divps => (op::DIV, 0),
+        M::Divpd => (op::DIV, 1),
+        M::Divss => (op::DIV, 2),
+        M::Divsd => (op::DIV, 3),
+        M::Sqrtps => (op::SQRT, 0),
+        M::Sqrtpd => (op::SQRT, 1),
+        M::Sqrtss => (op::SQRT, 2),
+        M::Sqrtsd => (op::SQRT, 3),
+        M::Ucomiss => (op::UCOMI, 2),
+        M::Ucomisd => (op::UCOMI, 3),
+        M::Comiss => (op::COMI, 2),
+        M::Comisd => (op::COMI, 3),
+        M::Unpcklpd | M::Unpckhpd | M::Shufpd => return Some(shuffle_pd(t, ins)),
+        _ => return None,
+    };
+    let d = xmm_of(ins, 0)?;
+    if ins.op_count() != 2 {
+        return None;
+    }
+    Some(if base == op::UCOMI || base == op::COMI {
+        compare(t, ins, base + kind, d)
+    } else {
+        arith(t, ins, base, kind, d)
+    })
+}
+
+/// The sign-less shifted bits of `x` (see [`Fmt::shift`]).
+fn shifted(t: &mut Tr, f: Fmt, x: Temp) -> Temp {
+    let x = if f.bytes == 4 {
+        t.conv(Conv::I32ToI64u, x)
+    } else {
+        x
+    };
+    t.bini(BinOp::Shl, x, f.shift)
+}
+
+/// Branches to `slow` if `x` is a denormal.
+fn guard_not_denormal(t: &mut Tr, f: Fmt, x: Temp, slow: Label) {
+    let x2 = shifted(t, f, x);
+    let m1 = t.bini(BinOp::Sub, x2, 1);
+    let lim = t.cst((1u64 << f.low) - 1);
+    t.brcond(Cond::Ltu, m1, lim, slow);
+}
+
+/// Branches to `slow` unless `r` has a biased exponent from 2 to `emax - 1`.
+fn guard_safe_result(t: &mut Tr, f: Fmt, r: Temp, slow: Label) {
+    let r2 = shifted(t, f, r);
+    let rel = t.bini(BinOp::Sub, r2, 2u64 << f.low);
+    let lim = t.cst((f.emax - 2) << f.low);
+    t.brcond(Cond::Geu, rel, lim, slow);
+}
+
+/// Branches to `slow` if `x` is a NaN.
+fn guard_not_nan(t: &mut Tr, f: Fmt, x: Temp, slow: Label) {
+    let x2 = shifted(t, f, x);
+    let inf = t.cst(f.emax << f.low);
+    t.brcond(Cond::Gtu, x2, inf, slow);
+}
+
+/// The offset of the source operand in the state: an xmm register, or the scratch
+/// register the memory operand is loaded into.
+fn source(t: &mut Tr, ins: &Instruction) -> Result<(usize, u32), crate::translate::Unsupported> {
+    let s = t.xsrc(ins, 1)?;
+    Ok((s, if s == 16 { off::XMM_TMP } else { xoff(s) }))
+}
+
+fn arith(t: &mut Tr, ins: &Instruction, base: u32, kind: u32, d: usize) -> R {
+    let (s, soff) = source(t, ins)?;
+    let fmt = if kind % 2 == 1 { F64 } else { F32 };
+    let lanes = match kind {
+        0 => 4,
+        1 => 2,
+        _ => 1,
+    };
+    let ty = if fmt.bytes == 8 { Type::I64 } else { Type::I32 };
+    let slow = t.label();
+    let done = t.label();
+    let mx = t.ld_state(Type::I64, off::MXCSR, 4);
+    let g = t.bini(BinOp::And, mx, MXCSR_GUARD_MASK);
+    let want = t.cst(MXCSR_GUARD);
+    t.brcond(Cond::Ne, g, want, slow);
+    let mut results = Vec::with_capacity(lanes);
+    for lane in 0..lanes as u32 {
+        let o = lane * fmt.bytes;
+        let b = t.ld_state(ty, soff + o, fmt.bytes as u8);
+        guard_not_denormal(t, fmt, b, slow);
+        let r = t.b.new_temp(ty);
+        if base == op::SQRT {
+            t.b.push(Op::Unary {
+                op: UnOp::FSqrt,
+                dst: r,
+                src: b,
+            });
+        } else {
+            let a = t.ld_state(ty, xoff(d) + o, fmt.bytes as u8);
+            guard_not_denormal(t, fmt, a, slow);
+            let fop = match base {
+                op::ADD => BinOp::FAdd,
+                op::SUB => BinOp::FSub,
+                op::MUL => BinOp::FMul,
+                _ => BinOp::FDiv,
+            };
+            t.b.push(Op::Binary {
+                op: fop,
+                dst: r,
+                a,
+                b,
+            });
+        }
+        guard_safe_result(t, fmt, r, slow);
+        results.push(r);
+    }
+    // Commit only when every lane passed: the helper recomputes from the original operands.
+    for (lane, r) in results.into_iter().enumerate() {
+        t.st_state(r, xoff(d) + lane as u32 * fmt.bytes, fmt.bytes as u8);
+    }
+    t.b.push(Op::Br { label: done });
+    t.set_label(slow);
+    t.sse_call(base + kind, d, s, 0);
+    t.set_label(done);
+    Ok(Flow::Next)
+}
+
+/// `ucomis*`/`comis*`: ZF, PF, CF from an ordered compare of non-NaN, non-denormal values
+/// (OF, SF, AF cleared); NaNs (IE) and denormals (DE) go to the helper.
+fn compare(t: &mut Tr, ins: &Instruction, o: u32, d: usize) -> R {
+    let (s, soff) = source(t, ins)?;
+    let fmt = if o % 2 == 1 { F64 } else { F32 };
+    let ty = if fmt.bytes == 8 { Type::I64 } else { Type::I32 };
+    let slow = t.label();
+    let done = t.label();
+    let flags = t.tmp();
+    let a = t.ld_state(ty, xoff(d), fmt.bytes as u8);
+    let b = t.ld_state(ty, soff, fmt.bytes as u8);
+    let mut keys = [Temp(0); 2];
+    for (k, x) in keys.iter_mut().zip([a, b]) {
+        guard_not_nan(t, fmt, x, slow);
+        guard_not_denormal(t, fmt, x, slow);
+        // An integer with the value's order: ±magnitude (both zeros give 0).
+        let x2 = shifted(t, fmt, x);
+        let mag = t.bini(BinOp::Shr, x2, 1);
+        let neg = t.un(UnOp::Neg, mag);
+        let x64 = if fmt.bytes == 4 {
+            t.conv(Conv::I32ToI64u, x)
+        } else {
+            x
+        };
+        let sign = t.cst(1u64 << (fmt.bytes * 8 - 1));
+        *k = t.select(Cond::TstNe, x64, sign, neg, mag);
+    }
+    let lt = t.setcond(Cond::Lt, keys[0], keys[1]);
+    let eq = t.setcond(Cond::Eq, keys[0], keys[1]);
+    let zf = t.bini(BinOp::Shl, eq, 6);
+    let f = t.bin(BinOp::Or, lt, zf);
+    t.mov(flags, f);
+    t.b.push(Op::Br { label: done });
+    t.set_label(slow);
+    let f = t.sse_call(o, d, s, 0);
+    t.mov(flags, f);
+    t.set_label(done);
+    t.set_cc_eflags(flags);
+    Ok(Flow::Next)
+}
+
+/// `unpcklpd`, `unpckhpd`, `shufpd`: moves of quadwords.
+fn shuffle_pd(t: &mut Tr, ins: &Instruction) -> R {
+    let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
+    let (_, soff) = source(t, ins)?;
+    let (lo_from, hi_from) = match ins.mnemonic() {
+        M::Unpcklpd => ((xoff(d), 0), (soff, 0)),
+        M::Unpckhpd => ((xoff(d), 8), (soff, 8)),
+        _ => {
+            let imm = ins.immediate(2) as u32;
+            ((xoff(d), (imm & 1) * 8), (soff, (imm >> 1 & 1) * 8))
+        }
+    };
+    let lo = t.ld_state(Type::I64, lo_from.0 + lo_from.1, 8);
+    let hi = t.ld_state(Type::I64, hi_from.0 + hi_from.1, 8);
+    t.st_state(lo, xoff(d), 8);
+    t.st_state(hi, xoff(d) + 8, 8);
+    Ok(Flow::Next)
+}
