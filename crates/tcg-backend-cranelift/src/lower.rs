@@ -441,7 +441,7 @@ impl<'a> Lower<'a> {
     }
 
     /// The float (`f64` for an `i64`, `f32` for an `i32`) with the bits of `x`.
-    fn to_float(&mut self, x: Value) -> Value {
+    fn bits_as_float(&mut self, x: Value) -> Value {
         let fty = if self.b.func.dfg.value_type(x) == types::I64 {
             types::F64
         } else {
@@ -450,8 +450,8 @@ impl<'a> Lower<'a> {
         self.b.ins().bitcast(fty, MemFlagsData::new(), x)
     }
 
-    /// The integer with the bits of float `x` (the inverse of [`Lower::to_float`]).
-    fn from_float(&mut self, x: Value) -> Value {
+    /// The integer with the bits of float `x` (the inverse of [`Lower::bits_as_float`]).
+    fn float_as_bits(&mut self, x: Value) -> Value {
         let ity = if self.b.func.dfg.value_type(x) == types::F64 {
             types::I64
         } else {
@@ -643,7 +643,7 @@ impl<'a> Lower<'a> {
             }
             Op::Binary { op, dst, a, b } if op.is_float() => {
                 let (x, y) = (self.get(a), self.get(b));
-                let (x, y) = (self.to_float(x), self.to_float(y));
+                let (x, y) = (self.bits_as_float(x), self.bits_as_float(y));
                 let ins = self.b.ins();
                 let v = match op {
                     BinOp::FAdd => ins.fadd(x, y),
@@ -651,7 +651,7 @@ impl<'a> Lower<'a> {
                     BinOp::FMul => ins.fmul(x, y),
                     _ => ins.fdiv(x, y),
                 };
-                let v = self.from_float(v);
+                let v = self.float_as_bits(v);
                 self.set(dst, v);
             }
             Op::Binary { op, dst, a, b } => {
@@ -692,9 +692,9 @@ impl<'a> Lower<'a> {
                     UnOp::Ctz => self.b.ins().ctz(x),
                     UnOp::Popcnt => self.b.ins().popcnt(x),
                     UnOp::FSqrt => {
-                        let f = self.to_float(x);
+                        let f = self.bits_as_float(x);
                         let r = self.b.ins().sqrt(f);
-                        self.from_float(r)
+                        self.float_as_bits(r)
                     }
                     UnOp::Bswap16 => self.bswap_low(x, ty, types::I16),
                     UnOp::Bswap32 => self.bswap_low(x, ty, types::I32),
