@@ -88,7 +88,7 @@ const RBX: usize = 3;
 struct Gen<'a> {
     rng: StdRng,
     forms: &'a [Form],
-    by_class: [Vec<usize>; 3],
+    by_class: [Vec<usize>; 4],
     init: CpuState,
     image: Vec<u8>,
     /// GPRs whose initial value is fixed (an address, count, ...).
@@ -207,7 +207,9 @@ fn fp_lane(rng: &mut StdRng) -> u64 {
 
 /// A random x87 register value (significand, sign and exponent).
 fn x87_value(rng: &mut StdRng) -> (u64, u16) {
-    match rng.gen_range(0..10) {
+    match rng.gen_range(0..11) {
+        // Integer patterns, as MMX instructions see the significands.
+        10 => (value(rng), rng.gen()),
         0..=3 => {
             let f: f64 = match rng.gen_range(0..3) {
                 0 => rng.gen_range(-10.0..10.0),
@@ -402,7 +404,7 @@ impl<'a> Gen<'a> {
     fn new(forms: &'a [Form], seed: u64) -> Gen<'a> {
         let mut rng = StdRng::seed_from_u64(seed);
         let (init, image) = random_state(&mut rng);
-        let mut by_class: [Vec<usize>; 3] = Default::default();
+        let mut by_class: [Vec<usize>; 4] = Default::default();
         for (i, f) in forms.iter().enumerate() {
             by_class[f.class as usize].push(i);
         }
@@ -430,8 +432,9 @@ impl<'a> Gen<'a> {
     }
 
     fn pick_form(&mut self) -> &'a Form {
-        let weights = [0.55, 0.3, 0.15];
-        let classes: Vec<usize> = (0..3).filter(|&c| !self.by_class[c].is_empty()).collect();
+        // int, sse, x87, mmx.
+        let weights = [0.5, 0.27, 0.15, 0.08];
+        let classes: Vec<usize> = (0..4).filter(|&c| !self.by_class[c].is_empty()).collect();
         let total: f64 = classes.iter().map(|&c| weights[c]).sum();
         let mut x = self.rng.gen_range(0.0..total);
         let mut class = classes[0];
@@ -627,7 +630,12 @@ impl<'a> Gen<'a> {
             let regs = regs_of(k);
             let mem_ok = matches!(
                 k,
-                K::r8_or_mem | K::r16_or_mem | K::r32_or_mem | K::r64_or_mem | K::xmm_or_mem
+                K::r8_or_mem
+                    | K::r16_or_mem
+                    | K::r32_or_mem
+                    | K::r64_or_mem
+                    | K::xmm_or_mem
+                    | K::mm_or_mem
             );
             if matches!(k, K::mem | K::mem_offs) || (mem_ok && self.rng.gen_bool(0.5)) {
                 ins.set_op_kind(i, OpKind::Memory);
@@ -1038,10 +1046,11 @@ impl<'a> Gen<'a> {
     fn accept(&mut self, ins: &Instruction, pos: usize) -> Result<(), Reject> {
         let info = self.info.info(ins).clone();
         let m = ins.mnemonic();
+        // MMX instructions read the x87 registers' significands.
         let x87 = self
             .forms
             .iter()
-            .any(|f| f.code == ins.code() && f.class == Class::X87);
+            .any(|f| f.code == ins.code() && matches!(f.class, Class::X87 | Class::Mmx));
         if x87 && self.after_transcendental {
             return Err(Reject);
         }
@@ -1063,7 +1072,7 @@ impl<'a> Gen<'a> {
                 .iter()
                 .find(|f| f.code == ins.code())
                 .map(|f| f.class);
-            if cls == Some(Class::Sse) && !stores_mxcsr && m != M::Ldmxcsr {
+            if matches!(cls, Some(Class::Sse | Class::Mmx)) && !stores_mxcsr && m != M::Ldmxcsr {
                 self.mxcsr_dirty = true;
             }
         }
@@ -1318,5 +1327,6 @@ pub fn class_name(c: Class) -> &'static str {
         Class::Int => "int",
         Class::Sse => "sse",
         Class::X87 => "x87",
+        Class::Mmx => "mmx",
     }
 }

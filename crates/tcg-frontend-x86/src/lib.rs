@@ -27,8 +27,10 @@
 //! * SSE3, SSSE3, SSE4.1, SSE4.2 (incl. `crc32` and the string compares), AES-NI and
 //!   PCLMULQDQ through a second helper (`sse_ext`); each raises #UD unless the
 //!   [`CpuModel`] has its feature.
+//! * MMX, and the mm-register forms of SSE, SSE2 and SSSE3, on the x87 registers'
+//!   significands (`mmx`), through the same helpers at 64-bit width.
 //!
-//! Not implemented (raise #UD): MMX (incl. the MMX forms of SSSE3), AVX and later, FMA,
+//! Not implemented (raise #UD): 3DNow!, AVX and later, FMA,
 //! BMI (except `tzcnt`), `rcpps`/`rcpss`/`rsqrtps`/`rsqrtss` (their approximations are
 //! model-specific),
 //! 16-bit `popf`/`leave`/`ret`, `enter` with a nesting level, string ops with 32-bit
@@ -42,6 +44,7 @@ mod f80;
 mod fx;
 mod helpers;
 mod insn;
+mod mmx;
 mod sse;
 mod sse_ext;
 mod sse_ext_impl;
@@ -102,8 +105,7 @@ pub mod vector {
 /// instructions of every feature it lacks raise #UD.
 ///
 /// The baseline is x86-64 v1 (SSE2): FPU, TSC, CX8, CMOV, MMX, FXSR, SSE, SSE2, SYSCALL,
-/// NX, LM, LAHF/SAHF. MMX is advertised because the psABI baseline requires it, but is not
-/// translated (MMX instructions, including the MMX forms of SSSE3, raise #UD).
+/// NX, LM, LAHF/SAHF.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct CpuModel {
     /// POPCNT.

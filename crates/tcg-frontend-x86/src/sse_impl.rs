@@ -109,6 +109,8 @@ pub(crate) mod op {
     pub const CVTPS2PD: u32 = 221;
     pub const PINSRW: u32 = 222;
     pub const PEXTRW: u32 = 223;
+    /// cvtpi2ps: two int32 (an mm register or m64) into the low floats of an xmm register.
+    pub const CVTPI2PS: u32 = 224;
 }
 
 // MXCSR bits.
@@ -117,12 +119,38 @@ const ZE: u32 = 1 << 2;
 const UE: u32 = 1 << 4;
 const PE: u32 = 1 << 5;
 
+/// Helper register index of `mm0`: the SSE helpers name xmm0..15 as 0..15, the scratch
+/// register as 16 and mm0..7 as `MM0..MM0 + 8`. An op whose destination is an mm register
+/// works at 64 bits (see [`width`]).
+pub(crate) const MM0: usize = 32;
+
+/// The vector width in bits of an op with destination register `d`: 64 for an mm register,
+/// else 128.
+pub(crate) fn width(d: usize) -> u32 {
+    if d >= MM0 {
+        64
+    } else {
+        128
+    }
+}
+
+/// Register `i` (an xmm register, the scratch register or, zero-extended, an mm register).
 pub(crate) fn get(s: &X86State, i: usize) -> u128 {
+    if i >= MM0 {
+        return u128::from(s.fpregs[i - MM0].mantissa);
+    }
     let v = if i == 16 { s.xmm_tmp } else { s.xmm[i] };
     u128::from(v[0]) | (u128::from(v[1]) << 64)
 }
 
+/// Writes register `i`; an mm register takes the low 64 bits, and its x87 sign and exponent
+/// become all ones, as an MMX write leaves them.
 pub(crate) fn put(s: &mut X86State, i: usize, v: u128) {
+    if i >= MM0 {
+        s.fpregs[i - MM0].mantissa = v as u64;
+        s.fpregs[i - MM0].sign_exp = 0xffff;
+        return;
+    }
     s.xmm[i] = [v as u64, (v >> 64) as u64];
 }
 
@@ -193,9 +221,10 @@ pub(crate) fn sat_u(v: i64, bits: u32) -> u64 {
     v.clamp(0, (1i64 << bits) - 1) as u64
 }
 
-/// Interleaves the low (or high) halves of `a` and `b` in `bits` lanes.
-fn unpack(a: u128, b: u128, bits: u32, high: bool) -> u128 {
-    let n = 128 / bits;
+/// Interleaves the low (or high) halves of the `width`-bit vectors `a` and `b` in `bits`
+/// lanes.
+fn unpack(a: u128, b: u128, bits: u32, high: bool, width: u32) -> u128 {
+    let n = width / bits;
     let m = if bits == 64 {
         u64::MAX
     } else {
@@ -211,9 +240,10 @@ fn unpack(a: u128, b: u128, bits: u32, high: bool) -> u128 {
     r
 }
 
-fn pack(a: u128, b: u128, from: u32, sat: impl Fn(i64) -> u64) -> u128 {
+/// Narrows the `from`-bit lanes of the `width`-bit vectors `a` then `b` with `sat`.
+fn pack(a: u128, b: u128, from: u32, sat: impl Fn(i64) -> u64, width: u32) -> u128 {
     let to = from / 2;
-    let n = 128 / from;
+    let n = width / from;
     let m = (1u64 << from) - 1;
     let mut r = 0u128;
     for i in 0..n {
@@ -639,13 +669,21 @@ fn int_to_f64(v: i64) -> u64 {
     (v as f64).to_bits()
 }
 
-/// Executes SSE op `op` with destination register `d` (0..16) and source `s` (0..16, or 16 =
-/// the scratch register holding a memory operand), immediate/GPR value `imm`. Returns the
-/// value for ops with a GPR or flags result, else 0.
+/// Executes SSE op `op` with destination register `d` and source `s` (helper register
+/// indices, see [`MM0`]: 16 is the scratch register holding a memory operand), immediate/GPR
+/// value `imm`. Returns the value for ops with a GPR or flags result, else 0.
 pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> u64 {
     use op::*;
-    let a = if d < 16 { get(st, d) } else { 0 };
+    let a = if d == 16 { 0 } else { get(st, d) };
+    let w = width(d);
     let b = get(st, s);
+    // At 64 bits the source is 64 bits too (an xmm source of cvtps2pi: its low half), except
+    // for the two doubles of cvtpd2pi.
+    let b = if w == 64 && !matches!(op, CVTPD2DQ | CVTTPD2DQ) {
+        b & u128::from(u64::MAX)
+    } else {
+        b
+    };
     let mut mx = st.mxcsr;
     let rc = (mx >> 13) & 3;
     let mut ret = 0u64;
@@ -724,11 +762,11 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
         }
         PUNPCKLBW..=PUNPCKHQDQ => {
             let k = op - PUNPCKLBW;
-            Some(unpack(a, b, 8 << (k % 4), k >= 4))
+            Some(unpack(a, b, 8 << (k % 4), k >= 4, w))
         }
-        PACKSSWB => Some(pack(a, b, 16, |v| sat_s(v, 8))),
-        PACKSSDW => Some(pack(a, b, 32, |v| sat_s(v, 16))),
-        PACKUSWB => Some(pack(a, b, 16, |v| sat_u(v, 8))),
+        PACKSSWB => Some(pack(a, b, 16, |v| sat_s(v, 8), w)),
+        PACKSSDW => Some(pack(a, b, 32, |v| sat_s(v, 16), w)),
+        PACKUSWB => Some(pack(a, b, 16, |v| sat_u(v, 8), w)),
         PSHUFD => {
             let x = lanes::<4>(b, 32);
             Some(join::<4>(
@@ -791,10 +829,10 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
                 64,
             ))
         }
-        UNPCKLPS => Some(unpack(a, b, 32, false)),
-        UNPCKHPS => Some(unpack(a, b, 32, true)),
-        UNPCKLPD => Some(unpack(a, b, 64, false)),
-        UNPCKHPD => Some(unpack(a, b, 64, true)),
+        UNPCKLPS => Some(unpack(a, b, 32, false, 128)),
+        UNPCKHPS => Some(unpack(a, b, 32, true, 128)),
+        UNPCKLPD => Some(unpack(a, b, 64, false, 128)),
+        UNPCKHPD => Some(unpack(a, b, 64, true, 128)),
         PMOVMSKB => {
             ret = lanes::<16>(b, 8)
                 .iter()
@@ -933,16 +971,23 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
                 64,
             ))
         }
-        CVTDQ2PS => {
+        CVTDQ2PS | CVTPI2PS => {
             let x = lanes::<4>(b, 32);
-            Some(join::<4>(
+            let r = join::<4>(
                 std::array::from_fn(|i| {
                     let (r, f) = f80::to_f32(F80::from_i64(sx(x[i], 32)), rc as u8);
                     mx |= u32::from(f) & PE;
                     u64::from(r)
                 }),
                 32,
-            ))
+            );
+            Some(if op == CVTPI2PS {
+                // The source's upper lanes are zero (exact), the destination's kept.
+                let low = u128::from(u64::MAX);
+                (a & !low) | (r & low)
+            } else {
+                r
+            })
         }
         CVTTPD2DQ | CVTPD2DQ => {
             let x = lanes::<2>(b, 64);

@@ -72,8 +72,6 @@ const C3: u16 = 1 << 14;
 const SF: u16 = 1 << 6;
 /// Exception summary: an unmasked exception is pending (kept equal to B, bit 15).
 const ES: u16 = 1 << 7;
-/// Offset of `fpu_sw` in the state.
-const FPU_SW: u32 = std::mem::offset_of!(X86State, fpu_sw) as u32;
 
 /// Recomputes ES and B from the exception flags and masks: the hardware derives them (a
 /// status word loaded by `fldenv`/`frstor`/`fxrstor` keeps neither bit as stored).
@@ -768,7 +766,7 @@ impl Tr<'_> {
 
     /// Raises #MF when the status word's ES bit says an unmasked exception is pending.
     pub(crate) fn x87_pending_check(&mut self) {
-        let sw = self.load_state8(FPU_SW, 2);
+        let sw = self.load_state8(off::FPU_SW, 2);
         let es = self.bini(BinOp::And, sw, u64::from(ES));
         let zero = self.cst(0);
         self.raise_if(tcg::Cond::Ne, es, zero, crate::vector::MF);
