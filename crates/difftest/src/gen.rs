@@ -619,6 +619,11 @@ impl<'a> Gen<'a> {
 
     /// Builds an instance of `form` at position `pos` of `n` instructions.
     fn build(&mut self, form: &Form, pos: usize, n: usize) -> Result<Instruction, Reject> {
+        let approximation = crate::compare::is_approximation(form.mnemonic);
+        if approximation && pos + 1 != n {
+            // Its result may differ from the host's within a bound: nothing may use it.
+            return Err(Reject);
+        }
         let mut ins = Instruction::default();
         ins.set_code(form.code);
         ins.set_ip(fake_ip(pos));
@@ -727,6 +732,13 @@ impl<'a> Gen<'a> {
         }
         ins.set_segment_prefix(Register::None);
         let _ = target;
+        if approximation
+            && ins.op1_kind() == OpKind::Register
+            && ins.op1_register() == ins.op0_register()
+        {
+            // The operand must survive for the bound check.
+            return Err(Reject);
+        }
         Ok(ins)
     }
 

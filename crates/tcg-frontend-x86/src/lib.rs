@@ -30,11 +30,12 @@
 //! * MMX, and the mm-register forms of SSE, SSE2 and SSSE3, on the x87 registers'
 //!   significands (`mmx`), through the same helpers at 64-bit width.
 //!
-//! Not implemented (raise #UD): 3DNow!, AVX and later, FMA,
-//! BMI (except `tzcnt`), `rcpps`/`rcpss`/`rsqrtps`/`rsqrtss` (their approximations are
-//! model-specific),
-//! 16-bit `popf`/`leave`/`ret`, `enter` with a nesting level, string ops with 32-bit
-//! addressing. Unmasked SSE/x87 exceptions are not delivered; MXCSR FTZ/DAZ are ignored.
+//! * `rcpps`/`rcpss`/`rsqrtps`/`rsqrtss`: their bits are model-specific; these are the
+//!   values rounded to nearest, within the architectural bound (see
+//!   `sse_impl::approx_recip`).
+//!
+//! Not implemented (raise #UD): 3DNow!, AVX and later, FMA, BMI (except `tzcnt`), 16-bit
+//! `popf`/`leave`/`ret`, `enter` with a nesting level, string ops with 32-bit addressing. Unmasked SSE/x87 exceptions are not delivered; MXCSR FTZ/DAZ are ignored.
 //!
 //! # Precision of guest state after a memory fault
 //! Blocks store `cc_op` only at exits, so after a guest memory fault (where the IR

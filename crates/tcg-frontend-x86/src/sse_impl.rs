@@ -84,7 +84,11 @@ pub(crate) mod op {
     pub const CMP: u32 = 128;
     pub const UCOMI: u32 = 132; // + 2 (ss) or 3 (sd)
     pub const COMI: u32 = 136; // + 2 or 3
-                               // Conversions.
+    /// rcpps, rcpss (+ 2).
+    pub const RCP: u32 = 140;
+    /// rsqrtps, rsqrtss (+ 2).
+    pub const RSQRT: u32 = 144;
+    // Conversions.
     pub const CVTSI2SD32: u32 = 200;
     pub const CVTSI2SD64: u32 = 201;
     pub const CVTSI2SS32: u32 = 202;
@@ -597,6 +601,41 @@ fn fp_lanes(
     }
 }
 
+/// One lane of `rcpps` (1/x) or `rsqrtps` (1/sqrt(x)).
+///
+/// The architecture bounds the error of these approximations (|relative error| <=
+/// 1.5 * 2^-12) and leaves their bits to the processor model (Intel's and AMD's differ).
+/// This gives no model's bits: it returns the value rounded to nearest from a binary64
+/// evaluation (correctly rounded for 1/x; for 1/sqrt(x) within 2^-24 relative), which is
+/// deterministic on every host. The special cases are the architecture's: a NaN comes back
+/// quiet, a zero or a denormal (read as zero) gives an infinity of its sign, an infinity
+/// a zero of its sign, a negative operand of `rsqrt` the default NaN, and a result below
+/// the smallest normal is flushed to a zero of its sign. No MXCSR flags are raised, and
+/// RC, DAZ and FTZ do not apply.
+pub(crate) fn approx_recip(x: u32, sqrt: bool) -> u32 {
+    let sign = x & 0x8000_0000;
+    let f = f32::from_bits(x);
+    if f.is_nan() {
+        return x | 0x0040_0000;
+    }
+    if x & 0x7f80_0000 == 0 {
+        return sign | 0x7f80_0000;
+    }
+    if sqrt && sign != 0 {
+        return 0xffc0_0000;
+    }
+    if f.is_infinite() {
+        return sign;
+    }
+    let v = f64::from(f);
+    let r = if sqrt { 1.0 / v.sqrt() } else { 1.0 / v } as f32;
+    if r.abs() < f32::MIN_POSITIVE {
+        sign
+    } else {
+        r.to_bits()
+    }
+}
+
 /// Rounds per MXCSR.RC (0 nearest-even, 1 down, 2 up, 3 toward zero).
 fn round_rc(x: f64, rc: u32) -> f64 {
     match rc & 3 {
@@ -888,6 +927,14 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
             mx |= m1 | m2;
             Some(r)
         }
+        RCP | 142 | RSQRT | 146 => {
+            let f = |x: u64| u64::from(approx_recip(x as u32, op >= RSQRT));
+            Some(if op % 4 == 0 {
+                map2(0, b, 32, |_, y| f(y))
+            } else {
+                (a & !0xffff_ffffu128) | u128::from(f(b as u64))
+            })
+        }
         132..=139 => {
             let comi = op >= COMI;
             let (x, y) = if op % 4 == 2 {
@@ -1074,6 +1121,43 @@ mod tests {
         assert_eq!(to_int(&mut mx, -2.5, 64, Some(0)), (-2i64) as u64);
         assert_eq!(to_int(&mut mx, -2.5, 64, Some(1)), (-3i64) as u64);
         assert_eq!(to_int(&mut mx, -2.5, 64, None), (-2i64) as u64);
+    }
+
+    #[test]
+    fn rcp_and_rsqrt_special_cases_and_bound() {
+        let (inf, ninf) = (0x7f80_0000u32, 0xff80_0000u32);
+        for (x, rcp, rsqrt) in [
+            (0u32, inf, inf),
+            (0x8000_0000, ninf, ninf),
+            (0x0000_0001, inf, inf),      // denormal: read as zero
+            (0x807f_ffff, ninf, ninf),    // negative denormal: -0
+            (inf, 0, 0),                  // 1/inf
+            (ninf, 0x8000_0000, 0xffc0_0000),
+            (0xbf80_0000, 0xbf80_0000, 0xffc0_0000), // -1
+            (0x7fa0_0001, 0x7fe0_0001, 0x7fe0_0001), // SNaN: quieted
+            (0xffc0_1234, 0xffc0_1234, 0xffc0_1234),
+            (0x7f7f_ffff, 0, 0x1f80_0000),           // 1/max is tiny: flushed
+            (0x3f80_0000, 0x3f80_0000, 0x3f80_0000), // 1
+            (0x4080_0000, 0x3e80_0000, 0x3f00_0000), // 4
+        ] {
+            assert_eq!(approx_recip(x, false), rcp, "rcp {x:#x}");
+            assert_eq!(approx_recip(x, true), rsqrt, "rsqrt {x:#x}");
+        }
+        // Every significand at a few exponents: within the architectural bound.
+        for e in [1u32, 100, 127, 128, 200, 252] {
+            for m in (0..1 << 23).step_by(97) {
+                let x = e << 23 | m;
+                let xf = f64::from(f32::from_bits(x));
+                for (sqrt, exact) in [(false, 1.0 / xf), (true, 1.0 / xf.sqrt())] {
+                    let r = f64::from(f32::from_bits(approx_recip(x, sqrt)));
+                    if exact < f64::from(f32::MIN_POSITIVE) {
+                        assert_eq!(r, 0.0);
+                    } else {
+                        assert!(((r - exact) / exact).abs() <= 1.5 * 2f64.powi(-12));
+                    }
+                }
+            }
+        }
     }
 
     #[test]
