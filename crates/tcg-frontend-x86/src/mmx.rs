@@ -5,7 +5,8 @@
 //! (`fpregs[i].mantissa`, whatever TOP is). Every instruction that names an mm register
 //! first raises #MF if an unmasked x87 exception is pending, then switches the x87 unit to
 //! MMX use: TOP becomes 0 and every register is tagged valid; writing an mm register sets
-//! its x87 sign and exponent to all ones. `emms` tags every register empty. The
+//! its x87 sign and exponent to all ones. `emms` tags every register empty and, as on AMD
+//! processors, sets TOP to 0. The
 //! conversions with only a memory source (`cvtpi2ps`/`cvtpi2pd xmm, m64`) run as plain SSE
 //! instructions and do none of this.
 //!
@@ -92,8 +93,10 @@ pub(crate) fn translate(t: &mut Tr, ins: &Instruction) -> R {
     let dst = mm_of(ins, 0);
     match m {
         M::Emms => {
-            let empty = t.cst(0);
-            t.st_state(empty, off::FPU_TW, 2);
+            // Every register empty, and (as AMD processors do) TOP 0.
+            let zero = t.cst(0);
+            t.st_state(zero, off::FPU_TW, 2);
+            t.st_state(zero, off::FPU_TOP, 4);
         }
         M::Movd | M::Movq => {
             let size = if m == M::Movd { 4 } else { 8 };
