@@ -8,16 +8,6 @@ use crate::gen::Sequence;
 use crate::state::{fx, CpuState, COMPARED, G, GPR_NAMES};
 use crate::worker::{EndKind, Outcome, RunOut};
 
-/// What the emulator does not model, documented in the frontend; masked from the comparison
-/// unless `strict` (see [`crate::Options::strict`]).
-pub mod limits {
-    /// MXCSR flags the emulator does not set: DE, OE, UE, PE (it sets IE and ZE).
-    pub const MXCSR_UNMODELLED: u32 = 0x3a;
-    /// x87 status bits not compared by default: none (every bit is modelled; C1 after an
-    /// x87 transcendental is tolerated, see [`super::has_x87_transcendental`]).
-    pub const FSW_UNMODELLED: u16 = 0;
-}
-
 /// Whether `seq` runs an x87 transcendental (`fsin`, `fcos`, `fsincos`, `fptan`, `fpatan`,
 /// `fyl2x`, `fyl2xp1`, `f2xm1`). The host's results are within one ulp but not always
 /// correctly rounded, the emulator's always are (see the README): after one, ST values may
@@ -233,7 +223,10 @@ pub fn undefined_at(seq: &Sequence, o: &Outcome) -> u64 {
 }
 
 /// The masks for `seq` ended with `o`.
-pub fn masks(seq: &Sequence, o: &Outcome, strict: bool) -> Masks {
+///
+/// Every MXCSR and x87 status bit is compared, except C1 after an x87 transcendental (see
+/// [`has_x87_transcendental`]).
+pub fn masks(seq: &Sequence, o: &Outcome) -> Masks {
     // OSZAPC (less the undefined ones), TF, DF, NT, AC, ID.
     let rflags = (0x8d5 & !undefined_at(seq, o)) | 0x100 | 0x400 | 0x4000 | 0x4_0000 | 0x20_0000;
     let c1 = if has_x87_transcendental(seq) {
@@ -243,22 +236,14 @@ pub fn masks(seq: &Sequence, o: &Outcome, strict: bool) -> Masks {
     };
     Masks {
         rflags,
-        mxcsr: if strict {
-            !0
-        } else {
-            !limits::MXCSR_UNMODELLED
-        },
-        fsw: if strict {
-            !c1
-        } else {
-            !(limits::FSW_UNMODELLED | c1)
-        },
+        mxcsr: !0,
+        fsw: !c1,
     }
 }
 
 /// Compares the two runs of `seq`.
 #[allow(clippy::needless_range_loop)]
-pub fn compare(seq: &Sequence, nat: &RunOut, emu: &RunOut, strict: bool) -> Verdict {
+pub fn compare(seq: &Sequence, nat: &RunOut, emu: &RunOut) -> Verdict {
     let no = &nat.outcome;
     let eo = &emu.outcome;
     if no.kind == EndKind::Signal && no.sig == libc::SIGTRAP && no.code == libc::TRAP_TRACE {
@@ -292,7 +277,7 @@ pub fn compare(seq: &Sequence, nat: &RunOut, emu: &RunOut, strict: bool) -> Verd
     if !(no.precise && eo.precise) {
         return Verdict::Match;
     }
-    let m = masks(seq, no, strict);
+    let m = masks(seq, no);
     let (a, b) = (&nat.state, &emu.state);
     for i in 0..16 {
         if a.gpr[i] != b.gpr[i] {
@@ -381,14 +366,7 @@ pub fn disassembly(seq: &Sequence) -> String {
 /// The full report of a mismatch: code, outcomes, the initial and both final states with
 /// the differing lines marked, and the differing memory.
 #[allow(clippy::needless_range_loop)]
-pub fn report(
-    seq: &Sequence,
-    nat: &RunOut,
-    emu: &RunOut,
-    diffs: &[String],
-    strict: bool,
-    color: bool,
-) -> String {
+pub fn report(seq: &Sequence, nat: &RunOut, emu: &RunOut, diffs: &[String], color: bool) -> String {
     let mut s = String::new();
     let hex: Vec<String> = seq.bytes.iter().map(|b| format!("{b:02x}")).collect();
     let _ = writeln!(s, "  bytes: {}", hex.join(" "));
@@ -400,7 +378,7 @@ pub fn report(
         describe(&nat.outcome, &nat.detail()),
         describe(&emu.outcome, &emu.detail())
     );
-    let m = masks(seq, &nat.outcome, strict);
+    let m = masks(seq, &nat.outcome);
     let (i, a, b) = (&seq.init, &nat.state, &emu.state);
     let _ = writeln!(
         s,

@@ -108,10 +108,6 @@ struct Gen<'a> {
     undef_in: Vec<u64>,
     undef_out: Vec<u64>,
     info: InstructionInfoFactory,
-    /// Compare everything (see [`generate`]).
-    strict: bool,
-    /// An earlier SSE instruction may have set unmodelled MXCSR flags.
-    mxcsr_dirty: bool,
     /// An earlier instruction is an x87 transcendental (see
     /// [`crate::compare::has_x87_transcendental`]): no x87 instruction may follow, so its
     /// result, compared within one ulp, is not used (an x87 remainder, for one, turns a
@@ -244,6 +240,18 @@ fn x87_value(rng: &mut StdRng) -> (u64, u16) {
     }
 }
 
+/// An MXCSR with every exception masked and random rounding control, FTZ and DAZ, no flags.
+fn random_mxcsr(rng: &mut StdRng) -> u32 {
+    let mut mx = 0x1f80u32 | (rng.gen_range(0..4u32) << 13);
+    if rng.gen_bool(0.3) {
+        mx |= 0x8000; // FTZ
+    }
+    if rng.gen_bool(0.3) {
+        mx |= 0x40; // DAZ
+    }
+    mx
+}
+
 fn random_state(rng: &mut StdRng) -> (CpuState, Vec<u8>) {
     let mut s = CpuState::default();
     for r in s.gpr.iter_mut() {
@@ -263,9 +271,9 @@ fn random_state(rng: &mut StdRng) -> (CpuState, Vec<u8>) {
     for i in 0..16 {
         s.set_xmm(i, [fp_lane(rng), fp_lane(rng)]);
     }
-    // MXCSR: every exception masked, FTZ/DAZ clear (not modelled, see `limits`), random
-    // rounding and sticky flags.
-    let mut mx = 0x1f80u32 | (rng.gen_range(0..4u32) << 13);
+    // MXCSR: every exception masked (unmasked SIMD exceptions are not delivered), random
+    // rounding, FTZ, DAZ and sticky flags.
+    let mut mx = random_mxcsr(rng);
     if rng.gen_bool(0.3) {
         mx |= rng.gen_range(0..64u32);
     }
@@ -424,8 +432,6 @@ impl<'a> Gen<'a> {
             undef_in: vec![],
             undef_out: vec![],
             info: InstructionInfoFactory::new(),
-            strict: true,
-            mxcsr_dirty: false,
             after_transcendental: false,
             masked: vec![],
         }
@@ -921,9 +927,8 @@ impl<'a> Gen<'a> {
             }
             M::Ldmxcsr if !self.mem_written => {
                 let a = self.mem_addr(ins).ok_or(Reject)?;
-                let v =
-                    0x1f80u64 | (self.rng.gen_range(0..4u64) << 13) | self.rng.gen_range(0..64u64);
-                self.write_mem(a, 4, v);
+                let v = random_mxcsr(&mut self.rng) | self.rng.gen_range(0..64u32);
+                self.write_mem(a, 4, u64::from(v));
             }
             M::Fldcw if !self.mem_written => {
                 let a = self.mem_addr(ins).ok_or(Reject)?;
@@ -936,7 +941,7 @@ impl<'a> Gen<'a> {
                 let (s, _) = random_state(&mut self.rng);
                 img.fx = s.fx;
                 img.set_u16(0, 0x7f | (self.rng.gen_range(0..16u16) << 8));
-                img.set_u32(24, 0x1f80 | (self.rng.gen_range(0..4u32) << 13));
+                img.set_u32(24, random_mxcsr(&mut self.rng));
                 img.set_u32(28, 0);
                 for (i, b) in img.fx.iter().enumerate() {
                     self.write_mem(a + i as u64, 1, u64::from(*b));
@@ -1074,20 +1079,6 @@ impl<'a> Gen<'a> {
                 return Err(Reject);
             }
         }
-        if !self.strict {
-            let stores_mxcsr = matches!(m, M::Stmxcsr | M::Fxsave | M::Fxsave64);
-            if stores_mxcsr && self.mxcsr_dirty {
-                return Err(Reject);
-            }
-            let cls = self
-                .forms
-                .iter()
-                .find(|f| f.code == ins.code())
-                .map(|f| f.class);
-            if matches!(cls, Some(Class::Sse | Class::Mmx)) && !stores_mxcsr && m != M::Ldmxcsr {
-                self.mxcsr_dirty = true;
-            }
-        }
         // Undefined-flags dataflow: entry set = union over predecessors.
         let mut uin =
             if pos == 0 || self.insns[pos - 1].flow_control() == FlowControl::UnconditionalBranch {
@@ -1214,26 +1205,21 @@ fn reg_value(full: u64, r: Register) -> u64 {
 }
 
 /// Generates sequence `index` of `seed` over `forms`.
-///
-/// Unless `strict`, a sequence never stores MXCSR or the x87 status word after an
-/// instruction that may set the exception flags the emulator does not model (see
-/// `compare::limits`): those bits would reach memory or registers.
-pub fn generate(forms: &[Form], seed: u64, index: u64, strict: bool) -> Sequence {
+pub fn generate(forms: &[Form], seed: u64, index: u64) -> Sequence {
     // One rng per sequence, so that any sequence can be replayed alone.
     let mixed = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17)
         ^ index.wrapping_mul(0xd1b5_4a32_d192_ed03);
     let mut attempt = 0u64;
     loop {
-        if let Some(s) = try_generate(forms, mixed.wrapping_add(attempt), strict) {
+        if let Some(s) = try_generate(forms, mixed.wrapping_add(attempt)) {
             return s;
         }
         attempt += 1;
     }
 }
 
-fn try_generate(forms: &[Form], seed: u64, strict: bool) -> Option<Sequence> {
+fn try_generate(forms: &[Form], seed: u64) -> Option<Sequence> {
     let mut g = Gen::new(forms, seed);
-    g.strict = strict;
     let n = match g.rng.gen_range(0..20) {
         0..=7 => 1,
         8..=12 => 2,

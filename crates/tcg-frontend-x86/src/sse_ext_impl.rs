@@ -1,6 +1,6 @@
 //! SSE3, SSSE3, SSE4.1, SSE4.2, AES-NI and PCLMULQDQ semantics run by the `sse_ext` helper.
 
-use crate::sse_impl::{arith, get, join, lanes, map2, put, sat_s, sat_u, sx, width, Fp};
+use crate::sse_impl::{arith, daz, get, join, lanes, map2, put, sat_s, sat_u, sx, width, Fp};
 use crate::state::{flags, X86State};
 
 /// Operations of the `sse_ext` helper.
@@ -91,7 +91,8 @@ fn fop<F: Fp>(mx: &mut u32, kind: u32, a: u64, b: u64) -> u64 {
     arith(mx, kind, F::from_bits64(a), F::from_bits64(b))
 }
 
-/// roundps/roundss element: `mode` bits 1:0 RC, bit 2 use MXCSR.RC, bit 3 suppress PE.
+/// roundps/roundss element: `mode` bits 1:0 RC, bit 2 use MXCSR.RC, bit 3 suppress PE; DAZ
+/// applies (no DE).
 fn round_elem<F: Fp>(mx: &mut u32, mode: u64, bits: u64) -> u64 {
     let x = F::from_bits64(bits);
     if x.is_nan() {
@@ -100,6 +101,7 @@ fn round_elem<F: Fp>(mx: &mut u32, mode: u64, bits: u64) -> u64 {
         }
         return bits | F::QUIET;
     }
+    let bits = daz(*mx, x).to_bits64();
     let rc = if mode & 4 != 0 {
         (*mx >> 13) & 3
     } else {

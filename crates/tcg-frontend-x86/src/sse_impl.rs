@@ -119,9 +119,17 @@ pub(crate) mod op {
 
 // MXCSR bits.
 const IE: u32 = 1;
+const DE: u32 = 1 << 1;
 const ZE: u32 = 1 << 2;
 const UE: u32 = 1 << 4;
 const PE: u32 = 1 << 5;
+/// Denormals are zeros: a denormal source operand reads as a zero of its sign (and
+/// raises no DE).
+const DAZ: u32 = 1 << 6;
+/// Underflow masked.
+const UM: u32 = 1 << 11;
+/// Flush to zero: with UM, a tiny result becomes a zero of its sign (raising UE and PE).
+const FTZ: u32 = 1 << 15;
 
 /// Helper register index of `mm0`: the SSE helpers name xmm0..15 as 0..15, the scratch
 /// register as 16 and mm0..7 as `MM0..MM0 + 8`. An op whose destination is an mm register
@@ -266,6 +274,8 @@ pub(crate) trait Fp: Copy {
     const BITS: u32;
     const QUIET: u64;
     const DEFAULT_NAN: u64;
+    /// The exponent field.
+    const EXP_MASK: u64;
     fn from_bits64(b: u64) -> Self;
     fn to_bits64(self) -> u64;
     fn is_nan(self) -> bool;
@@ -288,6 +298,15 @@ pub(crate) trait Fp: Copy {
     fn neg_(self) -> Self {
         Self::from_bits64(self.to_bits64() ^ (1 << (Self::BITS - 1)))
     }
+    /// A zero of this value's sign.
+    fn signed_zero(self) -> Self {
+        Self::from_bits64(self.to_bits64() & (1 << (Self::BITS - 1)))
+    }
+    /// Nonzero with a zero exponent field.
+    fn is_denormal(self) -> bool {
+        let b = self.to_bits64();
+        b & Self::EXP_MASK == 0 && b << (65 - Self::BITS) != 0
+    }
     /// From an f64 (rounded).
     fn from_f64(v: f64) -> Self;
     fn is_zero(self) -> bool;
@@ -304,6 +323,7 @@ impl Fp for f32 {
     const BITS: u32 = 32;
     const QUIET: u64 = 1 << 22;
     const DEFAULT_NAN: u64 = 0xffc0_0000;
+    const EXP_MASK: u64 = 0x7f80_0000;
     fn from_bits64(b: u64) -> Self {
         f32::from_bits(b as u32)
     }
@@ -362,6 +382,7 @@ impl Fp for f64 {
     const BITS: u32 = 64;
     const QUIET: u64 = 1 << 51;
     const DEFAULT_NAN: u64 = 0xfff8_0000_0000_0000;
+    const EXP_MASK: u64 = 0x7ff0_0000_0000_0000;
     fn from_bits64(b: u64) -> Self {
         f64::from_bits(b)
     }
@@ -444,10 +465,58 @@ fn soft<F: Fp>(kind: u32, a: F, b: F, rc: u8) -> (u64, u32) {
     (F::from_f80(r), fl)
 }
 
-/// x86 arithmetic: a NaN operand propagates (the first one, quieted); an invalid
-/// operation gives the default NaN (negative quiet NaN); raises IE, ZE, OE, UE and PE in
-/// MXCSR (underflow only for inexact tiny results, detected after rounding).
+/// A source operand of an SSE arithmetic, compare or conversion instruction as it reads
+/// it: under MXCSR.DAZ a denormal is a zero of its sign; otherwise a denormal sets `den`
+/// (DE, unless the operation has a NaN operand or is invalid or divides by zero).
+fn source<F: Fp>(mx: u32, x: F, den: &mut bool) -> F {
+    if !x.is_denormal() {
+        x
+    } else if mx & DAZ != 0 {
+        x.signed_zero()
+    } else {
+        *den = true;
+        x
+    }
+}
+
+/// The result `r` of an operation that raised `fl` under MXCSR `mx`: with FTZ and underflow
+/// masked, a tiny result (underflow raised, or an exact denormal) becomes a zero of its
+/// sign, raising UE and PE.
+fn flush<F: Fp>(mx: u32, r: u64, fl: &mut u32) -> u64 {
+    if mx & (FTZ | UM) != FTZ | UM {
+        return r;
+    }
+    let v = F::from_bits64(r);
+    if *fl & UE != 0 || v.is_denormal() {
+        *fl |= UE | PE;
+        return v.signed_zero().to_bits64();
+    }
+    r
+}
+
+/// x86 arithmetic (`kind`: 0 add, 1 sub, 2 mul, 3 div, 4 sqrt of `b`) under MXCSR `mx`:
+/// a NaN operand propagates (the first one, quieted); an invalid operation gives the
+/// default NaN (negative quiet NaN); DAZ and FTZ apply; raises IE, DE, ZE, OE, UE and PE
+/// (underflow only for inexact tiny results, detected after rounding).
 pub(crate) fn arith<F: Fp>(mx: &mut u32, kind: u32, a: F, b: F) -> u64 {
+    if a.is_nan() || b.is_nan() {
+        return ieee_arith(mx, kind, a, b);
+    }
+    let mut den = false;
+    let (a, b) = (source(*mx, a, &mut den), source(*mx, b, &mut den));
+    let mut m = *mx & !0x3f;
+    let r = ieee_arith(&mut m, kind, a, b);
+    let mut fl = m & 0x3f;
+    if den && fl & (IE | ZE) == 0 {
+        fl |= DE;
+    }
+    let r = flush::<F>(*mx, r, &mut fl);
+    *mx |= fl;
+    r
+}
+
+/// [`arith`] on operands as they are, without DAZ, FTZ or DE: IEEE 754 with x86 NaNs.
+fn ieee_arith<F: Fp>(mx: &mut u32, kind: u32, a: F, b: F) -> u64 {
     if a.is_nan() || b.is_nan() {
         if a.is_snan() || b.is_snan() {
             *mx |= IE;
@@ -531,8 +600,12 @@ fn sqrt_op<F: Fp>(mx: &mut u32, b: F) -> u64 {
 
 /// minps/maxps: the second operand whenever either is NaN or both are zero.
 fn minmax<F: Fp>(mx: &mut u32, max: bool, a: F, b: F) -> u64 {
+    let mut den = false;
+    let (a, b) = (source(*mx, a, &mut den), source(*mx, b, &mut den));
     if a.is_nan() || b.is_nan() {
         *mx |= IE;
+    } else if den {
+        *mx |= DE;
     }
     let pick_a = if max { b.lt(a) } else { a.lt(b) };
     if pick_a {
@@ -544,9 +617,13 @@ fn minmax<F: Fp>(mx: &mut u32, max: bool, a: F, b: F) -> u64 {
 
 /// cmpps predicate 0..7: eq, lt, le, unord, neq, nlt, nle, ord.
 fn cmp_pred<F: Fp>(mx: &mut u32, pred: u64, a: F, b: F) -> u64 {
+    let mut den = false;
+    let (a, b) = (source(*mx, a, &mut den), source(*mx, b, &mut den));
     let unord = a.is_nan() || b.is_nan();
     if a.is_snan() || b.is_snan() || (unord && matches!(pred & 7, 1 | 2 | 5 | 6)) {
         *mx |= IE;
+    } else if den && !unord {
+        *mx |= DE;
     }
     let r = match pred & 7 {
         0 => !unord && a.eq(b),
@@ -668,16 +745,32 @@ fn to_int(mx: &mut u32, x: f64, bits: u32, rc: Option<u32>) -> u64 {
     }
 }
 
+/// A source operand under DAZ only (the conversions to integers and the roundings raise no
+/// DE).
+pub(crate) fn daz<F: Fp>(mx: u32, x: F) -> F {
+    source(mx, x, &mut false)
+}
+
+/// cvtsd2ss of one lane: a NaN is quieted (IE for an SNaN); DAZ, DE and FTZ apply;
+/// underflow is detected after rounding.
 fn f64_to_f32(mx: &mut u32, x: f64, rc: u32) -> u32 {
     if x.is_nan() {
+        if x.is_snan() {
+            *mx |= IE;
+        }
         let b = x.to_bits();
         let sign = ((b >> 63) as u32) << 31;
         let payload = ((b >> 29) as u32) & 0x003f_ffff;
         return sign | 0x7fc0_0000 | payload;
     }
+    let mut den = false;
+    let x = source(*mx, x, &mut den);
     let x80 = F80::from_f64(x.to_bits()).0;
     let (r, f) = f80::to_f32(x80, rc as u8);
     let mut f = u32::from(f & 0x3d);
+    if den {
+        f |= DE;
+    }
     // Tininess is detected after rounding (to 24 bits with an unbounded exponent).
     if f & UE != 0 {
         let c = Ctl {
@@ -689,16 +782,26 @@ fn f64_to_f32(mx: &mut u32, x: f64, rc: u32) -> u32 {
             f &= !UE;
         }
     }
+    let r = flush::<f32>(*mx, u64::from(r), &mut f) as u32;
     *mx |= f;
     r
 }
 
-fn f32_to_f64(x: f32) -> u64 {
+/// cvtss2sd of one lane (exact): a NaN is quieted (IE for an SNaN); DAZ and DE apply.
+fn f32_to_f64(mx: &mut u32, x: f32) -> u64 {
     if x.is_nan() {
+        if x.is_snan() {
+            *mx |= IE;
+        }
         let b = x.to_bits();
         let sign = u64::from(b >> 31) << 63;
         let payload = u64::from(b & 0x003f_ffff) << 29;
         return sign | 0x7ff8_0000_0000_0000 | payload;
+    }
+    let mut den = false;
+    let x = source(*mx, x, &mut den);
+    if den {
+        *mx |= DE;
     }
     f64::from(x).to_bits()
 }
@@ -937,22 +1040,21 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
         }
         132..=139 => {
             let comi = op >= COMI;
-            let (x, y) = if op % 4 == 2 {
-                (
-                    f64::from(f32::from_bits(a as u32)),
-                    f64::from(f32::from_bits(b as u32)),
-                )
+            let mut den = false;
+            let (x, y, snan) = if op % 4 == 2 {
+                let p = source(mx, f32::from_bits(a as u32), &mut den);
+                let q = source(mx, f32::from_bits(b as u32), &mut den);
+                (f64::from(p), f64::from(q), p.is_snan() || q.is_snan())
             } else {
-                (f64::from_bits(a as u64), f64::from_bits(b as u64))
-            };
-            let snan = if op % 4 == 2 {
-                f32::from_bits(a as u32).is_snan() || f32::from_bits(b as u32).is_snan()
-            } else {
-                f64::from_bits(a as u64).is_snan() || f64::from_bits(b as u64).is_snan()
+                let p = source(mx, f64::from_bits(a as u64), &mut den);
+                let q = source(mx, f64::from_bits(b as u64), &mut den);
+                (p, q, p.is_snan() || q.is_snan())
             };
             let unord = x.is_nan() || y.is_nan();
             if snan || (comi && unord) {
                 mx |= IE;
+            } else if den && !unord {
+                mx |= DE;
             }
             ret = if unord {
                 flags::ZF | flags::PF | flags::CF
@@ -988,9 +1090,9 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
         CVTTSD2SI32..=CVTSS2SI64 => {
             let k = op - CVTTSD2SI32;
             let x = if k < 4 {
-                f64::from_bits(b as u64)
+                daz(mx, f64::from_bits(b as u64))
             } else {
-                f64::from(f32::from_bits(b as u32))
+                f64::from(daz(mx, f32::from_bits(b as u32)))
             };
             let truncate = k % 4 < 2;
             let bits = if k % 2 == 0 { 32 } else { 64 };
@@ -998,18 +1100,12 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
             None
         }
         CVTSS2SD => {
-            let x = f32::from_bits(b as u32);
-            if x.is_snan() {
-                mx |= IE;
-            }
-            Some((a & !(u64::MAX as u128)) | u128::from(f32_to_f64(x)))
+            let r = f32_to_f64(&mut mx, f32::from_bits(b as u32));
+            Some((a & !(u64::MAX as u128)) | u128::from(r))
         }
         CVTSD2SS => {
-            let x = f64::from_bits(b as u64);
-            if x.is_snan() {
-                mx |= IE;
-            }
-            Some((a & !0xffff_ffffu128) | u128::from(f64_to_f32(&mut mx, x, rc)))
+            let r = f64_to_f32(&mut mx, f64::from_bits(b as u64), rc);
+            Some((a & !0xffff_ffffu128) | u128::from(r))
         }
         CVTDQ2PD => {
             let x = lanes::<4>(b, 32);
@@ -1039,23 +1135,22 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
         CVTTPD2DQ | CVTPD2DQ => {
             let x = lanes::<2>(b, 64);
             let r = if op == CVTTPD2DQ { None } else { Some(rc) };
-            let v0 = to_int(&mut mx, f64::from_bits(x[0]), 32, r);
-            let v1 = to_int(&mut mx, f64::from_bits(x[1]), 32, r);
+            let (x0, x1) = (daz(mx, f64::from_bits(x[0])), daz(mx, f64::from_bits(x[1])));
+            let v0 = to_int(&mut mx, x0, 32, r);
+            let v1 = to_int(&mut mx, x1, 32, r);
             Some(join([v0, v1, 0, 0], 32))
         }
         CVTTPS2DQ | CVTPS2DQ => {
             let x = lanes::<4>(b, 32);
             let r = if op == CVTTPS2DQ { None } else { Some(rc) };
             let v: [u64; 4] = std::array::from_fn(|i| {
-                to_int(&mut mx, f64::from(f32::from_bits(x[i] as u32)), 32, r)
+                let xi = daz(mx, f32::from_bits(x[i] as u32));
+                to_int(&mut mx, f64::from(xi), 32, r)
             });
             Some(join(v, 32))
         }
         CVTPD2PS => {
             let x = lanes::<2>(b, 64);
-            if x.iter().any(|&v| f64::from_bits(v).is_snan()) {
-                mx |= IE;
-            }
             Some(join(
                 [
                     u64::from(f64_to_f32(&mut mx, f64::from_bits(x[0]), rc)),
@@ -1068,13 +1163,10 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
         }
         CVTPS2PD => {
             let x = lanes::<4>(b, 32);
-            if x[..2].iter().any(|&v| f32::from_bits(v as u32).is_snan()) {
-                mx |= IE;
-            }
             Some(join(
                 [
-                    f32_to_f64(f32::from_bits(x[0] as u32)),
-                    f32_to_f64(f32::from_bits(x[1] as u32)),
+                    f32_to_f64(&mut mx, f32::from_bits(x[0] as u32)),
+                    f32_to_f64(&mut mx, f32::from_bits(x[1] as u32)),
                 ],
                 64,
             ))
@@ -1129,14 +1221,14 @@ mod tests {
         for (x, rcp, rsqrt) in [
             (0u32, inf, inf),
             (0x8000_0000, ninf, ninf),
-            (0x0000_0001, inf, inf),      // denormal: read as zero
-            (0x807f_ffff, ninf, ninf),    // negative denormal: -0
-            (inf, 0, 0),                  // 1/inf
+            (0x0000_0001, inf, inf),   // denormal: read as zero
+            (0x807f_ffff, ninf, ninf), // negative denormal: -0
+            (inf, 0, 0),               // 1/inf
             (ninf, 0x8000_0000, 0xffc0_0000),
             (0xbf80_0000, 0xbf80_0000, 0xffc0_0000), // -1
             (0x7fa0_0001, 0x7fe0_0001, 0x7fe0_0001), // SNaN: quieted
             (0xffc0_1234, 0xffc0_1234, 0xffc0_1234),
-            (0x7f7f_ffff, 0, 0x1f80_0000),           // 1/max is tiny: flushed
+            (0x7f7f_ffff, 0, 0x1f80_0000), // 1/max is tiny: flushed
             (0x3f80_0000, 0x3f80_0000, 0x3f80_0000), // 1
             (0x4080_0000, 0x3e80_0000, 0x3f00_0000), // 4
         ] {
@@ -1171,7 +1263,7 @@ mod tests {
             f(0x3ff0_0000_0000_0001),
             f(0x000f_ffff_ffff_ffff),
         );
-        assert_eq!((r, mx), (0x0010_0000_0000_0000, 0x1f80 | PE));
+        assert_eq!((r, mx), (0x0010_0000_0000_0000, 0x1f80 | PE | DE));
         let mut mx = 0x1f80;
         let r = arith(&mut mx, 2, f(0x3fef_ffff_ffff_ffff), f64::MIN_POSITIVE);
         assert_eq!((r, mx), (0x0010_0000_0000_0000, 0x1f80 | PE | UE));
@@ -1195,5 +1287,43 @@ mod tests {
         let mut mx = 0x1f80;
         let r = f64_to_f32(&mut mx, 2f64.powi(-126) * (1.0 - 2f64.powi(-25)), 0);
         assert_eq!((r, mx), (0x0080_0000, 0x1f80 | PE));
+    }
+
+    #[test]
+    fn daz_ftz_and_denormal_flag() {
+        let den = f32::from_bits(1);
+        // A denormal operand raises DE; with DAZ it reads as zero and raises nothing.
+        let mut mx = 0x1f80;
+        assert_eq!(arith(&mut mx, 0, den, 1.0f32), 0x3f80_0000);
+        assert_eq!(mx, 0x1f80 | DE | PE);
+        let mut mx = 0x1f80 | DAZ;
+        assert_eq!(arith(&mut mx, 0, den, 1.0f32), 0x3f80_0000);
+        assert_eq!(mx, 0x1f80 | DAZ);
+        // DE gives way to ZE and IE: denormal / 0, sqrt(-denormal).
+        let mut mx = 0x1f80;
+        arith(&mut mx, 3, den, 0.0f32);
+        assert_eq!(mx, 0x1f80 | ZE);
+        let mut mx = 0x1f80;
+        assert_eq!(sqrt_op(&mut mx, -den), 0xffc0_0000);
+        assert_eq!(mx, 0x1f80 | IE);
+        // With DAZ, denormal / denormal is 0/0: invalid.
+        let mut mx = 0x1f80 | DAZ;
+        assert_eq!(arith(&mut mx, 3, den, den), 0xffc0_0000);
+        assert_eq!(mx, 0x1f80 | DAZ | IE);
+        // FTZ (underflow masked): an exact denormal result becomes zero with UE and PE.
+        let tiny = f32::from_bits(0x0080_0000);
+        let mut mx = 0x1f80 | FTZ;
+        assert_eq!(arith(&mut mx, 2, -tiny, 0.5f32), 0x8000_0000);
+        assert_eq!(mx, 0x1f80 | FTZ | UE | PE);
+        // Unmasked underflow: FTZ does not apply.
+        let mut mx = 0x1f80 & !UM | FTZ;
+        assert_eq!(arith(&mut mx, 2, -tiny, 0.5f32), 0x8040_0000);
+        // Narrowing: DAZ on the double, FTZ on the float.
+        let mut mx = 0x1f80 | FTZ;
+        assert_eq!(f64_to_f32(&mut mx, 1e-40, 0), 0);
+        assert_eq!(mx, 0x1f80 | FTZ | UE | PE);
+        let mut mx = 0x1f80 | DAZ;
+        assert_eq!(f64_to_f32(&mut mx, f64::from_bits(5), 0), 0);
+        assert_eq!(mx, 0x1f80 | DAZ);
     }
 }
