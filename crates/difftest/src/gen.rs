@@ -278,9 +278,15 @@ fn random_state(rng: &mut StdRng) -> (CpuState, Vec<u8>) {
         mx |= rng.gen_range(0..64u32);
     }
     s.set_u32(crate::state::fx::MXCSR, mx);
-    // x87: exceptions masked, random rounding and precision control, random TOP and tags.
+    // x87: random rounding and precision control, random TOP and tags; sometimes unmasked
+    // exceptions, and sometimes exception flags already raised: an unmasked one is pending
+    // (ES and B set, as the hardware derives them) and the next waiting x87 or MMX
+    // instruction, `fwait` included, raises #MF.
     let cw = 0x037fu16 & !0x0f00 | (rng.gen_range(0..4u16) << 10) | (rng.gen_range(0..4u16) << 8);
-    let cw = if rng.gen_bool(0.5) { 0x037f } else { cw };
+    let mut cw = if rng.gen_bool(0.5) { 0x037f } else { cw };
+    if rng.gen_bool(0.1) {
+        cw &= !rng.gen_range(0..64u16);
+    }
     s.set_u16(crate::state::fx::FCW, cw);
     let top = rng.gen_range(0..8u16);
     let mut sw = top << 11;
@@ -288,6 +294,12 @@ fn random_state(rng: &mut StdRng) -> (CpuState, Vec<u8>) {
         if rng.gen() {
             sw |= 1 << b;
         }
+    }
+    if rng.gen_bool(0.1) {
+        sw |= rng.gen_range(0..64u16);
+    }
+    if sw & !cw & 0x3f != 0 {
+        sw |= 0x8080;
     }
     s.set_u16(crate::state::fx::FSW, sw);
     let mut tags = 0u8;
