@@ -802,9 +802,18 @@ fn prem_impl(a: F80, b: F80, nearest: bool, c: Ctl) -> (F80, u8, bool, u16) {
         let (v, f) = nan2(a, b);
         return (v, 0, false, f);
     }
+    // The remainder is `a` itself: tiny if `a` is denormal.
+    let keep_a = || {
+        let (v, f) = if c.trap_under && a.exp() == 0 {
+            round_exact(a, c)
+        } else {
+            (a, 0)
+        };
+        (v, 0, false, f)
+    };
     match (a.class(), b.class()) {
         (Class::Inf, _) | (_, Class::Zero) => return (INDEFINITE, 0, false, IE),
-        (Class::Zero, _) | (_, Class::Inf) => return (a, 0, false, 0),
+        (Class::Zero, _) | (_, Class::Inf) => return keep_a(),
         _ => {}
     }
     let (sa, ea, ma) = a.unpack();
@@ -818,13 +827,7 @@ fn prem_impl(a: F80, b: F80, nearest: bool, c: Ctl) -> (F80, u8, bool, u16) {
             let (v, f) = round80(!sa, eb + 63 - lz as i32, sig, c);
             return (v, 1, false, f);
         }
-        // The remainder is `a`: tiny if `a` is denormal.
-        let (v, f) = if c.trap_under && a.exp() == 0 {
-            round_exact(a, c)
-        } else {
-            (a, 0)
-        };
-        return (v, 0, false, f);
+        return keep_a();
     }
     // Reduce at most 63 bits of exponent difference per step, as the hardware does.
     let (steps, partial) = if d >= 64 {
