@@ -20,12 +20,9 @@ pub struct Args {
     /// Only forms of these mnemonics or iced codes (comma-separated, case-insensitive).
     #[arg(long, value_delimiter = ',')]
     filter: Vec<String>,
-    /// Only forms of these classes: int, sse, x87 (comma-separated).
+    /// Only forms of these classes: int, sse, x87, mmx (comma-separated).
     #[arg(long = "class", value_delimiter = ',')]
     classes: Vec<String>,
-    /// Also compare what the emulator documents as not modelled (MXCSR and x87 DE/OE/UE/PE).
-    #[arg(long)]
-    strict: bool,
     /// Print every sequence.
     #[arg(long, short)]
     verbose: bool,
@@ -50,7 +47,6 @@ pub fn run(a: Args) -> Result<(), Error> {
         start: a.index,
         filter: a.filter,
         classes: a.classes,
-        strict: a.strict,
         verbose: a.verbose,
         max_reports: a.max_reports,
         color: std::io::stdout().is_terminal(),

@@ -18,6 +18,8 @@ pub enum Class {
     Sse,
     /// x87.
     X87,
+    /// MMX, and the forms of later extensions on mm registers.
+    Mmx,
 }
 
 /// One instruction form.
@@ -98,6 +100,7 @@ fn host_has(f: CpuidFeature) -> bool {
         | F::FXSR
         | F::SSE
         | F::SSE2
+        | F::MMX
         | F::MULTIBYTENOP
         | F::CLFSH => true,
         F::SSE3 => std::arch::is_x86_feature_detected!("sse3"),
@@ -160,6 +163,9 @@ fn buildable(k: K) -> bool {
             | K::r64_opcode
             | K::xmm_reg
             | K::xmm_rm
+            | K::mm_or_mem
+            | K::mm_reg
+            | K::mm_rm
             | K::al
             | K::cl
             | K::ax
@@ -189,6 +195,12 @@ fn class_of(code: Code, ops: &[K]) -> Class {
     let name = format!("{code:?}");
     if ops.iter().any(|k| matches!(k, K::st0 | K::sti_opcode)) || name.starts_with('F') {
         Class::X87
+    } else if code.mnemonic() == Mnemonic::Emms
+        || ops
+            .iter()
+            .any(|k| matches!(k, K::mm_reg | K::mm_rm | K::mm_or_mem))
+    {
+        Class::Mmx
     } else if ops
         .iter()
         .any(|k| matches!(k, K::xmm_reg | K::xmm_rm | K::xmm_or_mem))
@@ -382,6 +394,7 @@ pub fn regs_of(k: K) -> &'static [Register] {
         XMM14, XMM15,
     ];
     const ST: &[Register] = &[ST0, ST1, ST2, ST3, ST4, ST5, ST6, ST7];
+    const MM: &[Register] = &[MM0, MM1, MM2, MM3, MM4, MM5, MM6, MM7];
     match k {
         K::r8_or_mem | K::r8_reg | K::r8_opcode => R8,
         K::r16_or_mem | K::r16_reg | K::r16_rm | K::r16_opcode => R16,
@@ -389,6 +402,7 @@ pub fn regs_of(k: K) -> &'static [Register] {
         K::r64_or_mem | K::r64_reg | K::r64_rm | K::r64_opcode => R64,
         K::xmm_or_mem | K::xmm_reg | K::xmm_rm => XMM,
         K::sti_opcode => ST,
+        K::mm_or_mem | K::mm_reg | K::mm_rm => MM,
         _ => &[],
     }
 }

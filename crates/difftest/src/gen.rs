@@ -88,7 +88,7 @@ const RBX: usize = 3;
 struct Gen<'a> {
     rng: StdRng,
     forms: &'a [Form],
-    by_class: [Vec<usize>; 3],
+    by_class: [Vec<usize>; 4],
     init: CpuState,
     image: Vec<u8>,
     /// GPRs whose initial value is fixed (an address, count, ...).
@@ -108,10 +108,6 @@ struct Gen<'a> {
     undef_in: Vec<u64>,
     undef_out: Vec<u64>,
     info: InstructionInfoFactory,
-    /// Compare everything (see [`generate`]).
-    strict: bool,
-    /// An earlier SSE instruction may have set unmodelled MXCSR flags.
-    mxcsr_dirty: bool,
     /// An earlier instruction is an x87 transcendental (see
     /// [`crate::compare::has_x87_transcendental`]): no x87 instruction may follow, so its
     /// result, compared within one ulp, is not used (an x87 remainder, for one, turns a
@@ -207,7 +203,9 @@ fn fp_lane(rng: &mut StdRng) -> u64 {
 
 /// A random x87 register value (significand, sign and exponent).
 fn x87_value(rng: &mut StdRng) -> (u64, u16) {
-    match rng.gen_range(0..10) {
+    match rng.gen_range(0..11) {
+        // Integer patterns, as MMX instructions see the significands.
+        10 => (value(rng), rng.gen()),
         0..=3 => {
             let f: f64 = match rng.gen_range(0..3) {
                 0 => rng.gen_range(-10.0..10.0),
@@ -242,6 +240,18 @@ fn x87_value(rng: &mut StdRng) -> (u64, u16) {
     }
 }
 
+/// An MXCSR with every exception masked and random rounding control, FTZ and DAZ, no flags.
+fn random_mxcsr(rng: &mut StdRng) -> u32 {
+    let mut mx = 0x1f80u32 | (rng.gen_range(0..4u32) << 13);
+    if rng.gen_bool(0.3) {
+        mx |= 0x8000; // FTZ
+    }
+    if rng.gen_bool(0.3) {
+        mx |= 0x40; // DAZ
+    }
+    mx
+}
+
 fn random_state(rng: &mut StdRng) -> (CpuState, Vec<u8>) {
     let mut s = CpuState::default();
     for r in s.gpr.iter_mut() {
@@ -261,16 +271,22 @@ fn random_state(rng: &mut StdRng) -> (CpuState, Vec<u8>) {
     for i in 0..16 {
         s.set_xmm(i, [fp_lane(rng), fp_lane(rng)]);
     }
-    // MXCSR: every exception masked, FTZ/DAZ clear (not modelled, see `limits`), random
-    // rounding and sticky flags.
-    let mut mx = 0x1f80u32 | (rng.gen_range(0..4u32) << 13);
+    // MXCSR: every exception masked (unmasked SIMD exceptions are not delivered), random
+    // rounding, FTZ, DAZ and sticky flags.
+    let mut mx = random_mxcsr(rng);
     if rng.gen_bool(0.3) {
         mx |= rng.gen_range(0..64u32);
     }
     s.set_u32(crate::state::fx::MXCSR, mx);
-    // x87: exceptions masked, random rounding and precision control, random TOP and tags.
+    // x87: random rounding and precision control, random TOP and tags; sometimes unmasked
+    // exceptions, and sometimes exception flags already raised: an unmasked one is pending
+    // (ES and B set, as the hardware derives them) and the next waiting x87 or MMX
+    // instruction, `fwait` included, raises #MF.
     let cw = 0x037fu16 & !0x0f00 | (rng.gen_range(0..4u16) << 10) | (rng.gen_range(0..4u16) << 8);
-    let cw = if rng.gen_bool(0.5) { 0x037f } else { cw };
+    let mut cw = if rng.gen_bool(0.5) { 0x037f } else { cw };
+    if rng.gen_bool(0.1) {
+        cw &= !rng.gen_range(0..64u16);
+    }
     s.set_u16(crate::state::fx::FCW, cw);
     let top = rng.gen_range(0..8u16);
     let mut sw = top << 11;
@@ -278,6 +294,12 @@ fn random_state(rng: &mut StdRng) -> (CpuState, Vec<u8>) {
         if rng.gen() {
             sw |= 1 << b;
         }
+    }
+    if rng.gen_bool(0.1) {
+        sw |= rng.gen_range(0..64u16);
+    }
+    if sw & !cw & 0x3f != 0 {
+        sw |= 0x8080;
     }
     s.set_u16(crate::state::fx::FSW, sw);
     let mut tags = 0u8;
@@ -402,7 +424,7 @@ impl<'a> Gen<'a> {
     fn new(forms: &'a [Form], seed: u64) -> Gen<'a> {
         let mut rng = StdRng::seed_from_u64(seed);
         let (init, image) = random_state(&mut rng);
-        let mut by_class: [Vec<usize>; 3] = Default::default();
+        let mut by_class: [Vec<usize>; 4] = Default::default();
         for (i, f) in forms.iter().enumerate() {
             by_class[f.class as usize].push(i);
         }
@@ -422,16 +444,15 @@ impl<'a> Gen<'a> {
             undef_in: vec![],
             undef_out: vec![],
             info: InstructionInfoFactory::new(),
-            strict: true,
-            mxcsr_dirty: false,
             after_transcendental: false,
             masked: vec![],
         }
     }
 
     fn pick_form(&mut self) -> &'a Form {
-        let weights = [0.55, 0.3, 0.15];
-        let classes: Vec<usize> = (0..3).filter(|&c| !self.by_class[c].is_empty()).collect();
+        // int, sse, x87, mmx.
+        let weights = [0.5, 0.27, 0.15, 0.08];
+        let classes: Vec<usize> = (0..4).filter(|&c| !self.by_class[c].is_empty()).collect();
         let total: f64 = classes.iter().map(|&c| weights[c]).sum();
         let mut x = self.rng.gen_range(0.0..total);
         let mut class = classes[0];
@@ -616,6 +637,11 @@ impl<'a> Gen<'a> {
 
     /// Builds an instance of `form` at position `pos` of `n` instructions.
     fn build(&mut self, form: &Form, pos: usize, n: usize) -> Result<Instruction, Reject> {
+        let approximation = crate::compare::is_approximation(form.mnemonic);
+        if approximation && pos + 1 != n {
+            // Its result may differ from the host's within a bound: nothing may use it.
+            return Err(Reject);
+        }
         let mut ins = Instruction::default();
         ins.set_code(form.code);
         ins.set_ip(fake_ip(pos));
@@ -627,7 +653,12 @@ impl<'a> Gen<'a> {
             let regs = regs_of(k);
             let mem_ok = matches!(
                 k,
-                K::r8_or_mem | K::r16_or_mem | K::r32_or_mem | K::r64_or_mem | K::xmm_or_mem
+                K::r8_or_mem
+                    | K::r16_or_mem
+                    | K::r32_or_mem
+                    | K::r64_or_mem
+                    | K::xmm_or_mem
+                    | K::mm_or_mem
             );
             if matches!(k, K::mem | K::mem_offs) || (mem_ok && self.rng.gen_bool(0.5)) {
                 ins.set_op_kind(i, OpKind::Memory);
@@ -719,6 +750,13 @@ impl<'a> Gen<'a> {
         }
         ins.set_segment_prefix(Register::None);
         let _ = target;
+        if approximation
+            && ins.op1_kind() == OpKind::Register
+            && ins.op1_register() == ins.op0_register()
+        {
+            // The operand must survive for the bound check.
+            return Err(Reject);
+        }
         Ok(ins)
     }
 
@@ -901,9 +939,8 @@ impl<'a> Gen<'a> {
             }
             M::Ldmxcsr if !self.mem_written => {
                 let a = self.mem_addr(ins).ok_or(Reject)?;
-                let v =
-                    0x1f80u64 | (self.rng.gen_range(0..4u64) << 13) | self.rng.gen_range(0..64u64);
-                self.write_mem(a, 4, v);
+                let v = random_mxcsr(&mut self.rng) | self.rng.gen_range(0..64u32);
+                self.write_mem(a, 4, u64::from(v));
             }
             M::Fldcw if !self.mem_written => {
                 let a = self.mem_addr(ins).ok_or(Reject)?;
@@ -916,7 +953,7 @@ impl<'a> Gen<'a> {
                 let (s, _) = random_state(&mut self.rng);
                 img.fx = s.fx;
                 img.set_u16(0, 0x7f | (self.rng.gen_range(0..16u16) << 8));
-                img.set_u32(24, 0x1f80 | (self.rng.gen_range(0..4u32) << 13));
+                img.set_u32(24, random_mxcsr(&mut self.rng));
                 img.set_u32(28, 0);
                 for (i, b) in img.fx.iter().enumerate() {
                     self.write_mem(a + i as u64, 1, u64::from(*b));
@@ -1038,10 +1075,11 @@ impl<'a> Gen<'a> {
     fn accept(&mut self, ins: &Instruction, pos: usize) -> Result<(), Reject> {
         let info = self.info.info(ins).clone();
         let m = ins.mnemonic();
+        // MMX instructions read the x87 registers' significands.
         let x87 = self
             .forms
             .iter()
-            .any(|f| f.code == ins.code() && f.class == Class::X87);
+            .any(|f| f.code == ins.code() && matches!(f.class, Class::X87 | Class::Mmx));
         if x87 && self.after_transcendental {
             return Err(Reject);
         }
@@ -1051,20 +1089,6 @@ impl<'a> Gen<'a> {
             let end = a.wrapping_add(ins.memory_size().size() as u64);
             if self.masked.iter().any(|(r, _)| r.start < end && a < r.end) {
                 return Err(Reject);
-            }
-        }
-        if !self.strict {
-            let stores_mxcsr = matches!(m, M::Stmxcsr | M::Fxsave | M::Fxsave64);
-            if stores_mxcsr && self.mxcsr_dirty {
-                return Err(Reject);
-            }
-            let cls = self
-                .forms
-                .iter()
-                .find(|f| f.code == ins.code())
-                .map(|f| f.class);
-            if cls == Some(Class::Sse) && !stores_mxcsr && m != M::Ldmxcsr {
-                self.mxcsr_dirty = true;
             }
         }
         // Undefined-flags dataflow: entry set = union over predecessors.
@@ -1193,26 +1217,21 @@ fn reg_value(full: u64, r: Register) -> u64 {
 }
 
 /// Generates sequence `index` of `seed` over `forms`.
-///
-/// Unless `strict`, a sequence never stores MXCSR or the x87 status word after an
-/// instruction that may set the exception flags the emulator does not model (see
-/// `compare::limits`): those bits would reach memory or registers.
-pub fn generate(forms: &[Form], seed: u64, index: u64, strict: bool) -> Sequence {
+pub fn generate(forms: &[Form], seed: u64, index: u64) -> Sequence {
     // One rng per sequence, so that any sequence can be replayed alone.
     let mixed = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17)
         ^ index.wrapping_mul(0xd1b5_4a32_d192_ed03);
     let mut attempt = 0u64;
     loop {
-        if let Some(s) = try_generate(forms, mixed.wrapping_add(attempt), strict) {
+        if let Some(s) = try_generate(forms, mixed.wrapping_add(attempt)) {
             return s;
         }
         attempt += 1;
     }
 }
 
-fn try_generate(forms: &[Form], seed: u64, strict: bool) -> Option<Sequence> {
+fn try_generate(forms: &[Form], seed: u64) -> Option<Sequence> {
     let mut g = Gen::new(forms, seed);
-    g.strict = strict;
     let n = match g.rng.gen_range(0..20) {
         0..=7 => 1,
         8..=12 => 2,
@@ -1318,5 +1337,6 @@ pub fn class_name(c: Class) -> &'static str {
         Class::Int => "int",
         Class::Sse => "sse",
         Class::X87 => "x87",
+        Class::Mmx => "mmx",
     }
 }

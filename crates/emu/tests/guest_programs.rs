@@ -211,6 +211,10 @@ guest_programs! {
     strfuncs: &[&[]], crate::Expect::Same;
     vector: &[&[]], crate::Expect::Same;
     crypto: &[&[]], crate::Expect::Same;
+    // MMX through inline assembly, and the x87 state it leaves.
+    mmx: &[&[]], crate::Expect::Same;
+    // -ffast-math: MXCSR.FTZ and DAZ set at startup.
+    fastmath: &[&[]], crate::Expect::Same;
     // Threads (one vCPU per guest thread); the argument is the thread-churn count.
     threads: &[&["10000"]], crate::Expect::Same;
     robust: &[&[]], crate::Expect::Same;

@@ -48,7 +48,16 @@ pub struct Ctl {
     pub emin: i32,
     /// Largest exponent (unbiased) of the target format.
     pub emax: i32,
+    /// x87 register results with the overflow exception unmasked: an overflowing result
+    /// is kept with its exponent reduced by 24576, raising OE.
+    pub trap_over: bool,
+    /// x87 register results with the underflow exception unmasked: a tiny result (even an
+    /// exact one) is kept normalised with its exponent increased by 24576, raising UE.
+    pub trap_under: bool,
 }
+
+/// The exponent adjustment of the unmasked overflow and underflow responses.
+const WRAP: i32 = 24576;
 
 impl Ctl {
     /// x87 rounding: `prec` bits, extended exponent range.
@@ -58,6 +67,8 @@ impl Ctl {
             prec,
             emin: 1 - BIAS,
             emax: BIAS,
+            trap_over: false,
+            trap_under: false,
         }
     }
 
@@ -68,6 +79,8 @@ impl Ctl {
             prec: 53,
             emin: -1022,
             emax: 1023,
+            trap_over: false,
+            trap_under: false,
         }
     }
 
@@ -78,19 +91,25 @@ impl Ctl {
             prec: 24,
             emin: -126,
             emax: 127,
+            trap_over: false,
+            trap_under: false,
         }
     }
 
-    /// From an x87 control word.
+    /// From an x87 control word (rounding, precision, and the overflow and underflow masks).
     pub fn from_cw(cw: u16) -> Ctl {
-        Ctl::x87(
-            ((cw >> 10) & 3) as u8,
-            match (cw >> 8) & 3 {
-                0 => 24,
-                2 => 53,
-                _ => 64,
-            },
-        )
+        Ctl {
+            trap_over: cw & OE == 0,
+            trap_under: cw & UE == 0,
+            ..Ctl::x87(
+                ((cw >> 10) & 3) as u8,
+                match (cw >> 8) & 3 {
+                    0 => 24,
+                    2 => 53,
+                    _ => 64,
+                },
+            )
+        }
     }
 }
 
@@ -364,6 +383,28 @@ fn round(sign: bool, e: i32, sig: u128, p: u32, emin: i32, emax: i32, rc: u8) ->
 /// Rounds to the precision and exponent range of `c`; the result is an extended value
 /// (exactly representable in the target format).
 pub(crate) fn round80(sign: bool, e: i32, sig: u128, c: Ctl) -> (F80, u16) {
+    if sig != 0 && (c.trap_over || c.trap_under) {
+        // The unmasked responses: round with an unbounded exponent, then wrap it.
+        let w = round(sign, e, sig, c.prec, -(1 << 24), 1 << 24, c.rc);
+        let wrapped = if c.trap_under && e < c.emin {
+            Some((w.e + WRAP, UE))
+        } else if c.trap_over && w.e > c.emax {
+            Some((w.e - WRAP, OE))
+        } else {
+            None
+        };
+        match wrapped {
+            Some((ew, flag)) if (c.emin..=c.emax).contains(&ew) => {
+                let m = w.m << (64 - c.prec);
+                return (F80::new(sign, (ew + BIAS) as u16, m), w.flags | flag);
+            }
+            // Out of range even wrapped (fscale): an infinity, rounded up whatever RC, or a
+            // zero.
+            Some((_, OE)) => return (F80::inf(sign), OE | PE | C1),
+            Some(_) => return (F80::zero(sign), UE | PE),
+            None => {}
+        }
+    }
     let r = round(sign, e, sig, c.prec, c.emin, c.emax, c.rc);
     let v = match r.kind {
         0 => F80::zero(sign),
@@ -745,23 +786,34 @@ fn to_bin(a: F80, rc: u8, p: u32, ebits: u32) -> (u64, u16) {
 
 /// fprem: the partial remainder of `a / b` with the quotient truncated; returns the
 /// remainder, the low three quotient bits and whether the reduction is incomplete (C2).
-pub fn prem(a: F80, b: F80) -> (F80, u8, bool, u16) {
-    prem_impl(a, b, false)
+/// The remainder is exact; `c` matters for its unmasked underflow response only.
+pub fn prem(a: F80, b: F80, c: Ctl) -> (F80, u8, bool, u16) {
+    prem_impl(a, b, false, c)
 }
 
 /// fprem1: as [`prem`] but with the quotient rounded to nearest (IEEE remainder).
-pub fn prem1(a: F80, b: F80) -> (F80, u8, bool, u16) {
-    prem_impl(a, b, true)
+pub fn prem1(a: F80, b: F80, c: Ctl) -> (F80, u8, bool, u16) {
+    prem_impl(a, b, true, c)
 }
 
-fn prem_impl(a: F80, b: F80, nearest: bool) -> (F80, u8, bool, u16) {
+fn prem_impl(a: F80, b: F80, nearest: bool, c: Ctl) -> (F80, u8, bool, u16) {
+    let c = Ctl { prec: 64, ..c };
     if a.is_nan() || b.is_nan() {
         let (v, f) = nan2(a, b);
         return (v, 0, false, f);
     }
+    // The remainder is `a` itself: tiny if `a` is denormal.
+    let keep_a = || {
+        let (v, f) = if c.trap_under && a.exp() == 0 {
+            round_exact(a, c)
+        } else {
+            (a, 0)
+        };
+        (v, 0, false, f)
+    };
     match (a.class(), b.class()) {
         (Class::Inf, _) | (_, Class::Zero) => return (INDEFINITE, 0, false, IE),
-        (Class::Zero, _) | (_, Class::Inf) => return (a, 0, false, 0),
+        (Class::Zero, _) | (_, Class::Inf) => return keep_a(),
         _ => {}
     }
     let (sa, ea, ma) = a.unpack();
@@ -772,10 +824,10 @@ fn prem_impl(a: F80, b: F80, nearest: bool) -> (F80, u8, bool, u16) {
         if nearest && d == -1 && ma > mb {
             let r = u128::from(mb) * 2 - u128::from(ma);
             let (sig, lz) = norm(r);
-            let (v, f) = round80(!sa, eb + 63 - lz as i32, sig, Ctl::x87(0, 64));
+            let (v, f) = round80(!sa, eb + 63 - lz as i32, sig, c);
             return (v, 1, false, f);
         }
-        return (a, 0, false, 0);
+        return keep_a();
     }
     // Reduce at most 63 bits of exponent difference per step, as the hardware does.
     let (steps, partial) = if d >= 64 {
@@ -808,7 +860,7 @@ fn prem_impl(a: F80, b: F80, nearest: bool) -> (F80, u8, bool, u16) {
     }
     let (sig, lz) = norm(r);
     let e = ea - steps + 127 - 63 - lz as i32;
-    let (v, f) = round80(sign, e, sig, Ctl::x87(0, 64));
+    let (v, f) = round80(sign, e, sig, c);
     (v, if partial { 0 } else { (q & 7) as u8 }, partial, f)
 }
 
@@ -904,7 +956,7 @@ mod tests {
         assert_eq!(to_signed(f(-7.9), 64, 3), ((-7i64) as u64, PE));
         assert_eq!(g(round_to_int(f(2.5), X).0), 2.0);
         assert_eq!(g(round_to_int(f(-2.5), Ctl::x87(1, 64)).0), -3.0);
-        let (r, q, partial, _) = prem(f(7.0), f(2.0));
+        let (r, q, partial, _) = prem(f(7.0), f(2.0), X);
         assert_eq!((g(r), q, partial), (1.0, 3, false));
         assert_eq!(g(scale(f(3.0), f(4.7), X).0), 48.0);
         assert_eq!(cmp(f(-1.0), f(2.0)), Some(std::cmp::Ordering::Less));
@@ -913,5 +965,27 @@ mod tests {
         let d = f64::from_bits(1);
         assert_eq!(to_f64(f(d), 0).0, 1);
         assert_eq!(to_f32(f(1.0 / 3.0), 0).0, (1.0f32 / 3.0).to_bits());
+    }
+
+    #[test]
+    fn unmasked_overflow_and_underflow_wrap_the_exponent() {
+        let c = Ctl {
+            trap_over: true,
+            trap_under: true,
+            ..X
+        };
+        // 2^-16382 / 2 is tiny (exact): kept normalised, biased exponent 0 + 24576.
+        let tiny = F80::new(false, 1, 1 << 63);
+        assert_eq!(mul(tiny, f(0.5), c), (F80::new(false, 24576, 1 << 63), UE));
+        // Masked: the denormal, no flag (exact).
+        assert_eq!(mul(tiny, f(0.5), X), (F80::new(false, 0, 1 << 62), 0));
+        // 2^16383 * 2 overflows: biased exponent 32767 - 24576.
+        let big = F80::new(true, 0x7ffe, 1 << 63);
+        assert_eq!(
+            mul(big, f(2.0), c),
+            (F80::new(true, 32767 - 24576, 1 << 63), OE)
+        );
+        // Beyond even the wrapped range (fscale): infinity, rounded up.
+        assert_eq!(scale(big, f(1e6), c), (F80::inf(true), OE | PE | C1));
     }
 }

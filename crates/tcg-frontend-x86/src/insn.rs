@@ -26,7 +26,12 @@ pub(crate) fn translate_insn(t: &mut Tr, ins: &Instruction) -> R {
     use M::*;
     match ins.mnemonic() {
         Nop | Endbr64 | Endbr32 | Pause | Prefetchnta | Prefetcht0 | Prefetcht1 | Prefetcht2
-        | Prefetchw | Prefetch | Prefetchit0 | Prefetchit1 | Wait => ok(),
+        | Prefetchw | Prefetch | Prefetchit0 | Prefetchit1 => ok(),
+        // fwait: raises #MF if an unmasked x87 exception is pending, else nothing.
+        Wait => {
+            t.x87_pending_check();
+            ok()
+        }
         // 0f 0d is AMD's prefetch group: its register forms are #UD (the hint NOPs
         // 0f 18..0f 1f take registers too).
         Reservednop

@@ -14,8 +14,9 @@
 //!   registers, `lock`ed forms as IR atomics, string ops with `rep`/`repe`/`repne` as
 //!   in-block loops, fs/gs overrides), control flow, `cpuid`, `rdtsc`, fences.
 //! * SSE/SSE2: moves and bitwise ops inline; packed/scalar integer and floating-point ops,
-//!   compares and conversions through one helper with x86 NaN rules and MXCSR.RC; the IE,
-//!   ZE, OE, UE and PE flags in MXCSR (DE is not raised).
+//!   compares and conversions through one helper with x86 NaN rules, MXCSR.RC, DAZ and
+//!   FTZ, and every MXCSR exception flag (IE, DE, ZE, OE, UE, PE) as the hardware raises
+//!   them (masked responses only: an unmasked SIMD exception is not delivered).
 //! * x87 with an 80-bit soft-float: loads/stores of every format, arithmetic, compares
 //!   (incl. `fcomi`, `fcmov`), `fprem`/`fprem1`, `fscale`, `fxtract`, `fsqrt`, `frndint`,
 //!   control/status/tag words, stack under/overflow, `fxsave`/`fxrstor`,
@@ -23,16 +24,19 @@
 //!   `fyl2x`, `fyl2xp1`, `f2xm1`) correctly rounded from 128-bit evaluations, with the
 //!   hardware's 66-bit π for argument reduction (see `x87_trans` for how close to the
 //!   hardware that is).
-//!
 //! * SSE3, SSSE3, SSE4.1, SSE4.2 (incl. `crc32` and the string compares), AES-NI and
 //!   PCLMULQDQ through a second helper (`sse_ext`); each raises #UD unless the
 //!   [`CpuModel`] has its feature.
+//! * MMX, and the mm-register forms of SSE, SSE2 and SSSE3, on the x87 registers'
+//!   significands (`mmx`), through the same helpers at 64-bit width.
+//! * `rcpps`/`rcpss`/`rsqrtps`/`rsqrtss`: their bits are model-specific; these are the
+//!   values rounded to nearest, within the architectural bound (see
+//!   `sse_impl::approx_recip`).
 //!
-//! Not implemented (raise #UD): MMX (incl. the MMX forms of SSSE3), AVX and later, FMA,
-//! BMI (except `tzcnt`), `rcpps`/`rcpss`/`rsqrtps`/`rsqrtss` (their approximations are
-//! model-specific),
-//! 16-bit `popf`/`leave`/`ret`, `enter` with a nesting level, string ops with 32-bit
-//! addressing. Unmasked SSE/x87 exceptions are not delivered; MXCSR FTZ/DAZ are ignored.
+//! Not implemented (raise #UD): 3DNow!, AVX and later, FMA, BMI (except `tzcnt`), 16-bit
+//! `popf`/`leave`/`ret`, `enter` with a nesting level, string ops with 32-bit addressing.
+//! Unmasked SIMD exceptions (#XM) are not delivered; unmasked x87 exceptions are, as #MF
+//! at the next waiting x87 or MMX instruction (`fwait` included).
 //!
 //! # Precision of guest state after a memory fault
 //! Blocks store `cc_op` only at exits, so after a guest memory fault (where the IR
@@ -43,6 +47,7 @@ mod fx;
 mod helpers;
 mod insn;
 mod liveness;
+mod mmx;
 mod sse;
 mod sse_ext;
 mod sse_ext_impl;
@@ -104,8 +109,7 @@ pub mod vector {
 /// instructions of every feature it lacks raise #UD.
 ///
 /// The baseline is x86-64 v1 (SSE2): FPU, TSC, CX8, CMOV, MMX, FXSR, SSE, SSE2, SYSCALL,
-/// NX, LM, LAHF/SAHF. MMX is advertised because the psABI baseline requires it, but is not
-/// translated (MMX instructions, including the MMX forms of SSSE3, raise #UD).
+/// NX, LM, LAHF/SAHF.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct CpuModel {
     /// POPCNT.

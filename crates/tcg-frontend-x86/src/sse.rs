@@ -114,7 +114,7 @@ impl Tr<'_> {
         self.call(&helpers::SSE, args)
     }
 
-    fn sse_call_dyn(&mut self, op: u32, d: usize, s: usize, imm: Temp) -> Temp {
+    pub(crate) fn sse_call_dyn(&mut self, op: u32, d: usize, s: usize, imm: Temp) -> Temp {
         let o = self.cst(u64::from(op));
         let d = self.cst(d as u64);
         let s = self.cst(s as u64);
@@ -124,7 +124,7 @@ impl Tr<'_> {
 }
 
 /// `dst = f(dst, src[, imm])` ops that go through the helper.
-fn helper_op(m: M) -> Option<u32> {
+pub(crate) fn helper_op(m: M) -> Option<u32> {
     use op::*;
     Some(match m {
         M::Paddb => PADDB,
@@ -219,6 +219,10 @@ fn helper_op(m: M) -> Option<u32> {
         M::Sqrtpd => SQRT + 1,
         M::Sqrtss => SQRT + 2,
         M::Sqrtsd => SQRT + 3,
+        M::Rcpps => RCP,
+        M::Rcpss => RCP + 2,
+        M::Rsqrtps => RSQRT,
+        M::Rsqrtss => RSQRT + 2,
         M::Cmpps => CMP,
         M::Cmppd => CMP + 1,
         M::Cmpss => CMP + 2,
@@ -240,20 +244,15 @@ fn helper_op(m: M) -> Option<u32> {
 /// Translates an SSE/SSE2 instruction, or reports it unsupported.
 pub(crate) fn translate_sse(t: &mut Tr, ins: &Instruction) -> R {
     let m = ins.mnemonic();
-    // Only legacy-encoded SSE on xmm registers (no MMX, no VEX/EVEX).
-    for i in 0..ins.op_count() {
-        if ins.op_kind(i) == OpKind::Register {
-            let r = ins.op_register(i);
-            if r.is_mm() || r.is_ymm() || r.is_zmm() || r.is_k() {
-                return Err(Unsupported);
-            }
-        }
-    }
+    // Only legacy encodings (no VEX/EVEX).
     if ins.encoding() != iced_x86::EncodingKind::Legacy {
         return Err(Unsupported);
     }
     if !crate::sse_ext::features_ok(&t.cfg.cpu, ins) {
         return Err(Unsupported);
+    }
+    if crate::mmx::is_mmx(ins) {
+        return crate::mmx::translate(t, ins);
     }
     if let Some(r) = crate::sse_ext::translate(t, ins) {
         return r;

@@ -1,6 +1,6 @@
 //! Translation of SSE3, SSSE3, SSE4.1, SSE4.2 (incl. `crc32`), AES-NI and PCLMULQDQ
-//! (legacy encodings on xmm registers; the MMX forms of SSSE3 are not implemented, like the
-//! rest of MMX). Loads and moves are inline; everything else goes through the `sse_ext`
+//! (legacy encodings on xmm registers; the MMX forms of SSSE3 are in `mmx`). Loads and moves
+//! are inline; everything else goes through the `sse_ext`
 //! helper ([`crate::sse_ext_impl::exec`]). Instructions of a feature the CPU model lacks
 //! raise #UD, as on a processor without it.
 
@@ -24,12 +24,15 @@ pub(crate) fn features_ok(cpu: &CpuModel, ins: &Instruction) -> bool {
         CpuidFeature::AES => cpu.aes,
         CpuidFeature::PCLMULQDQ => cpu.pclmul,
         CpuidFeature::POPCNT => cpu.popcnt,
+        // 3DNow! is never part of a model (its mm-register forms would otherwise reach
+        // the MMX translator).
+        CpuidFeature::D3NOW | CpuidFeature::D3NOWEXT => false,
         _ => true,
     })
 }
 
 /// `xmm_d = f(xmm_d, xmm/mem)` ops of the helper.
-fn binary_op(m: M) -> Option<u32> {
+pub(crate) fn binary_op(m: M) -> Option<u32> {
     use op::*;
     Some(match m {
         M::Addsubps => ADDSUBPS,
@@ -109,7 +112,7 @@ fn binary_op(m: M) -> Option<u32> {
 }
 
 impl Tr<'_> {
-    fn ext_call(&mut self, op: u32, d: usize, s: usize, imm: u64) -> Temp {
+    pub(crate) fn ext_call(&mut self, op: u32, d: usize, s: usize, imm: u64) -> Temp {
         let o = self.cst(u64::from(op));
         let d = self.cst(d as u64);
         let s = self.cst(s as u64);
@@ -131,7 +134,7 @@ impl Tr<'_> {
     }
 }
 
-fn imm8(ins: &Instruction) -> u64 {
+pub(crate) fn imm8(ins: &Instruction) -> u64 {
     (0..ins.op_count())
         .find(|&i| ins.op_kind(i) == OpKind::Immediate8)
         .map_or(0, |i| ins.immediate(i) & 0xff)
@@ -239,15 +242,20 @@ fn pcmpstr(t: &mut Tr, ins: &Instruction) -> R {
     Ok(Flow::Next)
 }
 
-/// `maskmovdqu` (SSE2): stores the bytes of the first operand whose mask byte (second
-/// operand) has its top bit set to [rdi], one byte at a time (unselected bytes are not
-/// accessed).
+/// `maskmovdqu` (SSE2).
 fn maskmovdqu(t: &mut Tr, ins: &Instruction) -> R {
     // iced lists the implicit [rdi] first.
     let first = ins.op_count() - 2;
     let (Some(src), Some(mask)) = (xmm_of(ins, first), xmm_of(ins, first + 1)) else {
         return Err(Unsupported);
     };
+    masked_store(t, ins, xoff(src), xoff(mask), 16)
+}
+
+/// `maskmovdqu` and `maskmovq`: stores the `n` bytes of the register at state offset `src`
+/// whose mask byte (register at `mask`) has its top bit set to [rdi], one byte at a time
+/// (unselected bytes are not accessed).
+pub(crate) fn masked_store(t: &mut Tr, ins: &Instruction, src: u32, mask: u32, n: u32) -> R {
     let base = match ins.op0_kind() {
         OpKind::MemorySegRDI => t.copy(t.regs[7]),
         OpKind::MemorySegEDI => t.zext(t.regs[7], 4),
@@ -258,11 +266,11 @@ fn maskmovdqu(t: &mut Tr, ins: &Instruction) -> R {
         iced_x86::Register::GS => t.bin(tcg::BinOp::Add, base, t.gs_base),
         _ => base,
     };
-    for i in 0..16u32 {
-        let m = t.ld_state(tcg::Type::I64, xoff(mask) + i, 1);
+    for i in 0..n {
+        let m = t.ld_state(tcg::Type::I64, mask + i, 1);
         let skip = t.label();
         t.brcondi(tcg::Cond::TstEq, m, 0x80, skip);
-        let v = t.ld_state(tcg::Type::I64, xoff(src) + i, 1);
+        let v = t.ld_state(tcg::Type::I64, src + i, 1);
         let a = t.bini(tcg::BinOp::Add, base, u64::from(i));
         t.store(v, a, 1);
         t.set_label(skip);

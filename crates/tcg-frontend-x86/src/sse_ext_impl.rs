@@ -1,6 +1,6 @@
 //! SSE3, SSSE3, SSE4.1, SSE4.2, AES-NI and PCLMULQDQ semantics run by the `sse_ext` helper.
 
-use crate::sse_impl::{arith, get, join, lanes, map2, put, sat_s, sat_u, sx, Fp};
+use crate::sse_impl::{arith, daz, get, join, lanes, map2, put, sat_s, sat_u, sx, width, Fp};
 use crate::state::{flags, X86State};
 
 /// Operations of the `sse_ext` helper.
@@ -91,7 +91,8 @@ fn fop<F: Fp>(mx: &mut u32, kind: u32, a: u64, b: u64) -> u64 {
     arith(mx, kind, F::from_bits64(a), F::from_bits64(b))
 }
 
-/// roundps/roundss element: `mode` bits 1:0 RC, bit 2 use MXCSR.RC, bit 3 suppress PE.
+/// roundps/roundss element: `mode` bits 1:0 RC, bit 2 use MXCSR.RC, bit 3 suppress PE; DAZ
+/// applies (no DE).
 fn round_elem<F: Fp>(mx: &mut u32, mode: u64, bits: u64) -> u64 {
     let x = F::from_bits64(bits);
     if x.is_nan() {
@@ -100,6 +101,7 @@ fn round_elem<F: Fp>(mx: &mut u32, mode: u64, bits: u64) -> u64 {
         }
         return bits | F::QUIET;
     }
+    let bits = daz(*mx, x).to_bits64();
     let rc = if mode & 4 != 0 {
         (*mx >> 13) & 3
     } else {
@@ -385,6 +387,8 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
     use op::*;
     let a = get(st, d);
     let b = get(st, s);
+    // 64 for the MMX forms of SSSE3: the vector shuffles and horizontal ops depend on it.
+    let w = width(d);
     let mut mx = st.mxcsr;
     let mut ret = 0u64;
     let f32s = |v: u128| lanes::<4>(v, 32);
@@ -442,6 +446,12 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
             let bits = 8 << (op - PABSB);
             Some(map2(0, b, bits, |_, y| sx(y, bits).unsigned_abs()))
         }
+        PALIGNR if w == 64 => {
+            // (a:b) >> 8n, as 128 bits; the low 64 bits are the result.
+            let n = (imm & 0xff) as u32;
+            let v = a << 64 | b;
+            Some(if n >= 16 { 0 } else { v >> (8 * n) })
+        }
         PALIGNR => {
             let n = (imm & 0xff) as u32;
             // (a:b) >> 8n, as 256 bits.
@@ -466,10 +476,17 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
                     _ => sat_s(p - q, 16),
                 }
             };
+            // The pairs of the first operand fill the low half of the result, those of the
+            // second the high half.
+            let half = (w / 32) as usize;
             let r: [u64; 8] = std::array::from_fn(|i| {
-                let v = if i < 4 { &x } else { &y };
-                let j = (i % 4) * 2;
-                f(v[j], v[j + 1])
+                let v = if i < half { &x } else { &y };
+                let j = (i % half) * 2;
+                if i < 2 * half {
+                    f(v[j], v[j + 1])
+                } else {
+                    0
+                }
             });
             Some(join(r, 16))
         }
@@ -482,10 +499,14 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
                     p.wrapping_sub(q)
                 }
             };
-            Some(join(
-                [f(x[0], x[1]), f(x[2], x[3]), f(y[0], y[1]), f(y[2], y[3])],
-                32,
-            ))
+            Some(if w == 64 {
+                join([f(x[0], x[1]), f(y[0], y[1]), 0, 0], 32)
+            } else {
+                join(
+                    [f(x[0], x[1]), f(x[2], x[3]), f(y[0], y[1]), f(y[2], y[3])],
+                    32,
+                )
+            })
         }
         PMADDUBSW => {
             let (x, y) = (lanes::<16>(a, 8), lanes::<16>(b, 8));
@@ -501,11 +522,12 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
         })),
         PSHUFB => {
             let (x, y) = (bytes(a), bytes(b));
+            let n = (w / 8) as usize;
             Some(from_bytes(std::array::from_fn(|i| {
-                if y[i] & 0x80 != 0 {
+                if i >= n || y[i] & 0x80 != 0 {
                     0
                 } else {
-                    x[(y[i] & 15) as usize]
+                    x[usize::from(y[i]) & (n - 1)]
                 }
             })))
         }

@@ -84,7 +84,11 @@ pub(crate) mod op {
     pub const CMP: u32 = 128;
     pub const UCOMI: u32 = 132; // + 2 (ss) or 3 (sd)
     pub const COMI: u32 = 136; // + 2 or 3
-                               // Conversions.
+    /// rcpps, rcpss (+ 2).
+    pub const RCP: u32 = 140;
+    /// rsqrtps, rsqrtss (+ 2).
+    pub const RSQRT: u32 = 144;
+    // Conversions.
     pub const CVTSI2SD32: u32 = 200;
     pub const CVTSI2SD64: u32 = 201;
     pub const CVTSI2SS32: u32 = 202;
@@ -109,20 +113,56 @@ pub(crate) mod op {
     pub const CVTPS2PD: u32 = 221;
     pub const PINSRW: u32 = 222;
     pub const PEXTRW: u32 = 223;
+    /// cvtpi2ps: two int32 (an mm register or m64) into the low floats of an xmm register.
+    pub const CVTPI2PS: u32 = 224;
 }
 
 // MXCSR bits.
 const IE: u32 = 1;
+const DE: u32 = 1 << 1;
 const ZE: u32 = 1 << 2;
 const UE: u32 = 1 << 4;
 const PE: u32 = 1 << 5;
+/// Denormals are zeros: a denormal source operand reads as a zero of its sign (and
+/// raises no DE).
+const DAZ: u32 = 1 << 6;
+/// Underflow masked.
+const UM: u32 = 1 << 11;
+/// Flush to zero: with UM, a tiny result becomes a zero of its sign (raising UE and PE).
+const FTZ: u32 = 1 << 15;
 
+/// Helper register index of `mm0`: the SSE helpers name xmm0..15 as 0..15, the scratch
+/// register as 16 and mm0..7 as `MM0..MM0 + 8`. An op whose destination is an mm register
+/// works at 64 bits (see [`width`]).
+pub(crate) const MM0: usize = 32;
+
+/// The vector width in bits of an op with destination register `d`: 64 for an mm register,
+/// else 128.
+pub(crate) fn width(d: usize) -> u32 {
+    if d >= MM0 {
+        64
+    } else {
+        128
+    }
+}
+
+/// Register `i` (an xmm register, the scratch register or, zero-extended, an mm register).
 pub(crate) fn get(s: &X86State, i: usize) -> u128 {
+    if i >= MM0 {
+        return u128::from(s.fpregs[i - MM0].mantissa);
+    }
     let v = if i == 16 { s.xmm_tmp } else { s.xmm[i] };
     u128::from(v[0]) | (u128::from(v[1]) << 64)
 }
 
+/// Writes register `i`; an mm register takes the low 64 bits, and its x87 sign and exponent
+/// become all ones, as an MMX write leaves them.
 pub(crate) fn put(s: &mut X86State, i: usize, v: u128) {
+    if i >= MM0 {
+        s.fpregs[i - MM0].mantissa = v as u64;
+        s.fpregs[i - MM0].sign_exp = 0xffff;
+        return;
+    }
     s.xmm[i] = [v as u64, (v >> 64) as u64];
 }
 
@@ -193,9 +233,10 @@ pub(crate) fn sat_u(v: i64, bits: u32) -> u64 {
     v.clamp(0, (1i64 << bits) - 1) as u64
 }
 
-/// Interleaves the low (or high) halves of `a` and `b` in `bits` lanes.
-fn unpack(a: u128, b: u128, bits: u32, high: bool) -> u128 {
-    let n = 128 / bits;
+/// Interleaves the low (or high) halves of the `width`-bit vectors `a` and `b` in `bits`
+/// lanes.
+fn unpack(a: u128, b: u128, bits: u32, high: bool, width: u32) -> u128 {
+    let n = width / bits;
     let m = if bits == 64 {
         u64::MAX
     } else {
@@ -211,9 +252,10 @@ fn unpack(a: u128, b: u128, bits: u32, high: bool) -> u128 {
     r
 }
 
-fn pack(a: u128, b: u128, from: u32, sat: impl Fn(i64) -> u64) -> u128 {
+/// Narrows the `from`-bit lanes of the `width`-bit vectors `a` then `b` with `sat`.
+fn pack(a: u128, b: u128, from: u32, sat: impl Fn(i64) -> u64, width: u32) -> u128 {
     let to = from / 2;
-    let n = 128 / from;
+    let n = width / from;
     let m = (1u64 << from) - 1;
     let mut r = 0u128;
     for i in 0..n {
@@ -232,6 +274,8 @@ pub(crate) trait Fp: Copy {
     const BITS: u32;
     const QUIET: u64;
     const DEFAULT_NAN: u64;
+    /// The exponent field.
+    const EXP_MASK: u64;
     fn from_bits64(b: u64) -> Self;
     fn to_bits64(self) -> u64;
     fn is_nan(self) -> bool;
@@ -254,6 +298,15 @@ pub(crate) trait Fp: Copy {
     fn neg_(self) -> Self {
         Self::from_bits64(self.to_bits64() ^ (1 << (Self::BITS - 1)))
     }
+    /// A zero of this value's sign.
+    fn signed_zero(self) -> Self {
+        Self::from_bits64(self.to_bits64() & (1 << (Self::BITS - 1)))
+    }
+    /// Nonzero with a zero exponent field.
+    fn is_denormal(self) -> bool {
+        let b = self.to_bits64();
+        b & Self::EXP_MASK == 0 && b << (65 - Self::BITS) != 0
+    }
     /// From an f64 (rounded).
     fn from_f64(v: f64) -> Self;
     fn is_zero(self) -> bool;
@@ -270,6 +323,7 @@ impl Fp for f32 {
     const BITS: u32 = 32;
     const QUIET: u64 = 1 << 22;
     const DEFAULT_NAN: u64 = 0xffc0_0000;
+    const EXP_MASK: u64 = 0x7f80_0000;
     fn from_bits64(b: u64) -> Self {
         f32::from_bits(b as u32)
     }
@@ -328,6 +382,7 @@ impl Fp for f64 {
     const BITS: u32 = 64;
     const QUIET: u64 = 1 << 51;
     const DEFAULT_NAN: u64 = 0xfff8_0000_0000_0000;
+    const EXP_MASK: u64 = 0x7ff0_0000_0000_0000;
     fn from_bits64(b: u64) -> Self {
         f64::from_bits(b)
     }
@@ -410,10 +465,58 @@ fn soft<F: Fp>(kind: u32, a: F, b: F, rc: u8) -> (u64, u32) {
     (F::from_f80(r), fl)
 }
 
-/// x86 arithmetic: a NaN operand propagates (the first one, quieted); an invalid
-/// operation gives the default NaN (negative quiet NaN); raises IE, ZE, OE, UE and PE in
-/// MXCSR (underflow only for inexact tiny results, detected after rounding).
+/// A source operand of an SSE arithmetic, compare or conversion instruction as it reads
+/// it: under MXCSR.DAZ a denormal is a zero of its sign; otherwise a denormal sets `den`
+/// (DE, unless the operation has a NaN operand or is invalid or divides by zero).
+fn source<F: Fp>(mx: u32, x: F, den: &mut bool) -> F {
+    if !x.is_denormal() {
+        x
+    } else if mx & DAZ != 0 {
+        x.signed_zero()
+    } else {
+        *den = true;
+        x
+    }
+}
+
+/// The result `r` of an operation that raised `fl` under MXCSR `mx`: with FTZ and underflow
+/// masked, a tiny result (underflow raised, or an exact denormal) becomes a zero of its
+/// sign, raising UE and PE.
+fn flush<F: Fp>(mx: u32, r: u64, fl: &mut u32) -> u64 {
+    if mx & (FTZ | UM) != FTZ | UM {
+        return r;
+    }
+    let v = F::from_bits64(r);
+    if *fl & UE != 0 || v.is_denormal() {
+        *fl |= UE | PE;
+        return v.signed_zero().to_bits64();
+    }
+    r
+}
+
+/// x86 arithmetic (`kind`: 0 add, 1 sub, 2 mul, 3 div, 4 sqrt of `b`) under MXCSR `mx`:
+/// a NaN operand propagates (the first one, quieted); an invalid operation gives the
+/// default NaN (negative quiet NaN); DAZ and FTZ apply; raises IE, DE, ZE, OE, UE and PE
+/// (underflow only for inexact tiny results, detected after rounding).
 pub(crate) fn arith<F: Fp>(mx: &mut u32, kind: u32, a: F, b: F) -> u64 {
+    if a.is_nan() || b.is_nan() {
+        return ieee_arith(mx, kind, a, b);
+    }
+    let mut den = false;
+    let (a, b) = (source(*mx, a, &mut den), source(*mx, b, &mut den));
+    let mut m = *mx & !0x3f;
+    let r = ieee_arith(&mut m, kind, a, b);
+    let mut fl = m & 0x3f;
+    if den && fl & (IE | ZE) == 0 {
+        fl |= DE;
+    }
+    let r = flush::<F>(*mx, r, &mut fl);
+    *mx |= fl;
+    r
+}
+
+/// [`arith`] on operands as they are, without DAZ, FTZ or DE: IEEE 754 with x86 NaNs.
+fn ieee_arith<F: Fp>(mx: &mut u32, kind: u32, a: F, b: F) -> u64 {
     if a.is_nan() || b.is_nan() {
         if a.is_snan() || b.is_snan() {
             *mx |= IE;
@@ -497,8 +600,12 @@ fn sqrt_op<F: Fp>(mx: &mut u32, b: F) -> u64 {
 
 /// minps/maxps: the second operand whenever either is NaN or both are zero.
 fn minmax<F: Fp>(mx: &mut u32, max: bool, a: F, b: F) -> u64 {
+    let mut den = false;
+    let (a, b) = (source(*mx, a, &mut den), source(*mx, b, &mut den));
     if a.is_nan() || b.is_nan() {
         *mx |= IE;
+    } else if den {
+        *mx |= DE;
     }
     let pick_a = if max { b.lt(a) } else { a.lt(b) };
     if pick_a {
@@ -510,9 +617,13 @@ fn minmax<F: Fp>(mx: &mut u32, max: bool, a: F, b: F) -> u64 {
 
 /// cmpps predicate 0..7: eq, lt, le, unord, neq, nlt, nle, ord.
 fn cmp_pred<F: Fp>(mx: &mut u32, pred: u64, a: F, b: F) -> u64 {
+    let mut den = false;
+    let (a, b) = (source(*mx, a, &mut den), source(*mx, b, &mut den));
     let unord = a.is_nan() || b.is_nan();
     if a.is_snan() || b.is_snan() || (unord && matches!(pred & 7, 1 | 2 | 5 | 6)) {
         *mx |= IE;
+    } else if den && !unord {
+        *mx |= DE;
     }
     let r = match pred & 7 {
         0 => !unord && a.eq(b),
@@ -567,6 +678,41 @@ fn fp_lanes(
     }
 }
 
+/// One lane of `rcpps` (1/x) or `rsqrtps` (1/sqrt(x)).
+///
+/// The architecture bounds the error of these approximations (|relative error| <=
+/// 1.5 * 2^-12) and leaves their bits to the processor model (Intel's and AMD's differ).
+/// This gives no model's bits: it returns the value rounded to nearest from a binary64
+/// evaluation (correctly rounded for 1/x; for 1/sqrt(x) within 2^-24 relative), which is
+/// deterministic on every host. The special cases are the architecture's: a NaN comes back
+/// quiet, a zero or a denormal (read as zero) gives an infinity of its sign, an infinity
+/// a zero of its sign, a negative operand of `rsqrt` the default NaN, and a result below
+/// the smallest normal is flushed to a zero of its sign. No MXCSR flags are raised, and
+/// RC, DAZ and FTZ do not apply.
+pub(crate) fn approx_recip(x: u32, sqrt: bool) -> u32 {
+    let sign = x & 0x8000_0000;
+    let f = f32::from_bits(x);
+    if f.is_nan() {
+        return x | 0x0040_0000;
+    }
+    if x & 0x7f80_0000 == 0 {
+        return sign | 0x7f80_0000;
+    }
+    if sqrt && sign != 0 {
+        return 0xffc0_0000;
+    }
+    if f.is_infinite() {
+        return sign;
+    }
+    let v = f64::from(f);
+    let r = if sqrt { 1.0 / v.sqrt() } else { 1.0 / v } as f32;
+    if r.abs() < f32::MIN_POSITIVE {
+        sign
+    } else {
+        r.to_bits()
+    }
+}
+
 /// Rounds per MXCSR.RC (0 nearest-even, 1 down, 2 up, 3 toward zero).
 fn round_rc(x: f64, rc: u32) -> f64 {
     match rc & 3 {
@@ -599,16 +745,32 @@ fn to_int(mx: &mut u32, x: f64, bits: u32, rc: Option<u32>) -> u64 {
     }
 }
 
+/// A source operand under DAZ only (the conversions to integers and the roundings raise no
+/// DE).
+pub(crate) fn daz<F: Fp>(mx: u32, x: F) -> F {
+    source(mx, x, &mut false)
+}
+
+/// cvtsd2ss of one lane: a NaN is quieted (IE for an SNaN); DAZ, DE and FTZ apply;
+/// underflow is detected after rounding.
 fn f64_to_f32(mx: &mut u32, x: f64, rc: u32) -> u32 {
     if x.is_nan() {
+        if x.is_snan() {
+            *mx |= IE;
+        }
         let b = x.to_bits();
         let sign = ((b >> 63) as u32) << 31;
         let payload = ((b >> 29) as u32) & 0x003f_ffff;
         return sign | 0x7fc0_0000 | payload;
     }
+    let mut den = false;
+    let x = source(*mx, x, &mut den);
     let x80 = F80::from_f64(x.to_bits()).0;
     let (r, f) = f80::to_f32(x80, rc as u8);
     let mut f = u32::from(f & 0x3d);
+    if den {
+        f |= DE;
+    }
     // Tininess is detected after rounding (to 24 bits with an unbounded exponent).
     if f & UE != 0 {
         let c = Ctl {
@@ -620,16 +782,26 @@ fn f64_to_f32(mx: &mut u32, x: f64, rc: u32) -> u32 {
             f &= !UE;
         }
     }
+    let r = flush::<f32>(*mx, u64::from(r), &mut f) as u32;
     *mx |= f;
     r
 }
 
-fn f32_to_f64(x: f32) -> u64 {
+/// cvtss2sd of one lane (exact): a NaN is quieted (IE for an SNaN); DAZ and DE apply.
+fn f32_to_f64(mx: &mut u32, x: f32) -> u64 {
     if x.is_nan() {
+        if x.is_snan() {
+            *mx |= IE;
+        }
         let b = x.to_bits();
         let sign = u64::from(b >> 31) << 63;
         let payload = u64::from(b & 0x003f_ffff) << 29;
         return sign | 0x7ff8_0000_0000_0000 | payload;
+    }
+    let mut den = false;
+    let x = source(*mx, x, &mut den);
+    if den {
+        *mx |= DE;
     }
     f64::from(x).to_bits()
 }
@@ -639,13 +811,21 @@ fn int_to_f64(v: i64) -> u64 {
     (v as f64).to_bits()
 }
 
-/// Executes SSE op `op` with destination register `d` (0..16) and source `s` (0..16, or 16 =
-/// the scratch register holding a memory operand), immediate/GPR value `imm`. Returns the
-/// value for ops with a GPR or flags result, else 0.
+/// Executes SSE op `op` with destination register `d` and source `s` (helper register
+/// indices, see [`MM0`]: 16 is the scratch register holding a memory operand), immediate/GPR
+/// value `imm`. Returns the value for ops with a GPR or flags result, else 0.
 pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> u64 {
     use op::*;
-    let a = if d < 16 { get(st, d) } else { 0 };
+    let a = if d == 16 { 0 } else { get(st, d) };
+    let w = width(d);
     let b = get(st, s);
+    // At 64 bits the source is 64 bits too (an xmm source of cvtps2pi: its low half), except
+    // for the two doubles of cvtpd2pi.
+    let b = if w == 64 && !matches!(op, CVTPD2DQ | CVTTPD2DQ) {
+        b & u128::from(u64::MAX)
+    } else {
+        b
+    };
     let mut mx = st.mxcsr;
     let rc = (mx >> 13) & 3;
     let mut ret = 0u64;
@@ -724,11 +904,11 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
         }
         PUNPCKLBW..=PUNPCKHQDQ => {
             let k = op - PUNPCKLBW;
-            Some(unpack(a, b, 8 << (k % 4), k >= 4))
+            Some(unpack(a, b, 8 << (k % 4), k >= 4, w))
         }
-        PACKSSWB => Some(pack(a, b, 16, |v| sat_s(v, 8))),
-        PACKSSDW => Some(pack(a, b, 32, |v| sat_s(v, 16))),
-        PACKUSWB => Some(pack(a, b, 16, |v| sat_u(v, 8))),
+        PACKSSWB => Some(pack(a, b, 16, |v| sat_s(v, 8), w)),
+        PACKSSDW => Some(pack(a, b, 32, |v| sat_s(v, 16), w)),
+        PACKUSWB => Some(pack(a, b, 16, |v| sat_u(v, 8), w)),
         PSHUFD => {
             let x = lanes::<4>(b, 32);
             Some(join::<4>(
@@ -791,10 +971,10 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
                 64,
             ))
         }
-        UNPCKLPS => Some(unpack(a, b, 32, false)),
-        UNPCKHPS => Some(unpack(a, b, 32, true)),
-        UNPCKLPD => Some(unpack(a, b, 64, false)),
-        UNPCKHPD => Some(unpack(a, b, 64, true)),
+        UNPCKLPS => Some(unpack(a, b, 32, false, 128)),
+        UNPCKHPS => Some(unpack(a, b, 32, true, 128)),
+        UNPCKLPD => Some(unpack(a, b, 64, false, 128)),
+        UNPCKHPD => Some(unpack(a, b, 64, true, 128)),
         PMOVMSKB => {
             ret = lanes::<16>(b, 8)
                 .iter()
@@ -850,24 +1030,31 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
             mx |= m1 | m2;
             Some(r)
         }
+        RCP | 142 | RSQRT | 146 => {
+            let f = |x: u64| u64::from(approx_recip(x as u32, op >= RSQRT));
+            Some(if op % 4 == 0 {
+                map2(0, b, 32, |_, y| f(y))
+            } else {
+                (a & !0xffff_ffffu128) | u128::from(f(b as u64))
+            })
+        }
         132..=139 => {
             let comi = op >= COMI;
-            let (x, y) = if op % 4 == 2 {
-                (
-                    f64::from(f32::from_bits(a as u32)),
-                    f64::from(f32::from_bits(b as u32)),
-                )
+            let mut den = false;
+            let (x, y, snan) = if op % 4 == 2 {
+                let p = source(mx, f32::from_bits(a as u32), &mut den);
+                let q = source(mx, f32::from_bits(b as u32), &mut den);
+                (f64::from(p), f64::from(q), p.is_snan() || q.is_snan())
             } else {
-                (f64::from_bits(a as u64), f64::from_bits(b as u64))
-            };
-            let snan = if op % 4 == 2 {
-                f32::from_bits(a as u32).is_snan() || f32::from_bits(b as u32).is_snan()
-            } else {
-                f64::from_bits(a as u64).is_snan() || f64::from_bits(b as u64).is_snan()
+                let p = source(mx, f64::from_bits(a as u64), &mut den);
+                let q = source(mx, f64::from_bits(b as u64), &mut den);
+                (p, q, p.is_snan() || q.is_snan())
             };
             let unord = x.is_nan() || y.is_nan();
             if snan || (comi && unord) {
                 mx |= IE;
+            } else if den && !unord {
+                mx |= DE;
             }
             ret = if unord {
                 flags::ZF | flags::PF | flags::CF
@@ -903,9 +1090,9 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
         CVTTSD2SI32..=CVTSS2SI64 => {
             let k = op - CVTTSD2SI32;
             let x = if k < 4 {
-                f64::from_bits(b as u64)
+                daz(mx, f64::from_bits(b as u64))
             } else {
-                f64::from(f32::from_bits(b as u32))
+                f64::from(daz(mx, f32::from_bits(b as u32)))
             };
             let truncate = k % 4 < 2;
             let bits = if k % 2 == 0 { 32 } else { 64 };
@@ -913,18 +1100,12 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
             None
         }
         CVTSS2SD => {
-            let x = f32::from_bits(b as u32);
-            if x.is_snan() {
-                mx |= IE;
-            }
-            Some((a & !(u64::MAX as u128)) | u128::from(f32_to_f64(x)))
+            let r = f32_to_f64(&mut mx, f32::from_bits(b as u32));
+            Some((a & !(u64::MAX as u128)) | u128::from(r))
         }
         CVTSD2SS => {
-            let x = f64::from_bits(b as u64);
-            if x.is_snan() {
-                mx |= IE;
-            }
-            Some((a & !0xffff_ffffu128) | u128::from(f64_to_f32(&mut mx, x, rc)))
+            let r = f64_to_f32(&mut mx, f64::from_bits(b as u64), rc);
+            Some((a & !0xffff_ffffu128) | u128::from(r))
         }
         CVTDQ2PD => {
             let x = lanes::<4>(b, 32);
@@ -933,37 +1114,43 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
                 64,
             ))
         }
-        CVTDQ2PS => {
+        CVTDQ2PS | CVTPI2PS => {
             let x = lanes::<4>(b, 32);
-            Some(join::<4>(
+            let r = join::<4>(
                 std::array::from_fn(|i| {
                     let (r, f) = f80::to_f32(F80::from_i64(sx(x[i], 32)), rc as u8);
                     mx |= u32::from(f) & PE;
                     u64::from(r)
                 }),
                 32,
-            ))
+            );
+            Some(if op == CVTPI2PS {
+                // The source's upper lanes are zero (exact), the destination's kept.
+                let low = u128::from(u64::MAX);
+                (a & !low) | (r & low)
+            } else {
+                r
+            })
         }
         CVTTPD2DQ | CVTPD2DQ => {
             let x = lanes::<2>(b, 64);
             let r = if op == CVTTPD2DQ { None } else { Some(rc) };
-            let v0 = to_int(&mut mx, f64::from_bits(x[0]), 32, r);
-            let v1 = to_int(&mut mx, f64::from_bits(x[1]), 32, r);
+            let (x0, x1) = (daz(mx, f64::from_bits(x[0])), daz(mx, f64::from_bits(x[1])));
+            let v0 = to_int(&mut mx, x0, 32, r);
+            let v1 = to_int(&mut mx, x1, 32, r);
             Some(join([v0, v1, 0, 0], 32))
         }
         CVTTPS2DQ | CVTPS2DQ => {
             let x = lanes::<4>(b, 32);
             let r = if op == CVTTPS2DQ { None } else { Some(rc) };
             let v: [u64; 4] = std::array::from_fn(|i| {
-                to_int(&mut mx, f64::from(f32::from_bits(x[i] as u32)), 32, r)
+                let xi = daz(mx, f32::from_bits(x[i] as u32));
+                to_int(&mut mx, f64::from(xi), 32, r)
             });
             Some(join(v, 32))
         }
         CVTPD2PS => {
             let x = lanes::<2>(b, 64);
-            if x.iter().any(|&v| f64::from_bits(v).is_snan()) {
-                mx |= IE;
-            }
             Some(join(
                 [
                     u64::from(f64_to_f32(&mut mx, f64::from_bits(x[0]), rc)),
@@ -976,13 +1163,10 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
         }
         CVTPS2PD => {
             let x = lanes::<4>(b, 32);
-            if x[..2].iter().any(|&v| f32::from_bits(v as u32).is_snan()) {
-                mx |= IE;
-            }
             Some(join(
                 [
-                    f32_to_f64(f32::from_bits(x[0] as u32)),
-                    f32_to_f64(f32::from_bits(x[1] as u32)),
+                    f32_to_f64(&mut mx, f32::from_bits(x[0] as u32)),
+                    f32_to_f64(&mut mx, f32::from_bits(x[1] as u32)),
                 ],
                 64,
             ))
@@ -1032,6 +1216,43 @@ mod tests {
     }
 
     #[test]
+    fn rcp_and_rsqrt_special_cases_and_bound() {
+        let (inf, ninf) = (0x7f80_0000u32, 0xff80_0000u32);
+        for (x, rcp, rsqrt) in [
+            (0u32, inf, inf),
+            (0x8000_0000, ninf, ninf),
+            (0x0000_0001, inf, inf),   // denormal: read as zero
+            (0x807f_ffff, ninf, ninf), // negative denormal: -0
+            (inf, 0, 0),               // 1/inf
+            (ninf, 0x8000_0000, 0xffc0_0000),
+            (0xbf80_0000, 0xbf80_0000, 0xffc0_0000), // -1
+            (0x7fa0_0001, 0x7fe0_0001, 0x7fe0_0001), // SNaN: quieted
+            (0xffc0_1234, 0xffc0_1234, 0xffc0_1234),
+            (0x7f7f_ffff, 0, 0x1f80_0000), // 1/max is tiny: flushed
+            (0x3f80_0000, 0x3f80_0000, 0x3f80_0000), // 1
+            (0x4080_0000, 0x3e80_0000, 0x3f00_0000), // 4
+        ] {
+            assert_eq!(approx_recip(x, false), rcp, "rcp {x:#x}");
+            assert_eq!(approx_recip(x, true), rsqrt, "rsqrt {x:#x}");
+        }
+        // Every significand at a few exponents: within the architectural bound.
+        for e in [1u32, 100, 127, 128, 200, 252] {
+            for m in (0..1 << 23).step_by(97) {
+                let x = e << 23 | m;
+                let xf = f64::from(f32::from_bits(x));
+                for (sqrt, exact) in [(false, 1.0 / xf), (true, 1.0 / xf.sqrt())] {
+                    let r = f64::from(f32::from_bits(approx_recip(x, sqrt)));
+                    if exact < f64::from(f32::MIN_POSITIVE) {
+                        assert_eq!(r, 0.0);
+                    } else {
+                        assert!(((r - exact) / exact).abs() <= 1.5 * 2f64.powi(-12));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn precision_underflow_overflow_flags() {
         let f = |b: u64| f64::from_bits(b);
         // Values measured on x86 hardware: tininess is detected after rounding.
@@ -1042,7 +1263,7 @@ mod tests {
             f(0x3ff0_0000_0000_0001),
             f(0x000f_ffff_ffff_ffff),
         );
-        assert_eq!((r, mx), (0x0010_0000_0000_0000, 0x1f80 | PE));
+        assert_eq!((r, mx), (0x0010_0000_0000_0000, 0x1f80 | PE | DE));
         let mut mx = 0x1f80;
         let r = arith(&mut mx, 2, f(0x3fef_ffff_ffff_ffff), f64::MIN_POSITIVE);
         assert_eq!((r, mx), (0x0010_0000_0000_0000, 0x1f80 | PE | UE));
@@ -1066,5 +1287,43 @@ mod tests {
         let mut mx = 0x1f80;
         let r = f64_to_f32(&mut mx, 2f64.powi(-126) * (1.0 - 2f64.powi(-25)), 0);
         assert_eq!((r, mx), (0x0080_0000, 0x1f80 | PE));
+    }
+
+    #[test]
+    fn daz_ftz_and_denormal_flag() {
+        let den = f32::from_bits(1);
+        // A denormal operand raises DE; with DAZ it reads as zero and raises nothing.
+        let mut mx = 0x1f80;
+        assert_eq!(arith(&mut mx, 0, den, 1.0f32), 0x3f80_0000);
+        assert_eq!(mx, 0x1f80 | DE | PE);
+        let mut mx = 0x1f80 | DAZ;
+        assert_eq!(arith(&mut mx, 0, den, 1.0f32), 0x3f80_0000);
+        assert_eq!(mx, 0x1f80 | DAZ);
+        // DE gives way to ZE and IE: denormal / 0, sqrt(-denormal).
+        let mut mx = 0x1f80;
+        arith(&mut mx, 3, den, 0.0f32);
+        assert_eq!(mx, 0x1f80 | ZE);
+        let mut mx = 0x1f80;
+        assert_eq!(sqrt_op(&mut mx, -den), 0xffc0_0000);
+        assert_eq!(mx, 0x1f80 | IE);
+        // With DAZ, denormal / denormal is 0/0: invalid.
+        let mut mx = 0x1f80 | DAZ;
+        assert_eq!(arith(&mut mx, 3, den, den), 0xffc0_0000);
+        assert_eq!(mx, 0x1f80 | DAZ | IE);
+        // FTZ (underflow masked): an exact denormal result becomes zero with UE and PE.
+        let tiny = f32::from_bits(0x0080_0000);
+        let mut mx = 0x1f80 | FTZ;
+        assert_eq!(arith(&mut mx, 2, -tiny, 0.5f32), 0x8000_0000);
+        assert_eq!(mx, 0x1f80 | FTZ | UE | PE);
+        // Unmasked underflow: FTZ does not apply.
+        let mut mx = 0x1f80 & !UM | FTZ;
+        assert_eq!(arith(&mut mx, 2, -tiny, 0.5f32), 0x8040_0000);
+        // Narrowing: DAZ on the double, FTZ on the float.
+        let mut mx = 0x1f80 | FTZ;
+        assert_eq!(f64_to_f32(&mut mx, 1e-40, 0), 0);
+        assert_eq!(mx, 0x1f80 | FTZ | UE | PE);
+        let mut mx = 0x1f80 | DAZ;
+        assert_eq!(f64_to_f32(&mut mx, f64::from_bits(5), 0), 0);
+        assert_eq!(mx, 0x1f80 | DAZ);
     }
 }

@@ -262,6 +262,15 @@ pub mod off {
     pub const XMM: u32 = offset_of!(X86State, xmm) as u32;
     /// `xmm_tmp`, the SSE helpers' register 16.
     pub const XMM_TMP: u32 = offset_of!(X86State, xmm_tmp) as u32;
+    /// `fpregs[0]`; physical x87 register `i` (and MMX register `mm<i>`, its significand)
+    /// is at `FPREGS + 16 * i`, its sign and exponent 8 bytes further.
+    pub const FPREGS: u32 = offset_of!(X86State, fpregs) as u32;
+    /// `fpu_top` (4 bytes).
+    pub const FPU_TOP: u32 = offset_of!(X86State, fpu_top) as u32;
+    /// `fpu_sw` (2 bytes).
+    pub const FPU_SW: u32 = offset_of!(X86State, fpu_sw) as u32;
+    /// `fpu_tw` (2 bytes).
+    pub const FPU_TW: u32 = offset_of!(X86State, fpu_tw) as u32;
 }
 
 impl Default for X86State {
@@ -350,11 +359,11 @@ mod tests {
             (offset_of!(X86State, guest_base) as u32, 224),
             (offset_of!(X86State, guest_size) as u32, 232),
             (off::XMM, 256),
-            (offset_of!(X86State, fpregs) as u32, 528),
-            (offset_of!(X86State, fpu_top) as u32, 656),
+            (off::FPREGS, 528),
+            (off::FPU_TOP, 656),
             (offset_of!(X86State, fpu_cw) as u32, 660),
-            (offset_of!(X86State, fpu_sw) as u32, 662),
-            (offset_of!(X86State, fpu_tw) as u32, 664),
+            (off::FPU_SW, 662),
+            (off::FPU_TW, 664),
         ];
         for (got, want) in pinned {
             assert_eq!(got, want);

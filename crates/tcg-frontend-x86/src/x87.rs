@@ -72,8 +72,6 @@ const C3: u16 = 1 << 14;
 const SF: u16 = 1 << 6;
 /// Exception summary: an unmasked exception is pending (kept equal to B, bit 15).
 const ES: u16 = 1 << 7;
-/// Offset of `fpu_sw` in the state.
-const FPU_SW: u32 = std::mem::offset_of!(X86State, fpu_sw) as u32;
 
 /// Recomputes ES and B from the exception flags and masks: the hardware derives them (a
 /// status word loaded by `fldenv`/`frstor`/`fxrstor` keeps neither bit as stored).
@@ -247,8 +245,10 @@ fn compare_bits(o: Option<Ordering>) -> u16 {
 ///
 /// An unmasked exception leaves its flag set and becomes pending (ES, B: the next waiting
 /// instruction raises #MF); an unmasked invalid operation (stack faults included), zero
-/// divide or denormal operand leaves the registers, tags and TOP unchanged, and so does an
-/// unmasked overflow or underflow of a store to memory (which then stores nothing).
+/// divide or denormal operand (except for the loads of a single or double) leaves the
+/// registers, tags and TOP unchanged, and so does an unmasked overflow or underflow of a
+/// store to memory (which then stores nothing). An unmasked overflow or underflow of a
+/// register result keeps it with its exponent wrapped by 24576 (see `f80::Ctl`).
 pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
     use op::*;
     if matches!(op, STSW | STCW | LDCW | INIT | CLEX) {
@@ -263,7 +263,13 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
     let raised = s.fpu_sw & (0x3f | SF);
     s.fpu_sw |= sw & (0x3f | SF);
     let unmasked = raised & !s.fpu_cw;
-    if unmasked & (exc::IE | exc::ZE | exc::DE) != 0 {
+    // A load of a denormal single or double completes even with DE unmasked.
+    let undone = if matches!(op, LD_F32 | LD_F64) {
+        exc::IE | exc::ZE
+    } else {
+        exc::IE | exc::ZE | exc::DE
+    };
+    if unmasked & undone != 0 {
         // The operation does not happen: only the operand checks' flags are raised.
         s.fpregs = regs;
         s.fpu_tw = tw;
@@ -276,7 +282,12 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
         } else {
             // C1 is cleared (or reports the stack fault), and so is C2 by the instructions
             // that report an incomplete reduction or out-of-range operand in it.
-            let mut cleared = C1;
+            // (fcomi keeps C1 as it was unless the stack faulted.)
+            let mut cleared = if op == COMI && raised & SF == 0 {
+                0
+            } else {
+                C1
+            };
             if matches!(op, PREM | PREM1 | SIN | COS | SINCOS | PTAN) {
                 cleared |= C2;
             }
@@ -301,6 +312,8 @@ pub(crate) fn exec(s: &mut X86State, op: u64, arg: u64) -> u64 {
 fn exec_op(s: &mut X86State, op: u64, arg: u64) -> u64 {
     use op::*;
     let c = ctl(s);
+    // Precision control applies only to the basic arithmetic and square root.
+    let c64 = Ctl { prec: 64, ..c };
     let mut ret = 0;
     match op {
         LD_F32 | LD_F64 | LD_F80 | LD_I16 | LD_I32 | LD_I64 => {
@@ -526,9 +539,9 @@ fn exec_op(s: &mut X86State, op: u64, arg: u64) -> u64 {
                 (f80::INDEFINITE, 0, false, 0)
             } else {
                 let (r, q, p, f) = if op == PREM {
-                    f80::prem(a, b)
+                    f80::prem(a, b, c)
                 } else {
-                    f80::prem1(a, b)
+                    f80::prem1(a, b, c)
                 };
                 (r, q, p, operand_flags(f | denormals(&[a, b]), &[a, b]))
             };
@@ -556,7 +569,7 @@ fn exec_op(s: &mut X86State, op: u64, arg: u64) -> u64 {
             let mut uf = false;
             let (a, b) = (st_uf(s, 0, &mut uf), st_uf(s, 1, &mut uf));
             // Precision control does not apply to fscale.
-            let full = Ctl::x87(c.rc, 64);
+            let full = c64;
             let (r, f) = if uf {
                 (f80::INDEFINITE, 0)
             } else {
@@ -591,9 +604,9 @@ fn exec_op(s: &mut X86State, op: u64, arg: u64) -> u64 {
             let r = if uf {
                 Some((v, 0))
             } else if op == F2XM1 {
-                Some(x87_trans::f2xm1(v, c.rc))
+                Some(x87_trans::f2xm1(v, c64))
             } else {
-                x87_trans::sin_or_cos(v, op == COS, c.rc)
+                x87_trans::sin_or_cos(v, op == COS, c64)
             };
             // f2xm1 has no out-of-range case and leaves C2 alone.
             s.fpu_sw &= if op == F2XM1 { !C1 } else { !(C1 | C2) };
@@ -613,14 +626,14 @@ fn exec_op(s: &mut X86State, op: u64, arg: u64) -> u64 {
             let r = if uf || full {
                 Some((f80::INDEFINITE, f80::INDEFINITE, 0))
             } else if op == PTAN {
-                x87_trans::tan(v, c.rc).map(|(t, f)| {
+                x87_trans::tan(v, c64).map(|(t, f)| {
                     let one = F80::new(false, 16383, 1 << 63);
                     (t, if t.is_nan() { t } else { one }, f)
                 })
             } else {
                 match (
-                    x87_trans::sin_or_cos(v, false, c.rc),
-                    x87_trans::sin_or_cos(v, true, c.rc),
+                    x87_trans::sin_or_cos(v, false, c64),
+                    x87_trans::sin_or_cos(v, true, c64),
                 ) {
                     // C1 reports the rounding of the sine.
                     (Some((a, f)), Some((b, g))) => Some((a, b, f | (g & !C1))),
@@ -647,9 +660,9 @@ fn exec_op(s: &mut X86State, op: u64, arg: u64) -> u64 {
                 (f80::INDEFINITE, 0)
             } else {
                 match op {
-                    PATAN => x87_trans::patan(x, y, c.rc),
-                    YL2X => x87_trans::yl2x(x, y, c.rc),
-                    _ => x87_trans::yl2xp1(x, y, c.rc),
+                    PATAN => x87_trans::patan(x, y, c64),
+                    YL2X => x87_trans::yl2x(x, y, c64),
+                    _ => x87_trans::yl2xp1(x, y, c64),
                 }
             };
             s.fpu_sw = (s.fpu_sw & !C1) | f;
@@ -768,7 +781,7 @@ impl Tr<'_> {
 
     /// Raises #MF when the status word's ES bit says an unmasked exception is pending.
     pub(crate) fn x87_pending_check(&mut self) {
-        let sw = self.load_state8(FPU_SW, 2);
+        let sw = self.load_state8(off::FPU_SW, 2);
         let es = self.bini(BinOp::And, sw, u64::from(ES));
         let zero = self.cst(0);
         self.raise_if(tcg::Cond::Ne, es, zero, crate::vector::MF);

@@ -21,10 +21,6 @@ const PI66: u128 = 0x3_243f_6a88_85a3_08d3;
 /// (|x| >= 2^63: C2 is set and the stack is unchanged).
 pub(crate) type Unary = Option<(F80, u16)>;
 
-fn ctl(rc: u8) -> Ctl {
-    Ctl::x87(rc, 64)
-}
-
 /// DE for a denormal operand.
 fn denormal(v: F80) -> u16 {
     if v.class() == Class::Finite && v.exp() == 0 {
@@ -65,7 +61,7 @@ fn in_range(x: F80) -> bool {
 }
 
 /// `fsin` (`cos` false) or `fcos` (`cos` true).
-pub(crate) fn sin_or_cos(x: F80, cos: bool, rc: u8) -> Unary {
+pub(crate) fn sin_or_cos(x: F80, cos: bool, ctl: Ctl) -> Unary {
     match x.class() {
         Class::Zero => {
             return Some(if cos {
@@ -93,12 +89,12 @@ pub(crate) fn sin_or_cos(x: F80, cos: bool, rc: u8) -> Unary {
     if x.sign() && !cos {
         v = v.neg();
     }
-    let (r, f) = v.to_f80_inexact(ctl(rc));
+    let (r, f) = v.to_f80_inexact(ctl);
     Some((r, f | denormal(x)))
 }
 
 /// `fptan`: tan(x) (the caller pushes 1.0).
-pub(crate) fn tan(x: F80, rc: u8) -> Unary {
+pub(crate) fn tan(x: F80, ctl: Ctl) -> Unary {
     match x.class() {
         Class::Zero => return Some((x, 0)),
         Class::Inf => return Some((f80::INDEFINITE, exc::IE)),
@@ -122,12 +118,12 @@ pub(crate) fn tan(x: F80, rc: u8) -> Unary {
     if x.sign() {
         v = v.neg();
     }
-    let (r, f) = v.to_f80_inexact(ctl(rc));
+    let (r, f) = v.to_f80_inexact(ctl);
     Some((r, f | denormal(x)))
 }
 
 /// `f2xm1`: 2^x - 1 for -1 <= x <= 1.
-pub(crate) fn f2xm1(x: F80, rc: u8) -> (F80, u16) {
+pub(crate) fn f2xm1(x: F80, ctl: Ctl) -> (F80, u16) {
     match x.class() {
         Class::Zero => return (x, 0),
         Class::Inf if x.sign() => return (F80::new(true, 16383, 1 << 63), 0),
@@ -139,14 +135,14 @@ pub(crate) fn f2xm1(x: F80, rc: u8) -> (F80, u16) {
     let fx = Fx::from_f80(x);
     if fx == ONE {
         // The hardware's 2^1 - 1 is just below 1 (and inexact).
-        return ONE.sub(Fx::new(false, 0, 1)).to_f80_inexact(ctl(rc));
+        return ONE.sub(Fx::new(false, 0, 1)).to_f80_inexact(ctl);
     }
     if fx == ONE.neg() {
         // Exactly -0.5, but reported inexact.
         return (F80::new(true, 16382, 1 << 63), exc::PE);
     }
     if fx.e < 0 {
-        let (r, f) = fx::expm1(fx.mul(LN2)).to_f80_inexact(ctl(rc));
+        let (r, f) = fx::expm1(fx.mul(LN2)).to_f80_inexact(ctl);
         return (r, f | de);
     }
     // Outside [-1, 1] (undefined in the manuals) the operand is left unchanged and reported
@@ -155,8 +151,8 @@ pub(crate) fn f2xm1(x: F80, rc: u8) -> (F80, u16) {
 }
 
 /// `y * log2(w)` for w = 2^k exactly.
-fn times_int(y: F80, k: i64, rc: u8) -> (F80, u16) {
-    f80::mul(y, F80::from_i64(k), ctl(rc))
+fn times_int(y: F80, k: i64, ctl: Ctl) -> (F80, u16) {
+    f80::mul(y, F80::from_i64(k), ctl)
 }
 
 /// The result of `y * log2(x)` where log2(x) is -inf (x = 0): ZE (not DE) for finite y.
@@ -170,7 +166,7 @@ fn times_log_zero(y: F80) -> (F80, u16) {
 }
 
 /// `fyl2x`: y * log2(x).
-pub(crate) fn yl2x(x: F80, y: F80, rc: u8) -> (F80, u16) {
+pub(crate) fn yl2x(x: F80, y: F80, ctl: Ctl) -> (F80, u16) {
     if x.is_nan() || y.is_nan() {
         return f80::nan2(x, y);
     }
@@ -192,7 +188,7 @@ pub(crate) fn yl2x(x: F80, y: F80, rc: u8) -> (F80, u16) {
     if fx.m == 1 << 127 {
         // x = 2^k: the value y * k is exact, but the hardware reports it inexact (and
         // tiny results as underflows) unless k or y is zero.
-        let (r, mut f) = times_int(y, i64::from(fx.e), rc);
+        let (r, mut f) = times_int(y, i64::from(fx.e), ctl);
         if fx.e != 0 && y.class() == Class::Finite {
             f |= exc::PE;
             if r.exp() == 0 {
@@ -208,12 +204,12 @@ pub(crate) fn yl2x(x: F80, y: F80, rc: u8) -> (F80, u16) {
         _ => {}
     }
     let v = Fx::from_f80(y).mul(fx::log2(fx));
-    let (r, f) = v.to_f80_inexact(ctl(rc));
+    let (r, f) = v.to_f80_inexact(ctl);
     (r, f | de)
 }
 
 /// `fyl2xp1`: y * log2(x + 1) (defined by the hardware for |x| < 1 - sqrt(2)/2).
-pub(crate) fn yl2xp1(x: F80, y: F80, rc: u8) -> (F80, u16) {
+pub(crate) fn yl2xp1(x: F80, y: F80, ctl: Ctl) -> (F80, u16) {
     if x.is_nan() || y.is_nan() {
         return f80::nan2(x, y);
     }
@@ -255,7 +251,7 @@ pub(crate) fn yl2xp1(x: F80, y: F80, rc: u8) -> (F80, u16) {
     if w.m == 1 << 127 && fx.e > -64 {
         // 1 + x is exactly a power of two (only outside the documented domain): the value
         // is exact, but the hardware reports it inexact.
-        let (r, mut f) = times_int(y, i64::from(w.e), rc);
+        let (r, mut f) = times_int(y, i64::from(w.e), ctl);
         f |= exc::PE;
         if r.exp() == 0 {
             f |= exc::UE;
@@ -263,21 +259,20 @@ pub(crate) fn yl2xp1(x: F80, y: F80, rc: u8) -> (F80, u16) {
         return (r, f | de);
     }
     let v = Fx::from_f80(y).mul(fx::ln1p(fx).mul(LOG2E));
-    let (r, f) = v.to_f80_inexact(ctl(rc));
+    let (r, f) = v.to_f80_inexact(ctl);
     (r, f | de)
 }
 
 /// `fpatan`: atan2(y, x), the angle of (x, y).
-pub(crate) fn patan(x: F80, y: F80, rc: u8) -> (F80, u16) {
+pub(crate) fn patan(x: F80, y: F80, ctl: Ctl) -> (F80, u16) {
     if x.is_nan() || y.is_nan() {
         return f80::nan2(x, y);
     }
     let de = denormal(x) | denormal(y);
-    let c = ctl(rc);
     let signed = |v: Fx| if y.sign() { v.neg() } else { v };
     let pi_frac = |num: u64, den: u64| {
         let v = PI.mul(Fx::from_u128(u128::from(num))).div_small(den);
-        let (r, f) = signed(v).to_f80_inexact(c);
+        let (r, f) = signed(v).to_f80_inexact(ctl);
         (r, f | de)
     };
     match (y.class(), x.class()) {
@@ -297,6 +292,6 @@ pub(crate) fn patan(x: F80, y: F80, rc: u8) -> (F80, u16) {
     if x.sign() {
         t = PI.sub(t);
     }
-    let (r, f) = signed(t).to_f80_inexact(c);
+    let (r, f) = signed(t).to_f80_inexact(ctl);
     (r, f | de)
 }

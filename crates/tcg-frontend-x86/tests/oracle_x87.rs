@@ -561,8 +561,9 @@ fn fxsave_fxrstor_fnstenv_fldenv_match_native() {
 fn a_pending_unmasked_exception_faults_at_the_next_waiting_instruction() {
     use iced_x86::code_asm::*;
     // 1/0 sets ZE (masked); unmasking ZE with fldcw leaves it pending: fnstsw (no wait)
-    // reads ES and B, fxch (waiting) raises #MF at its own rip; fnclex clears it.
-    let run = |clear: bool| {
+    // reads ES and B, a waiting instruction (fxch, fwait, an MMX instruction, emms) raises
+    // #MF at its own rip; fnclex clears it.
+    let run = |clear: bool, waiting: u32| {
         let body = move |a: &mut CodeAssembler| -> Result<(), IcedError> {
             a.fldz()?;
             a.fld1()?;
@@ -572,8 +573,12 @@ fn a_pending_unmasked_exception_faults_at_the_next_waiting_instruction() {
             if clear {
                 a.fnclex()?;
             }
-            a.fxch(st0, st1)?;
-            Ok(())
+            match waiting {
+                0 => a.fxch(st0, st1),
+                1 => a.wait(),
+                2 => a.paddb(mm0, mm1),
+                _ => a.emms(),
+            }
         };
         let mut init = base_regs();
         init.gpr[15] = DATA;
@@ -588,13 +593,21 @@ fn a_pending_unmasked_exception_faults_at_the_next_waiting_instruction() {
             &TranslateConfig::default(),
             &|_| {},
         );
-        (emu.end, emu.state.regs[0] as u16)
+        (emu.end, emu.state.regs[0] as u16, s.end)
     };
-    let (end, sw) = run(false);
-    assert_eq!(sw & 0x80ff, 0x8084, "ES, B and ZE pending: {sw:#x}");
-    assert!(
-        matches!(end, End::Exception { vector, .. } if vector == tcg_frontend_x86::vector::MF),
-        "{end:?}"
-    );
-    assert_eq!(run(true).0, End::Done);
+    for waiting in 0..4 {
+        let (end, sw, hlt) = run(false, waiting);
+        assert_eq!(sw & 0x80ff, 0x8084, "ES, B and ZE pending: {sw:#x}");
+        // The waiting instruction is the last one before the final hlt.
+        let len = [2, 1, 3, 2][waiting as usize];
+        assert_eq!(
+            end,
+            End::Exception {
+                vector: tcg_frontend_x86::vector::MF,
+                rip: hlt - len
+            },
+            "waiting instruction {waiting}"
+        );
+        assert_eq!(run(true, waiting).0, End::Done);
+    }
 }

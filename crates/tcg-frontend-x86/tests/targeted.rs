@@ -333,11 +333,11 @@ fn divide_errors_raise_de_at_the_instruction() {
 #[test]
 fn unimplemented_instruction_raises_ud_with_a_diagnostic() {
     let init = base_regs();
-    // MMX is not implemented; the instructions before it must have run.
+    // AVX is not implemented; the instructions before it must have run.
     let run = emu_only(
         &|a| {
             a.mov(eax, 42u32)?;
-            a.paddb(mm0, mm1)
+            a.vpaddb(xmm0, xmm1, xmm2)
         },
         &init,
         &|_| {},
@@ -350,9 +350,9 @@ fn unimplemented_instruction_raises_ud_with_a_diagnostic() {
         }
     );
     assert_eq!(run.state.regs[0], 42);
-    let line = describe_unimplemented(CODE + 5, &[0x0f, 0xfc, 0xc1, 0x90]);
+    let line = describe_unimplemented(CODE + 5, &[0xc5, 0xf1, 0xfc, 0xc2, 0x90]);
     assert!(
-        line.contains("0f fc c1") && line.contains("paddb"),
+        line.contains("c5 f1 fc c2") && line.contains("vpaddb"),
         "{line}"
     );
     assert!(line.contains("0x101005"), "{line}");
