@@ -37,6 +37,9 @@ Options:
                         0 compiles every block at once)
   -perfmap              name compiled blocks in /tmp/perf-PID.map (for perf)
   -sync-compile         compile hot blocks on the vCPU's thread, not in the background
+  -exclusive-atomics    run misaligned locked instructions and cmpxchg16b alone, with the
+                        other vCPUs stopped, as on hosts whose atomics cannot do them
+                        (always so on hosts other than x86-64; for testing)
   -0 argv0              the guest's argv[0] (default: program as given)
   --stats               same as '-d stats'
 ";
@@ -93,6 +96,8 @@ struct Options {
     perfmap: bool,
     /// `-sync-compile`.
     sync_compile: bool,
+    /// `-exclusive-atomics`.
+    exclusive_atomics: bool,
     argv0: Option<OsString>,
     program: OsString,
     args: Vec<OsString>,
@@ -127,6 +132,7 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
         tier_up: None,
         perfmap: false,
         sync_compile: false,
+        exclusive_atomics: false,
         argv0: None,
         program: OsString::new(),
         args: Vec::new(),
@@ -277,6 +283,7 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
             }
             "perfmap" => o.perfmap = true,
             "sync-compile" => o.sync_compile = true,
+            "exclusive-atomics" => o.exclusive_atomics = true,
             "tier-up" => {
                 let v = match value("a run count") {
                     Ok(v) => v.to_string_lossy().into_owned(),
@@ -377,6 +384,8 @@ fn run(o: &Options) -> Result<ExitCode, String> {
         MachineConfig {
             translate: TranslateConfig {
                 cpu: o.cpu,
+                exclusive_split_atomics: o.exclusive_atomics,
+                exclusive_cmpxchg16b: o.exclusive_atomics,
                 ..TranslateConfig::default()
             },
             nochain: o.nochain,
@@ -430,6 +439,9 @@ fn exec_args(o: &Options) -> Vec<OsString> {
     }
     if o.sync_compile {
         args.push("-sync-compile".into());
+    }
+    if o.exclusive_atomics {
+        args.push("-exclusive-atomics".into());
     }
     if let Some(n) = o.tier_up {
         args.push("-tier-up".into());

@@ -1,12 +1,17 @@
 //! Guest programs whose expected behaviour depends on emu's own options, so that they cannot
 //! be compared with a native run as they are: `-smp N` (the CPU count the guest sees) and
 //! `-tb-size` (a code cache small enough that a guest JIT overflows it under load), `-R`
-//! (the guest address space's size).
+//! (the guest address space's size), `-exclusive-atomics` (checked through `-d stats`).
 //!
 //! `EMU_TEST_RUNNER`, as in `common/mod.rs`, replaces the `emu` binary (e.g. by a cross-built
-//! emu under qemu-user).
+//! emu under qemu-user); `EMU_TEST_FILTER` selects by the names `options::smp`,
+//! `options::jit`, `options::reserved_va` and `options::exclusive_atomics`.
+
+mod common;
 
 use std::path::{Path, PathBuf};
+
+use common::selected;
 use std::process::{Command, Output};
 
 fn build(name: &str) -> PathBuf {
@@ -45,6 +50,9 @@ fn stdout_of(out: &Output) -> String {
 
 #[test]
 fn smp_sets_the_cpu_count_the_guest_sees() {
+    if !selected("options::smp") {
+        return;
+    }
     let nproc = build("nproc");
     for (smp, expect) in [
         ("3", "onln 3 conf 3 affinity 3 cpuinfo 3 online 0-2\n"),
@@ -61,6 +69,9 @@ fn smp_sets_the_cpu_count_the_guest_sees() {
 /// its code is seen. Output must match the native run's.
 #[test]
 fn jit_overflowing_a_small_code_cache_matches_native() {
+    if !selected("options::jit") {
+        return;
+    }
     let jit = build("jit");
     let native = Command::new(&jit).arg("4000").output().expect("run jit");
     // Every block compiled at once (`-tier-up 0`): with the interpreter tier, code run a
@@ -89,10 +100,41 @@ fn jit_overflowing_a_small_code_cache_matches_native() {
     let _ = std::fs::remove_file(&jit);
 }
 
+/// `-exclusive-atomics` runs what the hosts other than x86-64 cannot do with their atomics in
+/// exclusive sections on this host too: misaligned locked instructions and cmpxchg16b, racing
+/// with another thread's aligned ones, still lose no update, and each went through a section.
+#[test]
+fn exclusive_atomics_match_native() {
+    if !selected("options::exclusive_atomics") {
+        return;
+    }
+    let prog = build("splitlock");
+    let native = Command::new(&prog).output().expect("run splitlock");
+    let out = emu(&["-exclusive-atomics", "-d", "stats"], &prog, &[]);
+    assert_eq!(stdout_of(&out), stdout_of(&native));
+    let stats = String::from_utf8_lossy(&out.stderr);
+    let steps: u64 = stats
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("exclusive atomics")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no exclusive-atomics count in stats:\n{stats}"));
+    // 200 split-lock adds and at least 200 cmpxchg16b in the race alone.
+    assert!(steps >= 400, "{steps} exclusive steps:\n{stats}");
+    let _ = std::fs::remove_file(&prog);
+}
+
 /// `-R` bounds the reservation: a guest runs in the smallest space, and sizes that are not a
 /// power of two from 4G to 1T are refused.
 #[test]
 fn reserved_va_bounds_the_guest_space() {
+    if !selected("options::reserved_va") {
+        return;
+    }
     let nproc = build("nproc");
     let out = emu(&["-R", "4G", "-smp", "2"], &nproc, &[]);
     assert_eq!(
