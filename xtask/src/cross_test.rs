@@ -9,11 +9,12 @@
 //!    costs it ~6 GB); when the qemu on `PATH` is older than 8, a newer one is taken from
 //!    Debian's backports for this release, unpacked privately under `target/cross/qemu/` (the
 //!    system's qemu is left alone), using the system's own Debian source.
-//! 2. Cross-builds the workspace's tests and `emu` for the target.
+//! 2. Cross-builds the workspace's tests and `emu` for the target, with the `cross` cargo
+//!    profile (the tests' optimisation, no debug info).
 //! 3. Runs every crate's tests for the target under qemu (the cargo `runner` of
 //!    `.cargo/config.toml`, pointed at the chosen qemu). Tests that need an x86-64 host (the
 //!    native oracle, difftest) are compiled out there.
-//! 4. Runs the guest-program suite (`crates/emu/tests/guest_programs.rs`, plus
+//! 4. Runs the guest-program suite (`crates/emu/tests/guest_programs.rs`, `busybox.rs` and
 //!    `emu_options.rs`) built natively, with `EMU_TEST_RUNNER` set to the cross-built emu
 //!    under qemu: the x86-64 guests run natively and under the other host's emu, and must
 //!    agree byte for byte as in the x86-64 suite.
@@ -105,7 +106,8 @@ pub struct Args {
     #[arg(long)]
     no_install: bool,
     /// Run only the guest tests whose name contains one of these comma-separated substrings
-    /// (EMU_TEST_FILTER, e.g. `glibc::,litmus`); the others pass with a note.
+    /// (EMU_TEST_FILTER, e.g. `glibc::,litmus,busybox::sh,options::jit`); the others pass
+    /// with a note.
     #[arg(long)]
     guest_filter: Option<String>,
     /// Skip every crate's tests (run only the guest programs).
@@ -129,6 +131,10 @@ impl Tally {
         self.failed += o.failed;
     }
 }
+
+/// The cargo profile of the cross build (`Cargo.toml`): `test`'s optimisation without debug
+/// info, which would cost most of the cross build's link time and disk.
+const PROFILE: &str = "cross";
 
 /// Runs the cross test.
 pub fn run(args: Args) -> Result<(), Error> {
@@ -168,19 +174,21 @@ pub fn run(args: Args) -> Result<(), Error> {
             "--workspace",
             "--exclude",
             "xtask",
+            "--profile",
+            PROFILE,
             "--target",
             target,
             "--no-run",
         ],
         &[],
     )?;
-    // The emu the guest programs run under, with the tests' optimisation settings.
+    // The emu the guest programs run under.
     let build_emu = cargo(
         &root,
         &[
             "build",
             "--profile",
-            "test",
+            PROFILE,
             "-p",
             "emu",
             "--target",
@@ -215,6 +223,8 @@ pub fn run(args: Args) -> Result<(), Error> {
                 "xtask",
                 "--exclude",
                 "emu",
+                "--profile",
+                PROFILE,
                 "--target",
                 target,
                 "--no-fail-fast",
@@ -224,7 +234,16 @@ pub fn run(args: Args) -> Result<(), Error> {
         // emu's own unit tests; its integration tests spawn guests and run below instead.
         tally.add(cargo(
             &root,
-            &["test", "-p", "emu", "--bins", "--target", target],
+            &[
+                "test",
+                "-p",
+                "emu",
+                "--bins",
+                "--profile",
+                PROFILE,
+                "--target",
+                target,
+            ],
             &env,
         )?);
         phases.push(("crate tests", t.elapsed(), tally));
@@ -232,7 +251,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     }
     if !args.skip_guests {
         let t = Instant::now();
-        let emu = root.join("target").join(target).join("debug/emu");
+        let emu = root.join("target").join(target).join(PROFILE).join("emu");
         let emu_runner = format!("{runner} {}", emu.display());
         eprintln!(
             "=== cross-test {}: guest programs, native vs `{emu_runner}`",
@@ -252,6 +271,8 @@ pub fn run(args: Args) -> Result<(), Error> {
                 "emu",
                 "--test",
                 "guest_programs",
+                "--test",
+                "busybox",
                 "--test",
                 "emu_options",
                 "--no-fail-fast",
