@@ -15,8 +15,9 @@
 //!    `.cargo/config.toml`, pointed at the chosen qemu). Tests that need an x86-64 host (the
 //!    native oracle, difftest) are compiled out there.
 //! 4. Runs the guest-program suite (`crates/emu/tests/guest_programs.rs`, `busybox.rs` and
-//!    `emu_options.rs`) built natively, with `EMU_TEST_RUNNER` set to the cross-built emu
-//!    under qemu: the x86-64 guests run natively and under the other host's emu, and must
+//!    `emu_options.rs`) built natively, with `EMU_TEST_RUNNER` set to a script that runs the
+//!    cross-built emu under qemu (and that emu re-executes for a guest `execve`, through
+//!    `-exec-emu`): the x86-64 guests run natively and under the other host's emu, and must
 //!    agree byte for byte as in the x86-64 suite.
 //!
 //! Ends with `<arch>: N passed, M failed` (tests counted from cargo's `test result` lines;
@@ -252,7 +253,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     if !args.skip_guests {
         let t = Instant::now();
         let emu = root.join("target").join(target).join(PROFILE).join("emu");
-        let emu_runner = format!("{runner} {}", emu.display());
+        let emu_runner = write_emu_script(&root, arch, &runner, &emu)?;
         eprintln!(
             "=== cross-test {}: guest programs, native vs `{emu_runner}`",
             arch.name()
@@ -312,6 +313,28 @@ pub fn run(args: Args) -> Result<(), Error> {
         return Err(format!("{} test(s) failed on {}", total.failed, arch.name()).into());
     }
     Ok(())
+}
+
+/// Writes `target/cross/emu-<arch>`, a script that runs the cross-built emu under qemu and
+/// names itself as emu's `-exec-emu`: a guest `execve` re-executes emu, which on this host
+/// must go through qemu too (qemu-user does not follow `execve` without binfmt_misc).
+/// Returns its path.
+fn write_emu_script(root: &Path, arch: Arch, runner: &str, emu: &Path) -> Result<String, Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = root.join("target/cross");
+    std::fs::create_dir_all(&dir)?;
+    let script = dir.join(format!("emu-{}", arch.name()));
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n# emu built for {}, under qemu-user (written by cargo xtask cross-test).\n\
+             exec {runner} {} -exec-emu \"$0\" \"$@\"\n",
+            arch.name(),
+            emu.display()
+        ),
+    )?;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
+    Ok(script.display().to_string())
 }
 
 /// Runs cargo in the workspace, echoing its output, and counts the tests its `test result`

@@ -41,6 +41,9 @@ Options:
                         other vCPUs stopped, as on hosts whose atomics cannot do them
                         (always so on hosts other than x86-64; for testing)
   -0 argv0              the guest's argv[0] (default: program as given)
+  -exec-emu path        the program a guest execve runs the new guest program with, with
+                        emu's options (default: this emu; e.g. a script that runs emu under
+                        qemu-user, when emu is built for another host)
   --stats               same as '-d stats'
 ";
 
@@ -98,6 +101,8 @@ struct Options {
     sync_compile: bool,
     /// `-exclusive-atomics`.
     exclusive_atomics: bool,
+    /// `-exec-emu`.
+    exec_emu: Option<PathBuf>,
     argv0: Option<OsString>,
     program: OsString,
     args: Vec<OsString>,
@@ -133,6 +138,7 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
         perfmap: false,
         sync_compile: false,
         exclusive_atomics: false,
+        exec_emu: None,
         argv0: None,
         program: OsString::new(),
         args: Vec::new(),
@@ -294,6 +300,10 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
                     _ => return fail(&format!("'-tier-up {v}': expected a count up to 1000000")),
                 }
             }
+            "exec-emu" => match value("a path") {
+                Ok(v) => o.exec_emu = Some(v.into()),
+                Err(p) => return p,
+            },
             "0" => match value("an argv[0]") {
                 Ok(v) => o.argv0 = Some(v),
                 Err(p) => return p,
@@ -367,7 +377,7 @@ fn run(o: &Options) -> Result<ExitCode, String> {
     }
     (config.cpu_vendor, config.cpu_model_name) = vcpu::cpuinfo_names(&o.cpu);
     config.cpu_flags = vcpu::cpuinfo_flags(&o.cpu);
-    config.emu_exe = std::env::current_exe().ok();
+    config.emu_exe = o.exec_emu.clone().or_else(|| std::env::current_exe().ok());
     config.emu_args_for_exec = exec_args(o);
     let process = Arc::new(Process::new(space, config));
 
@@ -442,6 +452,10 @@ fn exec_args(o: &Options) -> Vec<OsString> {
     }
     if o.exclusive_atomics {
         args.push("-exclusive-atomics".into());
+    }
+    if let Some(p) = &o.exec_emu {
+        args.push("-exec-emu".into());
+        args.push(p.clone().into());
     }
     if let Some(n) = o.tier_up {
         args.push("-tier-up".into());

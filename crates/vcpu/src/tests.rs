@@ -351,6 +351,13 @@ fn vcpus_under_invalidation_and_flushes(tier_up_after: u32, background_compile: 
             end
         }));
     }
+    // Under emulation (`cargo xtask cross-test` runs this under qemu-user, where translating
+    // a block costs tens of times more) the chaos thread slows down with the vCPUs, or they
+    // would spend every interval retranslating what it just invalidated.
+    let scale: u64 = std::env::var("EMU_TEST_TIME_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
     let mut rounds = 0u64;
     while done.load(Ordering::SeqCst) < VCPUS {
         machine.invalidate_range(CODE, code.len() as u64);
@@ -359,7 +366,7 @@ fn vcpus_under_invalidation_and_flushes(tier_up_after: u32, background_compile: 
             machine.flush_code_cache(seen);
         }
         rounds += 1;
-        std::thread::sleep(std::time::Duration::from_micros(300));
+        std::thread::sleep(std::time::Duration::from_micros(300 * scale));
     }
     for h in handles {
         assert_eq!(h.join().unwrap(), VcpuExit::ThreadExit(expect as i32));
