@@ -9,13 +9,15 @@
 //!    costs it ~6 GB); when the qemu on `PATH` is older than 8, a newer one is taken from
 //!    Debian's backports for this release, unpacked privately under `target/cross/qemu/` (the
 //!    system's qemu is left alone), using the system's own Debian source.
-//! 2. Cross-builds the workspace's tests and `emu` for the target.
+//! 2. Cross-builds the workspace's tests and `emu` for the target, with the `cross` cargo
+//!    profile (the tests' optimisation, no debug info).
 //! 3. Runs every crate's tests for the target under qemu (the cargo `runner` of
 //!    `.cargo/config.toml`, pointed at the chosen qemu). Tests that need an x86-64 host (the
 //!    native oracle, difftest) are compiled out there.
-//! 4. Runs the guest-program suite (`crates/emu/tests/guest_programs.rs`, plus
-//!    `emu_options.rs`) built natively, with `EMU_TEST_RUNNER` set to the cross-built emu
-//!    under qemu: the x86-64 guests run natively and under the other host's emu, and must
+//! 4. Runs the guest-program suite (`crates/emu/tests/guest_programs.rs`, `busybox.rs` and
+//!    `emu_options.rs`) built natively, with `EMU_TEST_RUNNER` set to a script that runs the
+//!    cross-built emu under qemu (and that emu re-executes for a guest `execve`, through
+//!    `-exec-emu`): the x86-64 guests run natively and under the other host's emu, and must
 //!    agree byte for byte as in the x86-64 suite.
 //!
 //! Ends with `<arch>: N passed, M failed` (tests counted from cargo's `test result` lines;
@@ -105,7 +107,8 @@ pub struct Args {
     #[arg(long)]
     no_install: bool,
     /// Run only the guest tests whose name contains one of these comma-separated substrings
-    /// (EMU_TEST_FILTER, e.g. `glibc::,litmus`); the others pass with a note.
+    /// (EMU_TEST_FILTER, e.g. `glibc::,litmus,busybox::sh,options::jit`); the others pass
+    /// with a note.
     #[arg(long)]
     guest_filter: Option<String>,
     /// Skip every crate's tests (run only the guest programs).
@@ -129,6 +132,10 @@ impl Tally {
         self.failed += o.failed;
     }
 }
+
+/// The cargo profile of the cross build (`Cargo.toml`): `test`'s optimisation without debug
+/// info, which would cost most of the cross build's link time and disk.
+const PROFILE: &str = "cross";
 
 /// Runs the cross test.
 pub fn run(args: Args) -> Result<(), Error> {
@@ -168,19 +175,21 @@ pub fn run(args: Args) -> Result<(), Error> {
             "--workspace",
             "--exclude",
             "xtask",
+            "--profile",
+            PROFILE,
             "--target",
             target,
             "--no-run",
         ],
         &[],
     )?;
-    // The emu the guest programs run under, with the tests' optimisation settings.
+    // The emu the guest programs run under.
     let build_emu = cargo(
         &root,
         &[
             "build",
             "--profile",
-            "test",
+            PROFILE,
             "-p",
             "emu",
             "--target",
@@ -200,7 +209,12 @@ pub fn run(args: Args) -> Result<(), Error> {
             "=== cross-test {}: every crate's tests under {runner}",
             arch.name()
         );
-        let env = [(arch.runner_var(), runner.clone())];
+        // Timing bounds in the tests are for real hosts; under qemu the code runs tens of
+        // times slower.
+        let env = [
+            (arch.runner_var(), runner.clone()),
+            ("EMU_TEST_TIME_SCALE".to_string(), "20".to_string()),
+        ];
         let mut tally = cargo(
             &root,
             &[
@@ -210,6 +224,8 @@ pub fn run(args: Args) -> Result<(), Error> {
                 "xtask",
                 "--exclude",
                 "emu",
+                "--profile",
+                PROFILE,
                 "--target",
                 target,
                 "--no-fail-fast",
@@ -219,7 +235,16 @@ pub fn run(args: Args) -> Result<(), Error> {
         // emu's own unit tests; its integration tests spawn guests and run below instead.
         tally.add(cargo(
             &root,
-            &["test", "-p", "emu", "--bins", "--target", target],
+            &[
+                "test",
+                "-p",
+                "emu",
+                "--bins",
+                "--profile",
+                PROFILE,
+                "--target",
+                target,
+            ],
             &env,
         )?);
         phases.push(("crate tests", t.elapsed(), tally));
@@ -227,8 +252,8 @@ pub fn run(args: Args) -> Result<(), Error> {
     }
     if !args.skip_guests {
         let t = Instant::now();
-        let emu = root.join("target").join(target).join("debug/emu");
-        let emu_runner = format!("{runner} {}", emu.display());
+        let emu = root.join("target").join(target).join(PROFILE).join("emu");
+        let emu_runner = write_emu_script(&root, arch, &runner, &emu)?;
         eprintln!(
             "=== cross-test {}: guest programs, native vs `{emu_runner}`",
             arch.name()
@@ -247,6 +272,8 @@ pub fn run(args: Args) -> Result<(), Error> {
                 "emu",
                 "--test",
                 "guest_programs",
+                "--test",
+                "busybox",
                 "--test",
                 "emu_options",
                 "--no-fail-fast",
@@ -286,6 +313,28 @@ pub fn run(args: Args) -> Result<(), Error> {
         return Err(format!("{} test(s) failed on {}", total.failed, arch.name()).into());
     }
     Ok(())
+}
+
+/// Writes `target/cross/emu-<arch>`, a script that runs the cross-built emu under qemu and
+/// names itself as emu's `-exec-emu`: a guest `execve` re-executes emu, which on this host
+/// must go through qemu too (qemu-user does not follow `execve` without binfmt_misc).
+/// Returns its path.
+fn write_emu_script(root: &Path, arch: Arch, runner: &str, emu: &Path) -> Result<String, Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = root.join("target/cross");
+    std::fs::create_dir_all(&dir)?;
+    let script = dir.join(format!("emu-{}", arch.name()));
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n# emu built for {}, under qemu-user (written by cargo xtask cross-test).\n\
+             exec {runner} {} -exec-emu \"$0\" \"$@\"\n",
+            arch.name(),
+            emu.display()
+        ),
+    )?;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
+    Ok(script.display().to_string())
 }
 
 /// Runs cargo in the workspace, echoing its output, and counts the tests its `test result`

@@ -37,7 +37,13 @@ Options:
                         0 compiles every block at once)
   -perfmap              name compiled blocks in /tmp/perf-PID.map (for perf)
   -sync-compile         compile hot blocks on the vCPU's thread, not in the background
+  -exclusive-atomics    run misaligned locked instructions and cmpxchg16b alone, with the
+                        other vCPUs stopped, as on hosts whose atomics cannot do them
+                        (always so on hosts other than x86-64; for testing)
   -0 argv0              the guest's argv[0] (default: program as given)
+  -exec-emu path        the program a guest execve runs the new guest program with, with
+                        emu's options (default: this emu; e.g. a script that runs emu under
+                        qemu-user, when emu is built for another host)
   --stats               same as '-d stats'
 ";
 
@@ -93,6 +99,10 @@ struct Options {
     perfmap: bool,
     /// `-sync-compile`.
     sync_compile: bool,
+    /// `-exclusive-atomics`.
+    exclusive_atomics: bool,
+    /// `-exec-emu`.
+    exec_emu: Option<PathBuf>,
     argv0: Option<OsString>,
     program: OsString,
     args: Vec<OsString>,
@@ -127,6 +137,8 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
         tier_up: None,
         perfmap: false,
         sync_compile: false,
+        exclusive_atomics: false,
+        exec_emu: None,
         argv0: None,
         program: OsString::new(),
         args: Vec::new(),
@@ -277,6 +289,7 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
             }
             "perfmap" => o.perfmap = true,
             "sync-compile" => o.sync_compile = true,
+            "exclusive-atomics" => o.exclusive_atomics = true,
             "tier-up" => {
                 let v = match value("a run count") {
                     Ok(v) => v.to_string_lossy().into_owned(),
@@ -287,6 +300,10 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
                     _ => return fail(&format!("'-tier-up {v}': expected a count up to 1000000")),
                 }
             }
+            "exec-emu" => match value("a path") {
+                Ok(v) => o.exec_emu = Some(v.into()),
+                Err(p) => return p,
+            },
             "0" => match value("an argv[0]") {
                 Ok(v) => o.argv0 = Some(v),
                 Err(p) => return p,
@@ -360,7 +377,7 @@ fn run(o: &Options) -> Result<ExitCode, String> {
     }
     (config.cpu_vendor, config.cpu_model_name) = vcpu::cpuinfo_names(&o.cpu);
     config.cpu_flags = vcpu::cpuinfo_flags(&o.cpu);
-    config.emu_exe = std::env::current_exe().ok();
+    config.emu_exe = o.exec_emu.clone().or_else(|| std::env::current_exe().ok());
     config.emu_args_for_exec = exec_args(o);
     let process = Arc::new(Process::new(space, config));
 
@@ -377,6 +394,8 @@ fn run(o: &Options) -> Result<ExitCode, String> {
         MachineConfig {
             translate: TranslateConfig {
                 cpu: o.cpu,
+                exclusive_split_atomics: o.exclusive_atomics,
+                exclusive_cmpxchg16b: o.exclusive_atomics,
                 ..TranslateConfig::default()
             },
             nochain: o.nochain,
@@ -430,6 +449,13 @@ fn exec_args(o: &Options) -> Vec<OsString> {
     }
     if o.sync_compile {
         args.push("-sync-compile".into());
+    }
+    if o.exclusive_atomics {
+        args.push("-exclusive-atomics".into());
+    }
+    if let Some(p) = &o.exec_emu {
+        args.push("-exec-emu".into());
+        args.push(p.clone().into());
     }
     if let Some(n) = o.tier_up {
         args.push("-tier-up".into());

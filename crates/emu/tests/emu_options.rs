@@ -1,12 +1,19 @@
 //! Guest programs whose expected behaviour depends on emu's own options, so that they cannot
 //! be compared with a native run as they are: `-smp N` (the CPU count the guest sees) and
 //! `-tb-size` (a code cache small enough that a guest JIT overflows it under load), `-R`
-//! (the guest address space's size).
+//! (the guest address space's size), `-exclusive-atomics` (checked through `-d stats`),
+//! `-exec-emu` (what a guest `execve` runs).
 //!
 //! `EMU_TEST_RUNNER`, as in `common/mod.rs`, replaces the `emu` binary (e.g. by a cross-built
-//! emu under qemu-user).
+//! emu under qemu-user); `EMU_TEST_FILTER` selects by the names `options::smp`,
+//! `options::jit`, `options::reserved_va`, `options::exclusive_atomics` and
+//! `options::exec_emu`.
+
+mod common;
 
 use std::path::{Path, PathBuf};
+
+use common::selected;
 use std::process::{Command, Output};
 
 fn build(name: &str) -> PathBuf {
@@ -45,6 +52,9 @@ fn stdout_of(out: &Output) -> String {
 
 #[test]
 fn smp_sets_the_cpu_count_the_guest_sees() {
+    if !selected("options::smp") {
+        return;
+    }
     let nproc = build("nproc");
     for (smp, expect) in [
         ("3", "onln 3 conf 3 affinity 3 cpuinfo 3 online 0-2\n"),
@@ -61,6 +71,9 @@ fn smp_sets_the_cpu_count_the_guest_sees() {
 /// its code is seen. Output must match the native run's.
 #[test]
 fn jit_overflowing_a_small_code_cache_matches_native() {
+    if !selected("options::jit") {
+        return;
+    }
     let jit = build("jit");
     let native = Command::new(&jit).arg("4000").output().expect("run jit");
     // Every block compiled at once (`-tier-up 0`): with the interpreter tier, code run a
@@ -89,10 +102,95 @@ fn jit_overflowing_a_small_code_cache_matches_native() {
     let _ = std::fs::remove_file(&jit);
 }
 
+/// `-exclusive-atomics` runs what the hosts other than x86-64 cannot do with their atomics in
+/// exclusive sections on this host too: misaligned locked instructions and cmpxchg16b, racing
+/// with another thread's aligned ones, still lose no update, and each went through a section.
+#[test]
+fn exclusive_atomics_match_native() {
+    if !selected("options::exclusive_atomics") {
+        return;
+    }
+    let prog = build("splitlock");
+    let native = Command::new(&prog).output().expect("run splitlock");
+    let out = emu(&["-exclusive-atomics", "-d", "stats"], &prog, &[]);
+    assert_eq!(stdout_of(&out), stdout_of(&native));
+    let stats = String::from_utf8_lossy(&out.stderr);
+    let steps: u64 = stats
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("exclusive atomics")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no exclusive-atomics count in stats:\n{stats}"));
+    // 200 split-lock adds and at least 200 cmpxchg16b in the race alone.
+    assert!(steps >= 400, "{steps} exclusive steps:\n{stats}");
+    let _ = std::fs::remove_file(&prog);
+}
+
+/// `-exec-emu` names what a guest `execve` runs the new program with (emu's options follow,
+/// `-exec-emu` among them): a shell's child applets go through a wrapper that notes each
+/// call, and the output is the native one.
+#[test]
+fn exec_emu_runs_execve_through_the_given_program() {
+    if !selected("options::exec_emu") {
+        return;
+    }
+    let busybox = Path::new("/bin/busybox");
+    if !busybox.exists() {
+        eprintln!("note: /bin/busybox not found: skipping (apt-get install busybox-static)");
+        return;
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = root.join("target/tmp/emu-options");
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    let log = dir.join(format!("exec-emu-{}.log", std::process::id()));
+    let wrapper = dir.join(format!("exec-emu-{}.sh", std::process::id()));
+    // Under EMU_TEST_RUNNER (a cross-built emu under qemu) the wrapper runs that instead.
+    let runner = match std::env::var("EMU_TEST_RUNNER") {
+        Ok(r) if !r.trim().is_empty() => r,
+        _ => env!("CARGO_BIN_EXE_emu").to_string(),
+    };
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {}\nexec {runner} \"$@\"\n",
+            log.display()
+        ),
+    )
+    .expect("write wrapper");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = "busybox echo one | busybox tr a-z A-Z; busybox true && echo two";
+    let native = Command::new(busybox)
+        .args(["sh", "-c", script])
+        .output()
+        .expect("run busybox");
+    let wrapper_str = wrapper.to_str().expect("UTF-8 path");
+    let out = emu(&["-exec-emu", wrapper_str], busybox, &["sh", "-c", script]);
+    assert_eq!(stdout_of(&out), stdout_of(&native));
+    let calls = std::fs::read_to_string(&log).unwrap_or_default();
+    // Three execve's, each passing `-exec-emu` on.
+    assert_eq!(calls.lines().count(), 3, "{calls}");
+    assert!(
+        calls
+            .lines()
+            .all(|l| l.contains(&format!("-exec-emu {wrapper_str}"))),
+        "{calls}"
+    );
+    let _ = std::fs::remove_file(&log);
+    let _ = std::fs::remove_file(&wrapper);
+}
+
 /// `-R` bounds the reservation: a guest runs in the smallest space, and sizes that are not a
 /// power of two from 4G to 1T are refused.
 #[test]
 fn reserved_va_bounds_the_guest_space() {
+    if !selected("options::reserved_va") {
+        return;
+    }
     let nproc = build("nproc");
     let out = emu(&["-R", "4G", "-smp", "2"], &nproc, &[]);
     assert_eq!(

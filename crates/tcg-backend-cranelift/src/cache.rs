@@ -189,7 +189,45 @@ impl CodeCache {
         st.used = st.permanent;
         self.used.store(st.used, Ordering::Release);
         drop(st);
+        // SAFETY: by the caller's contract nothing runs from the flushed range.
+        unsafe { self.forget_translations_of(keep) };
         sync_other_cores();
+    }
+
+    /// riscv64: takes execute permission away from the read-execute view past `keep` and
+    /// gives it back. An emulator of the host that notices code changes only through writes
+    /// to executable pages (qemu-user: its `riscv_flush_icache` and `fence.i` do nothing)
+    /// never sees the writes through the read-write alias, and would go on running its
+    /// translations of flushed blocks at the addresses new blocks reuse; losing and regaining
+    /// `PROT_EXEC` makes it drop them, as `ic ivau` does for qemu-aarch64. On hardware,
+    /// `riscv_flush_icache` in [`CodeCache::emit`] is what keeps instruction fetch coherent;
+    /// this costs two system calls per flush. Nothing to do on other hosts.
+    ///
+    /// # Safety
+    /// No thread may run code past `keep` (as for [`CodeCache::flush`]).
+    #[allow(unused_variables)]
+    unsafe fn forget_translations_of(&self, keep: usize) {
+        #[cfg(target_arch = "riscv64")]
+        if keep < self.capacity {
+            // SAFETY: a page-aligned range of our own read-execute view (`keep` is a page
+            // multiple), from which nothing runs meanwhile (the caller's contract). If taking
+            // the permission away fails nothing changed (only qemu's stale translations
+            // remain); if giving it back fails (the kernel out of memory for the split
+            // mapping), no block could run any more, and the process ends.
+            unsafe {
+                let start = self.rx.as_ptr().add(keep).cast::<libc::c_void>();
+                let len = self.capacity - keep;
+                if libc::mprotect(start, len, libc::PROT_READ) == 0
+                    && libc::mprotect(start, len, libc::PROT_READ | libc::PROT_EXEC) != 0
+                {
+                    eprintln!(
+                        "emu: cannot make the code cache executable again: {}",
+                        io::Error::last_os_error()
+                    );
+                    std::process::abort();
+                }
+            }
+        }
     }
 
     /// Gives a forked child a private copy of the cache at the same addresses.

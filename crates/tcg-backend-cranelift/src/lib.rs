@@ -56,12 +56,15 @@
 //! smaller code for about 1.5x the compile time (a candidate for recompiling hot blocks).
 //!
 //! # Host specifics
-//! 16-byte compare-and-swap calls a helper: `lock cmpxchg16b` on x86-64 hosts; on other hosts
-//! a fallback under a process-wide lock, atomic only with respect to other 16-byte
-//! compare-and-swaps (documented at the helper). On weak hosts atomics need naturally aligned
-//! addresses (an unaligned one raises SIGBUS in the translated code). Non-x86 paths (icache
-//! maintenance, the cmpxchg16 fallback) are type-checked only by reading: this crate is built
-//! and tested on x86-64, with aarch64/riscv64/s390x code generated and inspected but not run.
+//! 16-byte compare-and-swap calls a helper: `lock cmpxchg16b` on x86-64 hosts, `casp` or an
+//! `ldxp`/`stxp` loop on aarch64, `amocas.q` on riscv64 with Zacas; riscv64 without Zacas has
+//! only a fallback atomic with respect to other 16-byte compare-and-swaps
+//! ([`cmpxchg16_is_lock_free`] is then false; documented at the helper). Outside x86-64,
+//! atomics need naturally aligned addresses ([`misaligned_atomics_supported`]). A frontend
+//! diverts what the host cannot do to an exclusive section (the x86 frontend's
+//! `exclusive_split_atomics` and `exclusive_cmpxchg16b`). This crate's tests run on x86-64
+//! and, cross-built, on aarch64 and riscv64 under qemu-user (`cargo xtask cross-test`);
+//! s390x code is generated and inspected but not run.
 
 #![warn(missing_docs)]
 
@@ -80,7 +83,10 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use target_lexicon::Architecture;
 
 pub use cache::{CacheFull, CodeCache};
-pub use lower::{cmpxchg16_is_lock_free, CompiledBlock, Compiler, Inspection, ALIGNMENT_TRAP_CODE};
+pub use lower::{
+    cmpxchg16_is_lock_free, misaligned_atomics_supported, CompiledBlock, Compiler, Inspection,
+    ALIGNMENT_TRAP_CODE,
+};
 
 /// Set in a block's return value when it left through an unlinked jump slot.
 pub const UNCHAINED_BIT: u64 = 2;

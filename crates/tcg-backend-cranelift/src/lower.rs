@@ -1296,7 +1296,10 @@ impl GlobalFlow {
 /// - riscv64: `amocas.q` where the CPU has Zacas (detected at run time with `riscv_hwprobe`);
 ///   without it portable-atomic falls back to a global seqlock, which is atomic only with
 ///   respect to other 16-byte operations, not to 8-byte atomics or plain stores to the same
-///   bytes (RISC-V has no other 16-byte atomic). [`cmpxchg16_is_lock_free`] tells which.
+///   bytes (RISC-V has no other 16-byte atomic). [`cmpxchg16_is_lock_free`] tells which: where
+///   it is false the frontend must not emit 16-byte compare-and-swaps for code that other
+///   threads run concurrently (the x86 frontend leaves the block and the vCPU runs the
+///   instruction in an exclusive section instead).
 /// - s390x: `cdsg`.
 ///
 /// Translated code calls it only after checking that `p` is 16-aligned and writable.
@@ -1356,6 +1359,15 @@ extern "C" fn cmpxchg16_helper(p: u64, elo: u64, ehi: u64, nlo: u64, nhi: u64, o
             out.add(1).write(half(&b[8..]));
         }
     }
+}
+
+/// True if the host's atomic instructions accept operands that are not naturally aligned, as
+/// x86's locked instructions do (split locks): x86-64 only. Elsewhere such an access faults
+/// (aarch64, riscv64, s390x), and the lowering of an atomic requires a naturally aligned
+/// address: a frontend whose guest allows misaligned atomics must divert them (the x86
+/// frontend leaves the block and the vCPU runs the instruction in an exclusive section).
+pub fn misaligned_atomics_supported() -> bool {
+    cfg!(target_arch = "x86_64")
 }
 
 /// True if 16-byte compare-and-swap on this host is atomic with respect to every other

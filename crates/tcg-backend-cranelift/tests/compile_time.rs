@@ -178,6 +178,12 @@ fn default_configuration_compiles_a_typical_block_quickly() {
     let d = BackendConfig::new(0, 16, 0);
     let (us, len) = measure(d.opt_level, d.regalloc, &blk, 20);
     // Generous bound (shared, loaded CI machines): the measured figure is ~10x lower.
-    assert!(us < 20_000.0, "{us} us per block");
+    // `EMU_TEST_TIME_SCALE` stretches it where the host is itself emulated (`cargo xtask
+    // cross-test` runs these tests under qemu-user, tens of times slower).
+    let scale: f64 = std::env::var("EMU_TEST_TIME_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    assert!(us < 20_000.0 * scale, "{us} us per block");
     assert!(len > 0);
 }

@@ -343,6 +343,7 @@ fn lea(t: &mut Tr, ins: &Instruction) -> R {
 
 /// A lock-prefixed read-modify-write by compare-and-swap loop: `f(old) -> new`.
 fn cas_loop(t: &mut Tr, addr: Temp, size: u32, f: impl Fn(&mut Tr, Temp) -> Temp) -> (Temp, Temp) {
+    t.split_atomic_exit(addr, size);
     let top = t.label();
     t.set_label(top);
     let old = t.load(addr, size);
@@ -360,6 +361,7 @@ fn cas_loop(t: &mut Tr, addr: Temp, size: u32, f: impl Fn(&mut Tr, Temp) -> Temp
 }
 
 fn atomic_rmw(t: &mut Tr, op: AtomicOp, addr: Temp, val: Temp, size: u32) -> Temp {
+    t.split_atomic_exit(addr, size);
     let d = t.tmp();
     t.b.push(Op::AtomicRmw {
         op,
@@ -974,6 +976,7 @@ fn cmpxchg(t: &mut Tr, ins: &Instruction) -> R {
     let new = t.read(s);
     let old = match d {
         Opnd::Mem { addr, .. } => {
+            t.split_atomic_exit(addr, size);
             let got = t.tmp();
             t.b.push(Op::AtomicCmpxchg {
                 dst: got,
@@ -1014,8 +1017,13 @@ fn cmpxchg_wide(t: &mut Tr, ins: &Instruction) -> R {
         if !t.cfg.cpu.cx16 {
             return Err(Unsupported);
         }
+        if t.cfg.exclusive_cmpxchg16b {
+            t.exit_atomic();
+            return Ok(Flow::End);
+        }
         (Type::I128, 16u8)
     } else {
+        t.split_atomic_exit(addr, 8);
         (Type::I64, 8u8)
     };
     let pair = |t: &mut Tr, lo: usize, hi: usize| -> Temp {

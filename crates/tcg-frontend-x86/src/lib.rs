@@ -80,6 +80,12 @@ pub mod exit {
     /// The exit request flag was set at block entry: nothing was executed, `rip` = block
     /// start.
     pub const EXIT_REQUEST: u32 = 4;
+    /// A locked operation this host cannot do atomically in translated code (QEMU's
+    /// `EXCP_ATOMIC`): a misaligned operand under [`crate::TranslateConfig::exclusive_split_atomics`],
+    /// or `cmpxchg16b` under [`crate::TranslateConfig::exclusive_cmpxchg16b`]. Nothing of the
+    /// instruction was executed; `rip` = the instruction. The vCPU runs it alone, with every
+    /// other vCPU stopped (an exclusive section), from a translation without these exits.
+    pub const ATOMIC: u32 = 5;
 }
 
 /// Exception vectors stored in `X86State::exception`.
@@ -238,6 +244,15 @@ pub struct TranslateConfig {
     /// interpreter saw): flags read before the block sets any are computed inline under the
     /// guess, after checking it (correct whatever the state holds). `None`: no guess.
     pub entry_cc: Option<u64>,
+    /// Leave the block with [`exit::ATOMIC`] before a locked access (`lock`-prefixed
+    /// read-modify-write, `xchg` with memory, `cmpxchg`, `cmpxchg8b`) whose operand is not
+    /// naturally aligned, as x86 allows (split locks): for hosts whose atomic instructions
+    /// need aligned operands, where emulating it with a lock would not be atomic with respect
+    /// to the other vCPUs' plain or aligned atomic accesses to the same bytes.
+    pub exclusive_split_atomics: bool,
+    /// Leave the block with [`exit::ATOMIC`] at every `cmpxchg16b`: for hosts without a
+    /// 16-byte compare-and-swap that is atomic with respect to every other access.
+    pub exclusive_cmpxchg16b: bool,
 }
 
 impl Default for TranslateConfig {
@@ -248,6 +263,8 @@ impl Default for TranslateConfig {
             single_step: false,
             smc_checks: false,
             entry_cc: None,
+            exclusive_split_atomics: false,
+            exclusive_cmpxchg16b: false,
         }
     }
 }

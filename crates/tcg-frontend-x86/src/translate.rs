@@ -930,6 +930,27 @@ impl<'c> Tr<'c> {
         });
     }
 
+    /// Leaves the block for the vCPU to run the current instruction in an exclusive section
+    /// ([`exit::ATOMIC`]); a side exit, emitted before the instruction changes anything.
+    pub(crate) fn exit_atomic(&mut self) {
+        self.sync_cc_side();
+        self.movi(self.rip, self.pc);
+        self.b.push(Op::ExitTb { code: exit::ATOMIC });
+    }
+
+    /// Before a locked access of `size` bytes at `addr`: under
+    /// `cfg.exclusive_split_atomics`, [`Self::exit_atomic`] when `addr` is not a multiple of
+    /// `size`.
+    pub(crate) fn split_atomic_exit(&mut self, addr: Temp, size: u32) {
+        if !self.cfg.exclusive_split_atomics || size <= 1 {
+            return;
+        }
+        let aligned = self.label();
+        self.brcondi(Cond::TstEq, addr, u64::from(size - 1), aligned);
+        self.exit_atomic();
+        self.set_label(aligned);
+    }
+
     /// Raises `vec` at the current instruction.
     pub(crate) fn raise(&mut self, vec: u32, error: u32) {
         self.raise_at(vec, error, self.pc);

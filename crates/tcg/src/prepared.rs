@@ -955,8 +955,9 @@ unsafe fn atomic_rmw(op: AtomicOp, p: *mut u8, size: u8, v: u64) -> u64 {
 ///
 /// A misaligned one is still atomic on x86-64 hosts (`lock cmpxchg` allows any alignment, as
 /// compiled code relies on too); elsewhere it takes a process-wide lock, atomic only with
-/// respect to other misaligned atomics of this interpreter (compiled code on those hosts
-/// raises SIGBUS for them instead).
+/// respect to other misaligned atomics of this interpreter, not to compiled code or plain
+/// stores on other threads: frontends keep misaligned atomics out of blocks on those hosts
+/// (the x86 frontend leaves the block and runs the instruction in an exclusive section).
 ///
 /// # Safety
 /// `p..p+size` is guest memory (or its guard, which faults).

@@ -95,6 +95,9 @@ pub struct MachineStats {
     pub cache_flushes: AtomicU64,
     /// Translations dropped because the guest wrote their code meanwhile.
     pub code_write_retries: AtomicU64,
+    /// Locked instructions run alone in an exclusive section because the host's atomics
+    /// cannot do them (`exit::ATOMIC`: a misaligned operand, or a 16-byte compare-and-swap).
+    pub exclusive_atomics: AtomicU64,
 }
 
 /// Everything the vCPUs of one guest process share.
@@ -121,7 +124,14 @@ pub struct Machine {
     compile_queue: parking_lot::Mutex<Option<mpsc::Sender<TbKey>>>,
     /// Requests in the queue or being compiled.
     compile_pending: AtomicU64,
+    /// Run inside every exclusive atomic step, with the other vCPUs stopped (tests observe
+    /// that they are).
+    #[cfg(test)]
+    step_probe: parking_lot::Mutex<Option<StepProbe>>,
 }
+
+#[cfg(test)]
+type StepProbe = Box<dyn Fn(&Machine) + Send + Sync>;
 
 /// Queued tier-up requests beyond which vCPUs compile hot blocks themselves.
 const MAX_PENDING_COMPILES: u64 = 8;
@@ -154,6 +164,13 @@ impl Machine {
         config: MachineConfig,
         log: Option<Box<dyn Write + Send>>,
     ) -> Result<Arc<Machine>, SetupError> {
+        let mut config = config;
+        // Locked instructions this host's atomics cannot do leave translated code and run in
+        // an exclusive section (QEMU's `cpu_exec_step_atomic`), which is atomic with respect
+        // to every access of the other vCPUs, plain stores included.
+        config.translate.exclusive_split_atomics |=
+            !tcg_backend_cranelift::misaligned_atomics_supported();
+        config.translate.exclusive_cmpxchg16b |= !tcg_backend_cranelift::cmpxchg16_is_lock_free();
         let space = process.space();
         let mut backend_config = BackendConfig::new(
             space.base() as u64,
@@ -200,6 +217,8 @@ impl Machine {
             live_threads: AtomicUsize::new(0),
             compile_queue: parking_lot::Mutex::new(None),
             compile_pending: AtomicU64::new(0),
+            #[cfg(test)]
+            step_probe: parking_lot::Mutex::new(None),
         });
         if machine.config.background_compile && machine.config.tier_up_after > 0 {
             machine.start_compiler_thread();
@@ -357,7 +376,7 @@ impl Machine {
              code cache          {} KiB used of {} KiB, {} flushes\n  blocks in table     {}\n  \
              lookups             {} (jump cache hit rate {:.1}%)\n  qht lookups         {} ({} misses)\n  \
              insertion races     {} lost\n  chained jumps       {}\n  invalidations       {}\n  \
-             code-write retries  {}",
+             code-write retries  {}\n  exclusive atomics   {}",
             get(&s.blocks_translated),
             get(&s.insns_translated),
             get(&s.insns_translated) as f64 / blocks as f64,
@@ -384,6 +403,7 @@ impl Machine {
             get(&t.links),
             get(&t.invalidated),
             get(&s.code_write_retries),
+            get(&s.exclusive_atomics),
         );
     }
 }
@@ -700,6 +720,13 @@ impl Vcpu {
                     continue;
                 }
                 BlockExit::Exit(exit::EXCEPTION) => return self.exception(),
+                BlockExit::Exit(exit::ATOMIC) => {
+                    if let Some(end) = self.step_exclusive(&mut guard) {
+                        return end;
+                    }
+                    since_repin = 0;
+                    continue;
+                }
                 BlockExit::Exit(code) => {
                     return VcpuExit::Signal {
                         sig: libc::SIGABRT,
@@ -715,6 +742,73 @@ impl Vcpu {
                 since_repin = 0;
                 guard.repin();
             }
+        }
+    }
+
+    /// Runs the instruction at rip alone, with every other vCPU stopped (QEMU's
+    /// `cpu_exec_step_atomic`): a locked instruction that translated code left for
+    /// ([`exit::ATOMIC`]) because the host's atomics cannot do it. Inside the exclusive section
+    /// nothing else accesses guest memory from translated code, so the reference interpreter's
+    /// locked read-modify-write is atomic for the guest. `Some` when the vCPU must stop.
+    ///
+    /// The instruction is translated afresh on its own, without the exits that sent it here,
+    /// and not cached (the next run of the block exits again if the operand is still
+    /// misaligned).
+    fn step_exclusive(&mut self, guard: &mut Guard) -> Option<VcpuExit> {
+        let machine = self.machine.clone();
+        machine
+            .stats
+            .exclusive_atomics
+            .fetch_add(1, Ordering::Relaxed);
+        let mut config = machine.config.translate;
+        config.single_step = true;
+        config.smc_checks = false;
+        config.exclusive_split_atomics = false;
+        config.exclusive_cmpxchg16b = false;
+        let rip = self.env.state.rip;
+        let space = machine.space();
+        let mem = tcg::GuestMemoryView {
+            base: space.base(),
+            size: space.size(),
+        };
+        machine.exclusive.exec_end(&self.cpu);
+        let outcome = guard.repin_after(|| {
+            let section = machine.exclusive.start_exclusive();
+            // A kick from a section that ended while this one waited: nothing to leave now,
+            // and the block's entry check must not turn the step into a no-op.
+            self.take_exit_request();
+            let block = translate_block(rip, &mut |a, buf| fetch_code(space, a, buf), &config);
+            fault::set_current(&*self.env);
+            let env = std::ptr::addr_of_mut!(*self.env).cast::<u8>();
+            // SAFETY: as for the interpreter tier in `run_loop`: `env` is this vCPU's state,
+            // valid at every offset the frontend's IR uses; guest memory is the reservation
+            // with its guard region after `size`; helpers are the frontend's, matching their
+            // declarations. No other vCPU runs guest code during the section.
+            let outcome = unsafe { tcg::interpret(&block, env, mem) };
+            fault::set_current(std::ptr::null());
+            #[cfg(test)]
+            if let Some(probe) = &*machine.step_probe.lock() {
+                probe(&machine);
+            }
+            drop(section);
+            machine.exclusive.exec_start(&self.cpu);
+            outcome
+        });
+        match outcome {
+            InterpExit::ExitTb {
+                code: exit::EXCEPTION,
+            } => Some(self.exception()),
+            InterpExit::ExitTb { .. }
+            | InterpExit::GotoTb { .. }
+            | InterpExit::LookupAndGotoPtr => None,
+            InterpExit::Fault { pc, misaligned, .. } => Some(VcpuExit::Signal {
+                sig: libc::SIGSEGV,
+                message: Some(if misaligned {
+                    format!("emu: guest SIGSEGV at rip={pc:#x}: misaligned operand (general protection)")
+                } else {
+                    format!("emu: guest SIGSEGV at rip={pc:#x}: access to an address outside the guest address space")
+                }),
+            }),
         }
     }
 
