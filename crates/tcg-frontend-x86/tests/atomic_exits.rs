@@ -49,9 +49,12 @@ fn positions(b: &Block) -> (Vec<usize>, Vec<usize>) {
     (exits, atomics)
 }
 
+/// A snippet body that assembles one instruction.
+type Body = fn(&mut CodeAssembler) -> Result<(), IcedError>;
+
 #[test]
 fn locked_operations_exit_before_their_atomic_only_when_configured() {
-    let locked: [(&str, fn(&mut CodeAssembler) -> Result<(), IcedError>); 7] = [
+    let locked: [(&str, Body); 7] = [
         ("lock add", |a| a.lock().add(dword_ptr(rdi), eax)),
         ("lock xadd", |a| a.lock().xadd(qword_ptr(rdi + 3), rax)),
         ("xchg", |a| a.xchg(word_ptr(rdi), ax)),
