@@ -6,9 +6,8 @@
 //! first raises #MF if an unmasked x87 exception is pending, then switches the x87 unit to
 //! MMX use: TOP becomes 0 and every register is tagged valid; writing an mm register sets
 //! its x87 sign and exponent to all ones. `emms` tags every register empty and, as on AMD
-//! processors, sets TOP to 0. The
-//! conversions with only a memory source (`cvtpi2ps`/`cvtpi2pd xmm, m64`) run as plain SSE
-//! instructions and do none of this.
+//! processors, sets TOP to 0. The conversions with only a memory source (`cvtpi2ps` and
+//! `cvtpi2pd xmm, m64`) run as plain SSE instructions and do none of this (as on the host).
 //!
 //! Moves and bitwise ops are inline; everything else runs the SSE helpers' implementations
 //! at 64-bit width (their destination index names an mm register, see
