@@ -289,13 +289,20 @@ fn background_tier_up_survives_invalidation_and_flushes_under_load() {
 
 fn vcpus_under_invalidation_and_flushes(tier_up_after: u32, background_compile: bool) {
     const VCPUS: usize = 4;
-    const ITERS: u32 = 3_000_000;
+    // Under emulation (`cargo xtask cross-test` runs this under qemu-user, tens of times
+    // slower) the vCPUs do proportionally less work and the chaos thread slows down with them.
+    let scale: u32 = std::env::var("EMU_TEST_TIME_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let iters: u32 = 3_000_000 / scale;
     let mut a = CodeAssembler::new(64).unwrap();
     let mut top = a.create_label();
     let mut add = a.create_label();
     let mut mix = a.create_label();
     a.xor(edi, edi).unwrap();
-    a.mov(ecx, ITERS).unwrap();
+    a.mov(ecx, iters).unwrap();
     a.set_label(&mut top).unwrap();
     a.call(add).unwrap();
     a.call(mix).unwrap();
@@ -312,7 +319,7 @@ fn vcpus_under_invalidation_and_flushes(tier_up_after: u32, background_compile: 
     a.ret().unwrap();
     let code = a.assemble(CODE).unwrap();
     let mut expect: u64 = 0;
-    for c in (1..=u64::from(ITERS)).rev() {
+    for c in (1..=u64::from(iters)).rev() {
         expect = ((expect + c) ^ 0x55) + 3;
     }
 
@@ -352,13 +359,6 @@ fn vcpus_under_invalidation_and_flushes(tier_up_after: u32, background_compile: 
             end
         }));
     }
-    // Under emulation (`cargo xtask cross-test` runs this under qemu-user, where translating
-    // a block costs tens of times more) the chaos thread slows down with the vCPUs, or they
-    // would spend every interval retranslating what it just invalidated.
-    let scale: u64 = std::env::var("EMU_TEST_TIME_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
     let mut rounds = 0u64;
     while done.load(Ordering::SeqCst) < VCPUS {
         machine.invalidate_range(CODE, code.len() as u64);
@@ -367,7 +367,7 @@ fn vcpus_under_invalidation_and_flushes(tier_up_after: u32, background_compile: 
             machine.flush_code_cache(seen);
         }
         rounds += 1;
-        std::thread::sleep(std::time::Duration::from_micros(300 * scale));
+        std::thread::sleep(std::time::Duration::from_micros(300 * u64::from(scale)));
     }
     for h in handles {
         assert_eq!(h.join().unwrap(), VcpuExit::ThreadExit(expect as i32));
