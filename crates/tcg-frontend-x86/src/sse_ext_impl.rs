@@ -321,7 +321,28 @@ fn pcmpstr(a: u128, b: u128, imm: u64, lens: Option<(i64, i64)>) -> (u32, bool, 
         }
         None => (implicit_len(&ua), implicit_len(&ub)),
     };
+    // IntRes2 from IntRes1 by the polarity bits.
+    let polarity = |res1: u32| {
+        let all = (1u32 << n) - 1;
+        let valid_b = (1u32 << lb) - 1;
+        match (imm >> 4) & 3 {
+            1 => !res1 & all,
+            3 => (res1 ^ valid_b) & all,
+            _ => res1,
+        }
+    };
     let agg = (imm >> 2) & 3;
+    if agg == 2 && !words {
+        // Equal each on bytes (strcmp): one pass of byte compares.
+        let (x, y) = (a.to_le_bytes(), b.to_le_bytes());
+        let mut eq = 0u32;
+        for i in 0..16 {
+            eq |= u32::from(x[i] == y[i]) << i;
+        }
+        let (va, vb) = ((1u32 << la) - 1, (1u32 << lb) - 1);
+        let res1 = (eq & va & vb) | (!va & !vb & 0xffff);
+        return (polarity(res1), lb < n, la < n, n);
+    }
     // Equal-any on bytes: a set of the first operand's bytes (equality ignores signedness).
     let byte_set = (agg == 0 && !words).then(|| {
         let mut set = [0u64; 4];
@@ -370,14 +391,7 @@ fn pcmpstr(a: u128, b: u128, imm: u64, lens: Option<(i64, i64)>) -> (u32, bool, 
         };
         res1 |= u32::from(bit) << i;
     }
-    let all = (1u32 << n) - 1;
-    let valid_b = (1u32 << lb) - 1;
-    let res2 = match (imm >> 4) & 3 {
-        1 => !res1 & all,
-        3 => (res1 ^ valid_b) & all,
-        _ => res1,
-    };
-    (res2, lb < n, la < n, n)
+    (polarity(res1), lb < n, la < n, n)
 }
 
 /// Executes `op` on xmm `d` (destination and first source) and `s` (source, 16 = scratch),

@@ -15,6 +15,9 @@
 //!
 //! Anything else runs the helper on the original operands. Compares (`ucomis*`/`comis*`)
 //! need only non-NaN, non-denormal inputs: they round nothing.
+//!
+//! Also inline: the shuffles hot in glibc's string and memory functions (`punpck*`,
+//! `pshufd`/`pshuflw`/`pshufhw`, `unpck[lh]pd`, `shufpd`), as moves, shifts and masks.
 
 use iced_x86::{Instruction, Mnemonic as M};
 use tcg::{BinOp, Cond, Conv, Label, Op, Temp, Type, UnOp};
@@ -85,6 +88,15 @@ pub(crate) fn translate(t: &mut Tr, ins: &Instruction) -> Option<R> {
         M::Comiss => (op::COMI, 2),
         M::Comisd => (op::COMI, 3),
         M::Unpcklpd | M::Unpckhpd | M::Shufpd => return Some(shuffle_pd(t, ins)),
+        M::Punpcklbw
+        | M::Punpcklwd
+        | M::Punpckldq
+        | M::Punpcklqdq
+        | M::Punpckhbw
+        | M::Punpckhwd
+        | M::Punpckhdq
+        | M::Punpckhqdq => return Some(interleave(t, ins)),
+        M::Pshufd | M::Pshuflw | M::Pshufhw => return Some(shuffle_lanes(t, ins)),
         _ => return None,
     };
     let d = xmm_of(ins, 0)?;
@@ -252,5 +264,87 @@ fn shuffle_pd(t: &mut Tr, ins: &Instruction) -> R {
     let hi = t.ld_state(Type::I64, hi_from.0 + hi_from.1, 8);
     t.st_state(lo, xoff(d), 8);
     t.st_state(hi, xoff(d) + 8, 8);
+    Ok(Flow::Next)
+}
+
+/// `punpck[lh](bw|wd|dq|qdq)`: interleaves the elements of the low (high) quadwords of the
+/// destination and the source, spreading each half's elements apart with shifts and masks.
+fn interleave(t: &mut Tr, ins: &Instruction) -> R {
+    let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
+    let (_, soff) = source(t, ins)?;
+    let (bits, high) = match ins.mnemonic() {
+        M::Punpcklbw => (8u32, false),
+        M::Punpcklwd => (16, false),
+        M::Punpckldq => (32, false),
+        M::Punpcklqdq => (64, false),
+        M::Punpckhbw => (8, true),
+        M::Punpckhwd => (16, true),
+        M::Punpckhdq => (32, true),
+        _ => (64, true),
+    };
+    let half = if high { 8 } else { 0 };
+    let dq = t.ld_state(Type::I64, xoff(d) + half, 8);
+    let sq = t.ld_state(Type::I64, soff + half, 8);
+    let (lo, hi) = if bits == 64 {
+        (dq, sq)
+    } else {
+        // Elements of 32 bits at positions 0.. -> elements at every other slot.
+        let spread = |t: &mut Tr, x: Temp| {
+            let mut x = x;
+            if bits <= 16 {
+                let y = t.bini(BinOp::Shl, x, 16);
+                let y = t.bin(BinOp::Or, x, y);
+                x = t.bini(BinOp::And, y, 0x0000_ffff_0000_ffff);
+            }
+            if bits == 8 {
+                let y = t.bini(BinOp::Shl, x, 8);
+                let y = t.bin(BinOp::Or, x, y);
+                x = t.bini(BinOp::And, y, 0x00ff_00ff_00ff_00ff);
+            }
+            x
+        };
+        let mut out = [Temp(0); 2];
+        for (k, o) in out.iter_mut().enumerate() {
+            let (a, b) = if k == 0 {
+                (t.zext(dq, 4), t.zext(sq, 4))
+            } else {
+                (t.bini(BinOp::Shr, dq, 32), t.bini(BinOp::Shr, sq, 32))
+            };
+            let a = spread(t, a);
+            let b = spread(t, b);
+            let b = t.bini(BinOp::Shl, b, u64::from(bits));
+            *o = t.bin(BinOp::Or, a, b);
+        }
+        (out[0], out[1])
+    };
+    t.st_state(lo, xoff(d), 8);
+    t.st_state(hi, xoff(d) + 8, 8);
+    Ok(Flow::Next)
+}
+
+/// `pshufd` (dwords), `pshuflw`/`pshufhw` (words of one half; the other half is copied).
+fn shuffle_lanes(t: &mut Tr, ins: &Instruction) -> R {
+    let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
+    let (_, soff) = source(t, ins)?;
+    let imm = ins.immediate(2) as u32;
+    let (bytes, base, copy) = match ins.mnemonic() {
+        M::Pshufd => (4, 0, None),
+        M::Pshuflw => (2, 0, Some(8)),
+        _ => (2, 8, Some(0)),
+    };
+    // Read everything first: the source may be the destination.
+    let lanes: Vec<Temp> = (0..4)
+        .map(|i| {
+            let sel = imm >> (2 * i) & 3;
+            t.ld_state(Type::I64, soff + base + sel * bytes, bytes as u8)
+        })
+        .collect();
+    let kept = copy.map(|c| t.ld_state(Type::I64, soff + c, 8));
+    for (i, v) in lanes.into_iter().enumerate() {
+        t.st_state(v, xoff(d) + base + i as u32 * bytes, bytes as u8);
+    }
+    if let (Some(c), Some(v)) = (copy, kept) {
+        t.st_state(v, xoff(d) + c, 8);
+    }
     Ok(Flow::Next)
 }
