@@ -16,8 +16,9 @@
 //! Anything else runs the helper on the original operands. Compares (`ucomis*`/`comis*`)
 //! need only non-NaN, non-denormal inputs: they round nothing.
 //!
-//! Also inline: the shuffles hot in glibc's string and memory functions (`punpck*`,
-//! `pshufd`/`pshuflw`/`pshufhw`, `unpck[lh]pd`, `shufpd`), as moves, shifts and masks.
+//! Also inline: the shuffles and lane arithmetic hot in glibc's string and memory functions
+//! (`punpck*`, `pshufd`/`pshuflw`/`pshufhw`, `unpck[lh]pd`, `shufpd`, `padd*`, `psub*`), as
+//! moves, shifts, masks and SWAR arithmetic.
 
 use iced_x86::{Instruction, Mnemonic as M};
 use tcg::{BinOp, Cond, Conv, Label, Op, Temp, Type, UnOp};
@@ -97,6 +98,9 @@ pub(crate) fn translate(t: &mut Tr, ins: &Instruction) -> Option<R> {
         | M::Punpckhdq
         | M::Punpckhqdq => return Some(interleave(t, ins)),
         M::Pshufd | M::Pshuflw | M::Pshufhw => return Some(shuffle_lanes(t, ins)),
+        M::Paddb | M::Paddw | M::Paddd | M::Paddq | M::Psubb | M::Psubw | M::Psubd | M::Psubq => {
+            return Some(add_lanes(t, ins))
+        }
         _ => return None,
     };
     let d = xmm_of(ins, 0)?;
@@ -346,5 +350,49 @@ fn shuffle_lanes(t: &mut Tr, ins: &Instruction) -> R {
     if let (Some(c), Some(v)) = (copy, kept) {
         t.st_state(v, xoff(d) + c, 8);
     }
+    Ok(Flow::Next)
+}
+
+/// `padd[bwdq]`/`psub[bwdq]`: lane-wise wrapping add or subtract on each quadword, SWAR: the
+/// lanes' top bits are set aside so that no carry or borrow crosses a lane, then restored.
+fn add_lanes(t: &mut Tr, ins: &Instruction) -> R {
+    let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
+    let (_, soff) = source(t, ins)?;
+    let m = ins.mnemonic();
+    let sub = matches!(m, M::Psubb | M::Psubw | M::Psubd | M::Psubq);
+    // The top bit of every lane.
+    let high: u64 = match m {
+        M::Paddb | M::Psubb => 0x8080_8080_8080_8080,
+        M::Paddw | M::Psubw => 0x8000_8000_8000_8000,
+        M::Paddd | M::Psubd => 0x8000_0000_8000_0000,
+        _ => 0,
+    };
+    let mut out = [Temp(0); 2];
+    for (k, o) in out.iter_mut().enumerate() {
+        let a = t.ld_state(Type::I64, xoff(d) + 8 * k as u32, 8);
+        let b = t.ld_state(Type::I64, soff + 8 * k as u32, 8);
+        *o = if high == 0 {
+            t.bin(if sub { BinOp::Sub } else { BinOp::Add }, a, b)
+        } else if sub {
+            // ((a | H) - (b & !H)) ^ ((a ^ !b) & H)
+            let ah = t.bini(BinOp::Or, a, high);
+            let bl = t.bini(BinOp::And, b, !high);
+            let diff = t.bin(BinOp::Sub, ah, bl);
+            let x = t.bin(BinOp::Xor, a, b);
+            let nx = t.bini(BinOp::Xor, x, high);
+            let top = t.bini(BinOp::And, nx, high);
+            t.bin(BinOp::Xor, diff, top)
+        } else {
+            // ((a & !H) + (b & !H)) ^ ((a ^ b) & H)
+            let al = t.bini(BinOp::And, a, !high);
+            let bl = t.bini(BinOp::And, b, !high);
+            let sum = t.bin(BinOp::Add, al, bl);
+            let x = t.bin(BinOp::Xor, a, b);
+            let top = t.bini(BinOp::And, x, high);
+            t.bin(BinOp::Xor, sum, top)
+        };
+    }
+    t.st_state(out[0], xoff(d), 8);
+    t.st_state(out[1], xoff(d) + 8, 8);
     Ok(Flow::Next)
 }
