@@ -266,9 +266,7 @@ fn shuffle_pd(t: &mut Tr, ins: &Instruction) -> R {
     };
     let lo = t.ld_state(Type::I64, lo_from.0 + lo_from.1, 8);
     let hi = t.ld_state(Type::I64, hi_from.0 + hi_from.1, 8);
-    t.st_state(lo, xoff(d), 8);
-    t.st_state(hi, xoff(d) + 8, 8);
-    Ok(Flow::Next)
+    store_halves(t, d, lo, hi)
 }
 
 /// `punpck[lh](bw|wd|dq|qdq)`: interleaves the elements of the low (high) quadwords of the
@@ -321,9 +319,7 @@ fn interleave(t: &mut Tr, ins: &Instruction) -> R {
         }
         (out[0], out[1])
     };
-    t.st_state(lo, xoff(d), 8);
-    t.st_state(hi, xoff(d) + 8, 8);
-    Ok(Flow::Next)
+    store_halves(t, d, lo, hi)
 }
 
 /// `pshufd` (dwords), `pshuflw`/`pshufhw` (words of one half; the other half is copied).
@@ -392,7 +388,12 @@ fn add_lanes(t: &mut Tr, ins: &Instruction) -> R {
             t.bin(BinOp::Xor, sum, top)
         };
     }
-    t.st_state(out[0], xoff(d), 8);
-    t.st_state(out[1], xoff(d) + 8, 8);
+    store_halves(t, d, out[0], out[1])
+}
+
+/// Writes xmm `d` as two quadwords.
+fn store_halves(t: &mut Tr, d: usize, lo: Temp, hi: Temp) -> R {
+    t.st_state(lo, xoff(d), 8);
+    t.st_state(hi, xoff(d) + 8, 8);
     Ok(Flow::Next)
 }
