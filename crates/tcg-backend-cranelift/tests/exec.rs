@@ -87,34 +87,44 @@ fn chained_blocks_run_without_returning_and_unlink() {
     assert_eq!(env.u64(0), 21);
 }
 
-#[test]
-fn a_self_chained_block_loops_a_million_times_without_growing_the_stack() {
-    let mem = GuestMem::new();
-    let be = backend_for(&mem, 0, 1 << 20);
-    let mut c = Compiler::new();
-    let slots = Slots::new(&be);
-    // rax += 1; if rax == 1_000_000 exit 9 else goto_tb 0 (linked to itself).
+/// `rax += 1; rbx += 2; if rax == 1_000_000 exit 9 else <back>`.
+fn count_to_a_million(back: Op) -> Block {
     let mut b = Block::new(0x1000);
     let rax = b.global(Type::I64, RAX, "rax");
+    let rbx = b.global(Type::I64, RBX, "rbx");
     let one = b.constant(Type::I64, 1);
+    let two = b.constant(Type::I64, 2);
     let n = b.constant(Type::I64, 1_000_000);
     let done = b.new_label();
     b.push(Op::InsnStart { pc: 0x1000 });
-    b.push(Op::Binary {
-        op: BinOp::Add,
-        dst: rax,
-        a: rax,
-        b: one,
-    });
+    for (r, k) in [(rax, one), (rbx, two)] {
+        b.push(Op::Binary {
+            op: BinOp::Add,
+            dst: r,
+            a: r,
+            b: k,
+        });
+    }
     b.push(Op::BrCond {
         cond: Cond::Eq,
         a: rax,
         b: n,
         label: done,
     });
-    b.push(Op::GotoTb { slot: 0 });
+    b.push(back);
     b.push(Op::SetLabel { label: done });
     b.push(Op::ExitTb { code: 9 });
+    b
+}
+
+#[test]
+fn a_self_chained_block_loops_a_million_times_without_growing_the_stack() {
+    let mem = GuestMem::new();
+    let be = backend_for(&mem, 0, 1 << 20);
+    let mut c = Compiler::new();
+    let slots = Slots::new(&be);
+    // Linked to itself.
+    let b = count_to_a_million(Op::GotoTb { slot: 0 });
     let cb = c.compile(&be, &b, 0x5000, slots.ptrs()).unwrap();
     be.link_slot(&slots.0[0], cb.code);
     let mut env = Env::new();
@@ -135,36 +145,7 @@ fn goto_start_loops_inside_the_block_while_its_word_is_zero() {
     let be = tcg_backend_cranelift::Backend::new(cfg).expect("backend");
     let mut c = Compiler::new();
     let slots = Slots::new(&be);
-    // rax += 1; rbx += 2; if rax == 1_000_000 exit 9 else goto_start 0 (slot never linked).
-    let mut b = Block::new(0x1000);
-    let rax = b.global(Type::I64, RAX, "rax");
-    let rbx = b.global(Type::I64, RBX, "rbx");
-    let one = b.constant(Type::I64, 1);
-    let two = b.constant(Type::I64, 2);
-    let n = b.constant(Type::I64, 1_000_000);
-    let done = b.new_label();
-    b.push(Op::InsnStart { pc: 0x1000 });
-    b.push(Op::Binary {
-        op: BinOp::Add,
-        dst: rax,
-        a: rax,
-        b: one,
-    });
-    b.push(Op::Binary {
-        op: BinOp::Add,
-        dst: rbx,
-        a: rbx,
-        b: two,
-    });
-    b.push(Op::BrCond {
-        cond: Cond::Eq,
-        a: rax,
-        b: n,
-        label: done,
-    });
-    b.push(Op::GotoStart { slot: 0 });
-    b.push(Op::SetLabel { label: done });
-    b.push(Op::ExitTb { code: 9 });
+    let b = count_to_a_million(Op::GotoStart { slot: 0 });
     // The block's validity word is the tag's target.
     let word: &'static std::sync::atomic::AtomicU32 =
         Box::leak(Box::new(std::sync::atomic::AtomicU32::new(0)));

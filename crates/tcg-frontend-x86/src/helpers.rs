@@ -331,6 +331,16 @@ helper!(
     SSE_EXT, h_sse_ext, 5, RW_STATE
 );
 
+extern "C" fn h_pcmpistri(alo: u64, ahi: u64, blo: u64, bhi: u64, imm: u64) -> u64 {
+    let join = |lo: u64, hi: u64| u128::from(lo) | u128::from(hi) << 64;
+    crate::sse_ext_impl::pcmpistri(join(alo, ahi), join(blo, bhi), imm)
+}
+helper!(
+    /// `pcmpistri(a_lo, a_hi, b_lo, b_hi, imm) -> ecx | flags << 32` (pure: the hot string
+    /// compare without a state sync).
+    PCMPISTRI, h_pcmpistri, 5, PURE
+);
+
 extern "C" fn h_crc32c(crc: u64, data: u64, size: u64) -> u64 {
     u64::from(crate::sse_ext_impl::crc32c(crc as u32, data, size as u32))
 }

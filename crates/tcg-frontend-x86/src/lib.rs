@@ -1,8 +1,13 @@
 //! The x86-64 guest frontend.
 //!
-//! Decodes guest code with iced-x86 and translates one block at a time (up to a branch,
-//! a page end or an instruction limit) into `tcg` IR, computing condition flags lazily
-//! (the operation and its operands are recorded; flags are materialised only when read).
+//! Decodes guest code with iced-x86 and translates one block at a time (up to an
+//! unconditional branch, a page end or an instruction limit; a small block goes on after
+//! up to three conditional branches, which branch to a label when their target is further
+//! on in the block and leave it otherwise) into `tcg` IR, computing condition flags lazily
+//! (the operation and its operands are recorded; flags are materialised only when read,
+//! inline for an operation known at translation, and not at all when the block overwrites
+//! them before any read: see `liveness`). A block that jumps to its own start ends in
+//! `GotoStart`, which the backend may turn into a loop inside the block.
 //! It owns the guest ISA's semantics and the layout of the x86 CPU state as IR globals;
 //! it knows nothing of the host, of Cranelift, or of how blocks are cached.
 //!
@@ -13,8 +18,11 @@
 //! * All general-purpose integer instructions at every operand size (incl. high-byte
 //!   registers, `lock`ed forms as IR atomics, string ops with `rep`/`repe`/`repne` as
 //!   in-block loops, fs/gs overrides), control flow, `cpuid`, `rdtsc`, fences.
-//! * SSE/SSE2: moves and bitwise ops inline; packed/scalar integer and floating-point ops,
-//!   compares and conversions through one helper with x86 NaN rules, MXCSR.RC, DAZ and
+//! * SSE/SSE2: moves, bitwise ops, shuffles, `padd`/`psub` inline; add, sub, mul, div and
+//!   sqrt (ss/sd/ps/pd) and `ucomis*`/`comis*` on the host's FP unit behind a guard that
+//!   sends every case needing care (MXCSR modes and flags, NaNs, denormals, results near
+//!   the range ends) to the helper (`sse_fast`); packed/scalar integer and floating-point
+//!   ops, compares and conversions through one helper with x86 NaN rules, MXCSR.RC, DAZ and
 //!   FTZ, and every MXCSR exception flag (IE, DE, ZE, OE, UE, PE) as the hardware raises
 //!   them (masked responses only: an unmasked SIMD exception is not delivered).
 //! * x87 with an 80-bit soft-float: loads/stores of every format, arithmetic, compares
@@ -40,7 +48,8 @@
 //!
 //! # Precision of guest state after a memory fault
 //! Blocks store `cc_op` only at exits, so after a guest memory fault (where the IR
-//! guarantees only the faulting pc) the lazy-flags state may be stale.
+//! guarantees only the faulting pc) the lazy-flags state may be stale; flags that a later
+//! instruction of the block overwrites before reading may not have been computed at all.
 
 mod f80;
 mod fx;

@@ -237,6 +237,21 @@ fn pcmpstr(t: &mut Tr, ins: &Instruction) -> R {
     let wide = matches!(ins.mnemonic(), M::Pcmpestri64 | M::Pcmpestrm64);
     let d = xmm_of(ins, 0).ok_or(Unsupported)?;
     let s = t.xsrc_unaligned(ins, 1)?;
+    if k == 2 {
+        // pcmpistri through a pure helper: operands in, ECX and flags out.
+        let soff = if s == 16 { off::XMM_TMP } else { xoff(s) };
+        let mut args = Vec::with_capacity(5);
+        for o in [xoff(d), xoff(d) + 8, soff, soff + 8] {
+            args.push(t.ld_state(tcg::Type::I64, o, 8));
+        }
+        args.push(t.cst(imm8(ins)));
+        let r = t.call(&helpers::PCMPISTRI, args);
+        let ecx = t.zext(r, 4);
+        t.set_reg(1, 4, false, ecx);
+        let f = t.bini(tcg::BinOp::Shr, r, 32);
+        t.set_cc_eflags(f);
+        return Ok(Flow::Next);
+    }
     let f = t.ext_call(op::PCMPSTR + k, d, s, imm8(ins) | u64::from(wide) << 8);
     t.set_cc_eflags(f);
     Ok(Flow::Next)

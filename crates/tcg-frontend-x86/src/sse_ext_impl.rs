@@ -287,6 +287,33 @@ fn pcmpstr(a: u128, b: u128, imm: u64, lens: Option<(i64, i64)>) -> (u32, bool, 
     let words = imm & 1 != 0;
     let signed = imm & 2 != 0;
     let n: u32 = if words { 8 } else { 16 };
+    let agg = (imm >> 2) & 3;
+    if !words && lens.is_none() && (agg == 0 || agg == 2) {
+        // Equal any (strspn, strcspn, strpbrk) and equal each (strcmp) on implicit-length
+        // bytes, the hot forms, in one pass (equality ignores signedness).
+        let (x, y) = (a.to_le_bytes(), b.to_le_bytes());
+        let len = |v: &[u8; 16]| v.iter().position(|&c| c == 0).unwrap_or(16) as u32;
+        let (la, lb) = (len(&x), len(&y));
+        let (va, vb) = ((1u32 << la) - 1, (1u32 << lb) - 1);
+        let res1 = if agg == 2 {
+            let mut eq = 0u32;
+            for i in 0..16 {
+                eq |= u32::from(x[i] == y[i]) << i;
+            }
+            (eq & va & vb) | (!va & !vb & 0xffff)
+        } else {
+            let mut set = [0u64; 4];
+            for &c in &x[..la as usize] {
+                set[usize::from(c >> 6)] |= 1 << (c & 63);
+            }
+            let mut r = 0u32;
+            for (i, &c) in y.iter().enumerate() {
+                r |= ((set[usize::from(c >> 6)] >> (c & 63)) as u32 & 1) << i;
+            }
+            r & vb
+        };
+        return (polarity(res1, 16, lb, imm), lb < 16, la < 16, 16);
+    }
     // The elements, extended once (this is hot in glibc's strcspn/strpbrk/strspn).
     let unpack = |v: u128| -> [i64; 16] {
         let mut e = [0i64; 16];
@@ -321,7 +348,6 @@ fn pcmpstr(a: u128, b: u128, imm: u64, lens: Option<(i64, i64)>) -> (u32, bool, 
         }
         None => (implicit_len(&ua), implicit_len(&ub)),
     };
-    let agg = (imm >> 2) & 3;
     // Equal-any on bytes: a set of the first operand's bytes (equality ignores signedness).
     let byte_set = (agg == 0 && !words).then(|| {
         let mut set = [0u64; 4];
@@ -370,14 +396,55 @@ fn pcmpstr(a: u128, b: u128, imm: u64, lens: Option<(i64, i64)>) -> (u32, bool, 
         };
         res1 |= u32::from(bit) << i;
     }
+    (polarity(res1, n, lb, imm), lb < n, la < n, n)
+}
+
+/// IntRes2 from IntRes1 by the polarity bits of `imm` (`n` elements, `lb` valid in the
+/// second operand).
+fn polarity(res1: u32, n: u32, lb: u32, imm: u64) -> u32 {
     let all = (1u32 << n) - 1;
     let valid_b = (1u32 << lb) - 1;
-    let res2 = match (imm >> 4) & 3 {
+    match (imm >> 4) & 3 {
         1 => !res1 & all,
         3 => (res1 ^ valid_b) & all,
         _ => res1,
-    };
-    (res2, lb < n, la < n, n)
+    }
+}
+
+/// The flags of the string compares from their (IntRes2, lb < n, la < n).
+fn pcmpstr_flags(res: u32, zf: bool, sf: bool) -> u64 {
+    let mut f = 0;
+    if res != 0 {
+        f |= flags::CF;
+    }
+    if zf {
+        f |= flags::ZF;
+    }
+    if sf {
+        f |= flags::SF;
+    }
+    if res & 1 != 0 {
+        f |= flags::OF;
+    }
+    f
+}
+
+/// The index `pcmpestri`/`pcmpistri` leave in ECX.
+fn pcmpstr_index(res: u32, n: u32, imm: u64) -> u32 {
+    if res == 0 {
+        n
+    } else if imm & 0x40 != 0 {
+        31 - res.leading_zeros()
+    } else {
+        res.trailing_zeros()
+    }
+}
+
+/// `pcmpistri` without touching the state: ECX's value in the low 32 bits, the flags
+/// above.
+pub(crate) fn pcmpistri(a: u128, b: u128, imm: u64) -> u64 {
+    let (res, zf, sf, n) = pcmpstr(a, b, imm, None);
+    u64::from(pcmpstr_index(res, n, imm)) | pcmpstr_flags(res, zf, sf) << 32
 }
 
 /// Executes `op` on xmm `d` (destination and first source) and `s` (source, 16 = scratch),
@@ -746,30 +813,9 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
                 None
             };
             let (res, zf, sf, n) = pcmpstr(a, b, imm, lens);
-            let mut f = 0;
-            if res != 0 {
-                f |= flags::CF;
-            }
-            if zf {
-                f |= flags::ZF;
-            }
-            if sf {
-                f |= flags::SF;
-            }
-            if res & 1 != 0 {
-                f |= flags::OF;
-            }
-            ret = f;
+            ret = pcmpstr_flags(res, zf, sf);
             if k % 2 == 0 {
-                // Index into ECX.
-                let idx = if res == 0 {
-                    n
-                } else if imm & 0x40 != 0 {
-                    31 - res.leading_zeros()
-                } else {
-                    res.trailing_zeros()
-                };
-                st.regs[1] = u64::from(idx);
+                st.regs[1] = u64::from(pcmpstr_index(res, n, imm));
             } else {
                 // Mask into xmm0.
                 let m = if imm & 0x40 == 0 {

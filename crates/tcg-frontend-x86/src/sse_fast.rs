@@ -15,6 +15,10 @@
 //!
 //! Anything else runs the helper on the original operands. Compares (`ucomis*`/`comis*`)
 //! need only non-NaN, non-denormal inputs: they round nothing.
+//!
+//! Also inline: the shuffles and lane arithmetic hot in glibc's string and memory functions
+//! (`punpck*`, `pshufd`/`pshuflw`/`pshufhw`, `unpck[lh]pd`, `shufpd`, `padd*`, `psub*`), as
+//! moves, shifts, masks and SWAR arithmetic.
 
 use iced_x86::{Instruction, Mnemonic as M};
 use tcg::{BinOp, Cond, Conv, Label, Op, Temp, Type, UnOp};
@@ -85,6 +89,18 @@ pub(crate) fn translate(t: &mut Tr, ins: &Instruction) -> Option<R> {
         M::Comiss => (op::COMI, 2),
         M::Comisd => (op::COMI, 3),
         M::Unpcklpd | M::Unpckhpd | M::Shufpd => return Some(shuffle_pd(t, ins)),
+        M::Punpcklbw
+        | M::Punpcklwd
+        | M::Punpckldq
+        | M::Punpcklqdq
+        | M::Punpckhbw
+        | M::Punpckhwd
+        | M::Punpckhdq
+        | M::Punpckhqdq => return Some(interleave(t, ins)),
+        M::Pshufd | M::Pshuflw | M::Pshufhw => return Some(shuffle_lanes(t, ins)),
+        M::Paddb | M::Paddw | M::Paddd | M::Paddq | M::Psubb | M::Psubw | M::Psubd | M::Psubq => {
+            return Some(add_lanes(t, ins))
+        }
         _ => return None,
     };
     let d = xmm_of(ins, 0)?;
@@ -250,6 +266,133 @@ fn shuffle_pd(t: &mut Tr, ins: &Instruction) -> R {
     };
     let lo = t.ld_state(Type::I64, lo_from.0 + lo_from.1, 8);
     let hi = t.ld_state(Type::I64, hi_from.0 + hi_from.1, 8);
+    store_halves(t, d, lo, hi)
+}
+
+/// `punpck[lh](bw|wd|dq|qdq)`: interleaves the elements of the low (high) quadwords of the
+/// destination and the source, spreading each half's elements apart with shifts and masks.
+fn interleave(t: &mut Tr, ins: &Instruction) -> R {
+    let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
+    let (_, soff) = source(t, ins)?;
+    let (bits, high) = match ins.mnemonic() {
+        M::Punpcklbw => (8u32, false),
+        M::Punpcklwd => (16, false),
+        M::Punpckldq => (32, false),
+        M::Punpcklqdq => (64, false),
+        M::Punpckhbw => (8, true),
+        M::Punpckhwd => (16, true),
+        M::Punpckhdq => (32, true),
+        _ => (64, true),
+    };
+    let half = if high { 8 } else { 0 };
+    let dq = t.ld_state(Type::I64, xoff(d) + half, 8);
+    let sq = t.ld_state(Type::I64, soff + half, 8);
+    let (lo, hi) = if bits == 64 {
+        (dq, sq)
+    } else {
+        // Elements of 32 bits at positions 0.. -> elements at every other slot.
+        let spread = |t: &mut Tr, x: Temp| {
+            let mut x = x;
+            if bits <= 16 {
+                let y = t.bini(BinOp::Shl, x, 16);
+                let y = t.bin(BinOp::Or, x, y);
+                x = t.bini(BinOp::And, y, 0x0000_ffff_0000_ffff);
+            }
+            if bits == 8 {
+                let y = t.bini(BinOp::Shl, x, 8);
+                let y = t.bin(BinOp::Or, x, y);
+                x = t.bini(BinOp::And, y, 0x00ff_00ff_00ff_00ff);
+            }
+            x
+        };
+        let mut out = [Temp(0); 2];
+        for (k, o) in out.iter_mut().enumerate() {
+            let (a, b) = if k == 0 {
+                (t.zext(dq, 4), t.zext(sq, 4))
+            } else {
+                (t.bini(BinOp::Shr, dq, 32), t.bini(BinOp::Shr, sq, 32))
+            };
+            let a = spread(t, a);
+            let b = spread(t, b);
+            let b = t.bini(BinOp::Shl, b, u64::from(bits));
+            *o = t.bin(BinOp::Or, a, b);
+        }
+        (out[0], out[1])
+    };
+    store_halves(t, d, lo, hi)
+}
+
+/// `pshufd` (dwords), `pshuflw`/`pshufhw` (words of one half; the other half is copied).
+fn shuffle_lanes(t: &mut Tr, ins: &Instruction) -> R {
+    let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
+    let (_, soff) = source(t, ins)?;
+    let imm = ins.immediate(2) as u32;
+    let (bytes, base, copy) = match ins.mnemonic() {
+        M::Pshufd => (4, 0, None),
+        M::Pshuflw => (2, 0, Some(8)),
+        _ => (2, 8, Some(0)),
+    };
+    // Read everything first: the source may be the destination.
+    let lanes: Vec<Temp> = (0..4)
+        .map(|i| {
+            let sel = imm >> (2 * i) & 3;
+            t.ld_state(Type::I64, soff + base + sel * bytes, bytes as u8)
+        })
+        .collect();
+    let kept = copy.map(|c| t.ld_state(Type::I64, soff + c, 8));
+    for (i, v) in lanes.into_iter().enumerate() {
+        t.st_state(v, xoff(d) + base + i as u32 * bytes, bytes as u8);
+    }
+    if let (Some(c), Some(v)) = (copy, kept) {
+        t.st_state(v, xoff(d) + c, 8);
+    }
+    Ok(Flow::Next)
+}
+
+/// `padd[bwdq]`/`psub[bwdq]`: lane-wise wrapping add or subtract on each quadword, SWAR: the
+/// lanes' top bits are set aside so that no carry or borrow crosses a lane, then restored.
+fn add_lanes(t: &mut Tr, ins: &Instruction) -> R {
+    let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
+    let (_, soff) = source(t, ins)?;
+    let m = ins.mnemonic();
+    let sub = matches!(m, M::Psubb | M::Psubw | M::Psubd | M::Psubq);
+    // The top bit of every lane.
+    let high: u64 = match m {
+        M::Paddb | M::Psubb => 0x8080_8080_8080_8080,
+        M::Paddw | M::Psubw => 0x8000_8000_8000_8000,
+        M::Paddd | M::Psubd => 0x8000_0000_8000_0000,
+        _ => 0,
+    };
+    let mut out = [Temp(0); 2];
+    for (k, o) in out.iter_mut().enumerate() {
+        let a = t.ld_state(Type::I64, xoff(d) + 8 * k as u32, 8);
+        let b = t.ld_state(Type::I64, soff + 8 * k as u32, 8);
+        *o = if high == 0 {
+            t.bin(if sub { BinOp::Sub } else { BinOp::Add }, a, b)
+        } else if sub {
+            // ((a | H) - (b & !H)) ^ ((a ^ !b) & H)
+            let ah = t.bini(BinOp::Or, a, high);
+            let bl = t.bini(BinOp::And, b, !high);
+            let diff = t.bin(BinOp::Sub, ah, bl);
+            let x = t.bin(BinOp::Xor, a, b);
+            let nx = t.bini(BinOp::Xor, x, high);
+            let top = t.bini(BinOp::And, nx, high);
+            t.bin(BinOp::Xor, diff, top)
+        } else {
+            // ((a & !H) + (b & !H)) ^ ((a ^ b) & H)
+            let al = t.bini(BinOp::And, a, !high);
+            let bl = t.bini(BinOp::And, b, !high);
+            let sum = t.bin(BinOp::Add, al, bl);
+            let x = t.bin(BinOp::Xor, a, b);
+            let top = t.bini(BinOp::And, x, high);
+            t.bin(BinOp::Xor, sum, top)
+        };
+    }
+    store_halves(t, d, out[0], out[1])
+}
+
+/// Writes xmm `d` as two quadwords.
+fn store_halves(t: &mut Tr, d: usize, lo: Temp, hi: Temp) -> R {
     t.st_state(lo, xoff(d), 8);
     t.st_state(hi, xoff(d) + 8, 8);
     Ok(Flow::Next)

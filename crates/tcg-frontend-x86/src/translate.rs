@@ -996,6 +996,11 @@ pub fn translate_block(
     }
 }
 
+/// A block goes on after at most this many conditional branches...
+const REGION_BRANCHES: u32 = 3;
+/// ...and only while it has fewer instructions than this.
+const REGION_INSNS: usize = 32;
+
 /// Decodes the instructions `translate_with` will translate (it may stop earlier, at an
 /// instruction that ends the block without being a branch).
 fn predecode(
@@ -1006,6 +1011,7 @@ fn predecode(
     let page = pc & !0xfff;
     let mut v = Vec::new();
     let mut cur = pc;
+    let mut branches = 0;
     loop {
         let mut buf = [0u8; 15];
         let got = fetch(cur, &mut buf).min(15);
@@ -1015,8 +1021,12 @@ fn predecode(
         }
         v.push(ins);
         cur = ins.next_ip();
-        // A conditional branch does not end the block (unless it is at its end anyway).
-        let goes_on = ins.flow_control() == FlowControl::Next || is_jcc(&ins);
+        // A conditional branch does not end a block that is still small (each branch that
+        // leaves it stores what the block changed: exits make big blocks slow to compile).
+        let goes_on = ins.flow_control() == FlowControl::Next || {
+            branches += u32::from(is_jcc(&ins));
+            is_jcc(&ins) && branches <= REGION_BRANCHES && v.len() < REGION_INSNS
+        };
         if !goes_on || v.len() as u32 >= max || cur & !0xfff != page {
             break;
         }
