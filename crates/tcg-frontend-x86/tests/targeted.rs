@@ -736,3 +736,65 @@ fn cpuid_describes_each_model_consistently() {
         assert!(model.bits() < 1 << 31);
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn sse_arithmetic_in_regions_across_mxcsr_changes() {
+    // A loop of double-precision arithmetic on random bits (NaNs, denormals and infinities
+    // among them) with forward branches inside its block, a compare feeding a branch, and
+    // ldmxcsr switching the rounding mode, the exception flags and DAZ/FTZ every round: every
+    // result, the flags and the final MXCSR are stored and compared with the CPU.
+    let body = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+        let mut top = a.create_label();
+        let mut skip = a.create_label();
+        let mut keep = a.create_label();
+        a.movsd_2(xmm1, qword_ptr(r15 + 0x700))?;
+        a.movsd_2(xmm2, qword_ptr(r15 + 0x708))?;
+        a.movsd_2(xmm3, qword_ptr(r15 + 0x710))?;
+        a.mov(ecx, 64u32)?;
+        a.set_label(&mut top)?;
+        a.movsd_2(xmm0, qword_ptr(r15 + rcx * 8))?;
+        a.mulsd(xmm0, xmm1)?;
+        a.addsd(xmm0, xmm2)?;
+        // Alternate MXCSR between two values with nothing but arithmetic around.
+        a.mov(eax, ecx)?;
+        a.and(eax, 1)?;
+        a.ldmxcsr(dword_ptr(r15 + rax * 4 + 0x7f0))?;
+        a.mulsd(xmm0, xmm1)?;
+        a.cmp(ecx, 32)?;
+        a.jne(skip)?;
+        a.addsd(xmm0, xmm1)?;
+        a.set_label(&mut skip)?;
+        a.ucomisd(xmm0, xmm3)?;
+        a.jbe(keep)?;
+        a.divsd(xmm0, xmm3)?;
+        a.sqrtsd(xmm0, xmm0)?;
+        a.set_label(&mut keep)?;
+        a.subsd(xmm0, xmm1)?;
+        a.movsd_2(qword_ptr(r15 + rcx * 8 + 0x400), xmm0)?;
+        a.dec(ecx)?;
+        a.jnz(top)?;
+        a.stmxcsr(dword_ptr(r15 + 0x7f8))?;
+        Ok(())
+    };
+    for seed in 0..16 {
+        let mut data = random_data(seed);
+        let mut rng = StdRng::seed_from_u64(seed);
+        // Mostly ordinary numbers, so that the host fast path runs.
+        for i in 0..64 {
+            if rng.gen_bool(0.8) {
+                let v: f64 = rng.gen_range(-1e6..1e6);
+                data[8 * i..8 * i + 8].copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        for (o, v) in [(0x700, 1.000_1f64), (0x708, -3.5), (0x710, 2.0)] {
+            data[o..o + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        // Any rounding mode, DAZ/FTZ, exception flags, and the fast path's mode (nearest,
+        // PE set); all exceptions masked.
+        let mx = 0x1f80 | (rng.gen::<u32>() & (0x6000 | 0x8040 | 0x3f)) | 0x2000;
+        data[0x7f0..0x7f4].copy_from_slice(&mx.to_le_bytes());
+        data[0x7f4..0x7f8].copy_from_slice(&0x1fa0u32.to_le_bytes());
+        check_native(&body, &base_regs(), &data, &cfg(), FLAGS);
+    }
+}
