@@ -8,6 +8,9 @@ use tcg_frontend_x86::{exit, translate_block, CpuModel, TranslateConfig};
 
 const PC: u64 = 0x40_0000;
 
+/// Assembles a test's instruction.
+type Build = fn(&mut CodeAssembler) -> Result<(), IcedError>;
+
 fn translate(
     build: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>,
     split: bool,
@@ -51,7 +54,7 @@ fn positions(b: &Block) -> (Vec<usize>, Vec<usize>) {
 
 #[test]
 fn locked_operations_exit_before_their_atomic_only_when_configured() {
-    let locked: [(&str, fn(&mut CodeAssembler) -> Result<(), IcedError>); 7] = [
+    let locked: [(&str, Build); 7] = [
         ("lock add", |a| a.lock().add(dword_ptr(rdi), eax)),
         ("lock xadd", |a| a.lock().xadd(qword_ptr(rdi + 3), rax)),
         ("xchg", |a| a.xchg(word_ptr(rdi), ax)),
