@@ -15,7 +15,7 @@
 //!    `.cargo/config.toml`, pointed at the chosen qemu). Tests that need an x86-64 host (the
 //!    native oracle, difftest) are compiled out there.
 //! 4. Runs the guest-program suite (`crates/emu/tests/guest_programs.rs`, `busybox.rs` and
-//!    `emu_options.rs`) built natively, with `EMU_TEST_RUNNER` set to a script that runs the
+//!    `emu_options.rs`) built natively, with `EMU_TEST_RUNNER` set to a wrapper that runs the
 //!    cross-built emu under qemu (and that emu re-executes for a guest `execve`, through
 //!    `-exec-emu`): the x86-64 guests run natively and under the other host's emu, and must
 //!    agree byte for byte as in the x86-64 suite.
@@ -253,7 +253,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     if !args.skip_guests {
         let t = Instant::now();
         let emu = root.join("target").join(target).join(PROFILE).join("emu");
-        let emu_runner = write_emu_script(&root, arch, &runner, &emu)?;
+        let emu_runner = build_emu_wrapper(&root, arch, &qemu_cmd, &emu)?;
         eprintln!(
             "=== cross-test {}: guest programs, native vs `{emu_runner}`",
             arch.name()
@@ -315,26 +315,50 @@ pub fn run(args: Args) -> Result<(), Error> {
     Ok(())
 }
 
-/// Writes `target/cross/emu-<arch>`, a script that runs the cross-built emu under qemu and
-/// names itself as emu's `-exec-emu`: a guest `execve` re-executes emu, which on this host
-/// must go through qemu too (qemu-user does not follow `execve` without binfmt_misc).
-/// Returns its path.
-fn write_emu_script(root: &Path, arch: Arch, runner: &str, emu: &Path) -> Result<String, Error> {
-    use std::os::unix::fs::PermissionsExt;
+/// Builds `target/cross/emu-<arch>`, a small native program that runs the cross-built emu
+/// under qemu (`qemu_cmd`) and names itself as emu's `-exec-emu`: a guest `execve` re-executes
+/// emu, which on this host must go through qemu too (qemu-user does not follow `execve`
+/// without binfmt_misc). A C program rather than a shell script, which would add `PWD` to the
+/// guest's environment. Returns its path.
+fn build_emu_wrapper(
+    root: &Path,
+    arch: Arch,
+    qemu_cmd: &[String],
+    emu: &Path,
+) -> Result<String, Error> {
     let dir = root.join("target/cross");
     std::fs::create_dir_all(&dir)?;
-    let script = dir.join(format!("emu-{}", arch.name()));
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\n# emu built for {}, under qemu-user (written by cargo xtask cross-test).\n\
-             exec {runner} {} -exec-emu \"$0\" \"$@\"\n",
-            arch.name(),
-            emu.display()
-        ),
+    let wrapper = dir.join(format!("emu-{}", arch.name()));
+    let c_str = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    let mut fixed: Vec<String> = qemu_cmd.iter().map(|a| c_str(a)).collect();
+    fixed.push(c_str(&emu.display().to_string()));
+    fixed.push(c_str("-exec-emu"));
+    fixed.push(c_str(&wrapper.display().to_string()));
+    let source = format!(
+        "/* emu built for {}, under qemu-user (written by cargo xtask cross-test). */\n\
+         #include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\n\
+         int main(int argc, char **argv) {{\n\
+         \x20   static char *fixed[] = {{{}}};\n\
+         \x20   size_t n = sizeof fixed / sizeof *fixed, k = 0;\n\
+         \x20   char **args = calloc(n + (size_t)argc, sizeof *args);\n\
+         \x20   if (!args) return 127;\n\
+         \x20   for (; k < n; k++) args[k] = fixed[k];\n\
+         \x20   for (int i = 1; i < argc; i++) args[k++] = argv[i];\n\
+         \x20   execv(args[0], args);\n\
+         \x20   perror(args[0]);\n\
+         \x20   return 127;\n}}\n",
+        arch.name(),
+        fixed.join(", ")
+    );
+    let src = dir.join(format!("emu-{}.c", arch.name()));
+    std::fs::write(&src, source)?;
+    run_status(
+        Command::new("gcc")
+            .args(["-O2", "-o"])
+            .arg(&wrapper)
+            .arg(&src),
     )?;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
-    Ok(script.display().to_string())
+    Ok(wrapper.display().to_string())
 }
 
 /// Runs cargo in the workspace, echoing its output, and counts the tests its `test result`

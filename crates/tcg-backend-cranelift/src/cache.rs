@@ -156,10 +156,14 @@ impl CodeCache {
         }
     }
 
-    /// Marks everything emitted so far as permanent: [`CodeCache::flush`] keeps it.
+    /// Marks everything emitted so far as permanent: [`CodeCache::flush`] keeps it. The
+    /// permanent code gets whole pages, so that blocks, before and after a flush, never share
+    /// a page with it (a flush then forgets whole pages; see `forget_translations_of`).
     pub(crate) fn make_permanent(&self) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.used = st.used.next_multiple_of(page_size()).min(self.capacity);
         st.permanent = st.used;
+        self.used.store(st.used, Ordering::Release);
     }
 
     /// Forgets every block (keeping only the backend's own trampoline and stub) and returns
