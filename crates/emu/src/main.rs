@@ -316,6 +316,12 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
 }
 
 fn main() -> ExitCode {
+    // SAFETY: mallopt only sets glibc malloc parameters; no other thread exists yet.
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_TOP_PAD, 16 << 20);
+    }
     let o = match parse(std::env::args_os().skip(1)) {
         Parsed::Run(o) => o,
         Parsed::Exit(code) => return code,
