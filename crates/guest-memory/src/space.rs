@@ -402,6 +402,35 @@ impl GuestSpace {
         prot: Prot,
         kind: VmaKind,
     ) -> Result<(), Errno> {
+        self.map_fixed(addr, len, prot, None, kind)
+    }
+
+    /// Maps the host file `fd` from `offset` copy-on-write (private) at exactly
+    /// `[addr, addr + len)`, replacing what was there, labelled `kind` (for the loader:
+    /// program segments, read from the file only as the guest touches them).
+    pub fn map_fixed_file(
+        &self,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        fd: RawFd,
+        offset: u64,
+        kind: VmaKind,
+    ) -> Result<(), Errno> {
+        if offset % PAGE != 0 || i64::try_from(offset).is_err() {
+            return Err(Errno::EINVAL);
+        }
+        self.map_fixed(addr, len, prot, Some((fd, offset)), kind)
+    }
+
+    fn map_fixed(
+        &self,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        file: Option<(RawFd, u64)>,
+        kind: VmaKind,
+    ) -> Result<(), Errno> {
         if addr % PAGE != 0 || len == 0 {
             return Err(Errno::EINVAL);
         }
@@ -412,8 +441,16 @@ impl GuestSpace {
         let mut code = self.lock_code();
         let mut inner = self.inner.write();
         self.forget_code(&mut code, &inner.vmas, addr, addr.saturating_add(len));
-        let hflags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
-        if let Err(e) = self.host_mmap(addr, len, prot.host(), hflags, -1, 0) {
+        let (hflags, fd, offset, flags) = match file {
+            None => (
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+            ),
+            Some((fd, offset)) => (libc::MAP_PRIVATE, fd, offset, MAP_PRIVATE | MAP_FIXED),
+        };
+        if let Err(e) = self.host_mmap(addr, len, prot.host(), hflags, fd, offset) {
             self.reserve_or_abort(addr, len);
             inner.vmas.remove_range(addr, addr + len);
             return Err(e);
@@ -424,7 +461,7 @@ impl GuestSpace {
             len,
             prot,
             shared: false,
-            flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+            flags,
             kind,
         });
         Ok(())

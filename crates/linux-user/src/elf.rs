@@ -141,6 +141,26 @@ pub fn is_elf(data: &[u8]) -> bool {
 
 /// Parses and validates the headers of a static x86-64 ELF64 executable.
 pub fn parse(data: &[u8]) -> Result<ElfInfo, LoadError> {
+    parse_head(data, data.len() as u64)
+}
+
+/// How many bytes from the start of a file [`parse_head`] needs, given its first bytes
+/// (at least the ELF header; fewer give `EHDR_SIZE`): the ELF header and the program headers.
+pub fn head_len(first: &[u8]) -> u64 {
+    if first.len() < EHDR_SIZE {
+        return EHDR_SIZE as u64;
+    }
+    let phoff = u64_at(first, 32);
+    let phnum = u16_at(first, 56) as u64;
+    phoff
+        .saturating_add(phnum.saturating_mul(PHDR_SIZE))
+        .max(EHDR_SIZE as u64)
+}
+
+/// [`parse`] from the first bytes of a file of `file_len` bytes: `head` must hold the ELF
+/// header and the program headers ([`head_len`]) where the file has them; the segments'
+/// file ranges are checked against `file_len`.
+pub fn parse_head(data: &[u8], file_len: u64) -> Result<ElfInfo, LoadError> {
     if !is_elf(data) {
         return Err(LoadError::NotElf);
     }
@@ -238,14 +258,10 @@ pub fn parse(data: &[u8]) -> Result<ElfInfo, LoadError> {
                         "segment {i}: p_filesz {filesz:#x} > p_memsz {memsz:#x}"
                     )));
                 }
-                if offset
-                    .checked_add(filesz)
-                    .is_none_or(|e| e > data.len() as u64)
-                {
+                if offset.checked_add(filesz).is_none_or(|e| e > file_len) {
                     return Err(invalid(format!(
                         "segment {i}: file range {offset:#x}+{filesz:#x} beyond the end of the \
-                         file ({:#x} bytes)",
-                        data.len()
+                         file ({file_len:#x} bytes)"
                     )));
                 }
                 if vaddr.checked_add(memsz).is_none() {

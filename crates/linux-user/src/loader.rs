@@ -16,7 +16,8 @@
 use crate::elf::{self, ElfInfo, LoadError, ET_DYN, PF_R, PF_W, PF_X, PHDR_SIZE};
 use crate::host;
 use guest_memory::{page_down, page_up, GuestSpace, Prot, VmaKind, GUEST_PAGE_SIZE};
-use std::os::unix::fs::MetadataExt;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 
 /// Size of the main thread's stack area.
@@ -163,8 +164,9 @@ pub fn load_elf(
         path: path.to_path_buf(),
         error,
     };
-    let data = std::fs::read(path).map_err(io)?;
-    let meta = std::fs::metadata(path).map_err(io)?;
+    let file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    let head = read_head(&file, meta.len()).map_err(io)?;
     let kind = VmaKind::File {
         path: std::fs::canonicalize(path)
             .unwrap_or_else(|_| path.to_path_buf())
@@ -174,8 +176,54 @@ pub fn load_elf(
         dev: meta.dev(),
         inode: meta.ino(),
     };
-    let image = load_image(space, &data, &kind)?;
+    let info = elf::parse_head(&head, meta.len())?;
+    let image = load_segments(space, &info, &Source::File(&file), &kind)?;
     build_stack(space, &image, argv, envp, execfn, hwcap)
+}
+
+/// Reads the first bytes of an ELF file of `len` bytes: enough for [`elf::parse_head`] (the
+/// whole file when its program headers lie beyond [`MAX_HEAD`]).
+fn read_head(file: &std::fs::File, len: u64) -> std::io::Result<Vec<u8>> {
+    /// More than any real program's headers; a crafted `e_phoff` cannot make us read more
+    /// than this before the whole file.
+    const MAX_HEAD: u64 = 1 << 20;
+    let mut first = vec![0; len.min(4096) as usize];
+    file.read_exact_at(&mut first, 0)?;
+    let need = elf::head_len(&first).min(len);
+    if need <= first.len() as u64 {
+        return Ok(first);
+    }
+    let mut head = vec![0; if need <= MAX_HEAD { need } else { len } as usize];
+    file.read_exact_at(&mut head, 0)?;
+    Ok(head)
+}
+
+/// Where the bytes of the segments come from.
+enum Source<'a> {
+    /// The file itself: its pages are mapped copy-on-write, as Linux does, so that only the
+    /// pages the guest touches are read (and none is copied).
+    File(&'a std::fs::File),
+    /// The whole file in memory: copied.
+    Bytes(&'a [u8]),
+}
+
+impl Source<'_> {
+    /// Writes the file bytes `[offset, offset + len)` at guest `addr`.
+    fn copy(&self, space: &GuestSpace, addr: u64, offset: u64, len: u64) -> Result<(), LoadError> {
+        let mut buf;
+        let bytes = match self {
+            Source::Bytes(data) => &data[offset as usize..(offset + len) as usize],
+            Source::File(f) => {
+                buf = vec![0; len as usize];
+                f.read_exact_at(&mut buf, offset)
+                    .map_err(|e| mem_err("reading segment", addr, e))?;
+                &buf[..]
+            }
+        };
+        space
+            .write_ignoring_prot(addr, bytes)
+            .map_err(|e| mem_err("writing segment", addr, e))
+    }
 }
 
 /// Maps the segments of the ELF file `data` into `space` (labelled `kind`, a
@@ -186,6 +234,18 @@ pub fn load_image(
     kind: &VmaKind,
 ) -> Result<LoadedImage, LoadError> {
     let info: ElfInfo = elf::parse(data)?;
+    load_segments(space, &info, &Source::Bytes(data), kind)
+}
+
+/// Maps the segments of the parsed ELF file `info` into `space` with their bytes from `src`
+/// (labelled `kind`, a `VmaKind::File` whose offset is adjusted per segment) and sets the
+/// heap start.
+fn load_segments(
+    space: &GuestSpace,
+    info: &ElfInfo,
+    src: &Source,
+    kind: &VmaKind,
+) -> Result<LoadedImage, LoadError> {
     let load_bias = if info.e_type == ET_DYN {
         et_dyn_base(space).wrapping_sub(page_down(info.segments[0].vaddr))
     } else {
@@ -207,37 +267,65 @@ pub fn load_image(
             )));
         };
         let prot = prot_of(seg.flags);
+        let file_end = start + seg.filesz;
+        // File offset of the page at guest address `a` of this segment (`p_vaddr` and
+        // `p_offset` agree modulo the page size: `elf::parse` checks it).
+        let offset_of = |a: u64| page_down(seg.offset) + (a - page_down(start));
         let mut map_start = page_down(start);
         let map_end = page_up(end).expect("below the stack");
         if map_start < mapped_end {
-            // The first page is shared with the previous segment: keep its contents and
-            // give it the union of both protections.
+            // The first page is shared with the previous segment: keep its contents, give it
+            // the union of both protections, and copy this segment's bytes into it.
             let shared_prot = space.prot_at(map_start).unwrap_or(Prot::NONE) | prot;
             space
                 .mprotect(map_start, GUEST_PAGE_SIZE, shared_prot.bits())
                 .map_err(|e| mem_err("mprotect", map_start, e))?;
             map_start += GUEST_PAGE_SIZE;
+            let n = file_end.min(map_start) - start;
+            src.copy(space, start, seg.offset, n)?;
         }
-        if map_start < map_end {
-            let mut k = kind.clone();
-            if let VmaKind::File { offset, .. } = &mut k {
-                *offset = page_down(seg.offset) + (map_start - page_down(start));
+        let mut k = kind.clone();
+        if let VmaKind::File { offset, .. } = &mut k {
+            *offset = offset_of(map_start);
+        }
+        match src {
+            Source::File(f) if map_start < file_end => {
+                let file_map_end = page_up(file_end).expect("below the stack");
+                space
+                    .map_fixed_file(
+                        map_start,
+                        file_map_end - map_start,
+                        prot,
+                        f.as_raw_fd(),
+                        offset_of(map_start),
+                        k,
+                    )
+                    .map_err(|e| mem_err("mapping segment", map_start, e))?;
+                if file_map_end < map_end {
+                    // The bss beyond the file's pages: anonymous, as Linux shows it.
+                    space
+                        .map_fixed_anon(file_map_end, map_end - file_map_end, prot, VmaKind::Anon)
+                        .map_err(|e| mem_err("mapping segment", file_map_end, e))?;
+                }
             }
-            space
-                .map_fixed_anon(map_start, map_end - map_start, prot, k)
-                .map_err(|e| mem_err("mapping segment", map_start, e))?;
+            _ if map_start < map_end => {
+                space
+                    .map_fixed_anon(map_start, map_end - map_start, prot, k)
+                    .map_err(|e| mem_err("mapping segment", map_start, e))?;
+                if map_start < file_end {
+                    let from = start.max(map_start);
+                    src.copy(space, from, seg.offset + (from - start), file_end - from)?;
+                }
+            }
+            _ => {}
         }
-        let file = &data[seg.offset as usize..(seg.offset + seg.filesz) as usize];
-        space
-            .write_ignoring_prot(start, file)
-            .map_err(|e| mem_err("writing segment", start, e))?;
-        // Zero the bss part of the last file page (fresh pages are zero already).
-        let bss = start + seg.filesz;
-        let tail_end = page_up(bss).expect("below the stack").min(end);
-        if tail_end > bss {
+        // Zero the bss part of the last file page: fresh anonymous pages are zero already,
+        // but a mapped file page holds whatever the file has after the segment.
+        let tail_end = page_up(file_end).expect("below the stack").min(end);
+        if tail_end > file_end {
             space
-                .write_ignoring_prot(bss, &vec![0; (tail_end - bss) as usize])
-                .map_err(|e| mem_err("zeroing bss", bss, e))?;
+                .write_ignoring_prot(file_end, &vec![0; (tail_end - file_end) as usize])
+                .map_err(|e| mem_err("zeroing bss", file_end, e))?;
         }
         mapped_end = mapped_end.max(map_end);
         brk_start = brk_start.max(end);

@@ -247,6 +247,67 @@ fn load_segments_sharing_a_page_and_static_pie() {
     assert!(e.to_string().contains("does not fit"), "{e}");
 }
 
+/// The loader maps a program's file pages rather than copying them: the guest must see the
+/// same bytes as the copying loader, with the bss zero although the file has bytes after the
+/// segment in the same page, and segments sharing a page both present.
+#[test]
+fn load_elf_maps_file_pages_like_the_copying_loader() {
+    let mut d = build_elf(
+        elf::ET_EXEC,
+        0x400100,
+        &[
+            (elf::PT_LOAD, RX, 0, 0x400000, 0x2100, 0x2100),
+            // Shares its first page with the text; its bss ends two pages on.
+            (elf::PT_LOAD, RW, 0x2100, 0x402100, 0x1f00, 0x4000),
+            // Page-aligned, with file bytes past its end in the same page.
+            (elf::PT_LOAD, RW, 0x5000, 0x409000, 0x800, 0x1800),
+        ],
+        0x6000,
+    );
+    for (i, b) in d.iter_mut().enumerate().skip(0x100) {
+        *b = (i * 7 % 251) as u8 | 1;
+    }
+    let dir = temp_dir("map");
+    let path = dir.join("prog");
+    std::fs::write(&path, &d).unwrap();
+    let mapped = space();
+    let img = crate::load_elf(&mapped, &path, &[b"prog".to_vec()], &[], b"prog", 0).unwrap();
+    let copied = space();
+    let img2 = loader::load_image(&copied, &d, &file_kind()).unwrap();
+    assert_eq!((img.entry, img.brk_start), (img2.entry, img2.brk_start));
+    for (start, end) in [(0x400000u64, 0x407000u64), (0x409000, 0x40b000)] {
+        let mut a = vec![0; (end - start) as usize];
+        let mut b = a.clone();
+        mapped.read(start, &mut a).unwrap();
+        copied.read(start, &mut b).unwrap();
+        assert!(
+            a == b,
+            "guest bytes at {start:#x} differ between the loaders"
+        );
+    }
+    assert_eq!(mapped.read_u8(0x402100).unwrap(), d[0x2100], "shared page");
+    assert_eq!(mapped.read_u8(0x403fff).unwrap(), d[0x3fff]);
+    assert_eq!(
+        mapped.read_u8(0x404000).unwrap(),
+        0,
+        "bss after the file bytes"
+    );
+    assert_eq!(
+        mapped.read_u8(0x409800).unwrap(),
+        0,
+        "bss in the last file page"
+    );
+    assert_eq!(mapped.prot_at(0x409000), Some(Prot::RW));
+    assert!(
+        !mapped.is_mapped(0x401000, 1, Access::Write),
+        "text stays read-only"
+    );
+    // The guest writes its private copy, never the file.
+    mapped.write_u64(0x409000, 0).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), d);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// Reads the auxv of a freshly built stack into (type, value) pairs, plus argv/envp.
 /// argv, envp and auxv read back from an initial stack.
 type StackContents = (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<(u64, u64)>);
