@@ -116,7 +116,7 @@ fn loop_with_calls_exits_with_the_right_status() {
         "no block was chained"
     );
     // 100 iterations ran from a handful of translations.
-    assert!(machine.stats.blocks_translated.load(Ordering::Relaxed) < 10);
+    assert!(machine.stats.total(|c| &c.blocks_translated) < 10);
 }
 
 #[test]
@@ -225,18 +225,17 @@ fn every_tier_setting_gives_the_same_result() {
     for tier in [0, 1, 7, u32::MAX] {
         let (end, machine) = run_tiered(sum_program, false, tier, false);
         assert_eq!(end, VcpuExit::Exit(5050), "tier-up after {tier}");
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let s = &machine.stats;
+        let get = |c: fn(&crate::Counters) -> &AtomicU64| machine.stats.total(c);
         match tier {
-            0 => assert_eq!(get(&s.blocks_prepared), 0),
+            0 => assert_eq!(get(|c| &c.blocks_prepared), 0),
             u32::MAX => {
-                assert_eq!(get(&s.blocks_compiled), 0);
+                assert_eq!(get(|c| &c.blocks_compiled), 0);
                 // Three blocks a round (the loop's `dec; jnz` block also holds the exit).
-                assert!(get(&s.interpreted_runs) >= 300);
+                assert!(get(|c| &c.interpreted_runs) >= 300);
             }
             _ => {
                 assert!(
-                    get(&s.tier_ups) > 0,
+                    get(|c| &c.tier_ups) > 0,
                     "tier-up after {tier}: nothing tiered up"
                 );
                 assert!(machine.tbs.stats.links.load(Ordering::Relaxed) > 0);
@@ -260,11 +259,10 @@ fn background_tier_up_publishes_code_while_the_vcpu_interprets() {
     };
     let (end, machine) = run_tiered(long_loop, false, 2, true);
     assert_eq!(end, VcpuExit::Exit((2_000_000u64 * 2_000_001 / 2) as i32));
-    let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    let s = &machine.stats;
-    assert!(get(&s.tier_up_requests) > 0);
+    let get = |c: fn(&crate::Counters) -> &AtomicU64| machine.stats.total(c);
+    assert!(get(|c| &c.tier_up_requests) > 0);
     assert!(
-        get(&s.tier_ups) > 0,
+        get(|c| &c.tier_ups) > 0,
         "the compiler thread published nothing"
     );
 }
@@ -464,7 +462,7 @@ fn split_locks_and_cmpxchg16b_run_in_exclusive_sections() {
         let split = forced || !tcg_backend_cranelift::misaligned_atomics_supported();
         let wide = forced || !tcg_backend_cranelift::cmpxchg16_is_lock_free();
         assert_eq!(
-            m.stats.exclusive_atomics.load(Ordering::Relaxed),
+            m.stats.total(|c| &c.exclusive_atomics),
             7 * u64::from(split) + u64::from(wide),
             "{what}"
         );
@@ -585,7 +583,7 @@ fn split_locks_are_atomic_with_respect_to_other_vcpus() {
     );
     assert_eq!(read_u64(m, DATA + 0x100), rounds, "pair, low half");
     assert_eq!(read_u64(m, DATA + 0x108), other, "pair, high half");
-    assert!(m.stats.exclusive_atomics.load(Ordering::Relaxed) >= 2 * rounds);
+    assert!(m.stats.total(|c| &c.exclusive_atomics) >= 2 * rounds);
     assert_eq!(
         moved.load(Ordering::Relaxed),
         0,
