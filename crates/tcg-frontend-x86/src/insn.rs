@@ -564,16 +564,69 @@ fn imul(t: &mut Tr, ins: &Instruction) -> R {
     ok()
 }
 
+/// `div`/`idiv`. 32- and 64-bit divisions whose dividend fits in one register (rdx/edx zero,
+/// or the sign of rax/eax, the usual case: compilers emit `xor edx, edx` or `cqo` first) divide
+/// inline; the rest, and every case that may raise #DE (divisor 0, a signed divisor of -1),
+/// go to the helper. Flags are undefined after a division: both paths leave them alone.
 fn div(t: &mut Tr, ins: &Instruction) -> R {
     let s = t.opnd(ins, 0)?;
     let size = s.size();
     let v = t.read(s);
-    let kind = u64::from(size) | if ins.mnemonic() == M::Idiv { 0x100 } else { 0 };
+    let signed = ins.mnemonic() == M::Idiv;
+    let fast = (size >= 4).then(|| {
+        let slow = t.label();
+        let done = t.label();
+        let z = t.cst(0);
+        t.brcond(Cond::Eq, v, z, slow);
+        let (n, d) = if signed {
+            let m1 = t.cst(u64::MAX);
+            let d = t.sext(v, size);
+            t.brcond(Cond::Eq, d, m1, slow);
+            let n = t.sext(t.regs[RAX], size);
+            // rdx must be the sign extension of the low half.
+            let sign = t.bini(BinOp::Sar, n, 63);
+            let (hi, want) = if size == 8 {
+                (t.regs[RDX], sign)
+            } else {
+                let hi = t.bini(BinOp::And, t.regs[RDX], 0xffff_ffff);
+                (hi, t.bini(BinOp::And, sign, 0xffff_ffff))
+            };
+            t.brcond(Cond::Ne, hi, want, slow);
+            (n, d)
+        } else {
+            let (n, hi) = if size == 8 {
+                (t.regs[RAX], t.regs[RDX])
+            } else {
+                (
+                    t.bini(BinOp::And, t.regs[RAX], 0xffff_ffff),
+                    t.bini(BinOp::And, t.regs[RDX], 0xffff_ffff),
+                )
+            };
+            t.brcond(Cond::Ne, hi, z, slow);
+            (n, v)
+        };
+        let (qop, rop) = if signed {
+            (BinOp::DivS, BinOp::RemS)
+        } else {
+            (BinOp::DivU, BinOp::RemU)
+        };
+        let q = t.bin(qop, n, d);
+        let r = t.bin(rop, n, d);
+        t.set_reg(RAX, size, false, q);
+        t.set_reg(RDX, size, false, r);
+        t.b.push(Op::Br { label: done });
+        t.set_label(slow);
+        done
+    });
+    let kind = u64::from(size) | if signed { 0x100 } else { 0 };
     let k = t.cst(kind);
     let args = vec![t.env, v, k];
     let r = t.call(&helpers::DIV, args);
     let z = t.cst(0);
     t.raise_if(Cond::Ne, r, z, vector::DE);
+    if let Some(done) = fast {
+        t.set_label(done);
+    }
     ok()
 }
 
