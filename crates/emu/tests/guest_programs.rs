@@ -215,6 +215,8 @@ guest_programs! {
     mmx: &[&[]], crate::Expect::Same;
     // -ffast-math: MXCSR.FTZ and DAZ set at startup.
     fastmath: &[&[]], crate::Expect::Same;
+    // Chains of SSE arithmetic with special values, compiled with the host-FPU fast paths.
+    fpchain: &[&[]], crate::Expect::Same;
     // Threads (one vCPU per guest thread); the argument is the thread-churn count.
     threads: &[&["10000"]], crate::Expect::Same;
     robust: &[&[]], crate::Expect::Same;

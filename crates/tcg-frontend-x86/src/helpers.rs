@@ -296,8 +296,11 @@ extern "C" fn h_sse(env: u64, op: u64, d: u64, s: u64, imm: u64) -> u64 {
     crate::sse_impl::exec(st, op as u32, d as usize, s as usize, imm)
 }
 helper!(
-    /// `sse(env, op, dst, src, imm) -> value` (SSE/SSE2 ops on the xmm registers).
-    SSE, h_sse, 5, RW_STATE
+    /// `sse(env, op, dst, src, imm) -> value` (SSE/SSE2 ops on the xmm registers). It touches
+    /// only registers `dst` and `src`, which its caller syncs itself
+    /// ([`crate::translate::Tr::sse_call_dyn`]), MXCSR and the mm registers, none of them
+    /// globals: declared as touching no global state.
+    SSE, h_sse, 5, NONE
 );
 
 extern "C" fn h_x87(env: u64, op: u64, arg: u64) -> u64 {

@@ -2,7 +2,7 @@
 //! ([`crate::sse_impl::exec`]) operating on the xmm registers in the CPU state.
 
 use iced_x86::{Code, Instruction, Mnemonic as M, OpKind};
-use tcg::{BinOp, MemOp, Op, Temp, Type};
+use tcg::{BinOp, Conv, MemOp, Op, Temp, Type};
 
 use crate::helpers;
 use crate::sse_impl::op;
@@ -33,8 +33,56 @@ fn is_mem(ins: &Instruction, i: u32) -> bool {
     ins.op_kind(i) == OpKind::Memory
 }
 
+/// Names of the xmm half globals (`-d op`), indexed by register (16: the scratch register)
+/// and half.
+const XMM_NAMES: [[&str; 2]; 17] = [
+    ["xmm0.lo", "xmm0.hi"],
+    ["xmm1.lo", "xmm1.hi"],
+    ["xmm2.lo", "xmm2.hi"],
+    ["xmm3.lo", "xmm3.hi"],
+    ["xmm4.lo", "xmm4.hi"],
+    ["xmm5.lo", "xmm5.hi"],
+    ["xmm6.lo", "xmm6.hi"],
+    ["xmm7.lo", "xmm7.hi"],
+    ["xmm8.lo", "xmm8.hi"],
+    ["xmm9.lo", "xmm9.hi"],
+    ["xmm10.lo", "xmm10.hi"],
+    ["xmm11.lo", "xmm11.hi"],
+    ["xmm12.lo", "xmm12.hi"],
+    ["xmm13.lo", "xmm13.hi"],
+    ["xmm14.lo", "xmm14.hi"],
+    ["xmm15.lo", "xmm15.hi"],
+    ["xmm_tmp.lo", "xmm_tmp.hi"],
+];
+
+/// The state bytes kept in xmm half globals: `xmm[0..16]` and `xmm_tmp`.
+const XMM_GLOBALS: std::ops::Range<u32> = off::XMM..off::XMM_TMP + 16;
+
 impl Tr<'_> {
+    /// The global holding the 8 state bytes at `offset` (8-aligned, inside [`XMM_GLOBALS`]).
+    fn xmm_half(&mut self, offset: u32) -> Temp {
+        let q = ((offset - off::XMM) / 8) as usize;
+        let (r, h) = (q / 2, q % 2);
+        if let Some(g) = self.xmm_globals[r][h] {
+            return g;
+        }
+        let g = self.b.global(Type::I64, offset, XMM_NAMES[r][h]);
+        self.xmm_globals[r][h] = Some(g);
+        g
+    }
+
+    /// Reads `size` bytes of the CPU state at `offset` into a new temporary of type `ty`,
+    /// zero-extended.
+    ///
+    /// The xmm registers (and the scratch register) are globals, one per 8-byte half, so that
+    /// the backend keeps them in host registers across a block: their bytes are read from the
+    /// halves (a move, an extract, a concatenation), never from memory, whose copy may be
+    /// stale inside a block. Every access to those bytes must come through here or
+    /// [`Tr::st_state`].
     pub(crate) fn ld_state(&mut self, ty: Type, offset: u32, size: u8) -> Temp {
+        if XMM_GLOBALS.contains(&offset) {
+            return self.ld_xmm(ty, offset, size);
+        }
         let t = self.b.new_temp(ty);
         self.b.push(Op::LoadState {
             dst: t,
@@ -43,13 +91,142 @@ impl Tr<'_> {
         });
         t
     }
+
+    /// Writes the low `size` bytes of `v` to the CPU state at `offset` (see [`Tr::ld_state`]
+    /// for the xmm registers).
     pub(crate) fn st_state(&mut self, v: Temp, offset: u32, size: u8) {
+        self.fp.forget(offset, u32::from(size));
+        if XMM_GLOBALS.contains(&offset) {
+            self.st_xmm(v, offset, size);
+            return;
+        }
         self.b.push(Op::StoreState {
             src: v,
             offset,
             mem: MemOp::unsigned(size),
         });
     }
+
+    fn ld_xmm(&mut self, ty: Type, offset: u32, size: u8) -> Temp {
+        let size = u32::from(size);
+        assert!(
+            offset + size <= XMM_GLOBALS.end && size <= ty.bits() / 8,
+            "xmm state access out of range"
+        );
+        let pos = (offset % 8) * 8;
+        let lo = self.xmm_half(offset & !7);
+        if size == 16 {
+            assert_eq!(pos, 0, "misaligned 16-byte xmm access");
+            let hi = self.xmm_half(offset + 8);
+            let (l, h) = (self.copy(lo), self.copy(hi));
+            let t = self.b.new_temp(Type::I128);
+            self.b.push(Op::Concat {
+                dst: t,
+                lo: l,
+                hi: h,
+            });
+            return t;
+        }
+        let bits = size * 8;
+        let v = if pos == 0 && bits == 64 {
+            self.copy(lo)
+        } else if pos + bits <= 64 {
+            let t = self.tmp();
+            self.b.push(Op::Extract {
+                dst: t,
+                src: lo,
+                pos: pos as u8,
+                len: bits as u8,
+                signed: false,
+            });
+            t
+        } else {
+            // The bytes straddle the two halves.
+            let hi = self.xmm_half((offset & !7) + 8);
+            let a = self.bini(BinOp::Shr, lo, u64::from(pos));
+            let b = self.bini(BinOp::Shl, hi, u64::from(64 - pos));
+            let v = self.bin(BinOp::Or, a, b);
+            if bits == 64 {
+                v
+            } else {
+                self.bini(BinOp::And, v, (1u64 << bits) - 1)
+            }
+        };
+        match ty {
+            Type::I64 => v,
+            Type::I32 => self.conv_to(Type::I32, Conv::I64ToI32, v),
+            Type::I128 => {
+                let z = self.cst(0);
+                let t = self.b.new_temp(Type::I128);
+                self.b.push(Op::Concat {
+                    dst: t,
+                    lo: v,
+                    hi: z,
+                });
+                t
+            }
+        }
+    }
+
+    /// `conv(a)` into a new temporary of type `ty`.
+    fn conv_to(&mut self, ty: Type, conv: Conv, a: Temp) -> Temp {
+        let t = self.b.new_temp(ty);
+        self.b.push(Op::Convert {
+            conv,
+            dst: t,
+            src: a,
+        });
+        t
+    }
+
+    fn st_xmm(&mut self, v: Temp, offset: u32, size: u8) {
+        let size = u32::from(size);
+        let ty = self.b.ty(v);
+        assert!(
+            offset + size <= XMM_GLOBALS.end && size <= ty.bits() / 8,
+            "xmm state access out of range"
+        );
+        let pos = (offset % 8) * 8;
+        let lo = self.xmm_half(offset & !7);
+        if size == 16 {
+            assert_eq!(pos, 0, "misaligned 16-byte xmm access");
+            let hi = self.xmm_half(offset + 8);
+            let (l, h) = (self.conv(Conv::I128Lo, v), self.conv(Conv::I128Hi, v));
+            self.mov(lo, l);
+            self.mov(hi, h);
+            return;
+        }
+        let v = match ty {
+            Type::I64 => v,
+            Type::I32 => self.conv(Conv::I32ToI64u, v),
+            Type::I128 => self.conv(Conv::I128Lo, v),
+        };
+        let bits = size * 8;
+        let deposit = |t: &mut Self, g: Temp, val: Temp, pos: u32, len: u32| {
+            if pos == 0 && len == 64 {
+                t.mov(g, val);
+            } else {
+                t.b.push(Op::Deposit {
+                    dst: g,
+                    base: g,
+                    val,
+                    pos: pos as u8,
+                    len: len as u8,
+                });
+            }
+        };
+        if pos + bits <= 64 {
+            deposit(self, lo, v, pos, bits);
+        } else {
+            // The bytes straddle the two halves.
+            let hi = self.xmm_half((offset & !7) + 8);
+            let low_len = 64 - pos;
+            let rest = self.bini(BinOp::Shr, v, u64::from(low_len));
+            deposit(self, lo, v, pos, low_len);
+            deposit(self, hi, rest, 0, bits - low_len);
+        }
+    }
+
     pub(crate) fn ld128(&mut self, addr: Temp, aligned: bool) -> Temp {
         let t = self.b.new_temp(Type::I128);
         self.b.push(Op::Load {
@@ -106,20 +283,49 @@ impl Tr<'_> {
     }
 
     pub(crate) fn sse_call(&mut self, op: u32, d: usize, s: usize, imm: u64) -> Temp {
-        let o = self.cst(u64::from(op));
-        let d = self.cst(d as u64);
-        let s = self.cst(s as u64);
         let i = self.cst(imm);
-        let args = vec![self.env, o, d, s, i];
-        self.call(&helpers::SSE, args)
+        self.sse_call_dyn(op, d, s, i)
     }
 
+    /// Calls the SSE helper ([`crate::sse_impl::exec`]) on registers `d` and `s` (helper
+    /// indices: 16 is the scratch register, [`crate::sse_impl::MM0`].. the mm registers).
+    ///
+    /// The helper reads registers `d` and `s` and MXCSR and writes `d` and MXCSR, nothing
+    /// else, so it is declared as touching no global: the xmm halves it reads are stored here
+    /// and the ones it writes reloaded, and the block keeps every other global in host
+    /// registers across the call (instead of storing and reloading them all).
     pub(crate) fn sse_call_dyn(&mut self, op: u32, d: usize, s: usize, imm: Temp) -> Temp {
         let o = self.cst(u64::from(op));
-        let d = self.cst(d as u64);
-        let s = self.cst(s as u64);
-        let args = vec![self.env, o, d, s, imm];
-        self.call(&helpers::SSE, args)
+        let dt = self.cst(d as u64);
+        let st = self.cst(s as u64);
+        for r in [d, s] {
+            if r <= 16 {
+                for h in 0..2 {
+                    let off = xoff(r) + 8 * h;
+                    let g = self.xmm_half(off);
+                    self.b.push(Op::StoreState {
+                        src: g,
+                        offset: off,
+                        mem: MemOp::unsigned(8),
+                    });
+                }
+            }
+        }
+        let args = vec![self.env, o, dt, st, imm];
+        let ret = self.call(&helpers::SSE, args);
+        if d <= 16 {
+            self.fp.forget(xoff(d), 16);
+            for h in 0..2 {
+                let off = xoff(d) + 8 * h;
+                let g = self.xmm_half(off);
+                self.b.push(Op::LoadState {
+                    dst: g,
+                    offset: off,
+                    mem: MemOp::unsigned(8),
+                });
+            }
+        }
+        ret
     }
 }
 
@@ -273,8 +479,11 @@ pub(crate) fn translate_sse(t: &mut Tr, ins: &Instruction) -> R {
             let aligned = !matches!(m, M::Movdqu | M::Movups | M::Movupd);
             match (xmm_of(ins, 0), xmm_of(ins, 1)) {
                 (Some(d), Some(s)) => {
+                    let known = t.fp;
                     let v = t.ld_state(Type::I128, xoff(s), 16);
                     t.st_state(v, xoff(d), 16);
+                    t.fp.copy_qword(&known, d, 0, s, 0);
+                    t.fp.copy_qword(&known, d, 1, s, 1);
                 }
                 (Some(d), None) => {
                     let a = t.mem_addr(ins)?;
@@ -295,8 +504,14 @@ pub(crate) fn translate_sse(t: &mut Tr, ins: &Instruction) -> R {
             let size: u8 = if m == M::Movss { 4 } else { 8 };
             match (xmm_of(ins, 0), xmm_of(ins, 1)) {
                 (Some(d), Some(s)) => {
+                    let known = t.fp;
                     let v = t.ld_state(Type::I64, xoff(s), size);
                     t.st_state(v, xoff(d), size);
+                    if size == 8 {
+                        t.fp.copy_qword(&known, d, 0, s, 0);
+                    } else {
+                        t.fp.f32[d] |= known.f32[s] & 1;
+                    }
                 }
                 (Some(d), None) => {
                     let a = t.mem_addr(ins)?;

@@ -154,6 +154,28 @@ fn source(t: &mut Tr, ins: &Instruction) -> Result<(usize, u32), crate::translat
     Ok((s, if s == 16 { off::XMM_TMP } else { xoff(s) }))
 }
 
+/// True if lane `lane` of register `r` (format `f`) is known to be neither a NaN nor a
+/// denormal on this path.
+fn known_ok(t: &Tr, f: Fmt, r: usize, lane: u32) -> bool {
+    let bits = if f.bytes == 8 {
+        t.fp.f64[r]
+    } else {
+        t.fp.f32[r]
+    };
+    bits >> lane & 1 != 0
+}
+
+/// Records that lanes `0..lanes` of register `r` (format `f`) hold values that are neither
+/// NaNs nor denormals.
+fn mark_ok(t: &mut Tr, f: Fmt, r: usize, lanes: u32) {
+    let m = (1u8 << lanes) - 1;
+    if f.bytes == 8 {
+        t.fp.f64[r] |= m;
+    } else {
+        t.fp.f32[r] |= m;
+    }
+}
+
 fn arith(t: &mut Tr, ins: &Instruction, base: u32, kind: u32, d: usize) -> R {
     let (s, soff) = source(t, ins)?;
     let fmt = if kind % 2 == 1 { F64 } else { F32 };
@@ -165,15 +187,21 @@ fn arith(t: &mut Tr, ins: &Instruction, base: u32, kind: u32, d: usize) -> R {
     let ty = if fmt.bytes == 8 { Type::I64 } else { Type::I32 };
     let slow = t.label();
     let done = t.label();
-    let mx = t.ld_state(Type::I64, off::MXCSR, 4);
-    let g = t.bini(BinOp::And, mx, MXCSR_GUARD_MASK);
-    let want = t.cst(MXCSR_GUARD);
-    t.brcond(Cond::Ne, g, want, slow);
+    // What earlier fast paths on this path established need not be checked again.
+    let known = t.fp;
+    if !known.mxcsr_ok {
+        let mx = t.ld_state(Type::I64, off::MXCSR, 4);
+        let g = t.bini(BinOp::And, mx, MXCSR_GUARD_MASK);
+        let want = t.cst(MXCSR_GUARD);
+        t.brcond(Cond::Ne, g, want, slow);
+    }
     let mut results = Vec::with_capacity(lanes);
     for lane in 0..lanes as u32 {
         let o = lane * fmt.bytes;
         let b = t.ld_state(ty, soff + o, fmt.bytes as u8);
-        guard_not_denormal(t, fmt, b, slow);
+        if !known_ok(t, fmt, s, lane) {
+            guard_not_denormal(t, fmt, b, slow);
+        }
         let r = t.b.new_temp(ty);
         if base == op::SQRT {
             t.b.push(Op::Unary {
@@ -183,7 +211,9 @@ fn arith(t: &mut Tr, ins: &Instruction, base: u32, kind: u32, d: usize) -> R {
             });
         } else {
             let a = t.ld_state(ty, xoff(d) + o, fmt.bytes as u8);
-            guard_not_denormal(t, fmt, a, slow);
+            if !known_ok(t, fmt, d, lane) {
+                guard_not_denormal(t, fmt, a, slow);
+            }
             let fop = match base {
                 op::ADD => BinOp::FAdd,
                 op::SUB => BinOp::FSub,
@@ -204,10 +234,18 @@ fn arith(t: &mut Tr, ins: &Instruction, base: u32, kind: u32, d: usize) -> R {
     for (lane, r) in results.into_iter().enumerate() {
         t.st_state(r, xoff(d) + lane as u32 * fmt.bytes, fmt.bytes as u8);
     }
+    let after = t.fp;
     t.b.push(Op::Br { label: done });
+    // The slow path leaves the block after the helper: only the fast path reaches what
+    // follows, with every global where it left it (no merge, no reload), MXCSR checked and
+    // the results known to be normal numbers.
     t.set_label(slow);
     t.sse_call(base + kind, d, s, 0);
+    t.exit_to_next();
     t.set_label(done);
+    t.fp = after;
+    t.fp.mxcsr_ok = true;
+    mark_ok(t, fmt, d, lanes as u32);
     Ok(Flow::Next)
 }
 
@@ -219,13 +257,14 @@ fn compare(t: &mut Tr, ins: &Instruction, o: u32, d: usize) -> R {
     let ty = if fmt.bytes == 8 { Type::I64 } else { Type::I32 };
     let slow = t.label();
     let done = t.label();
-    let flags = t.tmp();
     let a = t.ld_state(ty, xoff(d), fmt.bytes as u8);
     let b = t.ld_state(ty, soff, fmt.bytes as u8);
     let mut keys = [Temp(0); 2];
-    for (k, x) in keys.iter_mut().zip([a, b]) {
-        guard_not_nan(t, fmt, x, slow);
-        guard_not_denormal(t, fmt, x, slow);
+    for ((k, x), r) in keys.iter_mut().zip([a, b]).zip([d, s]) {
+        if !known_ok(t, fmt, r, 0) {
+            guard_not_nan(t, fmt, x, slow);
+            guard_not_denormal(t, fmt, x, slow);
+        }
         // An integer with the value's order: ±magnitude (both zeros give 0).
         let x2 = shifted(t, fmt, x);
         let mag = t.bini(BinOp::Shr, x2, 1);
@@ -242,31 +281,45 @@ fn compare(t: &mut Tr, ins: &Instruction, o: u32, d: usize) -> R {
     let eq = t.setcond(Cond::Eq, keys[0], keys[1]);
     let zf = t.bini(BinOp::Shl, eq, 6);
     let f = t.bin(BinOp::Or, lt, zf);
-    t.mov(flags, f);
+    let known = t.fp;
     t.b.push(Op::Br { label: done });
+    // The slow path sets the flags and leaves the block (see `arith`); the translator's
+    // static flags state is that of the main path.
     t.set_label(slow);
-    let f = t.sse_call(o, d, s, 0);
-    t.mov(flags, f);
+    let snapshot = t.cc_snapshot();
+    let slow_flags = t.sse_call(o, d, s, 0);
+    t.set_cc_eflags(slow_flags);
+    t.exit_to_next();
+    t.cc_restore(snapshot);
     t.set_label(done);
-    t.set_cc_eflags(flags);
+    // Only the fast path goes on: both operands are known to be neither NaNs nor denormals.
+    t.fp = known;
+    mark_ok(t, fmt, d, 1);
+    mark_ok(t, fmt, s, 1);
+    t.set_cc_eflags(f);
     Ok(Flow::Next)
 }
 
 /// `unpcklpd`, `unpckhpd`, `shufpd`: moves of quadwords.
 fn shuffle_pd(t: &mut Tr, ins: &Instruction) -> R {
     let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
-    let (_, soff) = source(t, ins)?;
+    let (s, _) = source(t, ins)?;
+    // (register, qword) of the result's low and high qwords.
     let (lo_from, hi_from) = match ins.mnemonic() {
-        M::Unpcklpd => ((xoff(d), 0), (soff, 0)),
-        M::Unpckhpd => ((xoff(d), 8), (soff, 8)),
+        M::Unpcklpd => ((d, 0), (s, 0)),
+        M::Unpckhpd => ((d, 1), (s, 1)),
         _ => {
             let imm = ins.immediate(2) as u32;
-            ((xoff(d), (imm & 1) * 8), (soff, (imm >> 1 & 1) * 8))
+            ((d, imm & 1), (s, imm >> 1 & 1))
         }
     };
-    let lo = t.ld_state(Type::I64, lo_from.0 + lo_from.1, 8);
-    let hi = t.ld_state(Type::I64, hi_from.0 + hi_from.1, 8);
-    store_halves(t, d, lo, hi)
+    let known = t.fp;
+    let lo = t.ld_state(Type::I64, xoff(lo_from.0) + 8 * lo_from.1, 8);
+    let hi = t.ld_state(Type::I64, xoff(hi_from.0) + 8 * hi_from.1, 8);
+    store_halves(t, d, lo, hi)?;
+    t.fp.copy_qword(&known, d, 0, lo_from.0, lo_from.1);
+    t.fp.copy_qword(&known, d, 1, hi_from.0, hi_from.1);
+    Ok(Flow::Next)
 }
 
 /// `punpck[lh](bw|wd|dq|qdq)`: interleaves the elements of the low (high) quadwords of the

@@ -68,6 +68,11 @@ pub(crate) struct Tr<'c> {
     pub(crate) fs_base: Temp,
     pub(crate) gs_base: Temp,
     pub(crate) env: Temp,
+    /// The halves of xmm0..xmm15 and of the scratch register (index 16) as globals, declared
+    /// on first use (see [`Tr::ld_state`]).
+    pub(crate) xmm_globals: [[Option<Temp>; 2]; 17],
+    /// What the SSE fast paths established on the path being translated.
+    pub(crate) fp: FpKnown,
     /// The statically known cc_op, or `None` when only the state knows it.
     pub(crate) cc: Option<u64>,
     /// `cc` differs from what the state's cc_op holds.
@@ -89,6 +94,61 @@ pub(crate) struct Tr<'c> {
     pub(crate) region: Region,
 }
 
+/// Facts about the guest state that the SSE fast paths (`sse_fast`) established on the path
+/// being translated, so that later instructions skip their guards.
+///
+/// Sound because the facts only shrink where they may stop holding: every write to an xmm
+/// register's bytes goes through [`Tr::st_state`] (or the SSE helper's reload) and forgets
+/// those bytes, a helper that writes the state forgets everything, and so does a label,
+/// except where the translator knows every edge into it ([`Tr::branch_within`],
+/// [`Tr::place_target`] intersect what each edge knew).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FpKnown {
+    /// MXCSR passes the fast-path guard (round to nearest, PM masked, PE set). The SSE
+    /// helper only ever adds exception flags, which keeps this true; `ldmxcsr` and
+    /// helpers that write the state make it false.
+    pub(crate) mxcsr_ok: bool,
+    /// Per register (16: the scratch register), bit `i`: dword `i` holds a binary32 that is
+    /// neither a NaN nor a denormal (what the fast paths check their operands for).
+    pub(crate) f32: [u8; 17],
+    /// Per register, bit `i`: qword `i` holds a binary64 that is neither a NaN nor a
+    /// denormal.
+    pub(crate) f64: [u8; 17],
+}
+
+impl FpKnown {
+    /// What both `self` and `o` know.
+    pub(crate) fn meet(&self, o: &FpKnown) -> FpKnown {
+        FpKnown {
+            mxcsr_ok: self.mxcsr_ok && o.mxcsr_ok,
+            f32: std::array::from_fn(|i| self.f32[i] & o.f32[i]),
+            f64: std::array::from_fn(|i| self.f64[i] & o.f64[i]),
+        }
+    }
+
+    /// Forgets what is known of the state bytes `offset..offset + size` (any field).
+    pub(crate) fn forget(&mut self, offset: u32, size: u32) {
+        if offset < off::MXCSR + 4 && offset + size > off::MXCSR {
+            self.mxcsr_ok = false;
+        }
+        let (lo, hi) = (off::XMM, off::XMM_TMP + 16);
+        let (a, b) = (offset.max(lo), (offset + size).min(hi));
+        for byte in (a..b).map(|x| x - lo) {
+            let r = (byte / 16) as usize;
+            self.f32[r] &= !(1 << (byte % 16 / 4));
+            self.f64[r] &= !(1 << (byte % 16 / 8));
+        }
+    }
+
+    /// Copies what is known of qword `sq` of register `s` to qword `dq` of register `d`.
+    pub(crate) fn copy_qword(&mut self, from: &FpKnown, d: usize, dq: u32, s: usize, sq: u32) {
+        let b64 = from.f64[s] >> sq & 1;
+        self.f64[d] = self.f64[d] & !(1 << dq) | b64 << dq;
+        let b32 = from.f32[s] >> (2 * sq) & 3;
+        self.f32[d] = self.f32[d] & !(3 << (2 * dq)) | b32 << (2 * dq);
+    }
+}
+
 /// What the translator knows of the rest of the block: conditional branches do not end a
 /// block unless they are its last instruction; a branch forward to an instruction of the
 /// block becomes a branch to a label there, one elsewhere a side exit.
@@ -97,8 +157,8 @@ pub(crate) struct Region {
     /// The start of every instruction the block will translate, in order.
     starts: Vec<u64>,
     /// Labels of branch targets inside the block, with the static `cc_op` each branch to it
-    /// had (all synced to the state).
-    targets: Vec<(u64, Label, Vec<Option<u64>>)>,
+    /// had (all synced to the state) and what all of them knew of the SSE state.
+    targets: Vec<(u64, Label, Vec<Option<u64>>, FpKnown)>,
 }
 
 impl Region {
@@ -153,6 +213,8 @@ impl<'c> Tr<'c> {
             fs_base,
             gs_base,
             env,
+            xmm_globals: [[None; 2]; 17],
+            fp: FpKnown::default(),
             cc: None,
             cc_dirty: false,
             entry_flags: true,
@@ -175,8 +237,10 @@ impl<'c> Tr<'c> {
     pub(crate) fn label(&mut self) -> Label {
         self.b.new_label()
     }
+    /// Places label `l`. What the fast paths knew is forgotten: other edges may lead here.
     pub(crate) fn set_label(&mut self, l: Label) {
         self.b.push(Op::SetLabel { label: l });
+        self.fp = FpKnown::default();
     }
     pub(crate) fn mov(&mut self, dst: Temp, src: Temp) {
         self.b.push(Op::Mov { dst, src });
@@ -293,6 +357,9 @@ impl<'c> Tr<'c> {
         });
     }
     pub(crate) fn call(&mut self, h: &'static tcg::Helper, args: Vec<Temp>) -> Temp {
+        if h.flags.writes_state {
+            self.fp = FpKnown::default();
+        }
         let t = self.tmp();
         self.b.push(Op::Call {
             helper: h,
@@ -486,6 +553,17 @@ impl<'c> Tr<'c> {
             self.cc = Some(cc::EFLAGS);
             self.cc_dirty = true;
         }
+    }
+
+    /// The translator's static flags state, to emit a path that leaves the block and then
+    /// go on with the main path's ([`Tr::cc_restore`]).
+    pub(crate) fn cc_snapshot(&self) -> (Option<u64>, bool, bool) {
+        (self.cc, self.cc_dirty, self.entry_flags)
+    }
+
+    /// Restores a [`Tr::cc_snapshot`].
+    pub(crate) fn cc_restore(&mut self, s: (Option<u64>, bool, bool)) {
+        (self.cc, self.cc_dirty, self.entry_flags) = s;
     }
 
     /// Stores the static cc_op to the state if it is not there yet.
@@ -849,14 +927,16 @@ impl<'c> Tr<'c> {
         let inside = target > self.pc && self.region.starts.binary_search(&target).is_ok();
         if inside {
             let cc = self.cc;
+            let fp = self.fp;
             let label = match self.region.targets.iter_mut().find(|e| e.0 == target) {
                 Some(e) => {
                     e.2.push(cc);
+                    e.3 = e.3.meet(&fp);
                     e.1
                 }
                 None => {
                     let l = self.label();
-                    self.region.targets.push((target, l, vec![cc]));
+                    self.region.targets.push((target, l, vec![cc], fp));
                     l
                 }
             };
@@ -864,8 +944,11 @@ impl<'c> Tr<'c> {
         } else {
             let stay = self.label();
             self.brcond(cond.invert(), a, b, stay);
+            let fp = self.fp;
             self.goto_tb(target);
+            // Only the branch above leads here.
             self.set_label(stay);
+            self.fp = fp;
         }
     }
 
@@ -875,12 +958,15 @@ impl<'c> Tr<'c> {
         let Some(i) = self.region.targets.iter().position(|e| e.0 == pc) else {
             return;
         };
-        let (_, label, mut ccs) = self.region.targets.swap_remove(i);
+        let (_, label, mut ccs, mut fp) = self.region.targets.swap_remove(i);
         if fallthrough {
             self.sync_cc();
             ccs.push(self.cc);
+            fp = fp.meet(&self.fp);
         }
+        // Only forward branches lead here (and the fall-through, if any).
         self.set_label(label);
+        self.fp = fp;
         let first = ccs[0];
         if first.is_some() && ccs.iter().all(|&c| c == first) {
             self.cc = first;
@@ -899,6 +985,14 @@ impl<'c> Tr<'c> {
         } else {
             self.b.push(Op::LookupAndGotoPtr);
         }
+    }
+
+    /// A side exit to the next instruction, after a slow path has run the current one: the
+    /// main path goes on knowing what the fast path established (see `sse_fast`). The target
+    /// is looked up, not chained, so that the jump slots stay for the block's own exits.
+    pub(crate) fn exit_to_next(&mut self) {
+        let t = self.cst(self.next);
+        self.goto_ptr(t);
     }
 
     /// Raises exception `vec` with rip = `rip` (a side exit; the block may continue after).
@@ -1148,7 +1242,7 @@ fn translate_with(
         }
     }
     // Branches to instructions the translation did not reach (it ended early): exits.
-    while let Some((target, label, _)) = t.region.targets.pop() {
+    while let Some((target, label, _, _)) = t.region.targets.pop() {
         t.set_label(label);
         // Every branch here stored its cc_op in the state.
         t.cc_dynamic();

@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 
 use iced_x86::{Instruction, MemorySize, Mnemonic as M, OpKind, Register};
-use tcg::{BinOp, MemOp, Op, Type};
+use tcg::{BinOp, Type};
 
 use crate::f80::{self, exc, Class, Ctl, F80};
 use crate::helpers;
@@ -821,21 +821,11 @@ impl Tr<'_> {
     }
 
     fn store_state8(&mut self, v: tcg::Temp, offset: u32, size: u8) {
-        self.b.push(Op::StoreState {
-            src: v,
-            offset,
-            mem: MemOp::unsigned(size),
-        });
+        self.st_state(v, offset, size);
     }
 
     fn load_state8(&mut self, offset: u32, size: u8) -> tcg::Temp {
-        let t = self.b.new_temp(Type::I64);
-        self.b.push(Op::LoadState {
-            dst: t,
-            offset,
-            mem: MemOp::unsigned(size),
-        });
-        t
+        self.ld_state(Type::I64, offset, size)
     }
 }
 
