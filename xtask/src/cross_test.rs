@@ -13,7 +13,8 @@
 //!    profile (the tests' optimisation, no debug info).
 //! 3. Runs every crate's tests for the target under qemu (the cargo `runner` of
 //!    `.cargo/config.toml`, pointed at the chosen qemu). Tests that need an x86-64 host (the
-//!    native oracle, difftest) are compiled out there.
+//!    native oracle, difftest) are compiled out there. qemu emulates its `max` CPU, for
+//!    riscv64 without Ztso (see `Arch::default_qemu_cpu`), or the one `--qemu-cpu` names.
 //! 4. Runs the guest-program suite (`crates/emu/tests/guest_programs.rs`, `busybox.rs` and
 //!    `emu_options.rs`) built natively, with `EMU_TEST_RUNNER` set to a wrapper that runs the
 //!    cross-built emu under qemu (and that emu re-executes for a guest `execve`, through
@@ -88,6 +89,19 @@ impl Arch {
         }
     }
 
+    /// The CPU qemu emulates unless `--qemu-cpu` names one. riscv64: qemu's `max` without
+    /// Ztso. With Ztso, qemu-riscv64 puts a barrier before every store and after every load
+    /// of the program it runs (on an x86-64 host, an `mfence` per store): the vcpu crate's
+    /// `vcpus_survive_invalidation_and_flushes_under_load` took 363 s instead of 7, the guest
+    /// programs 2.5 times as long. emu never looks for Ztso (it fences for RVWMO, as every
+    /// riscv64 host without Ztso needs), so the extension only costs time here.
+    fn default_qemu_cpu(self) -> Option<&'static str> {
+        match self {
+            Arch::Aarch64 => None,
+            Arch::Riscv64 => Some("max,ztso=false"),
+        }
+    }
+
     /// cargo's environment variable for the target's runner.
     fn runner_var(self) -> String {
         format!(
@@ -117,6 +131,12 @@ pub struct Args {
     /// Skip the guest programs (run only every crate's tests).
     #[arg(long)]
     skip_guests: bool,
+    /// The CPU qemu-user emulates (its `-cpu`; default: `max`, for riscv64 without Ztso), for
+    /// a host path that depends on an extension: e.g. `rv64` (riscv64 without Zacas:
+    /// `cmpxchg16b` in exclusive sections instead of `amocas.q`) or, for aarch64, `cortex-a57`
+    /// (no LSE: `ldxp`/`stxp` instead of `casp`).
+    #[arg(long, value_name = "MODEL")]
+    qemu_cpu: Option<String>,
 }
 
 /// Tests counted from cargo's output.
@@ -162,7 +182,6 @@ pub fn run(args: Args) -> Result<(), Error> {
     if qemu.version.0 < 8 {
         qemu_cmd.extend(["-R".to_string(), "64G".to_string()]);
     }
-    let runner = qemu_cmd.join(" ");
 
     let mut phases: Vec<(&str, Duration, Tally)> = Vec::new();
     let t = Instant::now();
@@ -201,6 +220,34 @@ pub fn run(args: Args) -> Result<(), Error> {
         return Err(format!("cross-building for {target} failed").into());
     }
     phases.push(("cross-build", t.elapsed(), Tally::default()));
+    let emu = root.join("target").join(target).join(PROFILE).join("emu");
+
+    // The emulated CPU: the one asked for, else the default if this qemu knows it (an older
+    // qemu may lack a property the default names: it then runs with its own default CPU).
+    let cpu = match &args.qemu_cpu {
+        Some(cpu) => Some(cpu.clone()),
+        None => arch.default_qemu_cpu().and_then(|cpu| {
+            let known = output(
+                Command::new(&qemu_cmd[0])
+                    .args(&qemu_cmd[1..])
+                    .args(["-cpu", cpu])
+                    .arg(&emu)
+                    .arg("--version"),
+            )
+            .is_some();
+            if !known {
+                eprintln!(
+                    "note: {} does not take -cpu {cpu}; using its default CPU",
+                    qemu.path.display()
+                );
+            }
+            known.then(|| cpu.to_string())
+        }),
+    };
+    if let Some(cpu) = &cpu {
+        qemu_cmd.extend(["-cpu".to_string(), cpu.clone()]);
+    }
+    let runner = qemu_cmd.join(" ");
 
     let mut total = Tally::default();
     if !args.skip_unit {
@@ -252,7 +299,6 @@ pub fn run(args: Args) -> Result<(), Error> {
     }
     if !args.skip_guests {
         let t = Instant::now();
-        let emu = root.join("target").join(target).join(PROFILE).join("emu");
         let emu_runner = build_emu_wrapper(&root, arch, &qemu_cmd, &emu)?;
         eprintln!(
             "=== cross-test {}: guest programs, native vs `{emu_runner}`",
@@ -293,15 +339,17 @@ pub fn run(args: Args) -> Result<(), Error> {
             tally.failed
         );
     }
+    let mut notes = String::new();
+    if let Some(cpu) = &cpu {
+        notes.push_str(&format!("  (qemu -cpu {cpu})"));
+    }
+    if let Some(f) = &args.guest_filter {
+        notes.push_str(&format!("  (guest programs filtered by {f})"));
+    }
     eprintln!(
-        "{:<15} {:>7.1}s{}",
+        "{:<15} {:>7.1}s{notes}",
         "total",
         start.elapsed().as_secs_f64(),
-        args.guest_filter
-            .as_ref()
-            .map_or(String::new(), |f| format!(
-                "  (guest programs filtered by {f})"
-            ))
     );
     println!(
         "{}: {} passed, {} failed",
