@@ -369,6 +369,17 @@ impl<'a> Lower<'a> {
         }
     }
 
+    /// Loads the globals in `mask` that the op about to be lowered reads first on this path
+    /// (see [`GlobalFlow::lazy`]).
+    fn load_lazy(&mut self, mask: u128) {
+        for i in 0..self.globals.len() {
+            if mask & (1 << i) != 0 {
+                let (t, off) = self.globals[i];
+                self.reload_global(t, off);
+            }
+        }
+    }
+
     fn env_flags() -> MemFlagsData {
         MemFlagsData::new().with_notrap()
     }
@@ -605,6 +616,9 @@ impl<'a> Lower<'a> {
     fn lower_all(&mut self) {
         for (i, op) in self.block.ops.iter().enumerate() {
             self.op_index = i;
+            if !self.terminated && self.flow.lazy[i] != 0 {
+                self.load_lazy(self.flow.lazy[i]);
+            }
             if let Op::SetLabel { label } = *op {
                 let target = self.labels[label.0 as usize];
                 if !self.terminated {
@@ -1147,18 +1161,25 @@ impl<'a> Lower<'a> {
     }
 }
 
-/// Which globals a block must load at entry and store where, from one forward pass over its
-/// ops (a may-be-dirty and a must-be-defined set per program point, merged at labels).
+/// Which globals a block must load at entry, load later and store where, from forward
+/// passes over its ops (a may-be-dirty set and must-be-valid sets per program point, merged
+/// at labels).
 ///
 /// A global is stored at an exit or a state-syncing call only if some path to it may have
-/// written it since entry or since the last sync, and loaded at entry only if some path may
-/// read it, or store it, before defining it. Labels that a later branch jumps back to are
-/// taken conservatively (everything written may be dirty, nothing is defined). Blocks with
-/// more than 128 used globals fall back to loading every used global and storing every
-/// written one.
+/// written it since entry or since the last sync. It is read from the state where a path
+/// first needs it, not at entry, when it is clean there (the state holds its value): a block
+/// whose cold side paths touch many registers does not load them all on its hot path. It is
+/// loaded at entry instead when a path may need it while it is dirty on another path that
+/// merges with it (the variable must hold a value on every path), and when a path that loops
+/// back to the block's start (`GotoStart`) reads it, so that the loop keeps it in a register.
+/// Labels that a later branch jumps back to are taken conservatively (everything written may
+/// be dirty, nothing is valid). Blocks with more than 128 used globals fall back to loading
+/// every used global at entry and storing every written one.
 struct GlobalFlow {
     /// Bits of the globals to load at entry.
     entry: u128,
+    /// Per op: bits of the globals to load just before it.
+    lazy: Vec<u128>,
     /// Per op (plus one for the end): bits of the globals to store there.
     stores: Vec<u128>,
 }
@@ -1183,6 +1204,7 @@ impl GlobalFlow {
         if globals.len() > 128 {
             return GlobalFlow {
                 entry: u128::MAX,
+                lazy: vec![0; n_ops],
                 stores: vec![written_all; n_ops + 1],
             };
         }
@@ -1203,34 +1225,82 @@ impl GlobalFlow {
                 _ => {}
             }
         }
-        let mut at_label: Vec<Option<(u128, u128)>> = vec![None; block.num_labels as usize];
-        let merge = |slot: &mut Option<(u128, u128)>, may: u128, def: u128| {
+        let on_loop = Self::on_loop_paths(block, &backward);
+        // A block that may branch back to its start is entered with what the paths that do
+        // so write possibly dirty (from an earlier iteration): iterate to that set.
+        let mut head = 0u128;
+        loop {
+            let (flow, at_loops) =
+                Self::pass(block, &bit, all, written_all, &backward, &on_loop, head);
+            if at_loops & !head == 0 {
+                return flow;
+            }
+            head |= at_loops;
+        }
+    }
+
+    /// For each op: true if a path from it may branch back to the block's start (or to a
+    /// label placed before it, taken conservatively).
+    fn on_loop_paths(block: &Block, backward: &[bool]) -> Vec<bool> {
+        let n = block.ops.len();
+        let mut on = vec![false; n + 1];
+        let mut at_label = vec![false; block.num_labels as usize];
+        for i in (0..n).rev() {
+            on[i] = match block.ops[i] {
+                Op::GotoStart { .. } => true,
+                Op::GotoTb { .. } | Op::ExitTb { .. } | Op::LookupAndGotoPtr => false,
+                Op::Br { label } => backward[label.0 as usize] || at_label[label.0 as usize],
+                Op::BrCond { label, .. } => {
+                    on[i + 1] || backward[label.0 as usize] || at_label[label.0 as usize]
+                }
+                Op::SetLabel { label } => {
+                    at_label[label.0 as usize] = on[i + 1];
+                    on[i + 1]
+                }
+                _ => on[i + 1],
+            };
+        }
+        on
+    }
+
+    /// One forward pass, with `head` the globals dirty when the block loops back to its
+    /// start; also returns the globals possibly dirty at its `GotoStart`s.
+    fn pass(
+        block: &Block,
+        bit: &dyn Fn(Temp) -> u128,
+        all: u128,
+        written_all: u128,
+        backward: &[bool],
+        on_loop: &[bool],
+        head: u128,
+    ) -> (GlobalFlow, u128) {
+        let n_ops = block.ops.len();
+        // Per label: (may be dirty, defined by a write on every path, valid from a lazy
+        // load on every path).
+        let mut at_label: Vec<Option<(u128, u128, u128)>> = vec![None; block.num_labels as usize];
+        let merge = |slot: &mut Option<(u128, u128, u128)>, s: (u128, u128, u128)| {
             *slot = Some(match *slot {
-                Some((m, d)) => (m | may, d & def),
-                None => (may, def),
+                Some((m, d, l)) => (m | s.0, d & s.1, l & s.2),
+                None => s,
             });
         };
         let mut entry = 0u128;
+        let mut lazy = vec![0u128; n_ops];
         let mut stores = vec![0u128; n_ops + 1];
-        // A block that may branch back to its start is entered with everything it writes
-        // possibly dirty (from an earlier iteration) and nothing defined.
-        let loops = block
-            .ops
-            .iter()
-            .any(|op| matches!(op, Op::GotoStart { .. }));
-        let (mut may, mut def) = (if loops { written_all } else { 0 }, 0u128);
+        let mut at_loops = 0u128;
+        let (mut may, mut def, mut lz) = (head, 0u128, 0u128);
         let mut live = true;
         for (i, op) in block.ops.iter().enumerate() {
             if let Op::SetLabel { label } = *op {
                 let l = label.0 as usize;
                 if live {
-                    merge(&mut at_label[l], may, def);
+                    merge(&mut at_label[l], (may, def, lz));
                 }
-                (may, def) = match at_label[l] {
-                    _ if backward[l] => (written_all, 0),
+                (may, def, lz) = match at_label[l] {
+                    _ if backward[l] => (written_all, 0, 0),
                     Some(s) => s,
                     // Unreachable: nothing to store, nothing to load.
-                    None => (0, all),
+                    None => (0, all, 0),
                 };
                 live = true;
                 continue;
@@ -1241,8 +1311,17 @@ impl GlobalFlow {
             }
             for_each_src(op, |t| {
                 let b = bit(t);
-                if b & !def & !entry != 0 {
+                if b & !def & !lz & !entry == 0 {
+                    return;
+                }
+                if b & may != 0 || on_loop[i] {
+                    // Dirty on some path here (its variable must hold a value on every
+                    // path), or kept in a register around the loop.
                     entry |= b;
+                } else {
+                    // Clean: the state holds its value.
+                    lazy[i] |= b;
+                    lz |= b;
                 }
             });
             let sync = match *op {
@@ -1255,7 +1334,10 @@ impl GlobalFlow {
             };
             if sync {
                 stores[i] = may;
-                entry |= may & !def;
+                entry |= may & !def & !lz;
+                if let Op::GotoStart { .. } = *op {
+                    at_loops |= may;
+                }
                 if let Op::Call { helper, .. } = *op {
                     // Memory now holds every global; after a call that writes the state the
                     // lowering reloads them all.
@@ -1270,9 +1352,9 @@ impl GlobalFlow {
                 def |= bit(d);
             }
             match *op {
-                Op::BrCond { label, .. } => merge(&mut at_label[label.0 as usize], may, def),
+                Op::BrCond { label, .. } => merge(&mut at_label[label.0 as usize], (may, def, lz)),
                 Op::Br { label } => {
-                    merge(&mut at_label[label.0 as usize], may, def);
+                    merge(&mut at_label[label.0 as usize], (may, def, lz));
                     live = false;
                 }
                 Op::GotoTb { .. }
@@ -1282,7 +1364,14 @@ impl GlobalFlow {
                 _ => {}
             }
         }
-        GlobalFlow { entry, stores }
+        (
+            GlobalFlow {
+                entry,
+                lazy,
+                stores,
+            },
+            at_loops,
+        )
     }
 }
 
