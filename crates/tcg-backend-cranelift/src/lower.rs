@@ -275,6 +275,12 @@ struct Lower<'a> {
     guest_flags: MemFlagsData,
     /// Guest pcs, indexed by the source locations set at each `InsnStart`.
     pcs: Vec<u64>,
+    /// The float each integer value made by [`Lower::float_as_bits`] holds the bits of, so
+    /// that a float op fed by another's result uses it directly (no move through a general
+    /// register and back).
+    float_of: std::collections::HashMap<Value, Value>,
+    /// Labels that a branch placed after them jumps to (their blocks are sealed last).
+    backward_labels: Vec<bool>,
 }
 
 fn cl_type(t: Type) -> ir::Type {
@@ -296,6 +302,7 @@ impl<'a> Lower<'a> {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
+        b.seal_block(entry);
         let env = b.block_params(entry)[0];
         let vars = block
             .temps
@@ -321,6 +328,17 @@ impl<'a> Lower<'a> {
         // more than many small blocks' own work.
         globals.retain(|(t, _)| is_used[t.0 as usize]);
         let flow = GlobalFlow::analyse(block, &globals);
+        let mut placed = vec![false; block.num_labels as usize];
+        let mut backward_labels = vec![false; block.num_labels as usize];
+        for op in &block.ops {
+            match *op {
+                Op::SetLabel { label } => placed[label.0 as usize] = true,
+                Op::BrCond { label, .. } | Op::Br { label } if placed[label.0 as usize] => {
+                    backward_labels[label.0 as usize] = true;
+                }
+                _ => {}
+            }
+        }
         let mut guest_flags =
             MemFlagsData::new().with_trap_code(Some(TrapCode::HEAP_OUT_OF_BOUNDS));
         if backend.isa().endianness() == Endianness::Big {
@@ -344,6 +362,8 @@ impl<'a> Lower<'a> {
             weak: backend.memory_model() == MemoryModel::Weak,
             guest_flags,
             pcs: Vec::new(),
+            float_of: std::collections::HashMap::new(),
+            backward_labels,
         };
         l.load_globals_at_entry();
         let loops = block
@@ -378,6 +398,13 @@ impl<'a> Lower<'a> {
                 self.reload_global(t, off);
             }
         }
+    }
+
+    /// Continues in `blk`, whose predecessors are all emitted: sealing it now lets the SSA
+    /// builder find each variable's definition without a speculative block parameter.
+    fn switch_sealed(&mut self, blk: ir::Block) {
+        self.b.switch_to_block(blk);
+        self.b.seal_block(blk);
     }
 
     fn env_flags() -> MemFlagsData {
@@ -453,6 +480,10 @@ impl<'a> Lower<'a> {
 
     /// The float (`f64` for an `i64`, `f32` for an `i32`) with the bits of `x`.
     fn bits_as_float(&mut self, x: Value) -> Value {
+        if let Some(&f) = self.float_of.get(&x) {
+            // `x` is defined right after `f`, so `f` is available wherever `x` is.
+            return f;
+        }
         let fty = if self.b.func.dfg.value_type(x) == types::I64 {
             types::F64
         } else {
@@ -468,7 +499,9 @@ impl<'a> Lower<'a> {
         } else {
             types::I32
         };
-        self.b.ins().bitcast(ity, MemFlagsData::new(), x)
+        let bits = self.b.ins().bitcast(ity, MemFlagsData::new(), x);
+        self.float_of.insert(bits, x);
+        bits
     }
 
     fn fence(&mut self) {
@@ -607,7 +640,7 @@ impl<'a> Lower<'a> {
     fn ensure_block(&mut self) {
         if self.terminated {
             let blk = self.b.create_block();
-            self.b.switch_to_block(blk);
+            self.switch_sealed(blk);
             self.terminated = false;
             self.barriers = Barriers::UNKNOWN;
         }
@@ -624,7 +657,12 @@ impl<'a> Lower<'a> {
                 if !self.terminated {
                     self.b.ins().jump(target, &[]);
                 }
-                self.b.switch_to_block(target);
+                if self.backward_labels[label.0 as usize] {
+                    self.b.switch_to_block(target);
+                } else {
+                    // Every branch here came before: no more predecessors.
+                    self.switch_sealed(target);
+                }
                 self.terminated = false;
                 self.barriers = Barriers::UNKNOWN;
                 continue;
@@ -817,7 +855,7 @@ impl<'a> Lower<'a> {
                 let next = self.b.create_block();
                 let target = self.labels[label.0 as usize];
                 self.b.ins().brif(c, target, &[], next, &[]);
-                self.b.switch_to_block(next);
+                self.switch_sealed(next);
             }
             Op::Br { label } => {
                 let target = self.labels[label.0 as usize];
@@ -966,7 +1004,7 @@ impl<'a> Lower<'a> {
                         .atomic_load(types::I32, MemFlagsData::trusted(), w);
                     let leave = self.b.create_block();
                     self.b.ins().brif(word, leave, &[], start, &[]);
-                    self.b.switch_to_block(leave);
+                    self.switch_sealed(leave);
                 }
                 self.goto_tb(slot);
             }
@@ -994,12 +1032,12 @@ impl<'a> Lower<'a> {
                 let hit = self.b.create_block();
                 let miss = self.b.create_block();
                 self.b.ins().brif(target, hit, &[], miss, &[]);
-                self.b.switch_to_block(hit);
+                self.switch_sealed(hit);
                 let bsig = self.b.import_signature(block_signature());
                 self.b
                     .ins()
                     .return_call_indirect(bsig, target, &[env, zero]);
-                self.b.switch_to_block(miss);
+                self.switch_sealed(miss);
                 self.b.ins().return_(&[zero]);
                 self.terminated = true;
             }
@@ -1050,21 +1088,21 @@ impl<'a> Lower<'a> {
         let check_code = self.b.create_block();
         let hit = self.b.create_block();
         self.b.ins().brif(desc, check_pc, &[], miss, &[]);
-        self.b.switch_to_block(check_pc);
+        self.switch_sealed(check_pc);
         let dpc = self.b.ins().load(types::I64, flags, desc, p.desc_pc);
         let same = self.b.ins().icmp(IntCC::Equal, dpc, pc);
         self.b.ins().brif(same, check_valid, &[], miss, &[]);
-        self.b.switch_to_block(check_valid);
+        self.switch_sealed(check_valid);
         let valid = self.b.ins().load(types::I32, flags, desc, p.desc_valid);
         self.b.ins().brif(valid, miss, &[], check_code, &[]);
-        self.b.switch_to_block(check_code);
+        self.switch_sealed(check_code);
         let code = self.b.ins().load(types::I64, flags, desc, p.desc_code);
         self.b.ins().brif(code, hit, &[], miss, &[]);
-        self.b.switch_to_block(hit);
+        self.switch_sealed(hit);
         let zero = self.iconst(types::I64, 0);
         let bsig = self.b.import_signature(block_signature());
         self.b.ins().return_call_indirect(bsig, code, &[env, zero]);
-        self.b.switch_to_block(miss);
+        self.switch_sealed(miss);
     }
 
     /// On weak hosts, a full fence before an atomic unless nothing happened since the last
