@@ -275,6 +275,12 @@ struct Lower<'a> {
     guest_flags: MemFlagsData,
     /// Guest pcs, indexed by the source locations set at each `InsnStart`.
     pcs: Vec<u64>,
+    /// The float each integer value made by [`Lower::float_as_bits`] holds the bits of, so
+    /// that a float op fed by another's result uses it directly (no move through a general
+    /// register and back).
+    float_of: std::collections::HashMap<Value, Value>,
+    /// Labels that a branch placed after them jumps to (their blocks are sealed last).
+    backward_labels: Vec<bool>,
 }
 
 fn cl_type(t: Type) -> ir::Type {
@@ -296,6 +302,7 @@ impl<'a> Lower<'a> {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
+        b.seal_block(entry);
         let env = b.block_params(entry)[0];
         let vars = block
             .temps
@@ -321,6 +328,17 @@ impl<'a> Lower<'a> {
         // more than many small blocks' own work.
         globals.retain(|(t, _)| is_used[t.0 as usize]);
         let flow = GlobalFlow::analyse(block, &globals);
+        let mut placed = vec![false; block.num_labels as usize];
+        let mut backward_labels = vec![false; block.num_labels as usize];
+        for op in &block.ops {
+            match *op {
+                Op::SetLabel { label } => placed[label.0 as usize] = true,
+                Op::BrCond { label, .. } | Op::Br { label } if placed[label.0 as usize] => {
+                    backward_labels[label.0 as usize] = true;
+                }
+                _ => {}
+            }
+        }
         let mut guest_flags =
             MemFlagsData::new().with_trap_code(Some(TrapCode::HEAP_OUT_OF_BOUNDS));
         if backend.isa().endianness() == Endianness::Big {
@@ -344,6 +362,8 @@ impl<'a> Lower<'a> {
             weak: backend.memory_model() == MemoryModel::Weak,
             guest_flags,
             pcs: Vec::new(),
+            float_of: std::collections::HashMap::new(),
+            backward_labels,
         };
         l.load_globals_at_entry();
         let loops = block
@@ -367,6 +387,24 @@ impl<'a> Lower<'a> {
                 self.reload_global(t, off);
             }
         }
+    }
+
+    /// Loads the globals in `mask` that the op about to be lowered reads first on this path
+    /// (see [`GlobalFlow::lazy`]).
+    fn load_lazy(&mut self, mask: u128) {
+        for i in 0..self.globals.len() {
+            if mask & (1 << i) != 0 {
+                let (t, off) = self.globals[i];
+                self.reload_global(t, off);
+            }
+        }
+    }
+
+    /// Continues in `blk`, whose predecessors are all emitted: sealing it now lets the SSA
+    /// builder find each variable's definition without a speculative block parameter.
+    fn switch_sealed(&mut self, blk: ir::Block) {
+        self.b.switch_to_block(blk);
+        self.b.seal_block(blk);
     }
 
     fn env_flags() -> MemFlagsData {
@@ -442,6 +480,10 @@ impl<'a> Lower<'a> {
 
     /// The float (`f64` for an `i64`, `f32` for an `i32`) with the bits of `x`.
     fn bits_as_float(&mut self, x: Value) -> Value {
+        if let Some(&f) = self.float_of.get(&x) {
+            // `x` is defined right after `f`, so `f` is available wherever `x` is.
+            return f;
+        }
         let fty = if self.b.func.dfg.value_type(x) == types::I64 {
             types::F64
         } else {
@@ -457,7 +499,9 @@ impl<'a> Lower<'a> {
         } else {
             types::I32
         };
-        self.b.ins().bitcast(ity, MemFlagsData::new(), x)
+        let bits = self.b.ins().bitcast(ity, MemFlagsData::new(), x);
+        self.float_of.insert(bits, x);
+        bits
     }
 
     fn fence(&mut self) {
@@ -596,7 +640,7 @@ impl<'a> Lower<'a> {
     fn ensure_block(&mut self) {
         if self.terminated {
             let blk = self.b.create_block();
-            self.b.switch_to_block(blk);
+            self.switch_sealed(blk);
             self.terminated = false;
             self.barriers = Barriers::UNKNOWN;
         }
@@ -605,12 +649,20 @@ impl<'a> Lower<'a> {
     fn lower_all(&mut self) {
         for (i, op) in self.block.ops.iter().enumerate() {
             self.op_index = i;
+            if !self.terminated && self.flow.lazy[i] != 0 {
+                self.load_lazy(self.flow.lazy[i]);
+            }
             if let Op::SetLabel { label } = *op {
                 let target = self.labels[label.0 as usize];
                 if !self.terminated {
                     self.b.ins().jump(target, &[]);
                 }
-                self.b.switch_to_block(target);
+                if self.backward_labels[label.0 as usize] {
+                    self.b.switch_to_block(target);
+                } else {
+                    // Every branch here came before: no more predecessors.
+                    self.switch_sealed(target);
+                }
                 self.terminated = false;
                 self.barriers = Barriers::UNKNOWN;
                 continue;
@@ -803,7 +855,7 @@ impl<'a> Lower<'a> {
                 let next = self.b.create_block();
                 let target = self.labels[label.0 as usize];
                 self.b.ins().brif(c, target, &[], next, &[]);
-                self.b.switch_to_block(next);
+                self.switch_sealed(next);
             }
             Op::Br { label } => {
                 let target = self.labels[label.0 as usize];
@@ -952,7 +1004,7 @@ impl<'a> Lower<'a> {
                         .atomic_load(types::I32, MemFlagsData::trusted(), w);
                     let leave = self.b.create_block();
                     self.b.ins().brif(word, leave, &[], start, &[]);
-                    self.b.switch_to_block(leave);
+                    self.switch_sealed(leave);
                 }
                 self.goto_tb(slot);
             }
@@ -980,12 +1032,12 @@ impl<'a> Lower<'a> {
                 let hit = self.b.create_block();
                 let miss = self.b.create_block();
                 self.b.ins().brif(target, hit, &[], miss, &[]);
-                self.b.switch_to_block(hit);
+                self.switch_sealed(hit);
                 let bsig = self.b.import_signature(block_signature());
                 self.b
                     .ins()
                     .return_call_indirect(bsig, target, &[env, zero]);
-                self.b.switch_to_block(miss);
+                self.switch_sealed(miss);
                 self.b.ins().return_(&[zero]);
                 self.terminated = true;
             }
@@ -1036,21 +1088,21 @@ impl<'a> Lower<'a> {
         let check_code = self.b.create_block();
         let hit = self.b.create_block();
         self.b.ins().brif(desc, check_pc, &[], miss, &[]);
-        self.b.switch_to_block(check_pc);
+        self.switch_sealed(check_pc);
         let dpc = self.b.ins().load(types::I64, flags, desc, p.desc_pc);
         let same = self.b.ins().icmp(IntCC::Equal, dpc, pc);
         self.b.ins().brif(same, check_valid, &[], miss, &[]);
-        self.b.switch_to_block(check_valid);
+        self.switch_sealed(check_valid);
         let valid = self.b.ins().load(types::I32, flags, desc, p.desc_valid);
         self.b.ins().brif(valid, miss, &[], check_code, &[]);
-        self.b.switch_to_block(check_code);
+        self.switch_sealed(check_code);
         let code = self.b.ins().load(types::I64, flags, desc, p.desc_code);
         self.b.ins().brif(code, hit, &[], miss, &[]);
-        self.b.switch_to_block(hit);
+        self.switch_sealed(hit);
         let zero = self.iconst(types::I64, 0);
         let bsig = self.b.import_signature(block_signature());
         self.b.ins().return_call_indirect(bsig, code, &[env, zero]);
-        self.b.switch_to_block(miss);
+        self.switch_sealed(miss);
     }
 
     /// On weak hosts, a full fence before an atomic unless nothing happened since the last
@@ -1147,18 +1199,25 @@ impl<'a> Lower<'a> {
     }
 }
 
-/// Which globals a block must load at entry and store where, from one forward pass over its
-/// ops (a may-be-dirty and a must-be-defined set per program point, merged at labels).
+/// Which globals a block must load at entry, load later and store where, from forward
+/// passes over its ops (a may-be-dirty set and must-be-valid sets per program point, merged
+/// at labels).
 ///
 /// A global is stored at an exit or a state-syncing call only if some path to it may have
-/// written it since entry or since the last sync, and loaded at entry only if some path may
-/// read it, or store it, before defining it. Labels that a later branch jumps back to are
-/// taken conservatively (everything written may be dirty, nothing is defined). Blocks with
-/// more than 128 used globals fall back to loading every used global and storing every
-/// written one.
+/// written it since entry or since the last sync. It is read from the state where a path
+/// first needs it, not at entry, when it is clean there (the state holds its value): a block
+/// whose cold side paths touch many registers does not load them all on its hot path. It is
+/// loaded at entry instead when a path may need it while it is dirty on another path that
+/// merges with it (the variable must hold a value on every path), and when a path that loops
+/// back to the block's start (`GotoStart`) reads it, so that the loop keeps it in a register.
+/// Labels that a later branch jumps back to are taken conservatively (everything written may
+/// be dirty, nothing is valid). Blocks with more than 128 used globals fall back to loading
+/// every used global at entry and storing every written one.
 struct GlobalFlow {
     /// Bits of the globals to load at entry.
     entry: u128,
+    /// Per op: bits of the globals to load just before it.
+    lazy: Vec<u128>,
     /// Per op (plus one for the end): bits of the globals to store there.
     stores: Vec<u128>,
 }
@@ -1183,6 +1242,7 @@ impl GlobalFlow {
         if globals.len() > 128 {
             return GlobalFlow {
                 entry: u128::MAX,
+                lazy: vec![0; n_ops],
                 stores: vec![written_all; n_ops + 1],
             };
         }
@@ -1203,34 +1263,82 @@ impl GlobalFlow {
                 _ => {}
             }
         }
-        let mut at_label: Vec<Option<(u128, u128)>> = vec![None; block.num_labels as usize];
-        let merge = |slot: &mut Option<(u128, u128)>, may: u128, def: u128| {
+        let on_loop = Self::on_loop_paths(block, &backward);
+        // A block that may branch back to its start is entered with what the paths that do
+        // so write possibly dirty (from an earlier iteration): iterate to that set.
+        let mut head = 0u128;
+        loop {
+            let (flow, at_loops) =
+                Self::pass(block, &bit, all, written_all, &backward, &on_loop, head);
+            if at_loops & !head == 0 {
+                return flow;
+            }
+            head |= at_loops;
+        }
+    }
+
+    /// For each op: true if a path from it may branch back to the block's start (or to a
+    /// label placed before it, taken conservatively).
+    fn on_loop_paths(block: &Block, backward: &[bool]) -> Vec<bool> {
+        let n = block.ops.len();
+        let mut on = vec![false; n + 1];
+        let mut at_label = vec![false; block.num_labels as usize];
+        for i in (0..n).rev() {
+            on[i] = match block.ops[i] {
+                Op::GotoStart { .. } => true,
+                Op::GotoTb { .. } | Op::ExitTb { .. } | Op::LookupAndGotoPtr => false,
+                Op::Br { label } => backward[label.0 as usize] || at_label[label.0 as usize],
+                Op::BrCond { label, .. } => {
+                    on[i + 1] || backward[label.0 as usize] || at_label[label.0 as usize]
+                }
+                Op::SetLabel { label } => {
+                    at_label[label.0 as usize] = on[i + 1];
+                    on[i + 1]
+                }
+                _ => on[i + 1],
+            };
+        }
+        on
+    }
+
+    /// One forward pass, with `head` the globals dirty when the block loops back to its
+    /// start; also returns the globals possibly dirty at its `GotoStart`s.
+    fn pass(
+        block: &Block,
+        bit: &dyn Fn(Temp) -> u128,
+        all: u128,
+        written_all: u128,
+        backward: &[bool],
+        on_loop: &[bool],
+        head: u128,
+    ) -> (GlobalFlow, u128) {
+        let n_ops = block.ops.len();
+        // Per label: (may be dirty, defined by a write on every path, valid from a lazy
+        // load on every path).
+        let mut at_label: Vec<Option<(u128, u128, u128)>> = vec![None; block.num_labels as usize];
+        let merge = |slot: &mut Option<(u128, u128, u128)>, s: (u128, u128, u128)| {
             *slot = Some(match *slot {
-                Some((m, d)) => (m | may, d & def),
-                None => (may, def),
+                Some((m, d, l)) => (m | s.0, d & s.1, l & s.2),
+                None => s,
             });
         };
         let mut entry = 0u128;
+        let mut lazy = vec![0u128; n_ops];
         let mut stores = vec![0u128; n_ops + 1];
-        // A block that may branch back to its start is entered with everything it writes
-        // possibly dirty (from an earlier iteration) and nothing defined.
-        let loops = block
-            .ops
-            .iter()
-            .any(|op| matches!(op, Op::GotoStart { .. }));
-        let (mut may, mut def) = (if loops { written_all } else { 0 }, 0u128);
+        let mut at_loops = 0u128;
+        let (mut may, mut def, mut lz) = (head, 0u128, 0u128);
         let mut live = true;
         for (i, op) in block.ops.iter().enumerate() {
             if let Op::SetLabel { label } = *op {
                 let l = label.0 as usize;
                 if live {
-                    merge(&mut at_label[l], may, def);
+                    merge(&mut at_label[l], (may, def, lz));
                 }
-                (may, def) = match at_label[l] {
-                    _ if backward[l] => (written_all, 0),
+                (may, def, lz) = match at_label[l] {
+                    _ if backward[l] => (written_all, 0, 0),
                     Some(s) => s,
                     // Unreachable: nothing to store, nothing to load.
-                    None => (0, all),
+                    None => (0, all, 0),
                 };
                 live = true;
                 continue;
@@ -1241,8 +1349,17 @@ impl GlobalFlow {
             }
             for_each_src(op, |t| {
                 let b = bit(t);
-                if b & !def & !entry != 0 {
+                if b & !def & !lz & !entry == 0 {
+                    return;
+                }
+                if b & may != 0 || on_loop[i] {
+                    // Dirty on some path here (its variable must hold a value on every
+                    // path), or kept in a register around the loop.
                     entry |= b;
+                } else {
+                    // Clean: the state holds its value.
+                    lazy[i] |= b;
+                    lz |= b;
                 }
             });
             let sync = match *op {
@@ -1255,7 +1372,10 @@ impl GlobalFlow {
             };
             if sync {
                 stores[i] = may;
-                entry |= may & !def;
+                entry |= may & !def & !lz;
+                if let Op::GotoStart { .. } = *op {
+                    at_loops |= may;
+                }
                 if let Op::Call { helper, .. } = *op {
                     // Memory now holds every global; after a call that writes the state the
                     // lowering reloads them all.
@@ -1270,9 +1390,9 @@ impl GlobalFlow {
                 def |= bit(d);
             }
             match *op {
-                Op::BrCond { label, .. } => merge(&mut at_label[label.0 as usize], may, def),
+                Op::BrCond { label, .. } => merge(&mut at_label[label.0 as usize], (may, def, lz)),
                 Op::Br { label } => {
-                    merge(&mut at_label[label.0 as usize], may, def);
+                    merge(&mut at_label[label.0 as usize], (may, def, lz));
                     live = false;
                 }
                 Op::GotoTb { .. }
@@ -1282,7 +1402,14 @@ impl GlobalFlow {
                 _ => {}
             }
         }
-        GlobalFlow { entry, stores }
+        (
+            GlobalFlow {
+                entry,
+                lazy,
+                stores,
+            },
+            at_loops,
+        )
     }
 }
 

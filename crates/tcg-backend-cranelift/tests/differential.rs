@@ -33,6 +33,65 @@ extern "C" fn h6(a: u64, b: u64, c: u64, d: u64, e: u64, f: u64) -> u64 {
     h5(a, b, c, d, e).wrapping_sub(f.rotate_left(17))
 }
 
+/// Reads the i64 globals through `env` (a helper that reads the state: the backend must
+/// have stored what the block changed).
+extern "C" fn h_read_state(env: u64) -> u64 {
+    let p = env as usize as *const u64;
+    // SAFETY: translated code and the interpreter pass the test's `Env`, whose first 48
+    // bytes are the six i64 globals.
+    (0..6).fold(0u64, |acc, i| unsafe {
+        acc.rotate_left(9) ^ p.add(i).read_unaligned()
+    })
+}
+
+/// Reads and rewrites globals through `env` (the backend must reload what the block reads
+/// after it).
+extern "C" fn h_write_state(env: u64, v: u64) -> u64 {
+    let p = env as usize as *mut u64;
+    // SAFETY: as for `h_read_state`; bytes 48..52 are the first i32 global.
+    unsafe {
+        let a = p.add(1).read_unaligned();
+        p.add(1).write_unaligned(a.rotate_left(13) ^ v);
+        p.add(4).write_unaligned(v.wrapping_mul(3));
+        (p as *mut u8)
+            .add(48)
+            .cast::<u32>()
+            .write_unaligned(v as u32 ^ 0x5a5a);
+        a
+    }
+}
+
+fn state_helpers() -> [&'static Helper; 2] {
+    const ARGS: [Type; 2] = [Type::I64; 2];
+    static HELPERS: std::sync::OnceLock<[Helper; 2]> = std::sync::OnceLock::new();
+    let [r, w] = HELPERS.get_or_init(|| {
+        [
+            Helper {
+                name: "h_read_state",
+                addr: h_read_state as *const () as usize,
+                args: &ARGS[..1],
+                ret: Some(Type::I64),
+                flags: HelperFlags {
+                    reads_state: true,
+                    ..HelperFlags::default()
+                },
+            },
+            Helper {
+                name: "h_write_state",
+                addr: h_write_state as *const () as usize,
+                args: &ARGS[..2],
+                ret: Some(Type::I64),
+                flags: HelperFlags {
+                    reads_state: true,
+                    writes_state: true,
+                    pure: false,
+                },
+            },
+        ]
+    });
+    [r, w]
+}
+
 fn helpers() -> Vec<&'static Helper> {
     const I: Type = Type::I64;
     const ARGS: [Type; 6] = [I; 6];
@@ -230,7 +289,27 @@ impl Gen {
     }
 
     fn op(&mut self) {
-        match self.rng.gen_range(0..22) {
+        match self.rng.gen_range(0..23) {
+            22 => {
+                // A helper that reads, or reads and writes, the globals in the state.
+                let [r, w] = state_helpers();
+                let env = self.b.env();
+                let ret = Some(self.dst(Type::I64));
+                if self.rng.gen_bool(0.5) {
+                    self.b.push(Op::Call {
+                        helper: r,
+                        args: vec![env],
+                        ret,
+                    });
+                } else {
+                    let v = self.pick(Type::I64);
+                    self.b.push(Op::Call {
+                        helper: w,
+                        args: vec![env, v],
+                        ret,
+                    });
+                }
+            }
             0..=3 => {
                 use BinOp::*;
                 let ty = self.any_ty();

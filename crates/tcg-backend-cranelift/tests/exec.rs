@@ -12,6 +12,7 @@ use tcg_backend_cranelift::{BlockExit, CompileError, Compiler};
 
 const RAX: u32 = 0;
 const RBX: u32 = 8;
+const RCX: u32 = 24;
 const RIP: u32 = 16;
 
 /// `rax = rax op imm`, then `exit`.
@@ -174,6 +175,65 @@ fn goto_start_loops_inside_the_block_while_its_word_is_zero() {
         }
     );
     assert_eq!((env.u64(RAX as usize), env.u64(RBX as usize)), (1, 2));
+}
+
+#[test]
+fn goto_start_loop_exits_before_its_writes_see_the_last_iteration() {
+    // start: if rax == 1000 goto done; rax += 1; rbx += 2; goto_start
+    // done:  rcx += rbx; exit
+    // At the exit rax and rbx are dirty from the previous iteration (not from this one), and
+    // rcx is read only there: the stores and loads must see the loop's values.
+    let mem = GuestMem::new();
+    let mut cfg = tcg_backend_cranelift::BackendConfig::new(mem.base as u64, GUEST_SIZE, 0);
+    cfg.cache_capacity = 1 << 20;
+    cfg.block_valid_offset = Some(0);
+    let be = tcg_backend_cranelift::Backend::new(cfg).expect("backend");
+    let mut c = Compiler::new();
+    let slots = Slots::new(&be);
+    let mut b = Block::new(0x1000);
+    let rax = b.global(Type::I64, RAX, "rax");
+    let rbx = b.global(Type::I64, RBX, "rbx");
+    let rcx = b.global(Type::I64, RCX, "rcx");
+    let one = b.constant(Type::I64, 1);
+    let two = b.constant(Type::I64, 2);
+    let n = b.constant(Type::I64, 1000);
+    let done = b.new_label();
+    b.push(Op::InsnStart { pc: 0x1000 });
+    b.push(Op::BrCond {
+        cond: Cond::Eq,
+        a: rax,
+        b: n,
+        label: done,
+    });
+    for (r, k) in [(rax, one), (rbx, two)] {
+        b.push(Op::Binary {
+            op: BinOp::Add,
+            dst: r,
+            a: r,
+            b: k,
+        });
+    }
+    b.push(Op::GotoStart { slot: 0 });
+    b.push(Op::SetLabel { label: done });
+    b.push(Op::Binary {
+        op: BinOp::Add,
+        dst: rcx,
+        a: rcx,
+        b: rbx,
+    });
+    b.push(Op::ExitTb { code: 9 });
+    let word: &'static std::sync::atomic::AtomicU32 =
+        Box::leak(Box::new(std::sync::atomic::AtomicU32::new(0)));
+    let tag = word as *const _ as u64;
+    let cb = c.compile(&be, &b, tag, slots.ptrs()).unwrap();
+    let mut env = Env::new();
+    env.set_u64(RCX as usize, 5);
+    // SAFETY: a live block of this backend; env, guest memory and the word are valid.
+    let e = unsafe { be.execute(env.ptr(), cb.code) };
+    assert_eq!(e, BlockExit::Exit(9));
+    assert_eq!(env.u64(RAX as usize), 1000);
+    assert_eq!(env.u64(RBX as usize), 2000);
+    assert_eq!(env.u64(RCX as usize), 2005);
 }
 
 /// Code addresses for `lookup`, indexed by `rip & 7`.

@@ -330,8 +330,15 @@ extern "C" fn h_sse_ext(env: u64, op: u64, d: u64, s: u64, imm: u64) -> u64 {
     crate::sse_ext_impl::exec(st, op as u32, d as usize, s as usize, imm)
 }
 helper!(
-    /// `sse_ext(env, op, dst, src, imm) -> value` (SSE3..SSE4.2, AES, PCLMULQDQ).
+    /// `sse_ext(env, op, dst, src, imm) -> value` (SSE3..SSE4.2, AES, PCLMULQDQ), for the
+    /// string compares that read and write general registers.
     SSE_EXT, h_sse_ext, 5, RW_STATE
+);
+helper!(
+    /// [`SSE_EXT`] for the ops that touch only registers `dst`, `src` and xmm0, which the
+    /// caller syncs itself ([`crate::translate::Tr::register_helper_call`]), MXCSR and the mm
+    /// registers: declared as touching no global state.
+    SSE_EXT_REGS, h_sse_ext, 5, NONE
 );
 
 extern "C" fn h_pcmpistri(alo: u64, ahi: u64, blo: u64, bhi: u64, imm: u64) -> u64 {
@@ -342,6 +349,25 @@ helper!(
     /// `pcmpistri(a_lo, a_hi, b_lo, b_hi, imm) -> ecx | flags << 32` (pure: the hot string
     /// compare without a state sync).
     PCMPISTRI, h_pcmpistri, 5, PURE
+);
+
+extern "C" fn h_pshufb(lo: u64, hi: u64, mask: u64) -> u64 {
+    (0..8).fold(0, |acc, i| {
+        let m = mask >> (8 * i) & 0xff;
+        let byte = if m & 0x80 != 0 {
+            0
+        } else if m & 8 == 0 {
+            lo >> (8 * (m & 7)) & 0xff
+        } else {
+            hi >> (8 * (m & 7)) & 0xff
+        };
+        acc | byte << (8 * i)
+    })
+}
+helper!(
+    /// `pshufb_half(src_lo, src_hi, mask) -> result`: the eight result bytes `pshufb` makes
+    /// from the eight mask bytes in `mask` (pure).
+    PSHUFB, h_pshufb, 3, PURE
 );
 
 extern "C" fn h_crc32c(crc: u64, data: u64, size: u64) -> u64 {

@@ -295,11 +295,29 @@ impl Tr<'_> {
     /// and the ones it writes reloaded, and the block keeps every other global in host
     /// registers across the call (instead of storing and reloading them all).
     pub(crate) fn sse_call_dyn(&mut self, op: u32, d: usize, s: usize, imm: Temp) -> Temp {
+        self.register_helper_call(&helpers::SSE, op, d, s, imm, &[])
+    }
+
+    /// Calls `helper(env, op, d, s, imm)`, a helper declared as touching no global that
+    /// reads xmm registers `d`, `s` and `also` and writes only `d` (and state that is no
+    /// global: MXCSR, the mm registers): stores those it reads before, reloads `d` after.
+    pub(crate) fn register_helper_call(
+        &mut self,
+        helper: &'static tcg::Helper,
+        op: u32,
+        d: usize,
+        s: usize,
+        imm: Temp,
+        also: &[usize],
+    ) -> Temp {
+        debug_assert!(!helper.flags.reads_state && !helper.flags.writes_state);
         let o = self.cst(u64::from(op));
         let dt = self.cst(d as u64);
         let st = self.cst(s as u64);
-        for r in [d, s] {
-            if r <= 16 {
+        let mut synced = [false; 17];
+        for &r in [d, s].iter().chain(also) {
+            if r <= 16 && !synced[r] {
+                synced[r] = true;
                 for h in 0..2 {
                     let off = xoff(r) + 8 * h;
                     let g = self.xmm_half(off);
@@ -312,7 +330,7 @@ impl Tr<'_> {
             }
         }
         let args = vec![self.env, o, dt, st, imm];
-        let ret = self.call(&helpers::SSE, args);
+        let ret = self.call(helper, args);
         if d <= 16 {
             self.fp.forget(xoff(d), 16);
             for h in 0..2 {

@@ -112,13 +112,26 @@ pub(crate) fn binary_op(m: M) -> Option<u32> {
 }
 
 impl Tr<'_> {
+    /// Calls the extensions' helper ([`crate::sse_ext_impl::exec`]). Every op but the
+    /// explicit-length and mask string compares reads only registers `d` and `s` (and xmm0,
+    /// the blends) and writes only `d`: those run through a helper that touches no global,
+    /// with just these registers synced (see [`Tr::register_helper_call`]).
     pub(crate) fn ext_call(&mut self, op: u32, d: usize, s: usize, imm: u64) -> Temp {
-        let o = self.cst(u64::from(op));
-        let d = self.cst(d as u64);
-        let s = self.cst(s as u64);
         let i = self.cst(imm);
-        let args = vec![self.env, o, d, s, i];
-        self.call(&helpers::SSE_EXT, args)
+        if (op::PCMPSTR..op::PCMPSTR + 4).contains(&op) {
+            // rax, rdx, rcx and xmm0 too.
+            let o = self.cst(u64::from(op));
+            let d = self.cst(d as u64);
+            let s = self.cst(s as u64);
+            let args = vec![self.env, o, d, s, i];
+            return self.call(&helpers::SSE_EXT, args);
+        }
+        let also: &[usize] = if (op::BLENDPS..=op::PBLENDW).contains(&op) {
+            &[0]
+        } else {
+            &[]
+        };
+        self.register_helper_call(&helpers::SSE_EXT_REGS, op, d, s, i, also)
     }
 
     /// Like `xsrc` but a 16-byte memory operand may be misaligned (the SSE4.2 string
@@ -143,6 +156,9 @@ pub(crate) fn imm8(ins: &Instruction) -> u64 {
 /// Translates the instruction if it belongs to these extensions (`None` otherwise).
 pub(crate) fn translate(t: &mut Tr, ins: &Instruction) -> Option<R> {
     let m = ins.mnemonic();
+    if matches!(m, M::Palignr | M::Pshufb) && xmm_of(ins, 0).is_some() {
+        return crate::sse_fast::translate(t, ins);
+    }
     if let Some(o) = binary_op(m) {
         return Some(binary(t, ins, o));
     }

@@ -283,6 +283,19 @@ pub(crate) fn crc32c(mut crc: u32, data: u64, size: u32) -> u32 {
 // ---- pcmpestri/pcmpestrm/pcmpistri/pcmpistrm ----
 
 /// The string compare instructions: returns (IntRes2, lb < n, la < n, n).
+/// Bit `i` set iff byte `i` of `v` is zero (exact for every byte: no borrow between bytes).
+fn zero_bytes(v: u128) -> u32 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let half = |h: u64| {
+        // The top bit of each byte of `nz` is set iff the byte is nonzero.
+        let nz = ((h & LOW7).wrapping_add(LOW7) | h) & !LOW7;
+        let zero = !nz & !LOW7;
+        // Gather the eight top bits into bits 0..8.
+        ((zero >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
+    };
+    half(v as u64) | half((v >> 64) as u64) << 8
+}
+
 fn pcmpstr(a: u128, b: u128, imm: u64, lens: Option<(i64, i64)>) -> (u32, bool, bool, u32) {
     let words = imm & 1 != 0;
     let signed = imm & 2 != 0;
@@ -290,18 +303,24 @@ fn pcmpstr(a: u128, b: u128, imm: u64, lens: Option<(i64, i64)>) -> (u32, bool, 
     let agg = (imm >> 2) & 3;
     if !words && lens.is_none() && (agg == 0 || agg == 2) {
         // Equal any (strspn, strcspn, strpbrk) and equal each (strcmp) on implicit-length
-        // bytes, the hot forms, in one pass (equality ignores signedness).
-        let (x, y) = (a.to_le_bytes(), b.to_le_bytes());
-        let len = |v: &[u8; 16]| v.iter().position(|&c| c == 0).unwrap_or(16) as u32;
-        let (la, lb) = (len(&x), len(&y));
+        // bytes, the hot forms, with 64-bit SWAR (equality ignores signedness).
+        let la = zero_bytes(a).trailing_zeros().min(16);
+        let lb = zero_bytes(b).trailing_zeros().min(16);
         let (va, vb) = ((1u32 << la) - 1, (1u32 << lb) - 1);
         let res1 = if agg == 2 {
-            let mut eq = 0u32;
-            for i in 0..16 {
-                eq |= u32::from(x[i] == y[i]) << i;
-            }
+            let eq = zero_bytes(a ^ b);
             (eq & va & vb) | (!va & !vb & 0xffff)
+        } else if la <= 4 {
+            // A small set (strtok's delimiters): compare with each of its bytes at once.
+            let mut r = 0u32;
+            for i in 0..la {
+                let c = (a >> (8 * i)) as u8;
+                let all = u128::from(c) * 0x0101_0101_0101_0101_0101_0101_0101_0101;
+                r |= zero_bytes(b ^ all);
+            }
+            r & vb
         } else {
+            let (x, y) = (a.to_le_bytes(), b.to_le_bytes());
             let mut set = [0u64; 4];
             for &c in &x[..la as usize] {
                 set[usize::from(c >> 6)] |= 1 << (c & 63);
@@ -860,6 +879,56 @@ pub(crate) fn exec(st: &mut X86State, op: u32, d: usize, s: usize, imm: u64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The byte-by-byte implicit-length equal-any and equal-each (the fast path before the
+    /// SWAR one), as the reference for it.
+    fn pcmpistr_bytes_reference(a: u128, b: u128, imm: u64) -> (u32, bool, bool, u32) {
+        let (x, y) = (a.to_le_bytes(), b.to_le_bytes());
+        let len = |v: &[u8; 16]| v.iter().position(|&c| c == 0).unwrap_or(16) as u32;
+        let (la, lb) = (len(&x), len(&y));
+        let (va, vb) = ((1u32 << la) - 1, (1u32 << lb) - 1);
+        let res1 = if (imm >> 2) & 3 == 2 {
+            let eq = (0..16).fold(0u32, |acc, i| acc | u32::from(x[i] == y[i]) << i);
+            (eq & va & vb) | (!va & !vb & 0xffff)
+        } else {
+            let r = (0..16).fold(0u32, |acc, i| {
+                acc | u32::from(x[..la as usize].contains(&y[i])) << i
+            });
+            r & vb
+        };
+        (polarity(res1, 16, lb, imm), lb < 16, la < 16, 16)
+    }
+
+    #[test]
+    fn pcmpistr_byte_fast_path_matches_byte_by_byte() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        // Strings over a small alphabet (so that bytes match), with a terminating zero at
+        // any place or none, and sets of every size.
+        let string = |rng: &mut rand::rngs::StdRng| {
+            let mut b = [0u8; 16];
+            for c in b.iter_mut() {
+                *c = [b' ', b'\n', b'a', b'b', 0x80, 0xff, 1][rng.gen_range(0..7)];
+            }
+            if rng.gen_bool(0.7) {
+                b[rng.gen_range(0..16)] = 0;
+            }
+            u128::from_le_bytes(b)
+        };
+        for _ in 0..20000 {
+            let (a, b) = (string(&mut rng), string(&mut rng));
+            for imm in [0x00, 0x02, 0x12, 0x32, 0x08, 0x0a, 0x1a, 0x3a, 0x42] {
+                assert_eq!(
+                    pcmpstr(a, b, imm, None),
+                    pcmpistr_bytes_reference(a, b, imm),
+                    "a {a:032x} b {b:032x} imm {imm:#x}"
+                );
+            }
+        }
+        assert_eq!(zero_bytes(0), 0xffff);
+        assert_eq!(zero_bytes(u128::MAX), 0);
+        assert_eq!(zero_bytes(0x0100), 0xfffd);
+    }
 
     #[test]
     fn aes_fips197_round() {

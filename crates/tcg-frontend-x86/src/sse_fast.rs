@@ -17,8 +17,9 @@
 //! need only non-NaN, non-denormal inputs: they round nothing.
 //!
 //! Also inline: the shuffles and lane arithmetic hot in glibc's string and memory functions
-//! (`punpck*`, `pshufd`/`pshuflw`/`pshufhw`, `unpck[lh]pd`, `shufpd`, `padd*`, `psub*`), as
-//! moves, shifts, masks and SWAR arithmetic.
+//! (`punpck*`, `pshufd`/`pshuflw`/`pshufhw`, `unpck[lh]pd`, `shufpd`, `padd*`, `psub*`,
+//! `pslldq`/`psrldq`, `pminub`/`pmaxub`, `palignr`), as moves, shifts, masks and SWAR
+//! arithmetic; `pshufb` through a pure helper per half (no state sync).
 
 use iced_x86::{Instruction, Mnemonic as M};
 use tcg::{BinOp, Cond, Conv, Label, Op, Temp, Type, UnOp};
@@ -101,6 +102,12 @@ pub(crate) fn translate(t: &mut Tr, ins: &Instruction) -> Option<R> {
         M::Paddb | M::Paddw | M::Paddd | M::Paddq | M::Psubb | M::Psubw | M::Psubd | M::Psubq => {
             return Some(add_lanes(t, ins))
         }
+        M::Pslldq | M::Psrldq if ins.op_kind(1) == iced_x86::OpKind::Immediate8 => {
+            return Some(byte_shift(t, ins))
+        }
+        M::Pminub | M::Pmaxub => return Some(min_max_bytes(t, ins)),
+        M::Palignr => return Some(palignr(t, ins)),
+        M::Pshufb => return Some(pshufb(t, ins)),
         _ => return None,
     };
     let d = xmm_of(ins, 0)?;
@@ -440,6 +447,118 @@ fn add_lanes(t: &mut Tr, ins: &Instruction) -> R {
             let top = t.bini(BinOp::And, x, high);
             t.bin(BinOp::Xor, sum, top)
         };
+    }
+    store_halves(t, d, out[0], out[1])
+}
+
+/// `pslldq`/`psrldq` by an immediate: the register as 16 bytes shifted by whole bytes.
+fn byte_shift(t: &mut Tr, ins: &Instruction) -> R {
+    let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
+    let n = (ins.immediate(1) & 0xff).min(16) as u32;
+    let lo = t.ld_state(Type::I64, xoff(d), 8);
+    let hi = t.ld_state(Type::I64, xoff(d) + 8, 8);
+    let left = ins.mnemonic() == M::Pslldq;
+    // Shifting left moves bytes from `lo` to `hi`; right, from `hi` to `lo`.
+    let (near, far) = if left { (lo, hi) } else { (hi, lo) };
+    let (sh_near, sh_far) = if left {
+        (BinOp::Shl, BinOp::Shr)
+    } else {
+        (BinOp::Shr, BinOp::Shl)
+    };
+    // `far` becomes what `near` pushes into it; `near` keeps its own bytes shifted.
+    let (new_near, new_far) = if n >= 16 {
+        (t.cst(0), t.cst(0))
+    } else if n >= 8 {
+        let f = t.bini(sh_near, near, u64::from(8 * (n - 8)));
+        (t.cst(0), f)
+    } else if n == 0 {
+        (near, far)
+    } else {
+        let a = t.bini(sh_near, far, u64::from(8 * n));
+        let b = t.bini(sh_far, near, u64::from(64 - 8 * n));
+        let f = t.bin(BinOp::Or, a, b);
+        (t.bini(sh_near, near, u64::from(8 * n)), f)
+    };
+    if left {
+        store_halves(t, d, new_near, new_far)
+    } else {
+        store_halves(t, d, new_far, new_near)
+    }
+}
+
+/// `pminub`/`pmaxub`: per byte, SWAR on each quadword. A byte of `a` is below `b`'s when
+/// its top bit is lower, or the top bits are equal and its low seven bits are lower (the
+/// borrow-free `(a | H) - (b & !H)` has its top bit clear exactly then).
+fn min_max_bytes(t: &mut Tr, ins: &Instruction) -> R {
+    let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
+    let (_, soff) = source(t, ins)?;
+    let max = ins.mnemonic() == M::Pmaxub;
+    const H: u64 = 0x8080_8080_8080_8080;
+    let mut out = [Temp(0); 2];
+    for (k, o) in out.iter_mut().enumerate() {
+        let a = t.ld_state(Type::I64, xoff(d) + 8 * k as u32, 8);
+        let b = t.ld_state(Type::I64, soff + 8 * k as u32, 8);
+        let ah = t.bini(BinOp::Or, a, H);
+        let hmask = t.cst(H);
+        let bl = t.bin(BinOp::AndNot, b, hmask);
+        let x = t.bin(BinOp::Sub, ah, bl);
+        let top_lt = t.bin(BinOp::AndNot, b, a);
+        let diff = t.bin(BinOp::Xor, a, b);
+        let either = t.bin(BinOp::Or, diff, x);
+        let low_lt = t.bini(BinOp::Xor, either, u64::MAX);
+        let lt = t.bin(BinOp::Or, top_lt, low_lt);
+        let lt = t.bini(BinOp::And, lt, H);
+        let ones = t.bini(BinOp::Shr, lt, 7);
+        // 0xff in every byte where a < b.
+        let m = t.bini(BinOp::Mul, ones, 0xff);
+        let (pick_a, pick_b) = if max { (b, a) } else { (a, b) };
+        let x1 = t.bin(BinOp::And, pick_a, m);
+        let x2 = t.bin(BinOp::AndNot, pick_b, m);
+        *o = t.bin(BinOp::Or, x1, x2);
+    }
+    store_halves(t, d, out[0], out[1])
+}
+
+/// `palignr` (xmm form): the 32 bytes `d:s` shifted right by the immediate, low 16 kept.
+fn palignr(t: &mut Tr, ins: &Instruction) -> R {
+    let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
+    let (_, soff) = source(t, ins)?;
+    let n = (ins.immediate(2) & 0xff) as u32;
+    let mut q = Vec::with_capacity(4);
+    for o in [soff, soff + 8, xoff(d), xoff(d) + 8] {
+        q.push(t.ld_state(Type::I64, o, 8));
+    }
+    let mut out = [Temp(0); 2];
+    for (j, o) in out.iter_mut().enumerate() {
+        let byte = n + 8 * j as u32;
+        let (qi, sh) = ((byte / 8) as usize, (byte % 8) * 8);
+        *o = if qi >= 4 {
+            t.cst(0)
+        } else if sh == 0 {
+            q[qi]
+        } else {
+            let low = t.bini(BinOp::Shr, q[qi], u64::from(sh));
+            if qi + 1 < 4 {
+                let high = t.bini(BinOp::Shl, q[qi + 1], u64::from(64 - sh));
+                t.bin(BinOp::Or, low, high)
+            } else {
+                low
+            }
+        };
+    }
+    store_halves(t, d, out[0], out[1])
+}
+
+/// `pshufb` (xmm form): each half of the result from a pure helper (no state sync).
+fn pshufb(t: &mut Tr, ins: &Instruction) -> R {
+    let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
+    let (_, soff) = source(t, ins)?;
+    let lo = t.ld_state(Type::I64, xoff(d), 8);
+    let hi = t.ld_state(Type::I64, xoff(d) + 8, 8);
+    let mut out = [Temp(0); 2];
+    for (k, o) in out.iter_mut().enumerate() {
+        let m = t.ld_state(Type::I64, soff + 8 * k as u32, 8);
+        *o = t.call(&crate::helpers::PSHUFB, vec![lo, hi, m]);
     }
     store_halves(t, d, out[0], out[1])
 }

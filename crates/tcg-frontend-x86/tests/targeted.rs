@@ -253,7 +253,12 @@ fn division_matches_native_for_valid_inputs() {
                 }
             } else {
                 init.gpr[0] = lo;
-                rng.gen::<u64>() % (divisor & m)
+                // Half the time a high part of zero (the case divided inline).
+                if rng.gen_bool(0.5) {
+                    0
+                } else {
+                    rng.gen::<u64>() % (divisor & m)
+                }
             };
             if size == 1 {
                 // ax / bl: the dividend is ax.
@@ -268,6 +273,11 @@ fn division_matches_native_for_valid_inputs() {
                     let l = init.gpr[0] & m;
                     let neg = (l >> (bits - 1)) & 1 == 1;
                     init.gpr[2] = if neg { u64::MAX } else { 0 };
+                }
+                if size == 4 && rng.gen_bool(0.5) {
+                    // 32-bit division ignores (and clears) the upper halves.
+                    init.gpr[0] = init.gpr[0] & m | rng.gen::<u64>() << 32;
+                    init.gpr[2] = init.gpr[2] & m | rng.gen::<u64>() << 32;
                 }
             }
             let run = std::panic::catch_unwind(|| check_native(&op, &init, &data, &cfg(), 0));
@@ -315,19 +325,28 @@ fn divide_errors_raise_de_at_the_instruction() {
         assert_eq!(run.state.regs[0], 77, "rax unchanged");
         assert_eq!(run.state.regs[2], dividend_hi, "rdx unchanged");
     }
-    // idiv: i64::MIN / -1 overflows.
-    let mut init = base_regs();
-    init.gpr[0] = 1 << 63;
-    init.gpr[2] = u64::MAX;
-    init.gpr[3] = u64::MAX;
-    let run = emu_only(&|a| a.idiv(rbx), &init, &|_| {});
-    assert_eq!(
-        run.end,
-        End::Exception {
-            vector: vector::DE,
-            rip: CODE
-        }
-    );
+    // idiv: i64::MIN / -1 and i32::MIN / -1 overflow (a dividend that is the sign
+    // extension of rax, the case otherwise divided inline).
+    type Op = fn(&mut CodeAssembler) -> Result<(), IcedError>;
+    let cases: [(u64, u64, Op); 2] = [
+        (1 << 63, u64::MAX, |a| a.idiv(rbx)),
+        (0xffff_ffff_8000_0000, 0xffff_ffff, |a| a.idiv(ebx)),
+    ];
+    for (lo, hi, op) in cases {
+        let mut init = base_regs();
+        init.gpr[0] = lo;
+        init.gpr[2] = hi;
+        init.gpr[3] = u64::MAX;
+        let run = emu_only(&op, &init, &|_| {});
+        assert_eq!(
+            run.end,
+            End::Exception {
+                vector: vector::DE,
+                rip: CODE
+            }
+        );
+        assert_eq!(run.state.regs[0], lo, "rax unchanged");
+    }
 }
 
 #[test]
