@@ -101,9 +101,6 @@ fn binary(op: BinOp, ty: Type, a: u128, b: u128) -> u128 {
     if op.is_float() {
         return u128::from(float_binary(op, ty == Type::I64, a, b));
     }
-    if op.is_float() {
-        return u128::from(float_binary(op, ty == Type::I64, a, b));
-    }
     let (sa, sb) = (sext(a, bits) as i64, sext(b, bits) as i64);
     let sh = (b % u64::from(bits)) as u32;
     let m = mask(ty) as u64;

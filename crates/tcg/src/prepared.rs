@@ -34,9 +34,42 @@ enum Ins {
         d: S,
         s: S,
     },
+    /// A constant that fits 64 bits (already masked to its type).
     Const {
         d: S,
-        v: u128,
+        v: u64,
+    },
+    /// A 128-bit constant: index into [`Prepared::consts`].
+    Const128 {
+        d: S,
+        idx: u32,
+    },
+    // The common integer operations get variants of their own: one dispatch per op instead of
+    // two (the `Bin` path matches on the operation again).
+    Add64 {
+        d: S,
+        a: S,
+        b: S,
+    },
+    Sub64 {
+        d: S,
+        a: S,
+        b: S,
+    },
+    And64 {
+        d: S,
+        a: S,
+        b: S,
+    },
+    Or64 {
+        d: S,
+        a: S,
+        b: S,
+    },
+    Xor64 {
+        d: S,
+        a: S,
+        b: S,
     },
     Bin {
         op: BinOp,
@@ -65,7 +98,7 @@ enum Ins {
         conv: Conv,
         d: S,
         s: S,
-        mask: u128,
+        ty: Type,
     },
     Concat {
         d: S,
@@ -78,7 +111,7 @@ enum Ins {
         pos: u8,
         len: u8,
         signed: bool,
-        mask: u128,
+        ty: Type,
     },
     Deposit {
         d: S,
@@ -86,7 +119,7 @@ enum Ins {
         val: S,
         pos: u8,
         len: u8,
-        mask: u128,
+        ty: Type,
     },
     SetCond {
         cond: Cond,
@@ -118,7 +151,7 @@ enum Ins {
         d: S,
         addr: S,
         mem: MemOp,
-        mask: u128,
+        ty: Type,
     },
     Store {
         s: S,
@@ -129,7 +162,7 @@ enum Ins {
         d: S,
         off: u32,
         mem: MemOp,
-        mask: u128,
+        ty: Type,
     },
     StoreState {
         s: S,
@@ -142,7 +175,7 @@ enum Ins {
         addr: S,
         val: S,
         mem: MemOp,
-        mask: u128,
+        ty: Type,
     },
     AtomicCas {
         d: S,
@@ -150,18 +183,23 @@ enum Ins {
         exp: S,
         new: S,
         mem: MemOp,
-        mask: u128,
+        ty: Type,
     },
     Fence(Fence),
+    /// Arguments are `Prepared::call_args[first..first + n]`; `ret` is [`NO_SLOT`] for none.
     Call {
         helper: &'static Helper,
-        args: Box<[S]>,
-        ret: Option<S>,
+        first: u32,
+        n: u8,
+        ret: S,
     },
     GotoTb(u8),
     ExitTb(u32),
     Lookup,
 }
+
+/// [`Ins::Call`]'s `ret` without a result.
+const NO_SLOT: S = S::MAX;
 
 /// A global: its slot, byte offset in the state and width in bytes.
 #[derive(Clone, Copy, Debug)]
@@ -176,6 +214,11 @@ struct Global {
 #[derive(Debug)]
 pub struct Prepared {
     code: Box<[Ins]>,
+    /// The 128-bit constants ([`Ins::Const128`]), kept out of line so that an [`Ins`] stays
+    /// small: blocks are prepared by the thousand and stay in memory.
+    consts: Box<[u128]>,
+    /// The arguments of every [`Ins::Call`], one run after another.
+    call_args: Box<[S]>,
     globals: Box<[Global]>,
     slots: usize,
     env_slot: Option<S>,
@@ -185,6 +228,7 @@ pub struct Prepared {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotPreparable(pub &'static str);
 
+#[inline]
 fn mask(ty: Type) -> u128 {
     match ty {
         Type::I32 => u32::MAX as u128,
@@ -232,6 +276,8 @@ impl Prepared {
             }
         }
         let mut code = Vec::with_capacity(n as usize);
+        let mut consts = Vec::new();
+        let mut call_args = Vec::new();
         for op in &block.ops {
             let ins = match *op {
                 Op::SetLabel { .. } => continue,
@@ -240,23 +286,42 @@ impl Prepared {
                     d: slot(dst),
                     s: slot(src),
                 },
-                Op::Const { dst, imm } => Ins::Const {
-                    d: slot(dst),
-                    v: u128::from(imm) & mask(ty(dst)),
-                },
+                Op::Const { dst, imm } => {
+                    let v = u128::from(imm) & mask(ty(dst));
+                    match u64::try_from(v) {
+                        Ok(v) => Ins::Const { d: slot(dst), v },
+                        Err(_) => {
+                            consts.push(v);
+                            Ins::Const128 {
+                                d: slot(dst),
+                                idx: (consts.len() - 1) as u32,
+                            }
+                        }
+                    }
+                }
                 Op::Binary { op, dst, a, b } if ty(dst) == Type::I128 => Ins::Bin128 {
                     op,
                     d: slot(dst),
                     a: slot(a),
                     b: slot(b),
                 },
-                Op::Binary { op, dst, a, b } => Ins::Bin {
-                    op,
-                    w: width(ty(dst)),
-                    d: slot(dst),
-                    a: slot(a),
-                    b: slot(b),
-                },
+                Op::Binary { op, dst, a, b } => {
+                    let (d, a, b) = (slot(dst), slot(a), slot(b));
+                    match (op, ty(dst)) {
+                        (BinOp::Add, Type::I64) => Ins::Add64 { d, a, b },
+                        (BinOp::Sub, Type::I64) => Ins::Sub64 { d, a, b },
+                        (BinOp::And, Type::I64) => Ins::And64 { d, a, b },
+                        (BinOp::Or, Type::I64) => Ins::Or64 { d, a, b },
+                        (BinOp::Xor, Type::I64) => Ins::Xor64 { d, a, b },
+                        (op, t) => Ins::Bin {
+                            op,
+                            w: width(t),
+                            d,
+                            a,
+                            b,
+                        },
+                    }
+                }
                 Op::Unary { op, dst, src } if ty(dst) == Type::I128 => {
                     if op == UnOp::Not {
                         Ins::Not128 {
@@ -278,7 +343,7 @@ impl Prepared {
                     conv,
                     d: slot(dst),
                     s: slot(src),
-                    mask: mask(ty(dst)),
+                    ty: ty(dst),
                 },
                 Op::Concat { dst, lo, hi } => Ins::Concat {
                     d: slot(dst),
@@ -297,7 +362,7 @@ impl Prepared {
                     pos,
                     len,
                     signed,
-                    mask: mask(ty(dst)),
+                    ty: ty(dst),
                 },
                 Op::Deposit {
                     dst,
@@ -311,7 +376,7 @@ impl Prepared {
                     val: slot(val),
                     pos,
                     len,
-                    mask: mask(ty(dst)),
+                    ty: ty(dst),
                 },
                 Op::SetCond { cond, dst, a, b } => Ins::SetCond {
                     cond,
@@ -350,7 +415,7 @@ impl Prepared {
                     d: slot(dst),
                     addr: slot(addr),
                     mem,
-                    mask: mask(ty(dst)),
+                    ty: ty(dst),
                 },
                 Op::Store { src, addr, mem } => Ins::Store {
                     s: slot(src),
@@ -361,7 +426,7 @@ impl Prepared {
                     d: slot(dst),
                     off: offset,
                     mem,
-                    mask: mask(ty(dst)),
+                    ty: ty(dst),
                 },
                 Op::StoreState { src, offset, mem } => Ins::StoreState {
                     s: slot(src),
@@ -380,7 +445,7 @@ impl Prepared {
                     addr: slot(addr),
                     val: slot(val),
                     mem,
-                    mask: mask(ty(dst)),
+                    ty: ty(dst),
                 },
                 Op::AtomicCmpxchg {
                     dst,
@@ -394,7 +459,7 @@ impl Prepared {
                     exp: slot(expected),
                     new: slot(new),
                     mem,
-                    mask: mask(ty(dst)),
+                    ty: ty(dst),
                 },
                 Op::Fence { kind } => Ins::Fence(kind),
                 Op::Call {
@@ -405,10 +470,13 @@ impl Prepared {
                     if args.len() > 6 {
                         return Err(NotPreparable("helper with more than six arguments"));
                     }
+                    let first = call_args.len() as u32;
+                    call_args.extend(args.iter().map(|&a| slot(a)));
                     Ins::Call {
                         helper,
-                        args: args.iter().map(|&a| slot(a)).collect(),
-                        ret: ret.map(slot),
+                        first,
+                        n: args.len() as u8,
+                        ret: ret.map_or(NO_SLOT, slot),
                     }
                 }
                 Op::GotoTb { slot } | Op::GotoStart { slot } => Ins::GotoTb(slot),
@@ -436,6 +504,8 @@ impl Prepared {
         }
         Ok(Prepared {
             code: code.into_boxed_slice(),
+            consts: consts.into_boxed_slice(),
+            call_args: call_args.into_boxed_slice(),
             globals: globals.into_boxed_slice(),
             slots: block.temps.len(),
             env_slot,
@@ -498,7 +568,19 @@ impl Prepared {
                     unsafe { cur_pc.write_volatile(p) };
                 }
                 Ins::Mov { d, s: x } => v!(d) = v!(x),
-                Ins::Const { d, v } => v!(d) = v,
+                Ins::Const { d, v } => v!(d) = u128::from(v),
+                Ins::Const128 { d, idx } => v!(d) = self.consts[idx as usize],
+                // 64-bit operands are zero-extended in their slots, and the results of these
+                // stay within 64 bits.
+                Ins::Add64 { d, a, b } => {
+                    v!(d) = u128::from((v!(a) as u64).wrapping_add(v!(b) as u64))
+                }
+                Ins::Sub64 { d, a, b } => {
+                    v!(d) = u128::from((v!(a) as u64).wrapping_sub(v!(b) as u64))
+                }
+                Ins::And64 { d, a, b } => v!(d) = v!(a) & v!(b),
+                Ins::Or64 { d, a, b } => v!(d) = v!(a) | v!(b),
+                Ins::Xor64 { d, a, b } => v!(d) = v!(a) ^ v!(b),
                 Ins::Bin { op, w, d, a, b } => v!(d) = bin(op, w, v!(a) as u64, v!(b) as u64),
                 Ins::Bin128 { op, d, a, b } => {
                     let (a, b) = (v!(a), v!(b));
@@ -512,12 +594,7 @@ impl Prepared {
                 }
                 Ins::Un { op, w, d, s: x } => v!(d) = un(op, w, v!(x) as u64),
                 Ins::Not128 { d, s: x } => v!(d) = !v!(x),
-                Ins::Conv {
-                    conv,
-                    d,
-                    s: x,
-                    mask,
-                } => {
+                Ins::Conv { conv, d, s: x, ty } => {
                     let x = v!(x);
                     let lo = x as u64;
                     let r = match conv {
@@ -530,7 +607,7 @@ impl Prepared {
                         Conv::I128Lo => lo,
                         Conv::I128Hi => (x >> 64) as u64,
                     };
-                    v!(d) = u128::from(r) & mask;
+                    v!(d) = u128::from(r) & mask(ty);
                 }
                 Ins::Concat { d, lo, hi } => {
                     v!(d) = (v!(hi) << 64) | (v!(lo) & u128::from(u64::MAX));
@@ -541,7 +618,7 @@ impl Prepared {
                     pos,
                     len,
                     signed,
-                    mask,
+                    ty,
                 } => {
                     let x = v!(x) >> pos;
                     let len = u32::from(len);
@@ -555,7 +632,7 @@ impl Prepared {
                     } else {
                         field
                     };
-                    v!(d) = r & mask;
+                    v!(d) = r & mask(ty);
                 }
                 Ins::Deposit {
                     d,
@@ -563,7 +640,7 @@ impl Prepared {
                     val,
                     pos,
                     len,
-                    mask,
+                    ty,
                 } => {
                     let len = u32::from(len);
                     let m = if len >= 128 {
@@ -571,7 +648,7 @@ impl Prepared {
                     } else {
                         (1u128 << len) - 1
                     } << pos;
-                    v!(d) = ((v!(base) & !m) | ((v!(val) << pos) & m)) & mask;
+                    v!(d) = ((v!(base) & !m) | ((v!(val) << pos) & m)) & mask(ty);
                 }
                 Ins::SetCond { cond, w, d, a, b } => {
                     v!(d) = u128::from(cond_holds(cond, w, v!(a) as u64, v!(b) as u64));
@@ -598,7 +675,7 @@ impl Prepared {
                     d,
                     addr,
                     mem: m,
-                    mask,
+                    ty,
                 } => {
                     let a = v!(addr) as u64;
                     if m.aligned && a % u64::from(m.size) != 0 {
@@ -608,7 +685,7 @@ impl Prepared {
                     // (the caller's contract); a bad access faults on the host as in compiled
                     // code.
                     let x = unsafe { rd(host(u128::from(a)), m.size) };
-                    v!(d) = extend(x, m) & mask;
+                    v!(d) = extend(x, m) & mask(ty);
                 }
                 Ins::Store { s: x, addr, mem: m } => {
                     let a = v!(addr) as u64;
@@ -618,15 +695,10 @@ impl Prepared {
                     // SAFETY: as for `Load`.
                     unsafe { wr(host(u128::from(a)), m.size, v!(x)) };
                 }
-                Ins::LoadState {
-                    d,
-                    off,
-                    mem: m,
-                    mask,
-                } => {
+                Ins::LoadState { d, off, mem: m, ty } => {
                     // SAFETY: the caller guarantees the state is valid at this offset.
                     let x = unsafe { rd(env.add(off as usize), m.size) };
-                    v!(d) = extend(x, m) & mask;
+                    v!(d) = extend(x, m) & mask(ty);
                 }
                 Ins::StoreState { s: x, off, mem: m } => {
                     // SAFETY: the caller guarantees the state is valid at this offset.
@@ -638,7 +710,7 @@ impl Prepared {
                     addr,
                     val,
                     mem: m,
-                    mask,
+                    ty,
                 } => {
                     let a = v!(addr) as u64;
                     if m.aligned && a % u64::from(m.size) != 0 {
@@ -648,7 +720,7 @@ impl Prepared {
                     let x = v!(val) as u64;
                     // SAFETY: `p` is a clamped guest address (see `Load`).
                     let old = unsafe { atomic_rmw(op, p, m.size, x) };
-                    v!(d) = extend(u128::from(old), m) & mask;
+                    v!(d) = extend(u128::from(old), m) & mask(ty);
                 }
                 Ins::AtomicCas {
                     d,
@@ -656,7 +728,7 @@ impl Prepared {
                     exp,
                     new,
                     mem: m,
-                    mask,
+                    ty,
                 } => {
                     let a = v!(addr) as u64;
                     if m.aligned && a % u64::from(m.size) != 0 {
@@ -669,7 +741,7 @@ impl Prepared {
                     // SAFETY: `p` is a clamped guest address (see `Load`); 16-byte
                     // compare-and-swaps were refused at preparation.
                     let old = unsafe { atomic_cas(p, m.size, e, n) };
-                    v!(d) = extend(u128::from(old), m) & mask;
+                    v!(d) = extend(u128::from(old), m) & mask(ty);
                 }
                 Ins::Fence(kind) => atomic::fence(match kind {
                     Fence::LoadLoad => Ordering::Acquire,
@@ -678,9 +750,11 @@ impl Prepared {
                 }),
                 Ins::Call {
                     helper,
-                    ref args,
+                    first,
+                    n,
                     ret,
                 } => {
+                    let args = &self.call_args[first as usize..][..usize::from(n)];
                     let f = helper.flags;
                     if f.reads_state || f.writes_state {
                         // SAFETY: as at entry.
@@ -697,8 +771,8 @@ impl Prepared {
                         // SAFETY: as at entry.
                         unsafe { self.load_globals(s, env) };
                     }
-                    if let Some(d) = ret {
-                        v!(d) = u128::from(r);
+                    if ret != NO_SLOT {
+                        v!(ret) = u128::from(r);
                     }
                 }
                 Ins::GotoTb(slot) => {
@@ -1035,5 +1109,15 @@ unsafe fn wr(p: *mut u8, size: u8, v: u128) {
             8 => p.cast::<u64>().write_unaligned((v as u64).to_le()),
             _ => p.cast::<u128>().write_unaligned(v.to_le()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Prepared blocks stay in memory for every block that has no host code, thousands of them
+    /// in a large program: an op must stay small.
+    #[test]
+    fn an_op_takes_at_most_24_bytes() {
+        assert!(std::mem::size_of::<super::Ins>() <= 24);
     }
 }
