@@ -128,14 +128,12 @@ enum Ins {
         a: S,
         b: S,
     },
+    /// Operands `a, b, t, f` are `Prepared::operands[ops..ops + 4]`.
     Select {
         cond: Cond,
         w: u8,
         d: S,
-        a: S,
-        b: S,
-        t: S,
-        f: S,
+        ops: u32,
     },
     BrCond {
         cond: Cond,
@@ -169,29 +167,28 @@ enum Ins {
         off: u32,
         mem: MemOp,
     },
+    /// Operands `addr, val` are `Prepared::operands[ops..ops + 2]`.
     AtomicRmw {
         op: AtomicOp,
         d: S,
-        addr: S,
-        val: S,
+        ops: u32,
         mem: MemOp,
         ty: Type,
     },
+    /// Operands `addr, expected, new` are `Prepared::operands[ops..ops + 3]`.
     AtomicCas {
         d: S,
-        addr: S,
-        exp: S,
-        new: S,
+        ops: u32,
         mem: MemOp,
         ty: Type,
     },
     Fence(Fence),
-    /// Arguments are `Prepared::call_args[first..first + n]`; `ret` is [`NO_SLOT`] for none.
+    /// `Prepared::operands[ops]` is the result's slot ([`NO_SLOT`] for none), the `n`
+    /// arguments follow it.
     Call {
         helper: &'static Helper,
-        first: u32,
+        ops: u32,
         n: u8,
-        ret: S,
     },
     GotoTb(u8),
     ExitTb(u32),
@@ -217,8 +214,8 @@ pub struct Prepared {
     /// The 128-bit constants ([`Ins::Const128`]), kept out of line so that an [`Ins`] stays
     /// small: blocks are prepared by the thousand and stay in memory.
     consts: Box<[u128]>,
-    /// The arguments of every [`Ins::Call`], one run after another.
-    call_args: Box<[S]>,
+    /// The operands of the ops that have more than fit in an [`Ins`], one run after another.
+    operands: Box<[S]>,
     globals: Box<[Global]>,
     slots: usize,
     env_slot: Option<S>,
@@ -277,7 +274,12 @@ impl Prepared {
         }
         let mut code = Vec::with_capacity(n as usize);
         let mut consts = Vec::new();
-        let mut call_args = Vec::new();
+        let mut operands: Vec<S> = Vec::new();
+        // Appends a run of operands, returning where it starts.
+        let mut spill = |slots: &[S]| {
+            operands.extend_from_slice(slots);
+            (operands.len() - slots.len()) as u32
+        };
         for op in &block.ops {
             let ins = match *op {
                 Op::SetLabel { .. } => continue,
@@ -396,10 +398,7 @@ impl Prepared {
                     cond,
                     w: width(ty(a)),
                     d: slot(dst),
-                    a: slot(a),
-                    b: slot(b),
-                    t: slot(t),
-                    f: slot(f),
+                    ops: spill(&[slot(a), slot(b), slot(t), slot(f)]),
                 },
                 Op::BrCond { cond, a, b, label } => Ins::BrCond {
                     cond,
@@ -442,8 +441,7 @@ impl Prepared {
                 } => Ins::AtomicRmw {
                     op,
                     d: slot(dst),
-                    addr: slot(addr),
-                    val: slot(val),
+                    ops: spill(&[slot(addr), slot(val)]),
                     mem,
                     ty: ty(dst),
                 },
@@ -455,9 +453,7 @@ impl Prepared {
                     mem,
                 } => Ins::AtomicCas {
                     d: slot(dst),
-                    addr: slot(addr),
-                    exp: slot(expected),
-                    new: slot(new),
+                    ops: spill(&[slot(addr), slot(expected), slot(new)]),
                     mem,
                     ty: ty(dst),
                 },
@@ -470,13 +466,15 @@ impl Prepared {
                     if args.len() > 6 {
                         return Err(NotPreparable("helper with more than six arguments"));
                     }
-                    let first = call_args.len() as u32;
-                    call_args.extend(args.iter().map(|&a| slot(a)));
+                    let mut run = [NO_SLOT; 7];
+                    run[0] = ret.map_or(NO_SLOT, slot);
+                    for (r, &a) in run[1..].iter_mut().zip(args) {
+                        *r = slot(a);
+                    }
                     Ins::Call {
                         helper,
-                        first,
+                        ops: spill(&run[..=args.len()]),
                         n: args.len() as u8,
-                        ret: ret.map_or(NO_SLOT, slot),
                     }
                 }
                 Op::GotoTb { slot } | Op::GotoStart { slot } => Ins::GotoTb(slot),
@@ -505,7 +503,7 @@ impl Prepared {
         Ok(Prepared {
             code: code.into_boxed_slice(),
             consts: consts.into_boxed_slice(),
-            call_args: call_args.into_boxed_slice(),
+            operands: operands.into_boxed_slice(),
             globals: globals.into_boxed_slice(),
             slots: block.temps.len(),
             env_slot,
@@ -653,15 +651,8 @@ impl Prepared {
                 Ins::SetCond { cond, w, d, a, b } => {
                     v!(d) = u128::from(cond_holds(cond, w, v!(a) as u64, v!(b) as u64));
                 }
-                Ins::Select {
-                    cond,
-                    w,
-                    d,
-                    a,
-                    b,
-                    t,
-                    f,
-                } => {
+                Ins::Select { cond, w, d, ops } => {
+                    let [a, b, t, f] = self.spilled(ops);
                     let c = cond_holds(cond, w, v!(a) as u64, v!(b) as u64);
                     v!(d) = if c { v!(t) } else { v!(f) };
                 }
@@ -707,11 +698,11 @@ impl Prepared {
                 Ins::AtomicRmw {
                     op,
                     d,
-                    addr,
-                    val,
+                    ops,
                     mem: m,
                     ty,
                 } => {
+                    let [addr, val] = self.spilled(ops);
                     let a = v!(addr) as u64;
                     if m.aligned && a % u64::from(m.size) != 0 {
                         return misaligned(a, pc);
@@ -722,14 +713,8 @@ impl Prepared {
                     let old = unsafe { atomic_rmw(op, p, m.size, x) };
                     v!(d) = extend(u128::from(old), m) & mask(ty);
                 }
-                Ins::AtomicCas {
-                    d,
-                    addr,
-                    exp,
-                    new,
-                    mem: m,
-                    ty,
-                } => {
+                Ins::AtomicCas { d, ops, mem: m, ty } => {
+                    let [addr, exp, new] = self.spilled(ops);
                     let a = v!(addr) as u64;
                     if m.aligned && a % u64::from(m.size) != 0 {
                         return misaligned(a, pc);
@@ -748,13 +733,9 @@ impl Prepared {
                     Fence::StoreStore => Ordering::Release,
                     Fence::Full => Ordering::SeqCst,
                 }),
-                Ins::Call {
-                    helper,
-                    first,
-                    n,
-                    ret,
-                } => {
-                    let args = &self.call_args[first as usize..][..usize::from(n)];
+                Ins::Call { helper, ops, n } => {
+                    let ret = self.operands[ops as usize];
+                    let args = &self.operands[ops as usize + 1..][..usize::from(n)];
                     let f = helper.flags;
                     if f.reads_state || f.writes_state {
                         // SAFETY: as at entry.
@@ -792,6 +773,14 @@ impl Prepared {
                 }
             }
         }
+    }
+
+    /// The `N` operands spilled at `ops`.
+    #[inline]
+    fn spilled<const N: usize>(&self, ops: u32) -> [S; N] {
+        let mut r = [0; N];
+        r.copy_from_slice(&self.operands[ops as usize..][..N]);
+        r
     }
 
     /// # Safety
@@ -1117,7 +1106,7 @@ mod tests {
     /// Prepared blocks stay in memory for every block that has no host code, thousands of them
     /// in a large program: an op must stay small.
     #[test]
-    fn an_op_takes_at_most_24_bytes() {
-        assert!(std::mem::size_of::<super::Ins>() <= 24);
+    fn an_op_takes_at_most_16_bytes() {
+        assert!(std::mem::size_of::<super::Ins>() <= 16);
     }
 }
