@@ -1103,7 +1103,7 @@ fn predecode(
     max: u32,
 ) -> Vec<Instruction> {
     let page = pc & !0xfff;
-    let mut v = Vec::new();
+    let mut v = Vec::with_capacity((max as usize).min(REGION_INSNS));
     let mut cur = pc;
     let mut branches = 0;
     loop {
