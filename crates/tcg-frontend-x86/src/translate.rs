@@ -1106,27 +1106,43 @@ fn predecode(
     let mut v = Vec::with_capacity((max as usize).min(REGION_INSNS));
     let mut cur = pc;
     let mut branches = 0;
-    loop {
-        let mut buf = [0u8; 15];
-        let got = fetch(cur, &mut buf).min(15);
-        let ins = Decoder::with_ip(64, &buf[..got], cur, DecoderOptions::NONE).decode();
-        if ins.is_invalid() {
-            break;
-        }
-        v.push(ins);
-        cur = ins.next_ip();
-        // A conditional branch does not end a block that is still small (each branch that
-        // leaves it stores what the block changed: exits make big blocks slow to compile).
-        let goes_on = ins.flow_control() == FlowControl::Next || {
-            branches += u32::from(is_jcc(&ins));
-            is_jcc(&ins) && branches <= REGION_BRANCHES && v.len() < REGION_INSNS
-        };
-        if !goes_on || v.len() as u32 >= max || cur & !0xfff != page {
-            break;
+    // Decoded from a window of bytes with one decoder, refilled when an instruction might
+    // not fit in what is left: fetching and setting up a decoder per instruction was a fifth
+    // of a translation.
+    let mut buf = [0u8; PREDECODE_WINDOW];
+    'window: loop {
+        let got = fetch(cur, &mut buf).min(buf.len());
+        let mut dec = Decoder::with_ip(64, &buf[..got], cur, DecoderOptions::NONE);
+        loop {
+            // A short window that is not full ends where the code stops being readable.
+            if got == buf.len() && got - dec.position() < MAX_INSN_LEN {
+                continue 'window;
+            }
+            let ins = dec.decode();
+            if ins.is_invalid() {
+                break 'window;
+            }
+            v.push(ins);
+            cur = ins.next_ip();
+            // A conditional branch does not end a block that is still small (each branch
+            // that leaves it stores what the block changed: exits make big blocks slow to
+            // compile).
+            let goes_on = ins.flow_control() == FlowControl::Next || {
+                branches += u32::from(is_jcc(&ins));
+                is_jcc(&ins) && branches <= REGION_BRANCHES && v.len() < REGION_INSNS
+            };
+            if !goes_on || v.len() as u32 >= max || cur & !0xfff != page {
+                break 'window;
+            }
         }
     }
     v
 }
+
+/// The longest x86 instruction, in bytes.
+const MAX_INSN_LEN: usize = 15;
+/// Bytes [`predecode`] fetches at once (a typical block is shorter).
+const PREDECODE_WINDOW: usize = 128;
 
 /// [`translate_block`] of the predecoded instructions `pre` (fetching and decoding any
 /// further ones itself), with their flag liveness `live` if given. Fails if an instruction

@@ -245,17 +245,12 @@ impl Prepared {
     /// own 16-byte instruction, which a lock here would not be atomic with when another vCPU
     /// runs the compiled version of a block on the same bytes.
     pub fn new(block: &Block) -> Result<Prepared, NotPreparable> {
+        // One pass over the ops (this runs for every block translated): branches are emitted
+        // with their label's number, resolved at the end through `fixups`.
         let mut labels = vec![u32::MAX; block.num_labels as usize];
-        let mut n = 0u32;
-        for op in &block.ops {
-            match op {
-                Op::SetLabel { label } => labels[label.0 as usize] = n,
-                Op::AtomicCmpxchg { mem, .. } if mem.size == 16 => {
-                    return Err(NotPreparable("16-byte compare-and-swap"))
-                }
-                _ => n += 1,
-            }
-        }
+        let mut fixups = Vec::new();
+        // Per temp: 1 if read, 2 if written (only the globals' are used).
+        let mut access = vec![0u8; block.temps.len()];
         let slot = |t: crate::Temp| t.0 as S;
         let ty = |t: crate::Temp| block.ty(t);
         let mut globals = Vec::new();
@@ -272,7 +267,7 @@ impl Prepared {
                 TempKind::Local => {}
             }
         }
-        let mut code = Vec::with_capacity(n as usize);
+        let mut code = Vec::with_capacity(block.ops.len());
         let mut consts = Vec::new();
         let mut operands: Vec<S> = Vec::new();
         // Appends a run of operands, returning where it starts.
@@ -281,8 +276,18 @@ impl Prepared {
             (operands.len() - slots.len()) as u32
         };
         for op in &block.ops {
+            if let Some(d) = op_dst(op) {
+                access[d.0 as usize] |= 2;
+            }
+            for_each_src(op, |t| access[t.0 as usize] |= 1);
             let ins = match *op {
-                Op::SetLabel { .. } => continue,
+                Op::SetLabel { label } => {
+                    labels[label.0 as usize] = code.len() as u32;
+                    continue;
+                }
+                Op::AtomicCmpxchg { mem, .. } if mem.size == 16 => {
+                    return Err(NotPreparable("16-byte compare-and-swap"));
+                }
                 Op::InsnStart { pc } => Ins::Pc(pc),
                 Op::Mov { dst, src } => Ins::Mov {
                     d: slot(dst),
@@ -400,16 +405,20 @@ impl Prepared {
                     d: slot(dst),
                     ops: spill(&[slot(a), slot(b), slot(t), slot(f)]),
                 },
-                Op::BrCond { cond, a, b, label } => Ins::BrCond {
-                    cond,
-                    w: width(ty(a)),
-                    a: slot(a),
-                    b: slot(b),
-                    to: labels[label.0 as usize],
-                },
-                Op::Br { label } => Ins::Br {
-                    to: labels[label.0 as usize],
-                },
+                Op::BrCond { cond, a, b, label } => {
+                    fixups.push(code.len());
+                    Ins::BrCond {
+                        cond,
+                        w: width(ty(a)),
+                        a: slot(a),
+                        b: slot(b),
+                        to: label.0,
+                    }
+                }
+                Op::Br { label } => {
+                    fixups.push(code.len());
+                    Ins::Br { to: label.0 }
+                }
                 Op::Load { dst, addr, mem } => Ins::Load {
                     d: slot(dst),
                     addr: slot(addr),
@@ -483,19 +492,14 @@ impl Prepared {
             };
             code.push(ins);
         }
-        let mut written = vec![false; block.temps.len()];
-        for op in &block.ops {
-            if let Some(d) = op_dst(op) {
-                written[d.0 as usize] = true;
+        for &k in &fixups {
+            if let Ins::BrCond { to, .. } | Ins::Br { to } = &mut code[k] {
+                *to = labels[*to as usize];
             }
         }
-        let mut used = written.clone();
-        for op in &block.ops {
-            for_each_src(op, |t| used[t.0 as usize] = true);
-        }
-        globals.retain(|g| used[g.slot as usize]);
+        globals.retain(|g| access[g.slot as usize] != 0);
         for g in &mut globals {
-            g.written = written[g.slot as usize];
+            g.written = access[g.slot as usize] & 2 != 0;
         }
         if code.is_empty() {
             return Err(NotPreparable("empty block"));

@@ -1139,7 +1139,7 @@ fn translate_once<'g>(
     config.smc_checks |= writable;
     // Keeps what the frontend read, to check bytes of a second page read before it was
     // protected.
-    let mut fetcher = CodeFetcher::new(space, true);
+    let mut fetcher = CodeFetcher::new(space, key.pc, true);
     let mut block = translate_block(key.pc, &mut |addr, buf| fetcher.fetch(addr, buf), &config);
     let last = key.pc.wrapping_add(u64::from(block.guest_size.max(1)) - 1);
     let second = if last & !(GUEST_PAGE_SIZE - 1) != page {
@@ -1148,14 +1148,10 @@ fn translate_once<'g>(
         if writable2 && !config.smc_checks {
             // The block runs into a writable page: it needs the checks too.
             config.smc_checks = true;
-            fetcher = CodeFetcher::new(space, true);
+            fetcher = CodeFetcher::new(space, key.pc, true);
             block = translate_block(key.pc, &mut |addr, buf| fetcher.fetch(addr, buf), &config);
         }
-        let fetched = fetcher.log.take().unwrap_or_default();
-        let unchanged = fetched.iter().all(|&(addr, bytes, n)| {
-            let mut now = [0; 16];
-            fetch_code(space, addr, &mut now[..n]) == n && now[..n] == bytes[..n]
-        });
+        let unchanged = fetcher.log.take().unwrap_or_default().unchanged(space);
         if !unchanged {
             return Ok(None);
         }
@@ -1353,7 +1349,7 @@ fn tier_up(
 ) -> Result<(), CacheFull> {
     let t = Instant::now();
     let space = machine.space();
-    let mut fetcher = CodeFetcher::new(space, false);
+    let mut fetcher = CodeFetcher::new(space, tb.pc(), false);
     let block = translate_block(
         tb.pc(),
         &mut |a, buf| fetcher.fetch(a, buf),
@@ -1444,23 +1440,46 @@ const FETCH_CHUNK: usize = 256;
 /// Reads guest code for one translation: the frontend asks per instruction, and checking the
 /// page and copying through the address-space lock each time made vCPUs that translate at
 /// once contend on that lock; this checks and copies a chunk once, then serves from it.
-/// Optionally keeps a copy of every answer (`log`), for the second-page re-check.
+/// Optionally keeps a copy of every answer that reaches beyond the page of `home` (`log`),
+/// for the second-page re-check.
 struct CodeFetcher<'a> {
     space: &'a GuestSpace,
     start: u64,
     len: usize,
     bytes: [u8; FETCH_CHUNK],
-    log: Option<Vec<(u64, [u8; 16], usize)>>,
+    home_page: u64,
+    log: Option<FetchLog>,
+}
+
+/// Answers of a [`CodeFetcher`]: `(address, length)` of each, their bytes one after another.
+#[derive(Default)]
+struct FetchLog {
+    answers: Vec<(u64, usize)>,
+    bytes: Vec<u8>,
+}
+
+impl FetchLog {
+    /// Whether guest code still holds every logged answer.
+    fn unchanged(&self, space: &GuestSpace) -> bool {
+        let mut at = 0;
+        self.answers.iter().all(|&(addr, n)| {
+            let mut now = vec![0; n];
+            let same = fetch_code(space, addr, &mut now) == n && now == self.bytes[at..at + n];
+            at += n;
+            same
+        })
+    }
 }
 
 impl<'a> CodeFetcher<'a> {
-    fn new(space: &'a GuestSpace, keep_log: bool) -> Self {
+    fn new(space: &'a GuestSpace, home: u64, keep_log: bool) -> Self {
         CodeFetcher {
             space,
             start: 0,
             len: 0,
             bytes: [0; FETCH_CHUNK],
-            log: keep_log.then(Vec::new),
+            home_page: home & !(GUEST_PAGE_SIZE - 1),
+            log: keep_log.then(FetchLog::default),
         }
     }
 
@@ -1479,10 +1498,12 @@ impl<'a> CodeFetcher<'a> {
             done += n;
         }
         if let Some(log) = &mut self.log {
-            let mut copy = [0; 16];
-            let k = done.min(16);
-            copy[..k].copy_from_slice(&buf[..k]);
-            log.push((addr, copy, k));
+            let beyond_home = done > 0
+                && addr.wrapping_add(done as u64 - 1) & !(GUEST_PAGE_SIZE - 1) != self.home_page;
+            if beyond_home {
+                log.answers.push((addr, done));
+                log.bytes.extend_from_slice(&buf[..done]);
+            }
         }
         done
     }

@@ -590,3 +590,31 @@ fn split_locks_are_atomic_with_respect_to_other_vcpus() {
         "another vCPU ran during exclusive steps"
     );
 }
+
+/// The second-page re-check of a translation sees what the frontend read beyond the block's
+/// first page, and only that: bytes of the first page are guarded by its protection instead.
+#[test]
+fn fetch_log_keeps_answers_beyond_the_first_page() {
+    let space = GuestSpace::with_max_size(guest_memory::MIN_SPACE_SIZE).unwrap();
+    let anon = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+    let rwx = PROT_READ | PROT_WRITE | PROT_EXEC;
+    space.mmap(CODE, 0x2000, rwx, anon, None, 0).unwrap();
+    space.write(CODE, &[0x90; 0x2000]).unwrap();
+    let pc = CODE + 0x1000 - 8;
+    let mut fetcher = CodeFetcher::new(&space, pc, true);
+    let mut buf = [0; 32];
+    // Within the first page: not logged.
+    assert_eq!(fetcher.fetch(CODE + 0x10, &mut buf[..8]), 8);
+    // Across the page end: logged whole.
+    assert_eq!(fetcher.fetch(pc, &mut buf), 32);
+    let log = fetcher.log.take().unwrap();
+    assert_eq!(log.answers, vec![(pc, 32)]);
+    assert!(log.unchanged(&space));
+    space.write(CODE + 0x10, &[0xcc]).unwrap();
+    assert!(
+        log.unchanged(&space),
+        "a first-page write is the protection's business"
+    );
+    space.write(CODE + 0x1000 + 20, &[0xcc]).unwrap();
+    assert!(!log.unchanged(&space));
+}
