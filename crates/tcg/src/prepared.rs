@@ -204,7 +204,56 @@ struct Global {
     slot: S,
     off: u32,
     bytes: u8,
-    written: bool,
+}
+
+/// Globals to copy between the state and their slots, the 8-byte ones (almost all) first, so
+/// that they are copied without a dispatch on the width (a run copies dozens).
+#[derive(Debug)]
+struct GlobalCopies {
+    all: Box<[Global]>,
+    eight_bytes: usize,
+}
+
+impl GlobalCopies {
+    fn new(mut globals: Vec<Global>) -> GlobalCopies {
+        globals.sort_by_key(|g| g.bytes != 8);
+        GlobalCopies {
+            eight_bytes: globals.iter().take_while(|g| g.bytes == 8).count(),
+            all: globals.into_boxed_slice(),
+        }
+    }
+
+    /// # Safety
+    /// `env` is valid at every global's offset.
+    #[inline]
+    unsafe fn load(&self, s: &mut [u128], env: *const u8) {
+        let (eight, rest) = self.all.split_at(self.eight_bytes);
+        for g in eight {
+            // SAFETY: per the function's contract.
+            let v = unsafe { env.add(g.off as usize).cast::<u64>().read_unaligned() };
+            s[g.slot as usize] = u128::from(u64::from_le(v));
+        }
+        for g in rest {
+            // SAFETY: per the function's contract.
+            s[g.slot as usize] = unsafe { rd(env.add(g.off as usize), g.bytes) };
+        }
+    }
+
+    /// # Safety
+    /// `env` is valid at every global's offset.
+    #[inline]
+    unsafe fn store(&self, s: &[u128], env: *mut u8) {
+        let (eight, rest) = self.all.split_at(self.eight_bytes);
+        for g in eight {
+            let v = (s[g.slot as usize] as u64).to_le();
+            // SAFETY: per the function's contract.
+            unsafe { env.add(g.off as usize).cast::<u64>().write_unaligned(v) };
+        }
+        for g in rest {
+            // SAFETY: per the function's contract.
+            unsafe { wr(env.add(g.off as usize), g.bytes, s[g.slot as usize]) };
+        }
+    }
 }
 
 /// A block ready for the fast interpreter.
@@ -216,7 +265,10 @@ pub struct Prepared {
     consts: Box<[u128]>,
     /// The operands of the ops that have more than fit in an [`Ins`], one run after another.
     operands: Box<[S]>,
-    globals: Box<[Global]>,
+    /// The globals the block uses, loaded at entry.
+    loads: GlobalCopies,
+    /// The globals the block writes, stored at exits.
+    stores: GlobalCopies,
     slots: usize,
     env_slot: Option<S>,
 }
@@ -261,7 +313,6 @@ impl Prepared {
                     slot: i as S,
                     off: offset,
                     bytes: (info.ty.bits() / 8) as u8,
-                    written: false,
                 }),
                 TempKind::Env => env_slot = Some(i as S),
                 TempKind::Local => {}
@@ -498,9 +549,11 @@ impl Prepared {
             }
         }
         globals.retain(|g| access[g.slot as usize] != 0);
-        for g in &mut globals {
-            g.written = access[g.slot as usize] & 2 != 0;
-        }
+        let written = globals
+            .iter()
+            .filter(|g| access[g.slot as usize] & 2 != 0)
+            .copied()
+            .collect();
         if code.is_empty() {
             return Err(NotPreparable("empty block"));
         }
@@ -508,7 +561,8 @@ impl Prepared {
             code: code.into_boxed_slice(),
             consts: consts.into_boxed_slice(),
             operands: operands.into_boxed_slice(),
-            globals: globals.into_boxed_slice(),
+            loads: GlobalCopies::new(globals),
+            stores: GlobalCopies::new(written),
             slots: block.temps.len(),
             env_slot,
         })
@@ -790,19 +844,15 @@ impl Prepared {
     /// # Safety
     /// `env` is valid at every global's offset.
     unsafe fn load_globals(&self, s: &mut [u128], env: *mut u8) {
-        for g in self.globals.iter() {
-            // SAFETY: per the function's contract.
-            s[g.slot as usize] = unsafe { rd(env.add(g.off as usize), g.bytes) };
-        }
+        // SAFETY: per the function's contract.
+        unsafe { self.loads.load(s, env) }
     }
 
     /// # Safety
     /// `env` is valid at every global's offset.
     unsafe fn store_globals(&self, s: &[u128], env: *mut u8) {
-        for g in self.globals.iter().filter(|g| g.written) {
-            // SAFETY: per the function's contract.
-            unsafe { wr(env.add(g.off as usize), g.bytes, s[g.slot as usize]) };
-        }
+        // SAFETY: per the function's contract.
+        unsafe { self.stores.store(s, env) }
     }
 }
 
