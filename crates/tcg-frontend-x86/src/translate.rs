@@ -187,17 +187,17 @@ impl<'c> Tr<'c> {
         let mut b = Block::new(pc);
         let mut regs = [Temp(0); 16];
         for (i, r) in regs.iter_mut().enumerate() {
-            *r = b.global(I64, off::REGS + 8 * i as u32, REG_NAMES[i]);
+            *r = b.new_global(I64, off::REGS + 8 * i as u32, REG_NAMES[i]);
         }
-        let rip = b.global(I64, off::RIP, "rip");
-        let cc_op = b.global(I64, off::CC_OP, "cc_op");
-        let cc_dst = b.global(I64, off::CC_DST, "cc_dst");
-        let cc_src = b.global(I64, off::CC_SRC, "cc_src");
-        let cc_src2 = b.global(I64, off::CC_SRC2, "cc_src2");
-        let df = b.global(I64, off::DF, "df");
-        let eflags_rest = b.global(I64, off::EFLAGS_REST, "eflags_rest");
-        let fs_base = b.global(I64, off::FS_BASE, "fs_base");
-        let gs_base = b.global(I64, off::GS_BASE, "gs_base");
+        let rip = b.new_global(I64, off::RIP, "rip");
+        let cc_op = b.new_global(I64, off::CC_OP, "cc_op");
+        let cc_dst = b.new_global(I64, off::CC_DST, "cc_dst");
+        let cc_src = b.new_global(I64, off::CC_SRC, "cc_src");
+        let cc_src2 = b.new_global(I64, off::CC_SRC2, "cc_src2");
+        let df = b.new_global(I64, off::DF, "df");
+        let eflags_rest = b.new_global(I64, off::EFLAGS_REST, "eflags_rest");
+        let fs_base = b.new_global(I64, off::FS_BASE, "fs_base");
+        let gs_base = b.new_global(I64, off::GS_BASE, "gs_base");
         let env = b.env();
         Tr {
             b,

@@ -491,6 +491,23 @@ impl Block {
         })
     }
 
+    /// A global for a field the block has not declared yet (what [`Block::global`] returns
+    /// for a first declaration, without looking through the temporaries for an earlier one:
+    /// a frontend declares its fixed globals this way in every block).
+    pub fn new_global(&mut self, ty: Type, offset: u32, name: &'static str) -> Temp {
+        debug_assert!(
+            !self
+                .temps
+                .iter()
+                .any(|t| matches!(t.kind, TempKind::Global { offset: o, .. } if o == offset)),
+            "global {name} declared twice"
+        );
+        self.push_temp(TempInfo {
+            ty,
+            kind: TempKind::Global { offset, name },
+        })
+    }
+
     /// The `env` pointer as a temporary.
     pub fn env(&mut self) -> Temp {
         if let Some(i) = self.temps.iter().position(|t| t.kind == TempKind::Env) {
