@@ -15,6 +15,7 @@
 //! to op indices; every op's operand types are decided at preparation, so running an op is one
 //! `match` on a small enum and a few slot accesses. Nothing allocates while running.
 
+use std::cell::RefCell;
 use std::sync::atomic::{self, AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use crate::interp::{call_helper, GuestMemoryView, InterpExit};
@@ -215,11 +216,11 @@ struct GlobalCopies {
 }
 
 impl GlobalCopies {
-    fn new(mut globals: Vec<Global>) -> GlobalCopies {
+    fn new(globals: &mut [Global]) -> GlobalCopies {
         globals.sort_by_key(|g| g.bytes != 8);
         GlobalCopies {
             eight_bytes: globals.iter().take_while(|g| g.bytes == 8).count(),
-            all: globals.into_boxed_slice(),
+            all: Box::from(&*globals),
         }
     }
 
@@ -290,6 +291,24 @@ fn width(ty: Type) -> u8 {
     ty.bits() as u8
 }
 
+/// The working vectors of [`Prepared::new`], kept per thread: allocating them for every
+/// block was a tenth of a preparation.
+#[derive(Default)]
+struct Scratch {
+    labels: Vec<u32>,
+    fixups: Vec<usize>,
+    access: Vec<u8>,
+    globals: Vec<Global>,
+    written: Vec<Global>,
+    code: Vec<Ins>,
+    consts: Vec<u128>,
+    operands: Vec<S>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
 impl Prepared {
     /// Pre-decodes `block`, which must pass [`crate::verify`].
     ///
@@ -297,15 +316,38 @@ impl Prepared {
     /// own 16-byte instruction, which a lock here would not be atomic with when another vCPU
     /// runs the compiled version of a block on the same bytes.
     pub fn new(block: &Block) -> Result<Prepared, NotPreparable> {
+        SCRATCH.with(|s| match s.try_borrow_mut() {
+            Ok(mut s) => Prepared::new_with(block, &mut s),
+            Err(_) => Prepared::new_with(block, &mut Scratch::default()),
+        })
+    }
+
+    fn new_with(block: &Block, scratch: &mut Scratch) -> Result<Prepared, NotPreparable> {
+        let Scratch {
+            labels,
+            fixups,
+            access,
+            globals,
+            written,
+            code,
+            consts,
+            operands,
+        } = scratch;
         // One pass over the ops (this runs for every block translated): branches are emitted
         // with their label's number, resolved at the end through `fixups`.
-        let mut labels = vec![u32::MAX; block.num_labels as usize];
-        let mut fixups = Vec::new();
+        labels.clear();
+        labels.resize(block.num_labels as usize, u32::MAX);
+        fixups.clear();
         // Per temp: 1 if read, 2 if written (only the globals' are used).
-        let mut access = vec![0u8; block.temps.len()];
+        access.clear();
+        access.resize(block.temps.len(), 0);
+        globals.clear();
+        written.clear();
+        code.clear();
+        consts.clear();
+        operands.clear();
         let slot = |t: crate::Temp| t.0 as S;
         let ty = |t: crate::Temp| block.ty(t);
-        let mut globals = Vec::new();
         let mut env_slot = None;
         for (i, info) in block.temps.iter().enumerate() {
             match info.kind {
@@ -318,9 +360,6 @@ impl Prepared {
                 TempKind::Local => {}
             }
         }
-        let mut code = Vec::with_capacity(block.ops.len());
-        let mut consts = Vec::new();
-        let mut operands: Vec<S> = Vec::new();
         // Appends a run of operands, returning where it starts.
         let mut spill = |slots: &[S]| {
             operands.extend_from_slice(slots);
@@ -543,24 +582,20 @@ impl Prepared {
             };
             code.push(ins);
         }
-        for &k in &fixups {
+        for &k in fixups.iter() {
             if let Ins::BrCond { to, .. } | Ins::Br { to } = &mut code[k] {
                 *to = labels[*to as usize];
             }
         }
         globals.retain(|g| access[g.slot as usize] != 0);
-        let written = globals
-            .iter()
-            .filter(|g| access[g.slot as usize] & 2 != 0)
-            .copied()
-            .collect();
+        written.extend(globals.iter().filter(|g| access[g.slot as usize] & 2 != 0));
         if code.is_empty() {
             return Err(NotPreparable("empty block"));
         }
         Ok(Prepared {
-            code: code.into_boxed_slice(),
-            consts: consts.into_boxed_slice(),
-            operands: operands.into_boxed_slice(),
+            code: Box::from(&code[..]),
+            consts: Box::from(&consts[..]),
+            operands: Box::from(&operands[..]),
             loads: GlobalCopies::new(globals),
             stores: GlobalCopies::new(written),
             slots: block.temps.len(),
