@@ -1,5 +1,7 @@
 //! The translator core: decoding loop, operand access, lazy flags, block exits.
 
+use std::cell::RefCell;
+
 use iced_x86::{
     Code, Decoder, DecoderError, DecoderOptions, FlowControl, Instruction, OpKind, Register,
 };
@@ -1078,15 +1080,33 @@ pub fn translate_block(
     } else {
         cfg.max_insns.max(1)
     };
-    let pre = predecode(pc, fetch, max);
+    // The decoded instructions are kept in a vector per thread: allocating one per block
+    // was a tenth of predecoding.
+    thread_local! {
+        static PREDECODED: RefCell<Vec<Instruction>> = const { RefCell::new(Vec::new()) };
+    }
+    PREDECODED.with(|p| match p.try_borrow_mut() {
+        Ok(mut pre) => translate_predecoded(pc, fetch, cfg, max, &mut pre),
+        Err(_) => translate_predecoded(pc, fetch, cfg, max, &mut Vec::new()),
+    })
+}
+
+fn translate_predecoded(
+    pc: u64,
+    fetch: &mut dyn FnMut(u64, &mut [u8]) -> usize,
+    cfg: &TranslateConfig,
+    max: u32,
+    pre: &mut Vec<Instruction>,
+) -> Block {
+    predecode(pc, fetch, max, pre);
     // Flag liveness needs the block's instructions up front; blocks that may leave after
     // any instruction (single-stepping, self-modifying-code checks) read all flags anyway.
-    let live = (!cfg.single_step && !cfg.smc_checks).then(|| crate::liveness::live_out(&pre));
-    match translate_with(pc, fetch, cfg, &pre, live.as_deref()) {
+    let live = (!cfg.single_step && !cfg.smc_checks).then(|| crate::liveness::live_out(pre));
+    match translate_with(pc, fetch, cfg, pre, live.as_deref()) {
         Ok(b) => b,
         // An instruction the analysis looked through became a #UD exit, which reads the
         // flags: translate again with every flag live.
-        Err(()) => translate_with(pc, fetch, cfg, &pre, None).unwrap_or_else(|()| unreachable!()),
+        Err(()) => translate_with(pc, fetch, cfg, pre, None).unwrap_or_else(|()| unreachable!()),
     }
 }
 
@@ -1101,9 +1121,10 @@ fn predecode(
     pc: u64,
     fetch: &mut dyn FnMut(u64, &mut [u8]) -> usize,
     max: u32,
-) -> Vec<Instruction> {
+    v: &mut Vec<Instruction>,
+) {
     let page = pc & !0xfff;
-    let mut v = Vec::with_capacity((max as usize).min(REGION_INSNS));
+    v.clear();
     let mut cur = pc;
     let mut branches = 0;
     // Decoded from a window of bytes with one decoder, refilled when an instruction might
@@ -1136,7 +1157,6 @@ fn predecode(
             }
         }
     }
-    v
 }
 
 /// The longest x86 instruction, in bytes.
