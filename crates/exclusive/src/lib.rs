@@ -210,6 +210,15 @@ impl Exclusive {
         }
     }
 
+    /// Kicks every registered vCPU, running or not (a stopped one finds its request when it
+    /// next starts, and leaves its first block at once). Used when something a vCPU may be
+    /// running went away, so that it leaves without waiting for a section.
+    pub fn kick_all(&self) {
+        for c in self.lock().iter() {
+            (c.kick)();
+        }
+    }
+
     /// Stops every other vCPU and returns when none is running. The caller must not be
     /// running (call [`Self::exec_end`] first). Sections are serialised.
     pub fn start_exclusive(&self) -> ExclusiveSection<'_> {

@@ -271,10 +271,12 @@ impl Machine {
                 desc_valid: desc_valid as i32,
                 desc_code: desc_code as i32,
             });
-            // A block that jumps to its own start loops inside its code while its cflags
-            // word is 0: invalidation sets CF_INVALID first, and the block stays allocated
-            // while a vCPU runs it (epoch guard), so the loop ends at the next iteration.
-            backend_config.block_valid_offset = Some(desc_valid as i32);
+            // A block that jumps to its own start loops inside its code, back to its
+            // exit-request check and nothing else: every invalidation that drops a block
+            // raises every vCPU's exit request once the block can no longer be entered (see
+            // `Machine::kick_after_invalidation`), and the block stays allocated while a vCPU
+            // runs it (epoch guard), so the loop ends at the next iteration.
+            backend_config.goto_start_loops = true;
         }
         let backend = Backend::new(backend_config)
             .map_err(|e| SetupError(format!("cannot set up the host backend: {e}")))?;
@@ -393,8 +395,25 @@ impl Machine {
     /// Invalidates translations of guest `[start, start + len)` (its code changed or went away).
     pub fn invalidate_range(&self, start: u64, len: u64) {
         let guard = pin();
-        self.tbs
+        let n = self
+            .tbs
             .invalidate_range(start, len, &|s, t| self.write_slot(s, t), &guard);
+        if n > 0 {
+            self.kick_after_invalidation();
+        }
+    }
+
+    /// Makes every vCPU leave translated code at its next block entry or `goto_start`
+    /// iteration, after blocks were invalidated.
+    ///
+    /// Invariant (what lets a block that loops on itself check nothing but the exit request
+    /// per iteration, `BackendConfig::goto_start_loops`): the invalidation is complete when
+    /// this runs: `CF_INVALID` set, the block out of every jump cache and unlinked from every
+    /// slot, so no vCPU can enter it anew. A vCPU inside it then finds its exit request raised
+    /// at the loop's head; one that takes the request in the dispatcher first (a SeqCst swap
+    /// that reads this SeqCst store) sees every effect of the invalidation in its next lookup.
+    fn kick_after_invalidation(&self) {
+        self.exclusive.kick_all();
     }
 
     /// Drops every block and all host code, unless another vCPU flushed since the caller saw
@@ -1292,9 +1311,13 @@ fn translate_once<'g>(
     let stale = space.code_generation(page) != generation
         || second.is_some_and(|(p, g)| space.code_generation(p) != g);
     if stale {
-        machine
+        // Another vCPU may have found the block and be looping in it.
+        if machine
             .tbs
-            .invalidate(tb, &|s, t| machine.write_slot(s, t), guard);
+            .invalidate(tb, &|s, t| machine.write_slot(s, t), guard)
+        {
+            machine.kick_after_invalidation();
+        }
         return Ok(None);
     }
     Ok(Some(tb))
