@@ -137,13 +137,18 @@ fn a_self_chained_block_loops_a_million_times_without_growing_the_stack() {
     assert_eq!(env.u64(0), 1_000_000);
 }
 
-#[test]
-fn goto_start_loops_inside_the_block() {
-    let mem = GuestMem::new();
+/// A backend whose `GotoStart` loops inside the block.
+fn looping_backend(mem: &GuestMem) -> Arc<tcg_backend_cranelift::Backend> {
     let mut cfg = tcg_backend_cranelift::BackendConfig::new(mem.base as u64, GUEST_SIZE, 0);
     cfg.cache_capacity = 1 << 20;
     cfg.goto_start_loops = true;
-    let be = tcg_backend_cranelift::Backend::new(cfg).expect("backend");
+    tcg_backend_cranelift::Backend::new(cfg).expect("backend")
+}
+
+#[test]
+fn goto_start_loops_inside_the_block() {
+    let mem = GuestMem::new();
+    let be = looping_backend(&mem);
     let mut c = Compiler::new();
     let slots = Slots::new(&be);
     let b = count_to_a_million(Op::GotoStart { slot: 0 });
@@ -167,10 +172,7 @@ fn goto_start_loop_sees_a_request_raised_by_another_thread() {
     // start: if request != 0 exit 7; rax += 1; goto_start
     const REQUEST: u32 = 32;
     let mem = GuestMem::new();
-    let mut cfg = tcg_backend_cranelift::BackendConfig::new(mem.base as u64, GUEST_SIZE, 0);
-    cfg.cache_capacity = 1 << 20;
-    cfg.goto_start_loops = true;
-    let be = tcg_backend_cranelift::Backend::new(cfg).expect("backend");
+    let be = looping_backend(&mem);
     let mut c = Compiler::new();
     let slots = Slots::new(&be);
     let mut b = Block::new(0x1000);
@@ -236,10 +238,7 @@ fn goto_start_loop_exits_before_its_writes_see_the_last_iteration() {
     // At the exit rax and rbx are dirty from the previous iteration (not from this one), and
     // rcx is read only there: the stores and loads must see the loop's values.
     let mem = GuestMem::new();
-    let mut cfg = tcg_backend_cranelift::BackendConfig::new(mem.base as u64, GUEST_SIZE, 0);
-    cfg.cache_capacity = 1 << 20;
-    cfg.goto_start_loops = true;
-    let be = tcg_backend_cranelift::Backend::new(cfg).expect("backend");
+    let be = looping_backend(&mem);
     let mut c = Compiler::new();
     let slots = Slots::new(&be);
     let mut b = Block::new(0x1000);

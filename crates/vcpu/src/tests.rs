@@ -67,6 +67,15 @@ fn machine_with(
             0,
         )
         .unwrap();
+    map_stack(&space);
+    space.write(CODE, &code).unwrap();
+    let process = Arc::new(Process::new(space, ProcessConfig::new("/test")));
+    Machine::new(process, config, None).unwrap()
+}
+
+/// Maps the stack (and the data of the atomics tests) below `STACK_TOP`.
+fn map_stack(space: &GuestSpace) {
+    let anon = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
     space
         .mmap(
             STACK_TOP - 0x1_0000,
@@ -77,9 +86,6 @@ fn machine_with(
             0,
         )
         .unwrap();
-    space.write(CODE, &code).unwrap();
-    let process = Arc::new(Process::new(space, ProcessConfig::new("/test")));
-    Machine::new(process, config, None).unwrap()
 }
 
 /// exit_group(rdi) via the syscall instruction.
@@ -627,16 +633,7 @@ fn goto_start_loop_leaves_when_its_block_is_invalidated() {
         .mmap(CODE, 0x1_0000, PROT_READ | PROT_EXEC, anon, None, 0)
         .unwrap();
     space.write_ignoring_prot(CODE, &code).unwrap();
-    space
-        .mmap(
-            STACK_TOP - 0x1_0000,
-            0x1_0000,
-            PROT_READ | PROT_WRITE,
-            anon,
-            None,
-            0,
-        )
-        .unwrap();
+    map_stack(&space);
     let process = Arc::new(Process::new(space.clone(), ProcessConfig::new("/test")));
     let config = MachineConfig {
         translate: TranslateConfig::default(),
