@@ -61,6 +61,19 @@ pub struct Exclusive {
     all_stopped: Condvar,
     /// Broadcast when a section ends (`pending` drops to 0).
     resumed: Condvar,
+    /// The thread forking in [`ExclusiveSection::fork`] with the lock held ([`thread_tag`]),
+    /// 0 if none: a guest-memory write of the fork (a tid it stores) may fault into
+    /// [`Exclusive::kick_all`] on that thread, which must not wait for its own lock.
+    fork_owner: AtomicUsize,
+}
+
+/// A nonzero number for the calling thread, the same in a forked child (the address of a
+/// thread-local; readable in a signal handler).
+fn thread_tag() -> usize {
+    thread_local! {
+        static TAG: u8 = const { 0 };
+    }
+    TAG.with(|t| t as *const u8 as usize)
 }
 
 impl fmt::Debug for Exclusive {
@@ -97,7 +110,9 @@ impl ExclusiveSection<'_> {
         is_child: impl FnOnce(&R) -> bool,
     ) -> R {
         let mut cpus = self.owner.lock();
+        self.owner.fork_owner.store(thread_tag(), Ordering::SeqCst);
         let result = fork_process();
+        self.owner.fork_owner.store(0, Ordering::SeqCst);
         if is_child(&result) {
             cpus.retain(|c| Arc::ptr_eq(c, survivor));
             for c in cpus.iter() {
@@ -125,6 +140,7 @@ impl Exclusive {
             pending: AtomicUsize::new(0),
             all_stopped: Condvar::new(),
             resumed: Condvar::new(),
+            fork_owner: AtomicUsize::new(0),
         }
     }
 
@@ -206,6 +222,39 @@ impl Exclusive {
             self.pending.store(left, Ordering::SeqCst);
             if left == 1 {
                 self.all_stopped.notify_one();
+            }
+        }
+    }
+
+    /// Kicks every registered vCPU, running or not (a stopped one finds its request when it
+    /// next starts, and leaves its first block at once). Used when something a vCPU may be
+    /// running went away, so that it leaves without waiting for a section.
+    ///
+    /// May run in a signal handler (a guest write that faults on a code page): on the thread
+    /// that forks in an exclusive section, which holds the lock, it kicks no one, which is
+    /// enough there: every other vCPU is stopped, and resumes through this lock after the
+    /// section, into its dispatcher.
+    pub fn kick_all(&self) {
+        loop {
+            match self.cpus.try_lock() {
+                Ok(cpus) => {
+                    for c in cpus.iter() {
+                        (c.kick)();
+                    }
+                    return;
+                }
+                Err(std::sync::TryLockError::Poisoned(e)) => {
+                    for c in e.into_inner().iter() {
+                        (c.kick)();
+                    }
+                    return;
+                }
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    if self.fork_owner.load(Ordering::SeqCst) == thread_tag() {
+                        return;
+                    }
+                    std::thread::yield_now();
+                }
             }
         }
     }

@@ -194,3 +194,52 @@ fn fork_inside_a_section_leaves_the_child_a_usable_registry() {
     }
     bystander.join().unwrap();
 }
+
+/// `kick_all` kicks every registered vCPU, running or not; on the thread that forks inside a
+/// section (which holds the registry's lock: a guest write of the fork may fault into the
+/// kick) it returns at once instead of waiting for itself, and from another thread it waits
+/// for the lock.
+#[test]
+fn kick_all_kicks_everyone_and_never_waits_for_its_own_fork() {
+    let ex = Arc::new(Exclusive::new());
+    let kicks = Arc::new(AtomicUsize::new(0));
+    let cpus: Vec<_> = (0..3)
+        .map(|_| {
+            let k = kicks.clone();
+            ex.register(move || {
+                k.fetch_add(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    ex.exec_start(&cpus[0]);
+    ex.kick_all();
+    assert_eq!(kicks.load(Ordering::SeqCst), 3, "running or not");
+    ex.exec_end(&cpus[0]);
+    let section = ex.start_exclusive();
+    let other = {
+        let ex = ex.clone();
+        let kicks = kicks.clone();
+        move || {
+            ex.kick_all();
+            kicks.load(Ordering::SeqCst)
+        }
+    };
+    let (result, waiter) = section.fork(
+        &cpus[1],
+        || {
+            // The forking thread holds the lock: no kick, no wait.
+            ex.kick_all();
+            let waiter = thread::spawn(other);
+            thread::sleep(Duration::from_millis(20));
+            (kicks.load(Ordering::SeqCst), waiter)
+        },
+        |_| false,
+    );
+    assert_eq!(result, 3);
+    drop(section);
+    assert_eq!(
+        waiter.join().unwrap(),
+        6,
+        "another thread kicks once the lock is free"
+    );
+}

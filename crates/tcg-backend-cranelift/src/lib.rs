@@ -151,12 +151,13 @@ pub struct BackendConfig {
     pub verify_clif: bool,
     /// Probe the caller's jump cache inline before calling `lookup_fn` (default: none).
     pub jump_cache_probe: Option<JumpCacheProbe>,
-    /// Offset from a block's `tb_tag` (see [`Compiler::compile`]) of a 32-bit word that is 0
-    /// while the block may keep running and nonzero once it has been invalidated: with it,
-    /// `GotoStart` branches back inside the block while the word is 0 (a loop that keeps its
-    /// guest registers in host registers); without it (default), `GotoStart` is a `GotoTb`.
-    /// The caller guarantees the word stays readable while the block's code can run.
-    pub block_valid_offset: Option<i32>,
+    /// `GotoStart` branches back to the block's first op, inside its code (a loop that keeps
+    /// its guest registers in host registers, with no check of its own); `false` (default):
+    /// `GotoStart` is a `GotoTb`. The caller guarantees that every block's ops begin with a
+    /// check that leaves the block when asked to (the frontend's exit-request check), and
+    /// that whoever makes a block unfit to run (invalidation) asks every thread that may be
+    /// running it to leave, after the block can no longer be entered anew.
+    pub goto_start_loops: bool,
 }
 
 /// Where `LookupAndGotoPtr` finds a per-CPU jump cache, so that translated code can look an
@@ -198,7 +199,7 @@ impl BackendConfig {
             cache_capacity: 64 << 20,
             verify_clif: cfg!(debug_assertions),
             jump_cache_probe: None,
-            block_valid_offset: None,
+            goto_start_loops: false,
         }
     }
 }

@@ -370,7 +370,7 @@ impl<'a> Lower<'a> {
             .ops
             .iter()
             .any(|op| matches!(op, Op::GotoStart { .. }));
-        if loops && backend.config.block_valid_offset.is_some() {
+        if loops && backend.config.goto_start_loops {
             let start = l.b.create_block();
             l.b.ins().jump(start, &[]);
             l.b.switch_to_block(start);
@@ -991,23 +991,15 @@ impl<'a> Lower<'a> {
                     self.set(r, v);
                 }
             }
-            Op::GotoStart { slot } => {
-                if let (Some(start), Some(off)) =
-                    (self.start, self.backend.config.block_valid_offset)
-                {
-                    // Loop while the block is valid; once invalidated, leave as GotoTb does
-                    // (its slots are unlinked by then).
-                    let w = self.iconst(types::I64, self.tb_tag.wrapping_add(off as i64 as u64));
-                    let word = self
-                        .b
-                        .ins()
-                        .atomic_load(types::I32, MemFlagsData::trusted(), w);
-                    let leave = self.b.create_block();
-                    self.b.ins().brif(word, leave, &[], start, &[]);
-                    self.switch_sealed(leave);
+            Op::GotoStart { slot } => match self.start {
+                // Back to the block's first op, its exit-request check: invalidation raises
+                // the request of every vCPU (see `BackendConfig::goto_start_loops`).
+                Some(start) => {
+                    self.b.ins().jump(start, &[]);
+                    self.terminated = true;
                 }
-                self.goto_tb(slot);
-            }
+                None => self.goto_tb(slot),
+            },
             Op::GotoTb { slot } => self.goto_tb(slot),
             Op::ExitTb { code } => {
                 self.store_written_globals();

@@ -137,23 +137,24 @@ fn a_self_chained_block_loops_a_million_times_without_growing_the_stack() {
     assert_eq!(env.u64(0), 1_000_000);
 }
 
-#[test]
-fn goto_start_loops_inside_the_block_while_its_word_is_zero() {
-    let mem = GuestMem::new();
+/// A backend whose `GotoStart` loops inside the block.
+fn looping_backend(mem: &GuestMem) -> Arc<tcg_backend_cranelift::Backend> {
     let mut cfg = tcg_backend_cranelift::BackendConfig::new(mem.base as u64, GUEST_SIZE, 0);
     cfg.cache_capacity = 1 << 20;
-    cfg.block_valid_offset = Some(0);
-    let be = tcg_backend_cranelift::Backend::new(cfg).expect("backend");
+    cfg.goto_start_loops = true;
+    tcg_backend_cranelift::Backend::new(cfg).expect("backend")
+}
+
+#[test]
+fn goto_start_loops_inside_the_block() {
+    let mem = GuestMem::new();
+    let be = looping_backend(&mem);
     let mut c = Compiler::new();
     let slots = Slots::new(&be);
     let b = count_to_a_million(Op::GotoStart { slot: 0 });
-    // The block's validity word is the tag's target.
-    let word: &'static std::sync::atomic::AtomicU32 =
-        Box::leak(Box::new(std::sync::atomic::AtomicU32::new(0)));
-    let tag = word as *const _ as u64;
-    let cb = c.compile(&be, &b, tag, slots.ptrs()).unwrap();
+    let cb = c.compile(&be, &b, 0x5000, slots.ptrs()).unwrap();
     let mut env = Env::new();
-    // SAFETY: a live block of this backend; env, guest memory and the word are valid.
+    // SAFETY: a live block of this backend; env and guest memory are valid.
     let e = unsafe { be.execute(env.ptr(), cb.code) };
     assert_eq!(e, BlockExit::Exit(9));
     assert_eq!(env.u64(RAX as usize), 1_000_000);
@@ -162,19 +163,72 @@ fn goto_start_loops_inside_the_block_while_its_word_is_zero() {
         2_000_000,
         "globals written back at the exit"
     );
-    // Invalidated: the first goto_start leaves through its (unlinked) slot.
-    word.store(1, Ordering::Release);
-    let mut env = Env::new();
-    // SAFETY: as above.
-    let e = unsafe { be.execute(env.ptr(), cb.code) };
-    assert_eq!(
-        e,
-        BlockExit::Unchained {
-            tb_tag: tag,
-            slot: 0
-        }
-    );
-    assert_eq!((env.u64(RAX as usize), env.u64(RBX as usize)), (1, 2));
+}
+
+/// The contract of `goto_start_loops`: the loop checks nothing of its own, so a request
+/// another thread raises is seen by the block's first op at the next iteration.
+#[test]
+fn goto_start_loop_sees_a_request_raised_by_another_thread() {
+    // start: if request != 0 exit 7; rax += 1; goto_start
+    const REQUEST: u32 = 32;
+    let mem = GuestMem::new();
+    let be = looping_backend(&mem);
+    let mut c = Compiler::new();
+    let slots = Slots::new(&be);
+    let mut b = Block::new(0x1000);
+    let rax = b.global(Type::I64, RAX, "rax");
+    let one = b.constant(Type::I64, 1);
+    let zero = b.constant(Type::I32, 0);
+    let req = b.new_temp(Type::I32);
+    let leave = b.new_label();
+    b.push(Op::LoadState {
+        dst: req,
+        offset: REQUEST,
+        mem: MemOp::unsigned(4),
+    });
+    b.push(Op::BrCond {
+        cond: Cond::Ne,
+        a: req,
+        b: zero,
+        label: leave,
+    });
+    b.push(Op::InsnStart { pc: 0x1000 });
+    b.push(Op::Binary {
+        op: BinOp::Add,
+        dst: rax,
+        a: rax,
+        b: one,
+    });
+    b.push(Op::GotoStart { slot: 0 });
+    b.push(Op::SetLabel { label: leave });
+    b.push(Op::ExitTb { code: 7 });
+    let cb = c.compile(&be, &b, 0x5000, slots.ptrs()).unwrap();
+    for round in 0..20 {
+        let mut env = Env::new();
+        let p = env.ptr();
+        assert_eq!(p as usize % 4, 0, "the allocator aligns the env");
+        // SAFETY: 4-aligned (checked) and inside the env, which outlives the
+        // scope below; the block reads the word with a plain 4-byte load while this thread
+        // only stores to it atomically.
+        let word = unsafe {
+            &*p.add(REQUEST as usize)
+                .cast::<std::sync::atomic::AtomicU32>()
+        };
+        let e = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(std::time::Duration::from_micros(100 * round));
+                word.store(1, Ordering::SeqCst);
+            });
+            // SAFETY: a live block of this backend; env and guest memory are valid.
+            unsafe { be.execute(p, cb.code) }
+        });
+        assert_eq!(e, BlockExit::Exit(7));
+        assert_eq!(
+            env.u64(RBX as usize),
+            0,
+            "only rax is written (round {round})"
+        );
+    }
 }
 
 #[test]
@@ -184,10 +238,7 @@ fn goto_start_loop_exits_before_its_writes_see_the_last_iteration() {
     // At the exit rax and rbx are dirty from the previous iteration (not from this one), and
     // rcx is read only there: the stores and loads must see the loop's values.
     let mem = GuestMem::new();
-    let mut cfg = tcg_backend_cranelift::BackendConfig::new(mem.base as u64, GUEST_SIZE, 0);
-    cfg.cache_capacity = 1 << 20;
-    cfg.block_valid_offset = Some(0);
-    let be = tcg_backend_cranelift::Backend::new(cfg).expect("backend");
+    let be = looping_backend(&mem);
     let mut c = Compiler::new();
     let slots = Slots::new(&be);
     let mut b = Block::new(0x1000);
@@ -222,13 +273,10 @@ fn goto_start_loop_exits_before_its_writes_see_the_last_iteration() {
         b: rbx,
     });
     b.push(Op::ExitTb { code: 9 });
-    let word: &'static std::sync::atomic::AtomicU32 =
-        Box::leak(Box::new(std::sync::atomic::AtomicU32::new(0)));
-    let tag = word as *const _ as u64;
-    let cb = c.compile(&be, &b, tag, slots.ptrs()).unwrap();
+    let cb = c.compile(&be, &b, 0x5000, slots.ptrs()).unwrap();
     let mut env = Env::new();
     env.set_u64(RCX as usize, 5);
-    // SAFETY: a live block of this backend; env, guest memory and the word are valid.
+    // SAFETY: a live block of this backend; env and guest memory are valid.
     let e = unsafe { be.execute(env.ptr(), cb.code) };
     assert_eq!(e, BlockExit::Exit(9));
     assert_eq!(env.u64(RAX as usize), 1000);

@@ -24,6 +24,7 @@ mod cpuinfo;
 mod fault;
 mod log;
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -107,8 +108,11 @@ pub struct Counters {
     pub prepare_ns: AtomicU64,
     /// Block runs in the interpreter.
     pub interpreted_runs: AtomicU64,
-    /// Tier-up requests sent to the background compiler.
+    /// Tier-up requests sent to the background compiler (a block that waits long is asked
+    /// for again, at the queue's front).
     pub tier_up_requests: AtomicU64,
+    /// Of [`Counters::tier_ups`], those the background compiler did.
+    pub background_tier_ups: AtomicU64,
     /// Translations dropped because the guest wrote their code meanwhile.
     pub code_write_retries: AtomicU64,
     /// Locked instructions run alone in an exclusive section because the host's atomics
@@ -158,9 +162,7 @@ pub struct Machine {
     /// last one exits.
     live_threads: AtomicUsize,
     /// The background compiler's queue of blocks to tier up (`None` without one).
-    compile_queue: parking_lot::Mutex<Option<mpsc::Sender<TbKey>>>,
-    /// Requests in the queue or being compiled.
-    compile_pending: AtomicU64,
+    compile_queue: parking_lot::Mutex<Option<CompileRequests>>,
     /// Run inside every exclusive atomic step, with the other vCPUs stopped (tests observe
     /// that they are).
     #[cfg(test)]
@@ -170,11 +172,48 @@ pub struct Machine {
 #[cfg(test)]
 type StepProbe = Box<dyn Fn(&Machine) + Send + Sync>;
 
-/// Queued tier-up requests beyond which vCPUs compile hot blocks themselves.
-const MAX_PENDING_COMPILES: u64 = 8;
+/// Queued tier-up requests beyond which requests are dropped (the blocks wait for
+/// [`BACKGROUND_PATIENCE`]); a bound on memory only (each block asks at most twice).
+const MAX_PENDING_COMPILES: usize = 4096;
 /// How many times the tier-up threshold a block may run in the interpreter waiting for the
 /// background compiler before its vCPU compiles it.
 const BACKGROUND_PATIENCE: u32 = 4;
+/// How many times the threshold a block runs before its request moves to the queue's front.
+const BACKGROUND_URGENT: u32 = 2;
+
+/// The background compiler's work list: keys of blocks to tier up, most urgent first.
+struct CompileQueue {
+    state: parking_lot::Mutex<QueueState>,
+    /// Signalled when a key is queued or the queue closes.
+    ready: parking_lot::Condvar,
+}
+
+struct QueueState {
+    keys: VecDeque<TbKey>,
+    /// Set when the machine goes: the compiler thread returns.
+    closed: bool,
+}
+
+/// The vCPUs' end of a [`CompileQueue`]; dropping it (with the machine) closes the queue.
+struct CompileRequests(Arc<CompileQueue>);
+
+impl Drop for CompileRequests {
+    fn drop(&mut self) {
+        self.0.state.lock().closed = true;
+        self.0.ready.notify_one();
+    }
+}
+
+/// What became of a tier-up request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Request {
+    /// Queued for the compiler thread.
+    Queued,
+    /// Dropped: the queue is full.
+    Full,
+    /// There is no compiler thread.
+    NoCompiler,
+}
 
 impl fmt::Debug for Machine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -232,10 +271,12 @@ impl Machine {
                 desc_valid: desc_valid as i32,
                 desc_code: desc_code as i32,
             });
-            // A block that jumps to its own start loops inside its code while its cflags
-            // word is 0: invalidation sets CF_INVALID first, and the block stays allocated
-            // while a vCPU runs it (epoch guard), so the loop ends at the next iteration.
-            backend_config.block_valid_offset = Some(desc_valid as i32);
+            // A block that jumps to its own start loops inside its code, back to its
+            // exit-request check and nothing else: every invalidation that drops a block
+            // raises every vCPU's exit request once the block can no longer be entered (see
+            // `Machine::kick_after_invalidation`), and the block stays allocated while a vCPU
+            // runs it (epoch guard), so the loop ends at the next iteration.
+            backend_config.goto_start_loops = true;
         }
         let backend = Backend::new(backend_config)
             .map_err(|e| SetupError(format!("cannot set up the host backend: {e}")))?;
@@ -253,7 +294,6 @@ impl Machine {
             exclusive: exclusive::Exclusive::new(),
             live_threads: AtomicUsize::new(0),
             compile_queue: parking_lot::Mutex::new(None),
-            compile_pending: AtomicU64::new(0),
             #[cfg(test)]
             step_probe: parking_lot::Mutex::new(None),
         });
@@ -277,7 +317,14 @@ impl Machine {
     /// the parent's thread). If the thread cannot be created, tier-up falls back to the
     /// vCPUs.
     fn start_compiler_thread(self: &Arc<Machine>) {
-        let (tx, rx) = mpsc::channel::<TbKey>();
+        let queue = Arc::new(CompileQueue {
+            state: parking_lot::Mutex::new(QueueState {
+                keys: VecDeque::new(),
+                closed: false,
+            }),
+            ready: parking_lot::Condvar::new(),
+        });
+        let rx = queue.clone();
         let weak = Arc::downgrade(self);
         // Registered as a CPU of the exclusive registry, so that a code-cache flush (or a
         // fork) never overlaps a compile: it is "running" from before it looks the block up
@@ -289,24 +336,33 @@ impl Machine {
             .stack_size(VCPU_THREAD_STACK)
             .spawn(move || compiler_thread(weak, rx, cpu, jc));
         if spawned.is_ok() {
-            *self.compile_queue.lock() = Some(tx);
+            *self.compile_queue.lock() = Some(CompileRequests(queue));
         }
     }
 
-    /// Asks the background compiler to tier the block for `key` up; false if there is none.
-    fn request_tier_up(&self, key: TbKey) -> bool {
+    /// Asks the background compiler to tier the block for `key` up, before every other
+    /// queued block if `urgent`.
+    fn request_tier_up(&self, key: TbKey, urgent: bool) -> Request {
         let q = self.compile_queue.lock();
-        self.compile_pending.fetch_add(1, Ordering::Relaxed);
-        let sent = q.as_ref().is_some_and(|tx| tx.send(key).is_ok());
-        if sent {
-            self.stats
-                .local()
-                .tier_up_requests
-                .fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.compile_pending.fetch_sub(1, Ordering::Relaxed);
+        let Some(CompileRequests(queue)) = q.as_ref() else {
+            return Request::NoCompiler;
+        };
+        let mut state = queue.state.lock();
+        if state.keys.len() >= MAX_PENDING_COMPILES {
+            return Request::Full;
         }
-        sent
+        if urgent {
+            state.keys.push_front(key);
+        } else {
+            state.keys.push_back(key);
+        }
+        drop(state);
+        queue.ready.notify_one();
+        self.stats
+            .local()
+            .tier_up_requests
+            .fetch_add(1, Ordering::Relaxed);
+        Request::Queued
     }
 
     /// The guest address space.
@@ -339,8 +395,25 @@ impl Machine {
     /// Invalidates translations of guest `[start, start + len)` (its code changed or went away).
     pub fn invalidate_range(&self, start: u64, len: u64) {
         let guard = pin();
-        self.tbs
+        let n = self
+            .tbs
             .invalidate_range(start, len, &|s, t| self.write_slot(s, t), &guard);
+        if n > 0 {
+            self.kick_after_invalidation();
+        }
+    }
+
+    /// Makes every vCPU leave translated code at its next block entry or `goto_start`
+    /// iteration, after blocks were invalidated.
+    ///
+    /// Invariant (what lets a block that loops on itself check nothing but the exit request
+    /// per iteration, `BackendConfig::goto_start_loops`): the invalidation is complete when
+    /// this runs: `CF_INVALID` set, the block out of every jump cache and unlinked from every
+    /// slot, so no vCPU can enter it anew. A vCPU inside it then finds its exit request raised
+    /// at the loop's head; one that takes the request in the dispatcher first (a SeqCst swap
+    /// that reads this SeqCst store) sees every effect of the invalidation in its next lookup.
+    fn kick_after_invalidation(&self) {
+        self.exclusive.kick_all();
     }
 
     /// Drops every block and all host code, unless another vCPU flushed since the caller saw
@@ -413,7 +486,7 @@ impl Machine {
              frontend time       {:.3} ms ({:.1} us/block)\n  \
              tier 0 (interp)     {} blocks prepared in {:.3} ms ({:.1} us/block), {} runs\n  \
              tier 1 (cranelift)  {} blocks compiled in {:.3} ms ({:.1} us/block), {} at tier-up \
-             ({} requested in the background)\n  \
+             ({} in the background, {} requests)\n  \
              code cache          {} KiB used of {} KiB, {} flushes\n  blocks in table     {}\n  \
              lookups             {} (jump cache hit rate {:.1}%)\n  qht lookups         {} ({} misses)\n  \
              insertion races     {} lost\n  chained jumps       {}\n  invalidations       {}\n  \
@@ -431,6 +504,7 @@ impl Machine {
             sum(|c| &c.backend_ns) as f64 / 1e6,
             sum(|c| &c.backend_ns) as f64 / 1e3 / compiled as f64,
             sum(|c| &c.tier_ups),
+            sum(|c| &c.background_tier_ups),
             sum(|c| &c.tier_up_requests),
             cache.used() / 1024,
             cache.capacity() / 1024,
@@ -663,17 +737,24 @@ impl Vcpu {
                 let mut compile_here = false;
                 if runs >= threshold && !tb.is_invalid() {
                     if machine.config.background_compile {
-                        // Ask once at the threshold and go on interpreting. Compile here
-                        // instead when the compiler thread is behind (a long queue, or this
-                        // block ran BACKGROUND_PATIENCE times the threshold without getting
-                        // code: on a host without an idle core the thread gets little time,
-                        // and interpreting hot code costs more than compiling it), or when
-                        // there is no compiler thread (it could not be started).
-                        let lagging = runs >= threshold.saturating_mul(BACKGROUND_PATIENCE)
-                            || machine.compile_pending.load(Ordering::Relaxed)
-                                >= MAX_PENDING_COMPILES;
-                        compile_here =
-                            lagging || (runs == threshold && !machine.request_tier_up(*tb.key()));
+                        // Ask at the threshold and go on interpreting; a block still waiting
+                        // at BACKGROUND_URGENT times the threshold is asked for again at the
+                        // queue's front (the hottest first). Compile here only when the block
+                        // ran BACKGROUND_PATIENCE times the threshold without getting code
+                        // (on a host without an idle core the thread gets little time, and
+                        // interpreting hot code costs more than compiling it; a compile the
+                        // thread has under way is not repeated, see `tier_up`), or when there
+                        // is no compiler thread (it could not be started). A long queue alone
+                        // does not stall the vCPU: the burst of a loop's blocks reaching the
+                        // threshold together is the compiler thread's work.
+                        if runs >= threshold.saturating_mul(BACKGROUND_PATIENCE) {
+                            compile_here = true;
+                        } else if runs == threshold {
+                            compile_here =
+                                machine.request_tier_up(*tb.key(), false) == Request::NoCompiler;
+                        } else if runs == threshold.saturating_mul(BACKGROUND_URGENT) {
+                            machine.request_tier_up(*tb.key(), true);
+                        }
                     } else {
                         // At the threshold; again now and then if that compile published
                         // nothing (the block changed under it), never on every run.
@@ -889,11 +970,10 @@ impl Vcpu {
                 machine.live_threads.store(1, Ordering::Release);
                 let parent_queue = machine.compile_queue.lock().take();
                 if let Some(parent_queue) = parent_queue {
-                    // Leaked, not dropped: dropping the sender wakes the receiver, which takes
-                    // the channel's internal lock, and the parent's compiler thread (which the
-                    // child does not have) may have held that lock at the moment of the fork.
+                    // Leaked, not dropped: dropping it closes the queue under the queue's
+                    // lock, and the parent's compiler thread (which the child does not have)
+                    // may have held that lock at the moment of the fork.
                     std::mem::forget(parent_queue);
-                    machine.compile_pending.store(0, Ordering::Relaxed);
                     machine.start_compiler_thread();
                 }
             }
@@ -1209,6 +1289,7 @@ fn translate_once<'g>(
             prepared,
             config,
             entry_cc: AtomicU64::new(ENTRY_CC_NONE),
+            compiling: std::sync::atomic::AtomicBool::new(false),
         }));
     } else {
         let slots = [&tb.jump_slots[0] as *const _, &tb.jump_slots[1] as *const _];
@@ -1226,9 +1307,13 @@ fn translate_once<'g>(
     let stale = space.code_generation(page) != generation
         || second.is_some_and(|(p, g)| space.code_generation(p) != g);
     if stale {
-        machine
+        // Another vCPU may have found the block and be looping in it.
+        if machine
             .tbs
-            .invalidate(tb, &|s, t| machine.write_slot(s, t), guard);
+            .invalidate(tb, &|s, t| machine.write_slot(s, t), guard)
+        {
+            machine.kick_after_invalidation();
+        }
         return Ok(None);
     }
     Ok(Some(tb))
@@ -1247,6 +1332,10 @@ struct Tier0 {
     /// first, [`ENTRY_CC_MIXED`] once two differed. Tier-up speculates on it
     /// ([`TranslateConfig::entry_cc`]).
     entry_cc: AtomicU64,
+    /// Set while a thread compiles the block (`tier_up`), so that the compiler thread and a
+    /// vCPU that lost patience do not both compile it: the other goes on (interpreting, or
+    /// with the next request).
+    compiling: std::sync::atomic::AtomicBool,
 }
 
 /// [`Tier0::entry_cc`] before any run.
@@ -1335,7 +1424,8 @@ fn compile(
 /// `tb_cache` docs). The caller is running (so no code-cache flush overlaps this) and holds
 /// the guard it found `tb` under (so `tb` stays allocated); if `tb` was invalidated meanwhile
 /// its code is published all the same and stays unreachable. If another vCPU published first,
-/// ours is left unused in the cache.
+/// ours is left unused in the cache; if another thread is compiling the block, this returns at
+/// once (false: nothing published here).
 ///
 /// The guest bytes are translated again. That is sound without new write protection: a guest
 /// write to the block's pages invalidates the block *before* the write happens (the fault
@@ -1346,7 +1436,25 @@ fn tier_up(
     machine: &Machine,
     tb: &TranslationBlock,
     t0: &Tier0,
-) -> Result<(), CacheFull> {
+) -> Result<bool, CacheFull> {
+    if t0.compiling.swap(true, Ordering::Acquire) {
+        return Ok(false);
+    }
+    let result = tier_up_claimed(compiler, machine, tb, t0);
+    if !matches!(result, Ok(true)) {
+        // Nothing published: a later run or request may try again.
+        t0.compiling.store(false, Ordering::Release);
+    }
+    result
+}
+
+/// [`tier_up`] once this thread has claimed the block.
+fn tier_up_claimed(
+    compiler: &mut Compiler,
+    machine: &Machine,
+    tb: &TranslationBlock,
+    t0: &Tier0,
+) -> Result<bool, CacheFull> {
     let t = Instant::now();
     let space = machine.space();
     let mut fetcher = CodeFetcher::new(space, tb.pc(), false);
@@ -1363,18 +1471,19 @@ fn tier_up(
     // Orders the byte reads before the validity check (loads may pass loads on weak hosts).
     std::sync::atomic::fence(Ordering::SeqCst);
     if tb.is_invalid() || block.guest_size != tb.guest_size {
-        return Ok(());
+        return Ok(false);
     }
     let slots = [&tb.jump_slots[0] as *const _, &tb.jump_slots[1] as *const _];
     let compiled = compile(compiler, machine, &block, tb.tag(), slots)?;
-    if tb.set_code_shared(compiled.code, compiled.len as u32, compiled.insn_map) {
+    let published = tb.set_code_shared(compiled.code, compiled.len as u32, compiled.insn_map);
+    if published {
         machine
             .stats
             .local()
             .tier_ups
             .fetch_add(1, Ordering::Relaxed);
     }
-    Ok(())
+    Ok(published)
 }
 
 /// Flushes the full code cache in an exclusive section, with `cpu` stopped and unpinned
@@ -1397,12 +1506,24 @@ fn flush_stopped(machine: &Machine, cpu: &exclusive::Cpu, guard: &mut Guard, see
 /// is flushed after it stopped running, as a vCPU does.
 fn compiler_thread(
     machine: std::sync::Weak<Machine>,
-    rx: mpsc::Receiver<TbKey>,
+    queue: Arc<CompileQueue>,
     cpu: Arc<exclusive::Cpu>,
     jc: Arc<JumpCache>,
 ) {
     let mut compiler = Compiler::new();
-    while let Ok(key) = rx.recv() {
+    loop {
+        let key = {
+            let mut state = queue.state.lock();
+            loop {
+                if let Some(key) = state.keys.pop_front() {
+                    break key;
+                }
+                if state.closed {
+                    return;
+                }
+                queue.ready.wait(&mut state);
+            }
+        };
         let Some(m) = machine.upgrade() else {
             return;
         };
@@ -1410,11 +1531,16 @@ fn compiler_thread(
         let guard = pin();
         let result = match m.tbs.lookup(&jc, &key, &guard) {
             Some(tb) if tb.code().is_null() => tier_up(&mut compiler, &m, tb, tier0_of(tb)),
-            _ => Ok(()),
+            _ => Ok(false),
         };
+        if let Ok(true) = result {
+            m.stats
+                .local()
+                .background_tier_ups
+                .fetch_add(1, Ordering::Relaxed);
+        }
         drop(guard);
         m.exclusive.exec_end(&cpu);
-        m.compile_pending.fetch_sub(1, Ordering::Relaxed);
         if let Err(CacheFull { seen_flushes }) = result {
             m.flush_code_cache(seen_flushes);
         }

@@ -67,6 +67,15 @@ fn machine_with(
             0,
         )
         .unwrap();
+    map_stack(&space);
+    space.write(CODE, &code).unwrap();
+    let process = Arc::new(Process::new(space, ProcessConfig::new("/test")));
+    Machine::new(process, config, None).unwrap()
+}
+
+/// Maps the stack (and the data of the atomics tests) below `STACK_TOP`.
+fn map_stack(space: &GuestSpace) {
+    let anon = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
     space
         .mmap(
             STACK_TOP - 0x1_0000,
@@ -77,9 +86,6 @@ fn machine_with(
             0,
         )
         .unwrap();
-    space.write(CODE, &code).unwrap();
-    let process = Arc::new(Process::new(space, ProcessConfig::new("/test")));
-    Machine::new(process, config, None).unwrap()
 }
 
 /// exit_group(rdi) via the syscall instruction.
@@ -617,4 +623,88 @@ fn fetch_log_keeps_answers_beyond_the_first_page() {
     );
     space.write(CODE + 0x1000 + 20, &[0xcc]).unwrap();
     assert!(!log.unchanged(&space));
+}
+
+/// A vCPU looping inside a block that jumps to its own start (`goto_start`, which checks only
+/// the exit request per iteration) leaves the loop when another thread invalidates the block:
+/// the invalidation raises every vCPU's exit request after the block can no longer be entered
+/// (`Machine::kick_after_invalidation`). Each round the guest calls a `jmp $` in a read-only
+/// code page; the test thread waits a varying time (the vCPU is then interpreting, compiling,
+/// or looping in compiled code), rewrites it to `ret` and invalidates it. Without the kick the
+/// vCPU would spin for ever.
+#[test]
+fn goto_start_loop_leaves_when_its_block_is_invalidated() {
+    const ROUNDS: u32 = 60;
+    const SPIN: u64 = CODE + 0x2000;
+    const GO: u64 = DATA;
+    const DONE: u64 = DATA + 64;
+    let mut a = CodeAssembler::new(64).unwrap();
+    let mut wait = a.create_label();
+    a.xor(edi, edi).unwrap();
+    a.set_label(&mut wait).unwrap();
+    // Wait for round edi + 1 (a loop of one block on a data flag).
+    a.cmp(dword_ptr(GO), edi).unwrap();
+    a.jbe(wait).unwrap();
+    a.mov(rax, SPIN).unwrap();
+    a.call(rax).unwrap();
+    a.inc(edi).unwrap();
+    a.mov(dword_ptr(DONE), edi).unwrap();
+    a.cmp(edi, ROUNDS).unwrap();
+    a.jne(wait).unwrap();
+    a.mov(eax, 60).unwrap(); // exit: this thread only
+    a.syscall().unwrap();
+    let code = a.assemble(CODE).unwrap();
+
+    let space = Arc::new(GuestSpace::with_max_size(guest_memory::MIN_SPACE_SIZE).unwrap());
+    let anon = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+    space
+        .mmap(CODE, 0x1_0000, PROT_READ | PROT_EXEC, anon, None, 0)
+        .unwrap();
+    space.write_ignoring_prot(CODE, &code).unwrap();
+    map_stack(&space);
+    let process = Arc::new(Process::new(space.clone(), ProcessConfig::new("/test")));
+    let config = MachineConfig {
+        translate: TranslateConfig::default(),
+        nochain: false,
+        log: LogFlags::default(),
+        code_cache_size: None,
+        // Compiled after a few runs in the background: rounds see the loop interpreted,
+        // waiting for the compiler, and compiled.
+        tier_up_after: 2,
+        perfmap: false,
+        background_compile: true,
+    };
+    let machine = Machine::new(process, config, None).unwrap();
+    let mut cpu = Vcpu::new(&machine, ThreadCtx::current(), CODE, STACK_TOP - 64);
+    let vcpu = std::thread::spawn(move || cpu.run());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let jc = machine.tbs.new_jump_cache();
+    for r in 0..ROUNDS {
+        space.write_ignoring_prot(SPIN, &[0xeb, 0xfe]).unwrap(); // jmp $
+        machine.invalidate_range(SPIN, 2);
+        space.write_u32(GO, r + 1).unwrap();
+        // The loop's block is in the table: its translation read `jmp $` (the test writes
+        // code behind the guest's back, which no mapping generation records, so it must not
+        // race with a translation).
+        while machine
+            .tbs
+            .lookup(&jc, &machine.key(SPIN), &pin())
+            .is_none()
+        {
+            assert!(std::time::Instant::now() < deadline, "round {r}: no loop");
+            std::thread::yield_now();
+        }
+        std::thread::sleep(std::time::Duration::from_micros(u64::from(r % 12) * 150));
+        space.write_ignoring_prot(SPIN, &[0xc3]).unwrap(); // ret
+        machine.invalidate_range(SPIN, 2);
+        while space.read_u32(DONE).unwrap() != r + 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {r}: the vCPU did not leave the invalidated loop"
+            );
+            std::thread::yield_now();
+        }
+    }
+    assert_eq!(vcpu.join().unwrap(), VcpuExit::ThreadExit(ROUNDS as i32));
+    assert!(machine.tbs.stats.invalidated.load(Ordering::Relaxed) >= u64::from(ROUNDS));
 }
