@@ -161,6 +161,9 @@ pub struct Machine {
     /// Guest threads alive (vCPUs created and not yet stopped): the process ends when the
     /// last one exits.
     live_threads: AtomicUsize,
+    /// CPUs this process may run on: with at least as many guest threads, the compiler
+    /// thread would take a core from a vCPU, so vCPUs compile their hot blocks themselves.
+    host_cpus: usize,
     /// The background compiler's queue of blocks to tier up (`None` without one).
     compile_queue: parking_lot::Mutex<Option<CompileRequests>>,
     /// Run inside every exclusive atomic step, with the other vCPUs stopped (tests observe
@@ -293,6 +296,7 @@ impl Machine {
             key_flags,
             exclusive: exclusive::Exclusive::new(),
             live_threads: AtomicUsize::new(0),
+            host_cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             compile_queue: parking_lot::Mutex::new(None),
             #[cfg(test)]
             step_probe: parking_lot::Mutex::new(None),
@@ -736,7 +740,9 @@ impl Vcpu {
                 let threshold = machine.config.tier_up_after;
                 let mut compile_here = false;
                 if runs >= threshold && !tb.is_invalid() {
-                    if machine.config.background_compile {
+                    let background = machine.config.background_compile
+                        && machine.live_threads.load(Ordering::Relaxed) < machine.host_cpus;
+                    if background {
                         // Ask at the threshold and go on interpreting; a block still waiting
                         // at BACKGROUND_URGENT times the threshold is asked for again at the
                         // queue's front (the hottest first). Compile here only when the block
@@ -756,8 +762,11 @@ impl Vcpu {
                             machine.request_tier_up(*tb.key(), true);
                         }
                     } else {
-                        // At the threshold; again now and then if that compile published
-                        // nothing (the block changed under it), never on every run.
+                        // Compiled here (`-sync-compile`, or as many guest threads as host
+                        // CPUs: each vCPU compiles what it reaches first, and one block is
+                        // compiled once). At the threshold; again now and then if that
+                        // compile published nothing (the block changed under it), never on
+                        // every run.
                         compile_here = runs == threshold || runs.is_power_of_two();
                     }
                 }
