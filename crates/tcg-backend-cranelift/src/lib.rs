@@ -303,6 +303,11 @@ pub struct Backend {
     trampoline: usize,
     /// Tail-cc `(env, from) -> from | UNCHAINED_BIT`.
     unlinked_stub: usize,
+    /// Tail-cc `(env, from)`: calls `lookup_fn` and tail-calls the block it found, or returns
+    /// 0 (0 without a `lookup_fn`). Blocks tail-call it on a jump-cache miss instead of
+    /// calling `lookup_fn` themselves: a call would make every block with an indirect exit
+    /// save and restore a callee-saved register for `env` on all its paths.
+    lookup_stub: usize,
 }
 
 impl fmt::Debug for Backend {
@@ -390,25 +395,34 @@ impl Backend {
             cache,
             trampoline: 0,
             unlinked_stub: 0,
+            lookup_stub: 0,
         };
-        backend.trampoline = backend
-            .emit_stub(true)
-            .map_err(BackendError::Compile)?
-            .addr();
-        backend.unlinked_stub = backend
-            .emit_stub(false)
-            .map_err(BackendError::Compile)?
-            .addr();
+        let emit = |kind| {
+            backend
+                .emit_stub(kind)
+                .map(|c| c.addr())
+                .map_err(BackendError::Compile)
+        };
+        let trampoline = emit(Stub::Trampoline)?;
+        let unlinked_stub = emit(Stub::Unlinked)?;
+        let lookup_stub = if backend.config.lookup_fn != 0 {
+            emit(Stub::Lookup)?
+        } else {
+            0
+        };
+        backend.trampoline = trampoline;
+        backend.unlinked_stub = unlinked_stub;
+        backend.lookup_stub = lookup_stub;
         backend.cache.make_permanent();
         Ok(Arc::new(backend))
     }
 
-    /// Emits the trampoline (`trampoline == true`) or the unlinked stub.
-    fn emit_stub(&self, trampoline: bool) -> Result<*const u8, CompileError> {
+    /// Emits one of the fixed pieces of code every block relies on.
+    fn emit_stub(&self, kind: Stub) -> Result<*const u8, CompileError> {
         let mut ctx = Context::new();
         let mut fctx = FunctionBuilderContext::new();
-        ctx.func.name = UserFuncName::user(0, u32::from(trampoline));
-        if trampoline {
+        ctx.func.name = UserFuncName::user(0, kind as u32);
+        if kind == Stub::Trampoline {
             let mut sig = Signature::new(self.isa.default_call_conv());
             sig.params.push(AbiParam::new(types::I64));
             sig.params.push(AbiParam::new(types::I64));
@@ -423,13 +437,32 @@ impl Backend {
             b.append_block_params_for_function_params(entry);
             b.switch_to_block(entry);
             let (p0, p1) = (b.block_params(entry)[0], b.block_params(entry)[1]);
-            let ret = if trampoline {
-                let sig = b.import_signature(block_signature());
-                let from = b.ins().iconst(types::I64, 0);
-                let call = b.ins().call_indirect(sig, p1, &[p0, from]);
-                b.inst_results(call)[0]
-            } else {
-                b.ins().bor_imm_u(p1, UNCHAINED_BIT as i64)
+            let ret = match kind {
+                Stub::Trampoline => {
+                    let sig = b.import_signature(block_signature());
+                    let from = b.ins().iconst(types::I64, 0);
+                    let call = b.ins().call_indirect(sig, p1, &[p0, from]);
+                    b.inst_results(call)[0]
+                }
+                Stub::Unlinked => b.ins().bor_imm_u(p1, UNCHAINED_BIT as i64),
+                Stub::Lookup => {
+                    let mut sig = Signature::new(self.isa.default_call_conv());
+                    sig.params.push(AbiParam::new(types::I64));
+                    sig.returns.push(AbiParam::new(types::I64));
+                    let sig = b.import_signature(sig);
+                    let f = b.ins().iconst(types::I64, self.config.lookup_fn as i64);
+                    let call = b.ins().call_indirect(sig, f, &[p0]);
+                    let target = b.inst_results(call)[0];
+                    let zero = b.ins().iconst(types::I64, 0);
+                    let hit = b.create_block();
+                    let miss = b.create_block();
+                    b.ins().brif(target, hit, &[], miss, &[]);
+                    b.switch_to_block(hit);
+                    let bsig = b.import_signature(block_signature());
+                    b.ins().return_call_indirect(bsig, target, &[p0, zero]);
+                    b.switch_to_block(miss);
+                    zero
+                }
             };
             b.ins().return_(&[ret]);
             b.seal_all_blocks();
@@ -478,6 +511,11 @@ impl Backend {
         self.unlinked_stub as *const u8
     }
 
+    /// The code a block's indirect exit tail-calls on a jump-cache miss (see `lookup_stub`).
+    pub(crate) fn lookup_stub_addr(&self) -> usize {
+        self.lookup_stub
+    }
+
     /// Points jump slot `slot` at the block whose code starts at `target`.
     ///
     /// Ordering: a `Release` store; translated code reads slots with Cranelift's
@@ -524,6 +562,14 @@ impl Backend {
 }
 
 /// The signature of every block: tail calling convention, `(env, from) -> i64`.
+/// The fixed pieces of code [`Backend::new`] emits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stub {
+    Trampoline,
+    Unlinked,
+    Lookup,
+}
+
 pub(crate) fn block_signature() -> Signature {
     let mut sig = Signature::new(CallConv::Tail);
     sig.params.push(AbiParam::new(types::I64));

@@ -1012,25 +1012,11 @@ impl<'a> Lower<'a> {
                 if let Some(probe) = self.backend.config.jump_cache_probe {
                     self.inline_probe(probe);
                 }
-                let mut sig = Signature::new(self.backend.isa().default_call_conv());
-                sig.params.push(AbiParam::new(types::I64));
-                sig.returns.push(AbiParam::new(types::I64));
-                let sig = self.b.import_signature(sig);
-                let f = self.iconst(types::I64, self.backend.config.lookup_fn as u64);
-                let env = self.env;
-                let call = self.b.ins().call_indirect(sig, f, &[env]);
-                let target = self.b.inst_results(call)[0];
+                let stub = self.iconst(types::I64, self.backend.lookup_stub_addr() as u64);
                 let zero = self.iconst(types::I64, 0);
-                let hit = self.b.create_block();
-                let miss = self.b.create_block();
-                self.b.ins().brif(target, hit, &[], miss, &[]);
-                self.switch_sealed(hit);
                 let bsig = self.b.import_signature(block_signature());
-                self.b
-                    .ins()
-                    .return_call_indirect(bsig, target, &[env, zero]);
-                self.switch_sealed(miss);
-                self.b.ins().return_(&[zero]);
+                let env = self.env;
+                self.b.ins().return_call_indirect(bsig, stub, &[env, zero]);
                 self.terminated = true;
             }
         }
@@ -1054,12 +1040,19 @@ impl<'a> Lower<'a> {
     }
 
     /// The inline jump-cache probe of `LookupAndGotoPtr` (see [`crate::JumpCacheProbe`]):
-    /// tail-calls the cached block on a hit, falls through (to the `lookup_fn` call) on a
-    /// miss. Globals are already stored.
+    /// tail-calls the cached block on a hit, falls through (to the lookup stub) on a miss.
+    /// Globals are already stored.
     fn inline_probe(&mut self, p: crate::JumpCacheProbe) {
         let env = self.env;
         let flags = Self::env_flags();
-        let pc = self.b.ins().load(types::I64, flags, env, p.pc_env_offset);
+        // The pc the paths here wrote, if they did (no reload through memory).
+        let mask = self.flow.stores[self.op_index];
+        let written = (0..self.globals.len())
+            .find(|&i| mask & (1 << i) != 0 && self.globals[i].1 as i32 == p.pc_env_offset);
+        let pc = match written {
+            Some(i) => self.b.use_var(self.vars[self.globals[i].0 .0 as usize]),
+            None => self.b.ins().load(types::I64, flags, env, p.pc_env_offset),
+        };
         let hi = self.b.ins().ushr_imm_u(pc, i64::from(p.shift));
         let h = self.b.ins().bxor(pc, hi);
         let idx = self.b.ins().band_imm_u(h, p.mask as i64);
