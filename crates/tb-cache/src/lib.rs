@@ -103,7 +103,9 @@ pub struct TranslationBlock {
     cflags: AtomicU32,
     /// First guest page covered, and the second one if the block crosses into it.
     pages: [Option<u64>; 2],
-    /// Guest bytes covered.
+    /// Lowest guest address covered (below `key.pc` if the block followed a jump back).
+    pub guest_start: u64,
+    /// Guest bytes covered, from `guest_start`.
     pub guest_size: u32,
     /// Guest instructions covered.
     pub num_insns: u32,
@@ -159,7 +161,9 @@ struct HostCode {
 pub struct NewBlock {
     /// Its key.
     pub key: TbKey,
-    /// Guest bytes covered (starting at `key.pc`).
+    /// Lowest guest address covered: `key.pc`, or below it on the same page.
+    pub guest_start: u64,
+    /// Guest bytes covered (starting at `guest_start`).
     pub guest_size: u32,
     /// Guest instructions covered.
     pub num_insns: u32,
@@ -170,12 +174,18 @@ impl TranslationBlock {
     /// and its jump slots' addresses, then [`TranslationBlock::set_code`] completes it.
     /// `unlinked` is the initial value of both jump slots.
     pub fn new(new: NewBlock, unlinked: usize) -> Box<TranslationBlock> {
-        let first = new.key.pc & !(PAGE_SIZE - 1);
-        let last = (new.key.pc + u64::from(new.guest_size.max(1)) - 1) & !(PAGE_SIZE - 1);
+        let first = new.guest_start & !(PAGE_SIZE - 1);
+        let last = (new.guest_start + u64::from(new.guest_size.max(1)) - 1) & !(PAGE_SIZE - 1);
+        debug_assert!(
+            new.guest_start <= new.key.pc
+                && new.key.pc < new.guest_start + u64::from(new.guest_size.max(1)),
+            "a block covers its first instruction"
+        );
         Box::new(TranslationBlock {
             key: new.key,
             cflags: AtomicU32::new(new.key.cflags & CF_KEY_MASK),
             pages: [Some(first), (last != first).then_some(last)],
+            guest_start: new.guest_start,
             guest_size: new.guest_size,
             num_insns: new.num_insns,
             host: OnceLock::new(),
@@ -694,8 +704,8 @@ impl TbCache {
             // SAFETY: blocks in the page index are in the table (removal from the index
             // precedes removal from the table, both under this lock), so still allocated.
             let tb = unsafe { &*(p as *const TranslationBlock) };
-            let tb_end = tb.key.pc + u64::from(tb.guest_size.max(1));
-            if tb.key.pc < end
+            let tb_end = tb.guest_start + u64::from(tb.guest_size.max(1));
+            if tb.guest_start < end
                 && start < tb_end
                 && self.invalidate_locked(tb, write, &mut pages, guard)
             {

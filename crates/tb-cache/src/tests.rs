@@ -18,6 +18,7 @@ fn block(pc: u64, size: u32, code: usize) -> Box<TranslationBlock> {
     let mut tb = TranslationBlock::new(
         NewBlock {
             key: key(pc),
+            guest_start: pc,
             guest_size: size,
             num_insns: 1,
         },
@@ -82,6 +83,7 @@ fn blocks_of_one_pc_with_other_key_state_are_distinct() {
         let mut tb = TranslationBlock::new(
             NewBlock {
                 key: *k,
+                guest_start: k.pc,
                 guest_size: 4,
                 num_insns: 1,
             },
@@ -135,6 +137,29 @@ fn invalid_blocks_are_invisible_and_unlinked() {
     let b2 = c.insert(block(0x2000, 8, 0x7000), &g).unwrap();
     assert!(std::ptr::eq(c.lookup(&jc, &key(0x2000), &g).unwrap(), b2));
     assert_eq!(c.len(), 2);
+}
+
+#[test]
+fn invalidate_range_hits_code_a_block_reached_by_a_jump_back() {
+    // A block at 0x1f00 that followed a jump back to 0x1e00: bytes 0x1e00..0x1f08 are its.
+    let c = TbCache::new();
+    let g = pin();
+    let mut followed = TranslationBlock::new(
+        NewBlock {
+            key: key(0x1f00),
+            guest_start: 0x1e00,
+            guest_size: 0x108,
+            num_insns: 4,
+        },
+        UNLINKED,
+    );
+    followed.set_code(0x5000 as *const u8, 64, vec![(0, 0x1f00), (16, 0x1e00)]);
+    let followed = c.insert(followed, &g).unwrap();
+    assert_eq!(followed.pages().collect::<Vec<_>>(), vec![0x1000]);
+    let other = c.insert(block(0x1d00, 8, 0x6000), &g).unwrap();
+    assert_eq!(c.invalidate_range(0x1e10, 1, &write, &g), 1);
+    assert!(followed.is_invalid());
+    assert!(!other.is_invalid());
 }
 
 #[test]
@@ -253,6 +278,7 @@ fn tier0_block(pc: u64) -> Box<TranslationBlock> {
     let mut tb = TranslationBlock::new(
         NewBlock {
             key: key(pc),
+            guest_start: pc,
             guest_size: 8,
             num_insns: 2,
         },

@@ -28,6 +28,7 @@ fn insert(tbs: &TbCache, pc: u64) -> usize {
     let mut tb = TranslationBlock::new(
         NewBlock {
             key: key(pc),
+            guest_start: pc,
             guest_size: 4,
             num_insns: 1,
         },

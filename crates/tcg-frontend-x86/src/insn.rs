@@ -158,7 +158,7 @@ pub(crate) fn translate_insn(t: &mut Tr, ins: &Instruction) -> R {
         Jo | Jno | Jb | Jae | Je | Jne | Jbe | Ja | Js | Jns | Jp | Jnp | Jl | Jge | Jle | Jg => {
             let target = branch_target(ins)?;
             let (c, a, b) = t.cond(cc_code(ins)?);
-            if t.region.continues_after(t.pc) {
+            if t.region.continues() {
                 t.branch_within(c, a, b, target);
                 return ok();
             }
@@ -172,7 +172,13 @@ pub(crate) fn translate_insn(t: &mut Tr, ins: &Instruction) -> R {
         }
         Jmp => {
             if ins.op_kind(0) == OpKind::NearBranch64 {
-                t.goto_tb(ins.near_branch64());
+                let target = ins.near_branch64();
+                if t.region.follows_to(target) {
+                    // The block goes on at the target.
+                    t.next = target;
+                    return ok();
+                }
+                t.goto_tb(target);
             } else {
                 let o = t.opnd(ins, 0)?;
                 if o.size() != 8 {

@@ -153,13 +153,21 @@ pub(crate) fn live_out(insns: &[Instruction]) -> Vec<u64> {
     let mut live = ALL;
     for (i, ins) in insns.iter().enumerate().rev() {
         out[i] = live;
-        live = if is_simple(ins) {
-            (live & !kills(ins)) | from_iced(ins.rflags_read())
-        } else {
-            ALL
-        };
+        if is_simple(ins) {
+            live = (live & !kills(ins)) | from_iced(ins.rflags_read());
+        } else if !is_followed_jump(ins, insns.get(i + 1)) {
+            live = ALL;
+        }
     }
     out
+}
+
+/// True for a direct `jmp` to the next instruction of the block (the block followed it: it
+/// translates to nothing).
+fn is_followed_jump(ins: &Instruction, next: Option<&Instruction>) -> bool {
+    ins.mnemonic() == M::Jmp
+        && ins.op0_kind() == OpKind::NearBranch64
+        && next.is_some_and(|n| n.ip() == ins.near_branch64())
 }
 
 #[cfg(test)]

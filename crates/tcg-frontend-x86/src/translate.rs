@@ -3,7 +3,8 @@
 use std::cell::RefCell;
 
 use iced_x86::{
-    Code, Decoder, DecoderError, DecoderOptions, FlowControl, Instruction, OpKind, Register,
+    Code, Decoder, DecoderError, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind,
+    Register,
 };
 use tcg::{BinOp, Block, Cond, Conv, Label, MemOp, Op, Temp, Type, UnOp};
 
@@ -153,20 +154,37 @@ impl FpKnown {
 
 /// What the translator knows of the rest of the block: conditional branches do not end a
 /// block unless they are its last instruction; a branch forward to an instruction of the
-/// block becomes a branch to a label there, one elsewhere a side exit.
+/// block becomes a branch to a label there, one elsewhere a side exit; a direct `jmp` the
+/// block follows (see [`predecode`]) becomes no code at all.
 #[derive(Default)]
 pub(crate) struct Region {
-    /// The start of every instruction the block will translate, in order.
+    /// The start of every instruction the block will translate, in the order it runs them
+    /// (not in address order once it followed a jump).
     starts: Vec<u64>,
+    /// The index in `starts` of the instruction being translated.
+    at: usize,
     /// Labels of branch targets inside the block, with the static `cc_op` each branch to it
     /// had (all synced to the state) and what all of them knew of the SSE state.
     targets: Vec<(u64, Label, Vec<Option<u64>>, FpKnown)>,
 }
 
 impl Region {
-    /// True if the instruction at `pc` is not the block's last one.
-    pub(crate) fn continues_after(&self, pc: u64) -> bool {
-        self.starts.last().is_some_and(|&l| l > pc)
+    /// True if the instruction being translated is not the block's last one.
+    pub(crate) fn continues(&self) -> bool {
+        self.at + 1 < self.starts.len()
+    }
+
+    /// True if the instruction after the current one is at `target` (a jump there is
+    /// followed: it needs no code).
+    pub(crate) fn follows_to(&self, target: u64) -> bool {
+        self.starts.get(self.at + 1) == Some(&target)
+    }
+
+    /// True if `target` is an instruction the block translates after the current one.
+    fn is_ahead(&self, target: u64) -> bool {
+        self.starts
+            .get(self.at + 1..)
+            .is_some_and(|rest| rest.contains(&target))
     }
 }
 
@@ -923,10 +941,10 @@ impl<'c> Tr<'c> {
 
     /// A conditional branch to `target` on `a cond b` (flags already read): a branch to a
     /// label if `target` is an instruction further on in the block, else a side exit.
-    /// Only for a branch the block goes on after ([`Region::continues_after`]).
+    /// Only for a branch the block goes on after ([`Region::continues`]).
     pub(crate) fn branch_within(&mut self, cond: Cond, a: Temp, b: Temp, target: u64) {
         self.sync_cc();
-        let inside = target > self.pc && self.region.starts.binary_search(&target).is_ok();
+        let inside = self.region.is_ahead(target);
         if inside {
             let cc = self.cc;
             let fp = self.fp;
@@ -1065,9 +1083,12 @@ impl<'c> Tr<'c> {
 ///
 /// `fetch(addr, buf)` copies guest code bytes starting at `addr` into `buf` and returns how
 /// many it could (fewer at an unmapped or non-executable page). The block starts with the
-/// exit-request check, holds one `InsnStart` per guest instruction, and ends at a control
-/// transfer, after the instruction that leaves the first instruction's 4 KiB page, or after
-/// `cfg.max_insns` instructions. Untranslatable instructions become a #UD exception exit,
+/// exit-request check, holds one `InsnStart` per guest instruction (in the order they run),
+/// and ends at a control transfer, after the instruction that leaves the first instruction's
+/// 4 KiB page, or after `cfg.max_insns` instructions. Small blocks go on past conditional
+/// branches and direct jumps within the first page (see `predecode`); the block's
+/// `guest_start`/`guest_size` then cover every byte from its lowest instruction to the end
+/// of its highest. Untranslatable instructions become a #UD exception exit,
 /// and a fetch fault a #PF exception exit (`exception_addr` = the unreadable address), both
 /// with `rip` = that instruction.
 pub fn translate_block(
@@ -1115,8 +1136,18 @@ const REGION_BRANCHES: u32 = 3;
 /// ...and only while it has fewer instructions than this.
 const REGION_INSNS: usize = 32;
 
+/// A block follows at most this many direct jumps...
+const FOLLOWED_JUMPS: u32 = 4;
+
 /// Decodes the instructions `translate_with` will translate (it may stop earlier, at an
 /// instruction that ends the block without being a branch).
+///
+/// A direct `jmp` to the block's first page does not end a block that is still small: the
+/// block goes on at its target (unless the block already holds that instruction), so a
+/// chain of blocks linked by jumps (a loop's latch jumping to its head, a `switch` case
+/// jumping back to the dispatch) runs as one, without an exit and an entry between them.
+/// The block then covers the bytes from its lowest to its highest instruction; targets stay
+/// on the first page so that it still covers at most two pages.
 fn predecode(
     pc: u64,
     fetch: &mut dyn FnMut(u64, &mut [u8]) -> usize,
@@ -1127,6 +1158,7 @@ fn predecode(
     v.clear();
     let mut cur = pc;
     let mut branches = 0;
+    let mut jumps = 0;
     // Decoded from a window of bytes with one decoder, refilled when an instruction might
     // not fit in what is left: fetching and setting up a decoder per instruction was a fifth
     // of a translation.
@@ -1152,6 +1184,24 @@ fn predecode(
                 branches += u32::from(is_jcc(&ins));
                 is_jcc(&ins) && branches <= REGION_BRANCHES && v.len() < REGION_INSNS
             };
+            if goes_on && jumps > 0 && v.iter().any(|i| i.ip() == cur) {
+                // Back at an instruction the block holds: the block ends with a jump there.
+                break 'window;
+            }
+            if !goes_on
+                && ins.mnemonic() == Mnemonic::Jmp
+                && ins.op0_kind() == OpKind::NearBranch64
+                && jumps < FOLLOWED_JUMPS
+                && v.len() < REGION_INSNS
+                && (v.len() as u32) < max
+            {
+                let target = ins.near_branch64();
+                if target & !0xfff == page && !v.iter().any(|i| i.ip() == target) {
+                    jumps += 1;
+                    cur = target;
+                    continue 'window;
+                }
+            }
             if !goes_on || v.len() as u32 >= max || cur & !0xfff != page {
                 break 'window;
             }
@@ -1198,10 +1248,16 @@ fn translate_with(
         cfg.max_insns.max(1)
     };
     let page = pc & !0xfff;
+    // Whether the block follows a jump: it may then come back to an instruction it holds.
+    let followed = pre.windows(2).any(|w| w[0].next_ip() != w[1].ip());
     let mut cur = pc;
+    // The bytes covered: [lo, hi).
+    let (mut lo, mut hi) = (pc, pc);
     let mut n = 0u32;
     loop {
         let i = n as usize;
+        t.region.at = i;
+        lo = lo.min(cur);
         t.place_target(cur, true);
         t.pc = cur;
         t.b.push(Op::InsnStart { pc: cur });
@@ -1228,12 +1284,14 @@ fn translate_with(
                     }
                     // Account for the bytes looked at, so that writes to them invalidate the block.
                     cur = cur.wrapping_add(got.max(1) as u64);
+                    hi = hi.max(cur);
                     break;
                 }
                 (ins, crate::liveness::ALL)
             }
         };
         t.next = ins.next_ip();
+        hi = hi.max(t.next);
         t.live = live_out;
         let snapshot = (t.b.ops.len(), t.cc, t.cc_dirty);
         let flow = crate::insn::translate_insn(&mut t, &ins);
@@ -1252,7 +1310,10 @@ fn translate_with(
         if flow == Flow::End {
             break;
         }
-        if n >= max || cur & !0xfff != page {
+        if n >= max
+            || cur & !0xfff != page
+            || followed && t.region.starts.iter().take(i + 1).any(|&s| s == cur)
+        {
             t.goto_tb(cur);
             break;
         }
@@ -1290,7 +1351,8 @@ fn translate_with(
         code: exit::EXIT_REQUEST,
     });
     t.b.num_insns = n;
-    t.b.guest_size = cur.wrapping_sub(pc) as u32;
+    t.b.guest_start = lo;
+    t.b.guest_size = hi.wrapping_sub(lo) as u32;
     #[cfg(debug_assertions)]
     if let Err(e) = tcg::verify(&t.b) {
         panic!("x86 frontend produced invalid IR: {e}\n{}", t.b);

@@ -817,3 +817,89 @@ fn sse_arithmetic_in_regions_across_mxcsr_changes() {
         check_native(&body, &base_regs(), &data, &cfg(), FLAGS);
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn followed_jumps_match_native() {
+    // A `switch`-like dispatch: cases jump back to a dispatch that jumps forward again, a
+    // `cmp` whose flags a `jb` reads across a followed jump, and a jump back into the block
+    // the dispatch already holds.
+    let body = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+        let mut check = a.create_label();
+        let mut body = a.create_label();
+        let mut cont = a.create_label();
+        let mut back = a.create_label();
+        let mut done = a.create_label();
+        a.mov(ecx, 40u32)?;
+        a.xor(eax, eax)?;
+        a.jmp(check)?;
+        a.set_label(&mut body)?;
+        a.add(eax, ecx)?;
+        a.cmp(eax, 300)?;
+        a.jmp(cont)?;
+        a.set_label(&mut back)?;
+        a.dec(ecx)?;
+        a.jmp(check)?;
+        a.set_label(&mut cont)?;
+        a.jb(back)?;
+        a.inc(ebx)?;
+        a.sub(eax, 7)?;
+        a.jmp(back)?;
+        a.set_label(&mut check)?;
+        a.test(ecx, ecx)?;
+        a.jnz(body)?;
+        a.jmp(done)?;
+        a.nop()?;
+        a.set_label(&mut done)?;
+        Ok(())
+    };
+    for seed in 0..4 {
+        let mut init = base_regs();
+        init.gpr[3] = seed;
+        init.rflags = 0x202 | ((seed * 0x41) & 0x8d5);
+        check_native(&body, &init, &random_data(seed), &cfg(), FLAGS);
+    }
+}
+
+#[test]
+fn a_block_follows_jumps_on_its_page_and_covers_their_targets() {
+    let pc = 0x1040;
+    // 0x1000: inc eax; ret    ...    0x1040: nop; jmp 0x1000
+    let mut code = [0x90u8; 0x50];
+    code[..3].copy_from_slice(&[0xff, 0xc0, 0xc3]);
+    code[0x40..0x43].copy_from_slice(&[0x90, 0xeb, 0xbd]);
+    let mut fetch = |addr: u64, buf: &mut [u8]| -> usize {
+        let off = addr.wrapping_sub(0x1000) as usize;
+        if off >= code.len() {
+            return 0;
+        }
+        let n = (code.len() - off).min(buf.len());
+        buf[..n].copy_from_slice(&code[off..off + n]);
+        n
+    };
+    let b = translate_block(pc, &mut fetch, &cfg());
+    let starts: Vec<u64> = b
+        .ops
+        .iter()
+        .filter_map(|op| match *op {
+            Op::InsnStart { pc } => Some(pc),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(starts, [0x1040, 0x1041, 0x1000, 0x1002]);
+    assert_eq!((b.pc, b.num_insns), (pc, 4));
+    assert_eq!((b.guest_start, b.guest_size), (0x1000, 0x43));
+    // Not onto another page: the block ends with the jump.
+    let mut fetch_far = |addr: u64, buf: &mut [u8]| -> usize {
+        let off = addr.wrapping_sub(0x2000) as usize;
+        let bytes = [0x90, 0xe9, 0xfa, 0xef, 0xff, 0xff]; // nop; jmp 0x1000
+        if off >= bytes.len() {
+            return 0;
+        }
+        let n = (bytes.len() - off).min(buf.len());
+        buf[..n].copy_from_slice(&bytes[off..off + n]);
+        n
+    };
+    let b = translate_block(0x2000, &mut fetch_far, &cfg());
+    assert_eq!((b.num_insns, b.guest_start, b.guest_size), (2, 0x2000, 6));
+}

@@ -444,7 +444,11 @@ impl Op {
 pub struct Block {
     /// Guest pc of the first instruction.
     pub pc: u64,
-    /// Number of guest bytes translated.
+    /// Lowest guest address of the translated code: below `pc` when the block followed a
+    /// jump backwards.
+    pub guest_start: u64,
+    /// Number of guest bytes from `guest_start` to the end of the last translated byte: the
+    /// code whose change invalidates the block (it may include bytes not translated).
     pub guest_size: u32,
     /// Number of guest instructions translated.
     pub num_insns: u32,
@@ -463,6 +467,7 @@ impl Block {
         // a translation in reallocations.
         Block {
             pc,
+            guest_start: pc,
             temps: Vec::with_capacity(128),
             ops: Vec::with_capacity(192),
             ..Block::default()

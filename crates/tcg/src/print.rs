@@ -20,8 +20,15 @@ impl fmt::Display for Block {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "block pc={:#x} insns={} bytes={}",
-            self.pc, self.num_insns, self.guest_size
+            "block pc={:#x} insns={} bytes={}{}",
+            self.pc,
+            self.num_insns,
+            self.guest_size,
+            if self.guest_start == self.pc {
+                String::new()
+            } else {
+                format!(" from {:#x}", self.guest_start)
+            }
         )?;
         for op in &self.ops {
             let t = |x: Temp| T(self, x);

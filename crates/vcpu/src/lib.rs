@@ -1230,7 +1230,9 @@ fn translate_once<'g>(
     // protected.
     let mut fetcher = CodeFetcher::new(space, key.pc, true);
     let mut block = translate_block(key.pc, &mut |addr, buf| fetcher.fetch(addr, buf), &config);
-    let last = key.pc.wrapping_add(u64::from(block.guest_size.max(1)) - 1);
+    let last = block
+        .guest_start
+        .wrapping_add(u64::from(block.guest_size.max(1)) - 1);
     let second = if last & !(GUEST_PAGE_SIZE - 1) != page {
         let page2 = last & !(GUEST_PAGE_SIZE - 1);
         let (g, writable2) = space.protect_code(page2);
@@ -1273,6 +1275,7 @@ fn translate_once<'g>(
     let mut tb = TranslationBlock::new(
         NewBlock {
             key: *key,
+            guest_start: block.guest_start,
             guest_size: block.guest_size,
             num_insns: block.num_insns,
         },
@@ -1479,7 +1482,7 @@ fn tier_up_claimed(
         .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
     // Orders the byte reads before the validity check (loads may pass loads on weak hosts).
     std::sync::atomic::fence(Ordering::SeqCst);
-    if tb.is_invalid() || block.guest_size != tb.guest_size {
+    if tb.is_invalid() || block.guest_start != tb.guest_start || block.guest_size != tb.guest_size {
         return Ok(false);
     }
     let slots = [&tb.jump_slots[0] as *const _, &tb.jump_slots[1] as *const _];

@@ -52,11 +52,17 @@ impl Sink {
         let _ = out.flush();
     }
 
+    /// The guest instructions of `block`, in the order it runs them (a block that followed
+    /// a jump is not one run of bytes).
     pub(crate) fn in_asm(&self, space: &GuestSpace, block: &tcg::Block) {
-        let mut bytes = vec![0u8; block.guest_size as usize];
-        let n = crate::fetch_code(space, block.pc, &mut bytes);
         let mut text = "IN:\n".to_string();
-        disassemble(&mut text, &bytes[..n], block.pc);
+        for op in &block.ops {
+            if let tcg::Op::InsnStart { pc } = *op {
+                let mut bytes = [0u8; 15];
+                let n = crate::fetch_code(space, pc, &mut bytes);
+                disassemble(&mut text, &bytes[..n], pc, 1);
+            }
+        }
         self.line(format_args!("{text}"));
     }
 
@@ -65,7 +71,7 @@ impl Sink {
         let bytes = unsafe { std::slice::from_raw_parts(code, len) };
         let mut text = format!("OUT: [guest {guest_pc:#x}] {len} bytes\n");
         if cfg!(target_arch = "x86_64") {
-            disassemble(&mut text, bytes, code as u64);
+            disassemble(&mut text, bytes, code as u64, usize::MAX);
         } else {
             for chunk in bytes.chunks(16) {
                 let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
@@ -77,11 +83,15 @@ impl Sink {
     }
 }
 
-fn disassemble(out: &mut String, bytes: &[u8], ip: u64) {
+/// Appends at most `max` instructions decoded from `bytes` (at guest or host address `ip`).
+fn disassemble(out: &mut String, bytes: &[u8], ip: u64, max: usize) {
     let mut decoder = Decoder::with_ip(64, bytes, ip, DecoderOptions::NONE);
     let mut formatter = GasFormatter::new();
     let mut insn = String::new();
-    while decoder.can_decode() {
+    for _ in 0..max {
+        if !decoder.can_decode() {
+            break;
+        }
         let i = decoder.decode();
         insn.clear();
         formatter.format(&i, &mut insn);
