@@ -79,3 +79,22 @@ pub fn cvt(r: i64) -> Result<u64, Errno> {
         Ok(r as u64)
     }
 }
+
+/// The CPUs this process may run on (its affinity mask), at least 1; asked once. One
+/// system call: `std::thread::available_parallelism` also reads cgroup files, a tenth of
+/// the emulator's start-up, and a CPU quota does not change how many threads run at once.
+pub fn cpu_count() -> usize {
+    static COUNT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *COUNT.get_or_init(|| {
+        // SAFETY: `set` is a plain bitmask that sched_getaffinity fills in; its size is
+        // passed along, and CPU_COUNT only reads it.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0 {
+                (libc::CPU_COUNT(&set) as usize).max(1)
+            } else {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            }
+        }
+    })
+}

@@ -37,6 +37,7 @@ pub use process::{
     AltStack, CloneRequest, GuestSigaction, Process, ProcessConfig, SyscallOutcome, ThreadCtx,
     PATH_MAX,
 };
+pub use host::cpu_count as host_cpu_count;
 pub use sysproc::clone_flags;
 
 #[cfg(test)]

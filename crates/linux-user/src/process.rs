@@ -50,7 +50,7 @@ impl ProcessConfig {
         ProcessConfig {
             sysroot: None,
             strace: false,
-            cpu_count: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu_count: crate::host::cpu_count(),
             cpu_vendor: "AuthenticAMD".to_string(),
             cpu_model_name: "emu x86-64 CPU".to_string(),
             cpu_flags: "fpu tsc cx8 cmov pse36 clflush mmx fxsr sse sse2 syscall lm".to_string(),

@@ -296,7 +296,7 @@ impl Machine {
             key_flags,
             exclusive: exclusive::Exclusive::new(),
             live_threads: AtomicUsize::new(0),
-            host_cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            host_cpus: linux_user::host_cpu_count(),
             compile_queue: parking_lot::Mutex::new(None),
             #[cfg(test)]
             step_probe: parking_lot::Mutex::new(None),
