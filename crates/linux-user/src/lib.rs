@@ -32,12 +32,12 @@ mod sysproc;
 
 pub use elf::LoadError;
 pub use exec::ExecTarget;
+pub use host::cpu_count as host_cpu_count;
 pub use loader::{load_elf, LoadedProgram};
 pub use process::{
     AltStack, CloneRequest, GuestSigaction, Process, ProcessConfig, SyscallOutcome, ThreadCtx,
     PATH_MAX,
 };
-pub use host::cpu_count as host_cpu_count;
 pub use sysproc::clone_flags;
 
 #[cfg(test)]

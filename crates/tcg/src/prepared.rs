@@ -346,7 +346,14 @@ impl Prepared {
         code.clear();
         consts.clear();
         operands.clear();
-        let slot = |t: crate::Temp| t.0 as S;
+        // Every slot index in the prepared code comes from here, checked against the slot
+        // count (`run` indexes slots without bounds checks).
+        let n_slots = block.temps.len();
+        assert!(n_slots < NO_SLOT as usize, "too many temporaries");
+        let slot = |t: crate::Temp| {
+            assert!((t.0 as usize) < n_slots, "temp {} out of range", t.0);
+            t.0 as S
+        };
         let ty = |t: crate::Temp| block.ty(t);
         let mut env_slot = None;
         for (i, info) in block.temps.iter().enumerate() {
@@ -641,9 +648,14 @@ impl Prepared {
             |a: u128| -> *mut u8 { mem.base.wrapping_add(((a as u64).min(mem.size)) as usize) };
         let mut pc = 0u64;
         let mut i = 0usize;
+        // The slots are read and written without bounds checks (they were a fifth of the
+        // interpreter's instructions).
         macro_rules! v {
             ($x:expr) => {
-                s[$x as usize]
+                // SAFETY: every slot index in `code` and `operands` was checked against
+                // `self.slots` in `new_with` (`NO_SLOT` is tested before use), and `s` has
+                // `self.slots` elements.
+                *unsafe { s.get_unchecked_mut($x as usize) }
             };
         }
         loop {
@@ -776,8 +788,9 @@ impl Prepared {
                     if m.aligned && a % u64::from(m.size) != 0 {
                         return misaligned(a, pc);
                     }
+                    let val = v!(x);
                     // SAFETY: as for `Load`.
-                    unsafe { wr(host(u128::from(a)), m.size, v!(x)) };
+                    unsafe { wr(host(u128::from(a)), m.size, val) };
                 }
                 Ins::LoadState { d, off, mem: m, ty } => {
                     // SAFETY: the caller guarantees the state is valid at this offset.
@@ -785,8 +798,9 @@ impl Prepared {
                     v!(d) = extend(x, m) & mask(ty);
                 }
                 Ins::StoreState { s: x, off, mem: m } => {
+                    let val = v!(x);
                     // SAFETY: the caller guarantees the state is valid at this offset.
-                    unsafe { wr(env.add(off as usize), m.size, v!(x)) };
+                    unsafe { wr(env.add(off as usize), m.size, val) };
                 }
                 Ins::AtomicRmw {
                     op,
@@ -1197,5 +1211,19 @@ mod tests {
     #[test]
     fn an_op_takes_at_most_16_bytes() {
         assert!(std::mem::size_of::<super::Ins>() <= 16);
+    }
+
+    /// `run` indexes slots unchecked: a temp that does not exist must stop preparation.
+    #[test]
+    #[should_panic]
+    fn a_temp_beyond_the_block_is_refused() {
+        let mut b = crate::Block::new(0);
+        let t = b.new_temp(crate::Type::I64);
+        b.push(crate::Op::Mov {
+            dst: t,
+            src: crate::Temp(7),
+        });
+        b.push(crate::Op::ExitTb { code: 0 });
+        let _ = super::Prepared::new(&b);
     }
 }
