@@ -388,6 +388,18 @@ fn tar() {
     );
 }
 
+/// `tar xzf` forks a child to decompress while the parent's compiler thread tiers its hot
+/// blocks up: a fork while that thread entered or left its wait once left the child's
+/// compiler thread a half-updated lock table (a crash in about one run in twelve).
+#[test]
+fn tar_forks_while_the_compiler_thread_waits() {
+    let runs: Vec<Run> =
+        std::iter::repeat_with(|| run(&["tar", "xzf", "tree.tar.gz", "-C", "extract"]))
+            .take(40)
+            .collect();
+    check_busybox("tar_forks", &runs);
+}
+
 #[test]
 fn sed() {
     check_busybox(

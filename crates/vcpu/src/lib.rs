@@ -185,10 +185,24 @@ const BACKGROUND_PATIENCE: u32 = 4;
 const BACKGROUND_URGENT: u32 = 2;
 
 /// The background compiler's work list: keys of blocks to tier up, most urgent first.
+///
+/// std's lock and condition variable, not parking_lot's: parking_lot keeps the queues of
+/// waiting threads in one process-wide table, and a fork while the compiler thread was
+/// entering or leaving a wait left the child a half-updated table entry (its new compiler
+/// thread then dereferenced a null queue tail). std's keep their state in themselves, and
+/// the compiler thread takes no other lock outside `exec_start`..`exec_end`, which no fork
+/// overlaps.
 struct CompileQueue {
-    state: parking_lot::Mutex<QueueState>,
+    state: std::sync::Mutex<QueueState>,
     /// Signalled when a key is queued or the queue closes.
-    ready: parking_lot::Condvar,
+    ready: std::sync::Condvar,
+}
+
+impl CompileQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        // A panic while holding it leaves a consistent queue (plain pushes and pops).
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 struct QueueState {
@@ -202,7 +216,7 @@ struct CompileRequests(Arc<CompileQueue>);
 
 impl Drop for CompileRequests {
     fn drop(&mut self) {
-        self.0.state.lock().closed = true;
+        self.0.lock().closed = true;
         self.0.ready.notify_one();
     }
 }
@@ -322,11 +336,11 @@ impl Machine {
     /// vCPUs.
     fn start_compiler_thread(self: &Arc<Machine>) {
         let queue = Arc::new(CompileQueue {
-            state: parking_lot::Mutex::new(QueueState {
+            state: std::sync::Mutex::new(QueueState {
                 keys: VecDeque::new(),
                 closed: false,
             }),
-            ready: parking_lot::Condvar::new(),
+            ready: std::sync::Condvar::new(),
         });
         let rx = queue.clone();
         let weak = Arc::downgrade(self);
@@ -351,7 +365,7 @@ impl Machine {
         let Some(CompileRequests(queue)) = q.as_ref() else {
             return Request::NoCompiler;
         };
-        let mut state = queue.state.lock();
+        let mut state = queue.lock();
         if state.keys.len() >= MAX_PENDING_COMPILES {
             return Request::Full;
         }
@@ -1525,7 +1539,7 @@ fn compiler_thread(
     let mut compiler = Compiler::new();
     loop {
         let key = {
-            let mut state = queue.state.lock();
+            let mut state = queue.lock();
             loop {
                 if let Some(key) = state.keys.pop_front() {
                     break key;
@@ -1533,7 +1547,7 @@ fn compiler_thread(
                 if state.closed {
                     return;
                 }
-                queue.ready.wait(&mut state);
+                state = queue.ready.wait(state).unwrap_or_else(|e| e.into_inner());
             }
         };
         let Some(m) = machine.upgrade() else {
