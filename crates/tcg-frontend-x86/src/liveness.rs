@@ -165,9 +165,7 @@ pub(crate) fn live_out(insns: &[Instruction]) -> Vec<u64> {
 /// True for a direct `jmp` to the next instruction of the block (the block followed it: it
 /// translates to nothing).
 fn is_followed_jump(ins: &Instruction, next: Option<&Instruction>) -> bool {
-    ins.mnemonic() == M::Jmp
-        && ins.op0_kind() == OpKind::NearBranch64
-        && next.is_some_and(|n| n.ip() == ins.near_branch64())
+    crate::translate::direct_jump_target(ins).is_some_and(|t| next.is_some_and(|n| n.ip() == t))
 }
 
 #[cfg(test)]

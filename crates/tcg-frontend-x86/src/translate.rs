@@ -1188,15 +1188,13 @@ fn predecode(
                 // Back at an instruction the block holds: the block ends with a jump there.
                 break 'window;
             }
-            if !goes_on
-                && ins.mnemonic() == Mnemonic::Jmp
-                && ins.op0_kind() == OpKind::NearBranch64
-                && jumps < FOLLOWED_JUMPS
-                && v.len() < REGION_INSNS
-                && (v.len() as u32) < max
-            {
-                let target = ins.near_branch64();
-                if target & !0xfff == page && !v.iter().any(|i| i.ip() == target) {
+            if let Some(target) = direct_jump_target(&ins) {
+                if jumps < FOLLOWED_JUMPS
+                    && v.len() < REGION_INSNS
+                    && (v.len() as u32) < max
+                    && target & !0xfff == page
+                    && !v.iter().any(|i| i.ip() == target)
+                {
                     jumps += 1;
                     cur = target;
                     continue 'window;
@@ -1358,6 +1356,12 @@ fn translate_with(
         panic!("x86 frontend produced invalid IR: {e}\n{}", t.b);
     }
     Ok(t.b)
+}
+
+/// The target of a direct `jmp rel` (the jumps a block may follow).
+pub(crate) fn direct_jump_target(ins: &Instruction) -> Option<u64> {
+    (ins.mnemonic() == Mnemonic::Jmp && ins.op0_kind() == OpKind::NearBranch64)
+        .then(|| ins.near_branch64())
 }
 
 /// True for `jcc rel` (not the `loop`/`jrcxz` family).
