@@ -132,27 +132,50 @@ impl CodeCache {
     /// returns its address in the executable view, ready to run on any thread once the
     /// pointer is published with release ordering (the instruction cache is already flushed).
     pub fn emit(&self, code: &[u8], align: usize) -> Result<*const u8, CacheFull> {
+        let offset = self.reserve(code.len(), align)?;
+        // SAFETY: `reserve` just handed `offset..offset + code.len()` to this call alone.
+        Ok(unsafe { self.fill(offset, code) })
+    }
+
+    /// Hands out `len` bytes at an offset aligned to `align` (a power of two) without writing
+    /// them: for code whose address must be known before it is compiled.
+    pub(crate) fn reserve(&self, len: usize, align: usize) -> Result<usize, CacheFull> {
         let align = align.max(MIN_ALIGN);
         debug_assert!(align.is_power_of_two());
-        let offset = {
-            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            let start = st.used.next_multiple_of(align);
-            let end = start.checked_add(code.len()).ok_or(CacheFull)?;
-            if end > self.capacity {
-                return Err(CacheFull);
-            }
-            st.used = end;
-            self.used.store(end, Ordering::Release);
-            start
-        };
-        // SAFETY: `offset..offset + len` lies inside the mapping (checked above) and was handed
-        // out to this call alone by the bump allocator, so no other thread reads or writes it
-        // until we return the pointer; `code` is a separate Rust slice, so they don't overlap.
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let start = st.used.next_multiple_of(align);
+        let end = start.checked_add(len).ok_or(CacheFull)?;
+        if end > self.capacity {
+            return Err(CacheFull);
+        }
+        st.used = end;
+        self.used.store(end, Ordering::Release);
+        Ok(start)
+    }
+
+    /// The executable address of the byte at `offset`.
+    pub(crate) fn exec_addr(&self, offset: usize) -> *const u8 {
+        assert!(offset < self.capacity);
+        self.rx.as_ptr().wrapping_add(offset).cast_const()
+    }
+
+    /// Copies `code` to `offset` and returns its executable address, ready to run on any
+    /// thread once published with release ordering (the instruction cache is flushed).
+    ///
+    /// # Safety
+    /// `offset..offset + code.len()` must lie in space [`CodeCache::reserve`] handed out,
+    /// that no other thread writes or runs meanwhile.
+    pub(crate) unsafe fn fill(&self, offset: usize, code: &[u8]) -> *const u8 {
+        assert!(offset
+            .checked_add(code.len())
+            .is_some_and(|end| end <= self.capacity));
+        // SAFETY: the range lies inside the mapping (asserted) and, by the caller's contract,
+        // belongs to this call alone; `code` is a separate Rust slice, so they don't overlap.
         unsafe {
             std::ptr::copy_nonoverlapping(code.as_ptr(), self.rw.as_ptr().add(offset), code.len());
             let rx = self.rx.as_ptr().add(offset);
             flush_icache(self.rw.as_ptr().add(offset), rx, code.len());
-            Ok(rx.cast_const())
+            rx.cast_const()
         }
     }
 

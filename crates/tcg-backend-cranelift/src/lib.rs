@@ -7,9 +7,10 @@
 //!
 //! # Pieces
 //! - [`Backend`]: shared by every vCPU thread (in an `Arc`). Holds the target ISA, the
-//!   guest memory layout, the [`CodeCache`], and two bits of code emitted once: the
-//!   trampoline that enters translated code from Rust, and the "unlinked" stub that every
-//!   jump slot points at until it is linked.
+//!   guest memory layout, the [`CodeCache`], and three stubs: the trampoline that enters
+//!   translated code from Rust, the "unlinked" stub that every jump slot points at until it
+//!   is linked, and the lookup stub. Their addresses are fixed at construction and their
+//!   code compiled by [`Backend::ensure_stubs`], before the first block.
 //! - [`Compiler`]: one per vCPU thread; lowers a [`tcg::Block`] into the cache.
 //!
 //! # Block calling convention
@@ -73,7 +74,7 @@ mod lower;
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use cranelift_codegen::ir::{types, AbiParam, InstBuilder, Signature, UserFuncName};
 use cranelift_codegen::isa::{CallConv, OwnedTargetIsa, TargetIsa};
@@ -213,8 +214,6 @@ pub enum BackendError {
     Config(String),
     /// The code cache could not be mapped.
     Io(std::io::Error),
-    /// Emitting the trampoline or the unlinked stub failed.
-    Compile(CompileError),
 }
 
 impl fmt::Display for BackendError {
@@ -223,7 +222,6 @@ impl fmt::Display for BackendError {
             BackendError::Isa(s) => write!(f, "unsupported target: {s}"),
             BackendError::Config(s) => write!(f, "bad backend configuration: {s}"),
             BackendError::Io(e) => write!(f, "code cache: {e}"),
-            BackendError::Compile(e) => write!(f, "backend stubs: {e}"),
         }
     }
 }
@@ -299,7 +297,9 @@ pub struct Backend {
     memory_model: MemoryModel,
     config: BackendConfig,
     cache: CodeCache,
-    /// `extern "C" fn(env, code) -> u64` entering a block.
+    /// `extern "C" fn(env, code) -> u64` entering a block. Like the other stubs, its space
+    /// is reserved (and its address known) at construction, and its code compiled by
+    /// [`Backend::ensure_stubs`].
     trampoline: usize,
     /// Tail-cc `(env, from) -> from | UNCHAINED_BIT`.
     unlinked_stub: usize,
@@ -308,6 +308,8 @@ pub struct Backend {
     /// calling `lookup_fn` themselves: a call would make every block with an indirect exit
     /// save and restore a callee-saved register for `env` on all its paths.
     lookup_stub: usize,
+    /// Set once the stubs are compiled (or failed to compile).
+    stubs: OnceLock<Result<(), CompileError>>,
 }
 
 impl fmt::Debug for Backend {
@@ -387,38 +389,64 @@ impl Backend {
             .map_err(|e| BackendError::Isa(e.to_string()))?;
         let memory_model = MemoryModel::of(isa.triple().architecture);
         let cache = CodeCache::new(config.cache_capacity).map_err(BackendError::Io)?;
-        let mut backend = Backend {
+        // Compiling the stubs is the first Cranelift compile of the process, slow while its
+        // code and data are cold (about 0.4 ms): only their space is taken here, so the
+        // compile can happen off the path to the guest's first instruction.
+        let align = (isa.function_alignment().preferred as usize).max(64);
+        let reserve = || {
+            cache
+                .reserve(STUB_SPACE, align)
+                .map(|offset| cache.exec_addr(offset) as usize)
+                .map_err(|_| BackendError::Config("code cache too small for the stubs".into()))
+        };
+        let (trampoline, unlinked_stub, lookup_stub) = (reserve()?, reserve()?, reserve()?);
+        cache.make_permanent();
+        Ok(Arc::new(Backend {
             isa,
             is_host,
             memory_model,
             config,
             cache,
-            trampoline: 0,
-            unlinked_stub: 0,
-            lookup_stub: 0,
-        };
-        let emit = |kind| {
-            backend
-                .emit_stub(kind)
-                .map(|c| c.addr())
-                .map_err(BackendError::Compile)
-        };
-        let trampoline = emit(Stub::Trampoline)?;
-        let unlinked_stub = emit(Stub::Unlinked)?;
-        let lookup_stub = if backend.config.lookup_fn != 0 {
-            emit(Stub::Lookup)?
-        } else {
-            0
-        };
-        backend.trampoline = trampoline;
-        backend.unlinked_stub = unlinked_stub;
-        backend.lookup_stub = lookup_stub;
-        backend.cache.make_permanent();
-        Ok(Arc::new(backend))
+            trampoline,
+            unlinked_stub,
+            lookup_stub,
+            stubs: OnceLock::new(),
+        }))
     }
 
-    /// Emits one of the fixed pieces of code every block relies on.
-    fn emit_stub(&self, kind: Stub) -> Result<*const u8, CompileError> {
+    /// Compiles the stubs every block relies on (the trampoline, the unlinked stub, the
+    /// lookup stub) into their reserved space, once; later calls return the first one's
+    /// result. [`Compiler::compile`] calls it; calling it earlier, on a thread with nothing
+    /// better to do, takes the compile off the first block's path.
+    pub fn ensure_stubs(&self) -> Result<(), CompileError> {
+        self.stubs
+            .get_or_init(|| {
+                for (kind, addr) in [
+                    (Stub::Trampoline, self.trampoline),
+                    (Stub::Unlinked, self.unlinked_stub),
+                    (Stub::Lookup, self.lookup_stub),
+                ] {
+                    let code = self.compile_stub(kind)?;
+                    if code.len() > STUB_SPACE {
+                        return Err(CompileError::Codegen(format!(
+                            "a stub of {} bytes exceeds its {STUB_SPACE}",
+                            code.len()
+                        )));
+                    }
+                    let offset = addr - self.cache.exec_addr(0) as usize;
+                    // SAFETY: `offset` is the start of the STUB_SPACE bytes reserved for this
+                    // stub at construction; only this initialiser (which runs once) writes
+                    // them, and nothing runs them before it returns: blocks come from
+                    // `Compiler::compile`, which waits for it.
+                    unsafe { self.cache.fill(offset, &code) };
+                }
+                Ok(())
+            })
+            .clone()
+    }
+
+    /// The code of one of the fixed pieces of code every block relies on.
+    fn compile_stub(&self, kind: Stub) -> Result<Vec<u8>, CompileError> {
         let mut ctx = Context::new();
         let mut fctx = FunctionBuilderContext::new();
         ctx.func.name = UserFuncName::user(0, kind as u32);
@@ -445,6 +473,7 @@ impl Backend {
                     b.inst_results(call)[0]
                 }
                 Stub::Unlinked => b.ins().bor_imm_u(p1, UNCHAINED_BIT as i64),
+                Stub::Lookup if self.config.lookup_fn == 0 => b.ins().iconst(types::I64, 0),
                 Stub::Lookup => {
                     let mut sig = Signature::new(self.isa.default_call_conv());
                     sig.params.push(AbiParam::new(types::I64));
@@ -471,9 +500,7 @@ impl Backend {
         let compiled = ctx
             .compile(&*self.isa, &mut Default::default())
             .map_err(|e| CompileError::Codegen(format!("{:?}", e.inner)))?;
-        let align = (compiled.buffer.alignment as usize)
-            .max(self.isa.function_alignment().minimum as usize);
-        Ok(self.cache.emit(compiled.code_buffer(), align)?)
+        Ok(compiled.code_buffer().to_vec())
     }
 
     /// The target ISA.
@@ -548,7 +575,8 @@ impl Backend {
     /// caller's signal handler must deal with them (e.g. by `siglongjmp` out of this call).
     pub unsafe fn execute(&self, env: *mut u8, code: *const u8) -> BlockExit {
         assert!(self.is_host, "executing code generated for another ISA");
-        // SAFETY: `trampoline` was emitted by `emit_stub` for the host's default calling
+        debug_assert!(matches!(self.stubs.get(), Some(Ok(()))));
+        // SAFETY: `trampoline` was emitted by `ensure_stubs` (before `code` was compiled) for the host's default calling
         // convention, which is `extern "C"`, with signature (i64, i64) -> i64; it stays in the
         // permanent part of the cache for the backend's life. What it runs is the caller's
         // responsibility as documented above.
@@ -562,7 +590,11 @@ impl Backend {
 }
 
 /// The signature of every block: tail calling convention, `(env, from) -> i64`.
-/// The fixed pieces of code [`Backend::new`] emits.
+/// Bytes reserved for each stub: the largest measured is 172 (s390x; 108 riscv64, 72 aarch64),
+/// checked for every host by `random_programs_lower_for_every_host_isa`.
+const STUB_SPACE: usize = 512;
+
+/// The fixed pieces of code [`Backend::ensure_stubs`] emits.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stub {
     Trampoline,

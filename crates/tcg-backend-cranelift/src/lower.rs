@@ -115,6 +115,9 @@ impl Compiler {
         tb_tag: u64,
         jump_slots: [*const AtomicUsize; 2],
     ) -> Result<CompiledBlock, CompileError> {
+        // The block may reach the stubs (and its caller run it through the trampoline) as
+        // soon as it is published.
+        backend.ensure_stubs()?;
         let pcs = self.build(backend, block, tb_tag, jump_slots)?;
         let compiled = self
             .ctx

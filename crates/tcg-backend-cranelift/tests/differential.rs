@@ -699,8 +699,8 @@ fn random_programs_match_with_other_configurations() {
 
 #[test]
 fn random_programs_lower_for_every_host_isa() {
-    // Not executed: checks that every op lowers (and passes Cranelift's verifier) on each
-    // host Cranelift supports, with both optimisation levels.
+    // Not executed: checks that the stubs and every op lower (and pass Cranelift's verifier)
+    // on each host Cranelift supports, with both optimisation levels.
     for triple in [
         "aarch64-unknown-linux-gnu",
         "riscv64gc-unknown-linux-gnu",
@@ -716,6 +716,10 @@ fn random_programs_lower_for_every_host_isa() {
             cfg.verify_clif = true;
             cfg.cache_capacity = 1 << 20;
             let be = tcg_backend_cranelift::Backend::for_triple(triple, cfg).unwrap();
+            // The stubs fit the space reserved for them.
+            if let Err(e) = be.ensure_stubs() {
+                panic!("{triple} {opt:?} stubs: {e}");
+            }
             let slot = std::sync::atomic::AtomicUsize::new(be.unlinked_stub_addr() as usize);
             let mut c = tcg_backend_cranelift::Compiler::new();
             for seed in 0..60 {

@@ -29,7 +29,7 @@ use std::fmt;
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
@@ -164,6 +164,8 @@ pub struct Machine {
     /// CPUs this process may run on: with at least as many guest threads, the compiler
     /// thread would take a core from a vCPU, so vCPUs compile their hot blocks themselves.
     host_cpus: usize,
+    /// When the machine was made: the epoch of [`Tier0::asked_at`].
+    started: Instant,
     /// The background compiler's queue of blocks to tier up (`None` without one).
     compile_queue: parking_lot::Mutex<Option<CompileRequests>>,
     /// Run inside every exclusive atomic step, with the other vCPUs stopped (tests observe
@@ -178,9 +180,12 @@ type StepProbe = Box<dyn Fn(&Machine) + Send + Sync>;
 /// Queued tier-up requests beyond which requests are dropped (the blocks wait for
 /// [`BACKGROUND_PATIENCE`]); a bound on memory only (each block asks at most twice).
 const MAX_PENDING_COMPILES: usize = 4096;
-/// How many times the tier-up threshold a block may run in the interpreter waiting for the
-/// background compiler before its vCPU compiles it.
-const BACKGROUND_PATIENCE: u32 = 4;
+/// How long a block may wait in the interpreter, from its tier-up request, for the
+/// background compiler before its vCPU compiles it. Counted in time, not runs: a hot loop
+/// runs hundreds of times in the 0.1-0.3 ms one compile takes, and a vCPU that stopped to
+/// compile it would stall for that long while the compiler thread was about to deliver
+/// (process start-up paid this once or twice, ~10% of `busybox true`).
+const BACKGROUND_PATIENCE: Duration = Duration::from_millis(2);
 /// How many times the threshold a block runs before its request moves to the queue's front.
 const BACKGROUND_URGENT: u32 = 2;
 
@@ -311,6 +316,7 @@ impl Machine {
             exclusive: exclusive::Exclusive::new(),
             live_threads: AtomicUsize::new(0),
             host_cpus: linux_user::host_cpu_count(),
+            started: Instant::now(),
             compile_queue: parking_lot::Mutex::new(None),
             #[cfg(test)]
             step_probe: parking_lot::Mutex::new(None),
@@ -381,6 +387,10 @@ impl Machine {
             .tier_up_requests
             .fetch_add(1, Ordering::Relaxed);
         Request::Queued
+    }
+
+    fn nanos_since_start(&self) -> u64 {
+        self.started.elapsed().as_nanos() as u64
     }
 
     /// The guest address space.
@@ -760,20 +770,24 @@ impl Vcpu {
                         // Ask at the threshold and go on interpreting; a block still waiting
                         // at BACKGROUND_URGENT times the threshold is asked for again at the
                         // queue's front (the hottest first). Compile here only when the block
-                        // ran BACKGROUND_PATIENCE times the threshold without getting code
-                        // (on a host without an idle core the thread gets little time, and
-                        // interpreting hot code costs more than compiling it; a compile the
-                        // thread has under way is not repeated, see `tier_up`), or when there
-                        // is no compiler thread (it could not be started). A long queue alone
-                        // does not stall the vCPU: the burst of a loop's blocks reaching the
-                        // threshold together is the compiler thread's work.
-                        if runs >= threshold.saturating_mul(BACKGROUND_PATIENCE) {
-                            compile_here = true;
-                        } else if runs == threshold {
+                        // waited BACKGROUND_PATIENCE without getting code (on a host without
+                        // an idle core the thread gets little time; a compile the thread has
+                        // under way is not repeated, see `tier_up`), checked at powers of two
+                        // of its runs, or when there is no compiler thread (it could not be
+                        // started). A long queue alone does not stall the vCPU: the burst of
+                        // a loop's blocks reaching the threshold together is the compiler
+                        // thread's work.
+                        if runs == threshold {
+                            t0.asked_at
+                                .store(machine.nanos_since_start().max(1), Ordering::Relaxed);
                             compile_here =
                                 machine.request_tier_up(*tb.key(), false) == Request::NoCompiler;
                         } else if runs == threshold.saturating_mul(BACKGROUND_URGENT) {
                             machine.request_tier_up(*tb.key(), true);
+                        } else if runs.is_power_of_two() {
+                            let asked = t0.asked_at.load(Ordering::Relaxed);
+                            compile_here = machine.nanos_since_start().saturating_sub(asked)
+                                >= BACKGROUND_PATIENCE.as_nanos() as u64;
                         }
                     } else {
                         // Compiled here (`-sync-compile`, or as many guest threads as host
@@ -1316,6 +1330,7 @@ fn translate_once<'g>(
             config,
             entry_cc: AtomicU64::new(ENTRY_CC_NONE),
             compiling: std::sync::atomic::AtomicBool::new(false),
+            asked_at: AtomicU64::new(0),
         }));
     } else {
         let slots = [&tb.jump_slots[0] as *const _, &tb.jump_slots[1] as *const _];
@@ -1362,6 +1377,9 @@ struct Tier0 {
     /// vCPU that lost patience do not both compile it: the other goes on (interpreting, or
     /// with the next request).
     compiling: std::sync::atomic::AtomicBool,
+    /// When the block was first queued for the background compiler, in nanoseconds after
+    /// [`Machine::started`] (0: not yet).
+    asked_at: AtomicU64,
 }
 
 /// [`Tier0::entry_cc`] before any run.
@@ -1537,6 +1555,15 @@ fn compiler_thread(
     jc: Arc<JumpCache>,
 ) {
     let mut compiler = Compiler::new();
+    // The backend's stubs first, which the first compile would otherwise wait for (a vCPU's,
+    // if it tiers up before this thread): inside the running section, so that no fork copies
+    // them half-written.
+    if let Some(m) = machine.upgrade() {
+        m.exclusive.exec_start(&cpu);
+        // An error here comes back from the first compile, which reports it.
+        let _ = m.backend.ensure_stubs();
+        m.exclusive.exec_end(&cpu);
+    }
     loop {
         let key = {
             let mut state = queue.lock();
