@@ -166,8 +166,8 @@ pub struct Machine {
     host_cpus: usize,
     /// When the machine was made: the epoch of [`Tier0::asked_at`].
     started: Instant,
-    /// The background compiler's queue of blocks to tier up (`None` without one).
-    compile_queue: parking_lot::Mutex<Option<CompileRequests>>,
+    /// The background compiler, started by the first tier-up request.
+    compile_queue: parking_lot::Mutex<BackgroundCompiler>,
     /// Run inside every exclusive atomic step, with the other vCPUs stopped (tests observe
     /// that they are).
     #[cfg(test)]
@@ -186,6 +186,10 @@ const MAX_PENDING_COMPILES: usize = 4096;
 /// compile it would stall for that long while the compiler thread was about to deliver
 /// (process start-up paid this once or twice, ~10% of `busybox true`).
 const BACKGROUND_PATIENCE: Duration = Duration::from_millis(2);
+/// How long a process (or forked child) runs before it starts its compiler thread (see
+/// [`BackgroundCompiler::NotStarted`]).
+const COMPILER_GRACE: Duration = Duration::from_millis(GRACE_MS);
+const GRACE_MS: u64 = 3;
 /// How many times the threshold a block runs before its request moves to the queue's front.
 const BACKGROUND_URGENT: u32 = 2;
 
@@ -226,13 +230,37 @@ impl Drop for CompileRequests {
     }
 }
 
+/// Whether there is a compiler thread.
+enum BackgroundCompiler {
+    /// Not yet: it starts with the first tier-up request after `not_before`
+    /// ([`COMPILER_GRACE`] after the process or fork began), and requests before then are
+    /// dropped (the blocks go on interpreting; one still hot [`BACKGROUND_PATIENCE`] after
+    /// its request is compiled by its vCPU). Most processes that live only milliseconds
+    /// (a shell's forked child that execs or exits, `true`) so never pay for the thread, for
+    /// compiles they would not live to use, or for a fork's flush of a second CPU's TLB.
+    NotStarted { not_before: Instant },
+    /// The queue of the running thread.
+    Running(CompileRequests),
+    /// None: background compiling is off, or the thread could not be created (tier-up
+    /// falls back to the vCPUs).
+    Unavailable,
+}
+
+impl BackgroundCompiler {
+    fn not_started() -> BackgroundCompiler {
+        BackgroundCompiler::NotStarted {
+            not_before: Instant::now() + COMPILER_GRACE,
+        }
+    }
+}
+
 /// What became of a tier-up request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Request {
     /// Queued for the compiler thread.
     Queued,
-    /// Dropped: the queue is full.
-    Full,
+    /// Dropped: the queue is full, or the thread is not started yet.
+    Dropped,
     /// There is no compiler thread.
     NoCompiler,
 }
@@ -304,6 +332,11 @@ impl Machine {
             .map_err(|e| SetupError(format!("cannot set up the host backend: {e}")))?;
         let key_flags =
             (config.translate.cpu.bits() as u32) << 1 | u32::from(config.translate.single_step);
+        let background = if config.background_compile && config.tier_up_after > 0 {
+            BackgroundCompiler::not_started()
+        } else {
+            BackgroundCompiler::Unavailable
+        };
         let machine = Arc::new(Machine {
             process,
             tbs: TbCache::new(),
@@ -317,13 +350,10 @@ impl Machine {
             live_threads: AtomicUsize::new(0),
             host_cpus: linux_user::host_cpu_count(),
             started: Instant::now(),
-            compile_queue: parking_lot::Mutex::new(None),
+            compile_queue: parking_lot::Mutex::new(background),
             #[cfg(test)]
             step_probe: parking_lot::Mutex::new(None),
         });
-        if machine.config.background_compile && machine.config.tier_up_after > 0 {
-            machine.start_compiler_thread();
-        }
         let weak = Arc::downgrade(&machine);
         machine
             .space()
@@ -337,10 +367,8 @@ impl Machine {
         Ok(machine)
     }
 
-    /// Starts the background compiler (again, in the child of a fork, which has no copy of
-    /// the parent's thread). If the thread cannot be created, tier-up falls back to the
-    /// vCPUs.
-    fn start_compiler_thread(self: &Arc<Machine>) {
+    /// Starts the background compiler thread.
+    fn start_compiler_thread(self: &Arc<Machine>) -> BackgroundCompiler {
         let queue = Arc::new(CompileQueue {
             state: std::sync::Mutex::new(QueueState {
                 keys: VecDeque::new(),
@@ -359,21 +387,29 @@ impl Machine {
             .name("emu-compiler".into())
             .stack_size(VCPU_THREAD_STACK)
             .spawn(move || compiler_thread(weak, rx, cpu, jc));
-        if spawned.is_ok() {
-            *self.compile_queue.lock() = Some(CompileRequests(queue));
+        match spawned {
+            Ok(_) => BackgroundCompiler::Running(CompileRequests(queue)),
+            Err(_) => BackgroundCompiler::Unavailable,
         }
     }
 
     /// Asks the background compiler to tier the block for `key` up, before every other
     /// queued block if `urgent`.
-    fn request_tier_up(&self, key: TbKey, urgent: bool) -> Request {
-        let q = self.compile_queue.lock();
-        let Some(CompileRequests(queue)) = q.as_ref() else {
+    fn request_tier_up(self: &Arc<Machine>, key: TbKey, urgent: bool) -> Request {
+        let mut q = self.compile_queue.lock();
+        if let BackgroundCompiler::NotStarted { not_before } = *q {
+            if Instant::now() < not_before {
+                return Request::Dropped;
+            }
+            // Under the lock, by a running vCPU: no fork or second start overlaps it.
+            *q = self.start_compiler_thread();
+        }
+        let BackgroundCompiler::Running(CompileRequests(queue)) = &*q else {
             return Request::NoCompiler;
         };
         let mut state = queue.lock();
         if state.keys.len() >= MAX_PENDING_COMPILES {
-            return Request::Full;
+            return Request::Dropped;
         }
         if urgent {
             state.keys.push_front(key);
@@ -391,6 +427,17 @@ impl Machine {
 
     fn nanos_since_start(&self) -> u64 {
         self.started.elapsed().as_nanos() as u64
+    }
+
+    /// Starts the compiler thread if it is waiting out its grace; true if this started it.
+    fn start_compiler_early(self: &Arc<Machine>) -> bool {
+        let mut q = self.compile_queue.lock();
+        if let BackgroundCompiler::NotStarted { .. } = *q {
+            *q = self.start_compiler_thread();
+            matches!(*q, BackgroundCompiler::Running(_))
+        } else {
+            false
+        }
     }
 
     /// The guest address space.
@@ -786,8 +833,16 @@ impl Vcpu {
                             machine.request_tier_up(*tb.key(), true);
                         } else if runs.is_power_of_two() {
                             let asked = t0.asked_at.load(Ordering::Relaxed);
-                            compile_here = machine.nanos_since_start().saturating_sub(asked)
-                                >= BACKGROUND_PATIENCE.as_nanos() as u64;
+                            let now = machine.nanos_since_start();
+                            if now.saturating_sub(asked) >= BACKGROUND_PATIENCE.as_nanos() as u64 {
+                                // Still hot: ends the compiler thread's grace (with this block
+                                // first and a fresh wait), or, if it runs, compile here.
+                                compile_here = !(machine.start_compiler_early()
+                                    && machine.request_tier_up(*tb.key(), true) == Request::Queued);
+                                if !compile_here {
+                                    t0.asked_at.store(now, Ordering::Relaxed);
+                                }
+                            }
                         }
                     } else {
                         // Compiled here (`-sync-compile`, or as many guest threads as host
@@ -1005,13 +1060,16 @@ impl Vcpu {
             };
             if is_child(&outcome) {
                 machine.live_threads.store(1, Ordering::Release);
-                let parent_queue = machine.compile_queue.lock().take();
-                if let Some(parent_queue) = parent_queue {
-                    // Leaked, not dropped: dropping it closes the queue under the queue's
-                    // lock, and the parent's compiler thread (which the child does not have)
-                    // may have held that lock at the moment of the fork.
-                    std::mem::forget(parent_queue);
-                    machine.start_compiler_thread();
+                let mut q = machine.compile_queue.lock();
+                if let BackgroundCompiler::Running(_) | BackgroundCompiler::NotStarted { .. } = *q {
+                    // The child has no copy of the parent's thread, and its own starts as a
+                    // new process's would. The parent's queue is leaked, not dropped:
+                    // dropping it closes the queue under the queue's lock, which the parent's
+                    // compiler thread may have held at the moment of the fork.
+                    std::mem::forget(std::mem::replace(
+                        &mut *q,
+                        BackgroundCompiler::not_started(),
+                    ));
                 }
             }
             drop(section);
