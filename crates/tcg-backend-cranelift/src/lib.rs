@@ -576,9 +576,9 @@ impl Backend {
     pub unsafe fn execute(&self, env: *mut u8, code: *const u8) -> BlockExit {
         assert!(self.is_host, "executing code generated for another ISA");
         debug_assert!(matches!(self.stubs.get(), Some(Ok(()))));
-        // SAFETY: `trampoline` was emitted by `ensure_stubs` (before `code` was compiled) for the host's default calling
-        // convention, which is `extern "C"`, with signature (i64, i64) -> i64; it stays in the
-        // permanent part of the cache for the backend's life. What it runs is the caller's
+        // SAFETY: `trampoline` was emitted by `ensure_stubs` (before `code` was compiled) for
+        // the host's default calling convention, which is `extern "C"`, with signature
+        // (i64, i64) -> i64; it stays in the permanent part of the cache for the backend's life. What it runs is the caller's
         // responsibility as documented above.
         let raw = unsafe {
             let f: extern "C" fn(*mut u8, *const u8) -> u64 =
@@ -589,7 +589,6 @@ impl Backend {
     }
 }
 
-/// The signature of every block: tail calling convention, `(env, from) -> i64`.
 /// Bytes reserved for each stub: the largest measured is 172 (s390x; 108 riscv64, 72 aarch64),
 /// checked for every host by `random_programs_lower_for_every_host_isa`.
 const STUB_SPACE: usize = 512;
@@ -602,6 +601,7 @@ enum Stub {
     Lookup,
 }
 
+/// The signature of every block: tail calling convention, `(env, from) -> i64`.
 pub(crate) fn block_signature() -> Signature {
     let mut sig = Signature::new(CallConv::Tail);
     sig.params.push(AbiParam::new(types::I64));

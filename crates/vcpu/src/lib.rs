@@ -166,7 +166,7 @@ pub struct Machine {
     host_cpus: usize,
     /// When the machine was made: the epoch of [`Tier0::asked_at`].
     started: Instant,
-    /// The background compiler, started by the first tier-up request.
+    /// The background compiler, started on demand.
     compile_queue: parking_lot::Mutex<BackgroundCompiler>,
     /// Run inside every exclusive atomic step, with the other vCPUs stopped (tests observe
     /// that they are).
@@ -232,12 +232,12 @@ impl Drop for CompileRequests {
 /// Whether there is a compiler thread.
 enum BackgroundCompiler {
     /// Not yet: it starts with the first tier-up request after `not_before`
-    /// ([`COMPILER_GRACE`] after the process or fork began), or when the guest starts a
-    /// thread, and requests before then are
-    /// dropped (the blocks go on interpreting; one still hot [`BACKGROUND_PATIENCE`] after
-    /// its request is compiled by its vCPU). Most processes that live only milliseconds
-    /// (a shell's forked child that execs or exits, `true`) so never pay for the thread, for
-    /// compiles they would not live to use, or for a fork's flush of a second CPU's TLB.
+    /// ([`COMPILER_GRACE`] after the process or fork began), when a block stays hot
+    /// [`BACKGROUND_PATIENCE`] after its request, or when the guest starts a thread.
+    /// Requests before then are dropped (the blocks go on interpreting). Most processes that
+    /// live only milliseconds (a shell's forked child that execs or exits, `true`) so never
+    /// pay for the thread, for compiles they would not live to use, or for a fork's flush of
+    /// a second CPU's TLB.
     NotStarted { not_before: Instant },
     /// The queue of the running thread.
     Running(CompileRequests),
@@ -1439,8 +1439,8 @@ struct Tier0 {
     /// vCPU that lost patience do not both compile it: the other goes on (interpreting, or
     /// with the next request).
     compiling: std::sync::atomic::AtomicBool,
-    /// When the block was first queued for the background compiler, in nanoseconds after
-    /// [`Machine::started`] (0: not yet).
+    /// When the block asked for the background compiler (or, having started the thread,
+    /// began its wait again), in nanoseconds after [`Machine::started`] (0: not yet).
     asked_at: AtomicU64,
 }
 

@@ -274,6 +274,34 @@ fn background_tier_up_publishes_code_while_the_vcpu_interprets() {
 }
 
 #[test]
+fn compiler_thread_starts_on_demand() {
+    let running = |m: &Machine| matches!(*m.compile_queue.lock(), BackgroundCompiler::Running(_));
+    let sum_loop = |n: u32| {
+        move |a: &mut CodeAssembler| -> Result<(), IcedError> {
+            let mut top = a.create_label();
+            a.xor(edi, edi)?;
+            a.mov(ecx, n)?;
+            a.set_label(&mut top)?;
+            a.add(rdi, rcx)?;
+            a.dec(ecx)?;
+            a.jnz(top)?;
+            exit_with_rdi(a)
+        }
+    };
+    // A short run: its block reaches the threshold, but the request falls in the grace.
+    let (end, machine) = run_tiered(sum_loop(100), false, 2, true);
+    assert_eq!(end, VcpuExit::Exit(5050));
+    if machine.started.elapsed() < COMPILER_GRACE {
+        assert!(!running(&machine), "a compiler thread for a short process");
+    }
+    // A long one: the block stays hot, which starts the thread early and queues the block.
+    let (end, machine) = run_tiered(sum_loop(2_000_000), false, 2, true);
+    assert_eq!(end, VcpuExit::Exit((2_000_000u64 * 2_000_001 / 2) as i32));
+    assert!(running(&machine));
+    assert!(machine.stats.total(|c| &c.tier_up_requests) > 0);
+}
+
+#[test]
 fn vcpus_survive_invalidation_and_flushes_under_load() {
     vcpus_under_invalidation_and_flushes(0, false);
 }
