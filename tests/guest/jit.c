@@ -1,11 +1,15 @@
 /* A small JIT: generates many distinct functions (more translated code than a small code
- * cache holds), calls them from two threads at once, then overwrites and calls them again. */
+ * cache holds), calls them from two threads at once, then overwrites and calls them again.
+ * usage: jit [functions] [fork]: with "fork", a child process does the same at the same
+ * time (its output comes first: both print at exit, the parent after waiting for it). */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 typedef int64_t (*fn1)(int64_t);
 enum { STRIDE = 32 };
@@ -37,6 +41,12 @@ int main(int argc, char **argv) {
     code = mmap(NULL, (size_t)nfuncs * STRIDE, PROT_READ | PROT_WRITE | PROT_EXEC,
                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (code == MAP_FAILED) { perror("mmap"); return 1; }
+    pid_t child = -1;
+    if (argc > 2 && strcmp(argv[2], "fork") == 0) {
+        setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+        child = fork();
+    }
+    const char *who = child == 0 ? "child " : "";
     for (int gen = 0; gen < 2; gen++) {
         for (int i = 0; i < nfuncs; i++) emit(i, gen);
         pthread_t t[2];
@@ -44,8 +54,9 @@ int main(int argc, char **argv) {
         for (int k = 0; k < 2; k++) {
             void *r;
             pthread_join(t[k], &r);
-            printf("gen %d thread %d: %ld\n", gen, k, (long)r);
+            printf("%sgen %d thread %d: %ld\n", who, gen, k, (long)r);
         }
     }
+    if (child > 0) waitpid(child, NULL, 0);
     return 0;
 }

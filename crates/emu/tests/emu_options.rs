@@ -1,6 +1,7 @@
 //! Guest programs whose expected behaviour depends on emu's own options, so that they cannot
 //! be compared with a native run as they are: `-smp N` (the CPU count the guest sees) and
-//! `-tb-size` (a code cache small enough that a guest JIT overflows it under load), `-R`
+//! `-tb-size` (a code cache small enough that a guest JIT overflows it under load, in a
+//! forked child too), `-R`
 //! (the guest address space's size), `-exclusive-atomics` (checked through `-d stats`),
 //! `-exec-emu` (what a guest `execve` runs).
 //!
@@ -68,38 +69,77 @@ fn smp_sets_the_cpu_count_the_guest_sees() {
 
 /// Two threads run JIT-generated code that needs several times the code cache: the cache
 /// is flushed (in exclusive sections) while the other vCPU runs, and the JIT's rewrite of
-/// its code is seen. Output must match the native run's.
+/// its code is seen. Then the same in a parent and its forked child at once: each flushes
+/// while the other runs code from the cache pages they shared at the fork. Output must
+/// match the native run's.
 #[test]
 fn jit_overflowing_a_small_code_cache_matches_native() {
     if !selected("options::jit") {
         return;
     }
     let jit = build("jit");
-    let native = Command::new(&jit).arg("4000").output().expect("run jit");
-    // Every block compiled at once (`-tier-up 0`): with the interpreter tier, code run a
-    // few times never reaches the code cache.
-    let out = emu(
-        &["-tb-size", "1", "-tier-up", "0", "-d", "stats"],
-        &jit,
-        &["4000"],
-    );
+    for args in [&["4000"][..], &["4000", "fork"]] {
+        let native = Command::new(&jit).args(args).output().expect("run jit");
+        // Every block compiled at once (`-tier-up 0`): with the interpreter tier, code run a
+        // few times never reaches the code cache.
+        let out = emu(
+            &["-tb-size", "1", "-tier-up", "0", "-d", "stats"],
+            &jit,
+            args,
+        );
+        assert_eq!(stdout_of(&out), stdout_of(&native), "jit {args:?}");
+        let stats = String::from_utf8_lossy(&out.stderr);
+        // One report per process.
+        let flushes: Vec<u64> = stats
+            .lines()
+            .filter_map(|l| {
+                l.split(" KiB, ")
+                    .nth(1)?
+                    .strip_suffix(" flushes")?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        assert_eq!(flushes.len(), args.len(), "stats:\n{stats}");
+        assert!(
+            flushes.iter().all(|&n| n >= 2),
+            "jit {args:?}: the code cache was flushed {flushes:?} times:\n{stats}"
+        );
+    }
+    let _ = std::fs::remove_file(&jit);
+}
+
+/// A forked child runs code translated before the fork, from cache pages it shares with its
+/// parent, while the parent overflows a small code cache with a JIT's code and flushes it:
+/// the parent must not take those pages from the child (a flush maps itself fresh ones),
+/// and the child copies them only when it first writes code. Output must match native.
+#[test]
+fn forked_child_runs_shared_code_while_the_parent_flushes() {
+    if !selected("options::jit") {
+        return;
+    }
+    let prog = build("forkjit");
+    let native = Command::new(&prog).output().expect("run forkjit");
+    // Compiled at the third run, on the vCPU: the parent's new code fills the cache at once.
+    let flags = [
+        "-tb-size",
+        "1",
+        "-tier-up",
+        "2",
+        "-sync-compile",
+        "-d",
+        "stats",
+    ];
+    let out = emu(&flags, &prog, &[]);
     assert_eq!(stdout_of(&out), stdout_of(&native));
     let stats = String::from_utf8_lossy(&out.stderr);
-    let flushes: u64 = stats
-        .lines()
-        .find_map(|l| {
-            l.split(" KiB, ")
-                .nth(1)?
-                .strip_suffix(" flushes")?
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("no flush count in stats:\n{stats}"));
     assert!(
-        flushes >= 2,
-        "the code cache was flushed {flushes} times:\n{stats}"
+        stats
+            .lines()
+            .any(|l| l.ends_with(" flushes") && !l.ends_with(" 0 flushes")),
+        "the parent never flushed:\n{stats}"
     );
-    let _ = std::fs::remove_file(&jit);
+    let _ = std::fs::remove_file(&prog);
 }
 
 /// `-exclusive-atomics` runs what the hosts other than x86-64 cannot do with their atomics in

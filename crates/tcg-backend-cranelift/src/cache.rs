@@ -9,11 +9,15 @@
 //!
 //! Allocation takes a short lock (bump a cursor); copying and the instruction-cache flush
 //! happen outside it, into space no other thread owns.
+//!
+//! After a fork both processes map the same memfd: the parent keeps it (writing past what
+//! the child has, and mapping a fresh memfd when it flushes), the child copies its part to a
+//! memfd of its own before it first writes code.
 
 use std::fmt;
 use std::io;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Every allocation starts at a multiple of this (a cache line on every supported host).
@@ -27,8 +31,15 @@ pub struct CodeCache {
     rx: NonNull<u8>,
     /// Size of each view in bytes.
     capacity: usize,
-    /// The memfd both views map (replaced in a forked child by [`CodeCache::unshare_after_fork`]).
+    /// The memfd both views map (replaced after a fork: see `borrowed` and `lent`).
     fd: std::sync::atomic::AtomicI32,
+    /// The memfd is also a forked child's (set at every fork): [`CodeCache::flush`] maps a
+    /// fresh one instead of punching holes in pages the child may still run.
+    lent: AtomicBool,
+    /// The memfd is the parent's (set in a forked child), which goes on writing past our
+    /// `used`: the first write maps a private copy of our part first. A child that execs or
+    /// exits without compiling (most do) never copies the cache.
+    borrowed: AtomicBool,
     /// Bump state.
     state: Mutex<State>,
     /// A lock-free copy of `State::used` for [`CodeCache::contains`] and
@@ -120,6 +131,8 @@ impl CodeCache {
             rx,
             capacity,
             fd: std::sync::atomic::AtomicI32::new(fd),
+            lent: AtomicBool::new(false),
+            borrowed: AtomicBool::new(false),
             state: Mutex::new(State {
                 used: 0,
                 permanent: 0,
@@ -169,6 +182,19 @@ impl CodeCache {
         assert!(offset
             .checked_add(code.len())
             .is_some_and(|end| end <= self.capacity));
+        if self.borrowed.load(Ordering::Acquire) {
+            let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if self.borrowed.load(Ordering::Acquire) {
+                // SAFETY: the copy keeps every byte handed out so far where it was, so code
+                // that runs meanwhile (on our other threads) sees the same instructions, and
+                // space handed out but not yet filled is filled after this (its `fill` waits
+                // for the lock, then sees `borrowed` clear).
+                if let Err(e) = unsafe { self.replace_memfd(st.used) } {
+                    eprintln!("emu: cannot copy the code cache after fork: {e}");
+                    std::process::abort();
+                }
+            }
+        }
         // SAFETY: the range lies inside the mapping (asserted) and, by the caller's contract,
         // belongs to this call alone; `code` is a separate Rust slice, so they don't overlap.
         unsafe {
@@ -201,7 +227,14 @@ impl CodeCache {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let page = page_size();
         let keep = st.permanent.div_ceil(page) * page;
-        if keep < self.capacity {
+        if self.lent.load(Ordering::Acquire) || self.borrowed.load(Ordering::Acquire) {
+            // Another process may run these pages: leave them to it.
+            // SAFETY: by the caller's contract nothing runs or writes past the permanent code.
+            if let Err(e) = unsafe { self.replace_memfd(st.permanent) } {
+                eprintln!("emu: cannot replace the code cache: {e}");
+                std::process::abort();
+            }
+        } else if keep < self.capacity {
             // SAFETY: punching a hole in our own memfd past the permanent code; by the caller's
             // contract nothing uses those bytes any more. A failure only keeps the pages.
             unsafe {
@@ -257,27 +290,35 @@ impl CodeCache {
         }
     }
 
-    /// Gives a forked child a private copy of the cache at the same addresses.
-    ///
-    /// The views are shared mappings of one memfd, so after `fork` parent and child would
-    /// otherwise write new code into the same pages. This copies the code emitted so far into a
-    /// fresh memfd and maps it over both views, so every code pointer stays valid.
+    /// Notes a fork about to happen: both processes will map this memfd (see `lent`).
+    pub fn before_fork(&self) {
+        self.lent.store(true, Ordering::Release);
+    }
+
+    /// In the child of a fork: the memfd is the parent's (see `borrowed`).
+    pub fn after_fork_in_child(&self) {
+        self.borrowed.store(true, Ordering::Release);
+    }
+
+    /// Maps a fresh memfd over both views holding the first `keep` bytes of the current one,
+    /// so every code pointer below `keep` stays valid, and clears `lent` and `borrowed`.
     ///
     /// # Safety
-    /// Call in the child right after `fork`, while it has a single thread and before it runs
-    /// or emits code.
-    pub unsafe fn unshare_after_fork(&self) -> io::Result<()> {
+    /// The caller holds the state lock; no thread writes into the cache meanwhile. Code below
+    /// `keep` may run on other threads: the new pages hold the same bytes (a thread that
+    /// touches a page while it is being replaced waits in the kernel's fault handler for
+    /// the new mapping).
+    unsafe fn replace_memfd(&self, keep: usize) -> io::Result<()> {
         // SAFETY: valid name and flags.
         let fd = unsafe { libc::memfd_create(c"tcg-code-cache".as_ptr(), libc::MFD_CLOEXEC) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
-        let used = self.used();
-        // SAFETY: `fd` is our fresh memfd; the source range is the first `used` bytes of the
+        // SAFETY: `fd` is our fresh memfd; the source range is the first `keep` bytes of the
         // read-execute view, which are mapped and readable.
         let ok = unsafe {
             libc::ftruncate(fd, self.capacity as libc::off_t) == 0
-                && write_all_at(fd, self.rx.as_ptr(), used)
+                && write_all_at(fd, self.rx.as_ptr(), keep)
         };
         if !ok {
             let e = io::Error::last_os_error();
@@ -290,7 +331,7 @@ impl CodeCache {
             (self.rx, libc::PROT_READ | libc::PROT_EXEC),
         ] {
             // SAFETY: replaces our own view (same address and length) by the same bytes from
-            // the new memfd; by the caller's contract no code runs or is written meanwhile.
+            // the new memfd, as the caller's contract allows.
             let p = unsafe {
                 libc::mmap(
                     view.as_ptr().cast(),
@@ -310,7 +351,9 @@ impl CodeCache {
         unsafe { libc::close(old) };
         // SAFETY: both views now hold the same bytes as before; resynchronise the instruction
         // cache for the new pages on hosts that need it.
-        unsafe { flush_icache(self.rw.as_ptr(), self.rx.as_ptr(), used) };
+        unsafe { flush_icache(self.rw.as_ptr(), self.rx.as_ptr(), keep) };
+        self.lent.store(false, Ordering::Release);
+        self.borrowed.store(false, Ordering::Release);
         Ok(())
     }
 

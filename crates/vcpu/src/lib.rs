@@ -1055,7 +1055,10 @@ impl Vcpu {
             let mut syscall = || machine.process.syscall(thread, nr, args);
             let is_child = |o: &SyscallOutcome| matches!(o, SyscallOutcome::ChildReturn { .. });
             let outcome = match &section {
-                Some(s) => s.fork(cpu, syscall, is_child),
+                Some(s) => {
+                    machine.backend.code_cache().before_fork();
+                    s.fork(cpu, syscall, is_child)
+                }
                 None => syscall(),
             };
             if is_child(&outcome) {
@@ -1105,14 +1108,9 @@ impl Vcpu {
                 if let Some(sp) = new_sp {
                     st.regs[RSP] = sp;
                 }
-                // SAFETY: we are the child of a fork that happened inside the syscall, with a
-                // single thread, not running translated code.
-                if let Err(e) = unsafe { machine.backend.code_cache().unshare_after_fork() } {
-                    return Some(VcpuExit::Signal {
-                        sig: libc::SIGABRT,
-                        message: Some(format!("emu: cannot copy the code cache after fork: {e}")),
-                    });
-                }
+                // The code cache's pages stay the parent's until this process first writes
+                // code (most children exec or exit before).
+                machine.backend.code_cache().after_fork_in_child();
                 None
             }
             SyscallOutcome::NewThread(req) => {
