@@ -224,6 +224,9 @@ guest_programs! {
     // Self-modifying code, and cross-modifying code seen by other threads.
     smc: &[&[]], crate::Expect::Same;
     xmodify: &[&[]], crate::Expect::Same;
+    // A forked child runs code translated before the fork while its parent's JIT makes new
+    // code (`emu_options` runs it with a cache small enough to flush).
+    forkjit: &[&[]], crate::Expect::Same;
     // A file page mapped twice: written through one view, run through the other.
     dualmap: &[&[]], crate::Expect::Same;
     // With no -smp the guest sees the host's CPUs, as natively.
