@@ -206,6 +206,41 @@ fn auto_resize_grows_when_chains_overflow() {
 }
 
 #[test]
+fn auto_resize_grows_small_tables_sixteen_fold_then_doubles() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let t = Qht::new(same_key, 4, Resize::Auto);
+    let g = pin();
+    let n = if cfg!(miri) { 300 } else { 40_000 };
+    let mut sizes = vec![t.stats().head_buckets];
+    for k in 0..n {
+        t.insert(elem(k, &drops), hash(k), &g).unwrap();
+        let now = t.stats().head_buckets;
+        if now != *sizes.last().unwrap() {
+            sizes.push(now);
+        }
+    }
+    assert!(sizes.len() > 1, "{sizes:?}");
+    for w in sizes.windows(2) {
+        let factor = if w[0] < crate::FAST_GROWTH_BUCKETS {
+            16
+        } else {
+            2
+        };
+        let want = (w[0] * factor).min(crate::FAST_GROWTH_BUCKETS.max(w[0] * 2));
+        assert_eq!(w[1], want, "{sizes:?}");
+    }
+    if !cfg!(miri) {
+        assert!(
+            *sizes.last().unwrap() > crate::FAST_GROWTH_BUCKETS,
+            "{sizes:?}"
+        );
+    }
+    drop(g);
+    drop(t);
+    settle(&drops, n as usize);
+}
+
+#[test]
 fn retain_reset_and_for_each() {
     let drops = Arc::new(AtomicUsize::new(0));
     let t = Qht::new(same_key, 8, Resize::Auto);
