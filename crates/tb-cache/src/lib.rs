@@ -16,6 +16,11 @@
 //!   found it earlier (it runs with an epoch guard pinned) can finish with it.
 //! * Only one of two vCPUs that translated the same key gets its block into `qht`; the other
 //!   gets the winner back and its own block never becomes reachable.
+//! * The page index is sharded by page; an insertion holds the shards of its block's pages
+//!   from before its `qht` insert until the block is in the index, and an invalidation holds
+//!   the shards of every page it looks at, so an invalidation of a page runs wholly before an
+//!   insertion of a block on it (which may then be stale, as if translated just before the
+//!   write) or wholly after (and finds the block). Shards are always locked in index order.
 //! * A jump slot is linked to a target only under `links` and only if neither block is
 //!   invalid, and [`TbCache::invalidate`] unlinks under `links`, so no slot is left pointing
 //!   at an invalidated block.
@@ -58,7 +63,7 @@ use qht::{Duplicate, Qht, Resize};
 mod sync;
 /// The type of a jump slot (loom's model of it under `--cfg loom`).
 pub use sync::AtomicUsize;
-use sync::{fence, AtomicPtr, AtomicU32, AtomicU64, Mutex};
+use sync::{fence, AtomicPtr, AtomicU32, AtomicU64, Mutex, MutexGuard};
 
 /// The block must not be found, chained to or entered any more.
 pub const CF_INVALID: u32 = 1 << 31;
@@ -438,8 +443,9 @@ pub struct TbStats {
 /// The shared translation-block table of one guest process.
 pub struct TbCache {
     table: Qht<TranslationBlock>,
-    /// Guest page → blocks covering it. Also serialises insertion against invalidation.
-    pages: Mutex<HashMap<u64, Vec<usize>>>,
+    /// Guest page → blocks covering it, in [`PAGE_SHARDS`] shards (by page). Also serialises
+    /// insertion against invalidation, page by page (see the crate invariants).
+    pages: Box<[Mutex<PageIndex>]>,
     /// Serialises linking and unlinking of jump slots.
     links: Mutex<()>,
     /// Every vCPU's jump cache, so invalidation can clear them.
@@ -468,6 +474,44 @@ impl Default for TbCache {
 /// faults and a quarter of the system time of `busybox true`.
 const INITIAL_BUCKETS: usize = if cfg!(any(loom, miri)) { 1 } else { 1 << 10 };
 
+/// Shards of the page index: vCPUs inserting blocks on different pages take different locks
+/// (one lock for all was contended by two vCPUs translating at once).
+const PAGE_SHARDS: usize = if cfg!(loom) { 2 } else { 16 };
+
+/// One shard of the page index: guest page → addresses of the blocks covering it.
+type PageIndex = HashMap<u64, Vec<usize>>;
+
+fn shard_of(page: u64) -> usize {
+    (page / PAGE_SIZE) as usize % PAGE_SHARDS
+}
+
+/// Some shards of the page index, locked.
+struct LockedPages<'a> {
+    shards: [Option<MutexGuard<'a, PageIndex>>; PAGE_SHARDS],
+}
+
+impl LockedPages<'_> {
+    /// The locked shard holding `page`.
+    fn shard(&mut self, page: u64) -> &mut PageIndex {
+        self.shards[shard_of(page)]
+            .as_mut()
+            .expect("the shard of a page in use is locked")
+    }
+
+    /// The blocks indexed under `page` (whose shard is locked).
+    fn blocks_on(&self, page: u64) -> Option<&Vec<usize>> {
+        self.shards[shard_of(page)]
+            .as_ref()
+            .expect("the shard of a page in use is locked")
+            .get(&page)
+    }
+
+    /// The locked shards.
+    fn iter(&self) -> impl Iterator<Item = &PageIndex> {
+        self.shards.iter().flatten().map(|g| &**g)
+    }
+}
+
 /// How a backend links a jump slot to a code address (or back to its unlinked stub).
 pub type SlotWriter<'a> = &'a dyn Fn(&AtomicUsize, Option<*const u8>);
 
@@ -476,7 +520,9 @@ impl TbCache {
     pub fn new() -> TbCache {
         TbCache {
             table: Qht::new(same_block, INITIAL_BUCKETS, Resize::Auto),
-            pages: Mutex::new(HashMap::new()),
+            pages: (0..PAGE_SHARDS)
+                .map(|_| Mutex::new(HashMap::new()))
+                .collect(),
             links: Mutex::new(()),
             jump_caches: Mutex::new(Vec::new()),
             stats: TbStats::default(),
@@ -570,15 +616,20 @@ impl TbCache {
         guard: &'g Guard,
     ) -> Result<&'g TranslationBlock, Duplicate<'g, TranslationBlock>> {
         let hash = tb.key.hash();
-        // Holding the page index across the insert means a concurrent invalidation of these
-        // pages either runs before (and the caller's translation may be stale: acceptable, the
-        // same as translating just before the write) or after, and then sees the block.
-        let mut pages = self.pages.lock();
+        // Holding the block's shards of the page index across the insert means a concurrent
+        // invalidation of its pages either runs before (and the caller's translation may be
+        // stale: acceptable, the same as translating just before the write) or after, and
+        // then sees the block.
+        let mut pages = self.lock_pages(|s| tb.pages().any(|p| shard_of(p) == s));
         let tb = self.table.insert(tb, hash, guard).inspect_err(|_| {
             self.stats.insert_races_lost.fetch_add(1, Ordering::Relaxed);
         })?;
         for page in tb.pages() {
-            pages.entry(page).or_default().push(tb as *const _ as usize);
+            pages
+                .shard(page)
+                .entry(page)
+                .or_default()
+                .push(tb as *const _ as usize);
         }
         self.stats.inserted.fetch_add(1, Ordering::Relaxed);
         Ok(tb)
@@ -616,15 +667,26 @@ impl TbCache {
     /// table, which frees it once no vCPU can still be running it. Returns false if it was
     /// already invalid.
     pub fn invalidate(&self, tb: &TranslationBlock, write: SlotWriter, guard: &Guard) -> bool {
-        let mut pages = self.pages.lock();
+        let mut pages = self.lock_pages(|s| tb.pages().any(|p| shard_of(p) == s));
         self.invalidate_locked(tb, write, &mut pages, guard)
+    }
+
+    /// Locks the shards of the page index for which `wanted` holds, in index order.
+    fn lock_pages(&self, wanted: impl Fn(usize) -> bool) -> LockedPages<'_> {
+        let mut shards: [Option<MutexGuard<'_, PageIndex>>; PAGE_SHARDS] = Default::default();
+        for (i, s) in shards.iter_mut().enumerate() {
+            if wanted(i) {
+                *s = Some(self.pages[i].lock());
+            }
+        }
+        LockedPages { shards }
     }
 
     fn invalidate_locked(
         &self,
         tb: &TranslationBlock,
         write: SlotWriter,
-        pages: &mut HashMap<u64, Vec<usize>>,
+        pages: &mut LockedPages<'_>,
         guard: &Guard,
     ) -> bool {
         if tb.cflags.fetch_or(CF_INVALID, Ordering::AcqRel) & CF_INVALID != 0 {
@@ -656,10 +718,11 @@ impl TbCache {
             }
         }
         for page in tb.pages() {
-            if let Some(v) = pages.get_mut(&page) {
+            let shard = pages.shard(page);
+            if let Some(v) = shard.get_mut(&page) {
                 v.retain(|&p| p != tb as *const _ as usize);
                 if v.is_empty() {
-                    pages.remove(&page);
+                    shard.remove(&page);
                 }
             }
         }
@@ -681,19 +744,23 @@ impl TbCache {
             return 0;
         }
         let end = start.saturating_add(len);
-        let mut pages = self.pages.lock();
+        // Every shard: a block on a page of the range may also cover a page outside it.
+        let mut pages = self.lock_pages(|_| true);
         let first = start & !(PAGE_SIZE - 1);
         let n_pages = (end - first).div_ceil(PAGE_SIZE);
-        let mut victims: Vec<usize> = if n_pages > pages.len() as u64 {
+        let indexed: usize = pages.iter().map(|s| s.len()).sum();
+        let mut victims: Vec<usize> = if n_pages > indexed as u64 {
             // A range larger than the index (a big munmap): walk the index instead.
             pages
                 .iter()
+                .flat_map(|s| s.iter())
                 .filter(|(&p, _)| p >= first && p < end)
                 .flat_map(|(_, v)| v.iter().copied())
                 .collect()
         } else {
             (0..n_pages)
-                .filter_map(|i| pages.get(&(first + i * PAGE_SIZE)))
+                .map(|i| first + i * PAGE_SIZE)
+                .filter_map(|p| pages.blocks_on(p))
                 .flat_map(|v| v.iter().copied())
                 .collect()
         };
@@ -722,13 +789,14 @@ impl TbCache {
 
     /// True if some block covers guest page `page`.
     pub fn page_has_code(&self, page: u64) -> bool {
-        self.pages.lock().contains_key(&(page & !(PAGE_SIZE - 1)))
+        let page = page & !(PAGE_SIZE - 1);
+        self.pages[shard_of(page)].lock().contains_key(&page)
     }
 
     /// Drops every block (for a full code cache). The caller must hold every vCPU out of
     /// translated code (an exclusive section) and then flush the host code itself.
     pub fn flush(&self, guard: &Guard) {
-        let mut pages = self.pages.lock();
+        let mut pages = self.lock_pages(|_| true);
         let _l = self.links.lock();
         for jc in self.jump_caches.lock().iter() {
             jc.clear();
@@ -740,7 +808,9 @@ impl TbCache {
             },
             guard,
         );
-        pages.clear();
+        for s in pages.shards.iter_mut().flatten() {
+            s.clear();
+        }
         self.stats.flushes.fetch_add(1, Ordering::Relaxed);
     }
 

@@ -10,6 +10,10 @@ pub use std::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize}
 /// The table's mutexes (page index, links, jump-cache registry, incoming lists).
 #[cfg(not(loom))]
 pub(crate) type Mutex<T> = parking_lot::Mutex<T>;
+#[cfg(not(loom))]
+pub(crate) type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
+#[cfg(loom)]
+pub(crate) use loom::sync::MutexGuard;
 #[cfg(loom)]
 pub(crate) use loom_mutex::Mutex;
 
