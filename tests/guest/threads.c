@@ -1,6 +1,7 @@
 /* Threads: C11 atomics, pthread mutex/rwlock/condvar/barrier/spinlock, thread-local
  * storage, many threads at once, a producer/consumer pipeline, and thread churn.
  * Every result is deterministic, so native and emulated output must match exactly. */
+#include <fenv.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -139,6 +140,16 @@ static void *many_worker(void *arg) {
 
 static void *churn_worker(void *arg) { return arg; }
 
+/* SSE exception flags: a new thread starts with its creator's; each thread's are its own. */
+static volatile double fp_one = 1.0, fp_three = 3.0, fp_zero = 0.0;
+static void *fp_worker(void *arg) {
+    int inherited = fetestexcept(FE_ALL_EXCEPT);
+    feclearexcept(FE_ALL_EXCEPT);
+    volatile double q = fp_one / fp_zero;
+    (void)q;
+    return (void *)(long)(inherited << 8 | fetestexcept(FE_ALL_EXCEPT));
+}
+
 int main(int argc, char **argv) {
     pthread_t th[64];
     void *ret;
@@ -211,5 +222,14 @@ int main(int argc, char **argv) {
         csum += (long)ret;
     }
     printf("churn %d threads, sum %ld\n", churn, csum);
+
+    feclearexcept(FE_ALL_EXCEPT);
+    volatile double third = fp_one / fp_three;
+    (void)third;
+    pthread_t ft;
+    CHECK(pthread_create(&ft, NULL, fp_worker, NULL));
+    CHECK(pthread_join(ft, &ret));
+    printf("fp flags: main %#x, child inherited %#lx, raised %#lx\n", fetestexcept(FE_ALL_EXCEPT),
+           (long)ret >> 8, (long)ret & 0xff);
     return 0;
 }

@@ -560,6 +560,8 @@ impl Emu {
         };
         let mut tbs: HashMap<u64, Tb> = HashMap::new();
         out.detail_len = 0;
+        // The guest's exception flags accrue in the host's MXCSR from here on.
+        tcg_frontend_x86::discard_host_fp_flags();
         let mut outcome = Outcome::new(EndKind::Timeout);
         set_timer(2_000_000);
         for _ in 0..10_000 {
@@ -628,6 +630,7 @@ impl Emu {
             }
         }
         set_timer(0);
+        tcg_frontend_x86::fold_host_fp_flags(&mut s);
         out.outcome = outcome;
         out.state = CpuState::from_x86(&s);
         out.mem.copy_from_slice(&self.guest()[g..g + SIZE as usize]);

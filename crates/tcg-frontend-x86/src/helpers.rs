@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use tcg::{Helper, HelperFlags, Type};
 
 use crate::state::{cc, cc_compute_all, flags, X86State};
-use crate::CpuModel;
+use crate::{fold_host_fp_flags, CpuModel};
 
 const PURE: HelperFlags = HelperFlags {
     reads_state: false,
@@ -290,10 +290,22 @@ helper!(
     RDTSC, h_rdtsc, 0, NONE
 );
 
+/// Runs a floating-point helper on the state with the guest's exception flags all in
+/// `mxcsr` (see [`crate::host_fp`]), and drops what the helper's own host float arithmetic
+/// raised.
+fn with_guest_fp_flags(st: &mut X86State, f: impl FnOnce(&mut X86State) -> u64) -> u64 {
+    fold_host_fp_flags(st);
+    let r = f(st);
+    crate::discard_host_fp_flags();
+    r
+}
+
 extern "C" fn h_sse(env: u64, op: u64, d: u64, s: u64, imm: u64) -> u64 {
     // SAFETY: translated code passes its `env`.
     let st = unsafe { state(env) };
-    crate::sse_impl::exec(st, op as u32, d as usize, s as usize, imm)
+    with_guest_fp_flags(st, |st| {
+        crate::sse_impl::exec(st, op as u32, d as usize, s as usize, imm)
+    })
 }
 helper!(
     /// `sse(env, op, dst, src, imm) -> value` (SSE/SSE2 ops on the xmm registers). It touches
@@ -306,7 +318,7 @@ helper!(
 extern "C" fn h_x87(env: u64, op: u64, arg: u64) -> u64 {
     // SAFETY: translated code passes its `env`.
     let st = unsafe { state(env) };
-    crate::x87::exec(st, op, arg)
+    with_guest_fp_flags(st, |st| crate::x87::exec(st, op, arg))
 }
 helper!(
     /// `x87(env, op, arg) -> value` (x87 instructions on the soft-float register stack).
@@ -316,7 +328,7 @@ helper!(
 extern "C" fn h_x87_mem(env: u64, op: u64, addr: u64) -> u64 {
     // SAFETY: translated code passes its `env`.
     let st = unsafe { state(env) };
-    crate::x87::exec_mem(st, op, addr)
+    with_guest_fp_flags(st, |st| crate::x87::exec_mem(st, op, addr))
 }
 helper!(
     /// `x87_mem(env, op, addr) -> 0 | 1 (#PF) | 2 (#GP)`: fxsave/fxrstor/fnstenv/fldenv on
@@ -327,8 +339,22 @@ helper!(
 extern "C" fn h_sse_ext(env: u64, op: u64, d: u64, s: u64, imm: u64) -> u64 {
     // SAFETY: translated code passes its `env`.
     let st = unsafe { state(env) };
-    crate::sse_ext_impl::exec(st, op as u32, d as usize, s as usize, imm)
+    with_guest_fp_flags(st, |st| {
+        crate::sse_ext_impl::exec(st, op as u32, d as usize, s as usize, imm)
+    })
 }
+
+extern "C" fn h_fold_fp_flags(env: u64) -> u64 {
+    // SAFETY: translated code passes its `env`.
+    fold_host_fp_flags(unsafe { state(env) });
+    0
+}
+helper!(
+    /// `fold_fp_flags(env)`: moves the host's MXCSR exception flags into the state's (see
+    /// [`crate::host_fp`]), before `stmxcsr` reads or `ldmxcsr` writes it. MXCSR is no
+    /// global: declared as touching no global state.
+    FOLD_FP_FLAGS, h_fold_fp_flags, 1, NONE
+);
 helper!(
     /// `sse_ext(env, op, dst, src, imm) -> value` (SSE3..SSE4.2, AES, PCLMULQDQ), for the
     /// string compares that read and write general registers.

@@ -54,6 +54,7 @@
 mod f80;
 mod fx;
 mod helpers;
+mod host_fp;
 mod insn;
 mod liveness;
 mod mmx;
@@ -68,6 +69,7 @@ mod x87;
 mod x87_trans;
 
 pub use helpers::cpuid;
+pub use host_fp::{discard_host_fp_flags, fold_host_fp_flags};
 pub use state::{cc, cc_compute_all, flags, off, X86State, X87Reg};
 pub use translate::translate_block;
 
@@ -262,6 +264,12 @@ pub struct TranslateConfig {
     /// Leave the block with [`exit::ATOMIC`] at every `cmpxchg16b`: for hosts without a
     /// 16-byte compare-and-swap that is atomic with respect to every other access.
     pub exclusive_cmpxchg16b: bool,
+    /// The IR's float operations run as the host's SSE instructions, so with MXCSR's
+    /// control bits at their default they are x86's own, exceptions included (raised into
+    /// the host's MXCSR, see [`fold_host_fp_flags`]): the SSE arithmetic fast paths check
+    /// only MXCSR, not their operands and results. Only for code run on an x86-64 host
+    /// (the default there).
+    pub host_sse: bool,
 }
 
 impl Default for TranslateConfig {
@@ -274,6 +282,7 @@ impl Default for TranslateConfig {
             entry_cc: None,
             exclusive_split_atomics: false,
             exclusive_cmpxchg16b: false,
+            host_sse: cfg!(target_arch = "x86_64"),
         }
     }
 }

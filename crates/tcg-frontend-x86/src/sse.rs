@@ -766,6 +766,9 @@ pub(crate) fn translate_sse(t: &mut Tr, ins: &Instruction) -> R {
         }
         M::Ldmxcsr | M::Stmxcsr => {
             let a = t.mem_addr(ins)?;
+            // The guest's flags may still be partly the host's (see `crate::host_fp`).
+            let env = t.env;
+            t.call(&crate::helpers::FOLD_FP_FLAGS, vec![env]);
             if m == M::Ldmxcsr {
                 let v = t.load(a, 4);
                 // Reserved bits set raise #GP.

@@ -16,6 +16,11 @@
 //! Anything else runs the helper on the original operands. Compares (`ucomis*`/`comis*`)
 //! need only non-NaN, non-denormal inputs: they round nothing.
 //!
+//! With [`TranslateConfig::host_sse`](crate::TranslateConfig::host_sse) (an x86-64 host) the
+//! float ops are the host's SSE instructions under the default MXCSR, which are x86's for
+//! every input, exceptions included ([`crate::host_fp`]): the arithmetic then only checks
+//! that the guest's MXCSR control bits are the default (the host's), and runs unguarded.
+//!
 //! Also inline: the shuffles and lane arithmetic hot in glibc's string and memory functions
 //! (`punpck*`, `pshufd`/`pshuflw`/`pshufhw`, `unpck[lh]pd`, `shufpd`, `padd*`, `psub*`,
 //! `pslldq`/`psrldq`, `pminub`/`pmaxub`, `palignr`), as moves, shifts, masks and SWAR
@@ -33,6 +38,10 @@ use crate::translate::{Flow, Tr, R};
 const MXCSR_GUARD_MASK: u64 = 0x6000 | 0x1000 | 0x20;
 /// Their required values: round to nearest, PM masked, PE set.
 const MXCSR_GUARD: u64 = 0x1000 | 0x20;
+/// With [`TranslateConfig::host_sse`](crate::TranslateConfig::host_sse), the fast path
+/// depends on every control bit (DAZ, the masks, RC, FTZ) being the host's: the default.
+const MXCSR_HOST_MASK: u64 = 0xffc0;
+const MXCSR_HOST: u64 = 0x1f80;
 
 /// The layout of one floating-point format, as seen by the guards.
 #[derive(Clone, Copy)]
@@ -196,17 +205,25 @@ fn arith(t: &mut Tr, ins: &Instruction, base: u32, kind: u32, d: usize) -> R {
     let done = t.label();
     // What earlier fast paths on this path established need not be checked again.
     let known = t.fp;
+    // With the host's SSE, the operation is x86's for any operands under the default
+    // control bits: no operand or result guard.
+    let native = t.cfg.host_sse;
     if !known.mxcsr_ok {
+        let (mask, want) = if native {
+            (MXCSR_HOST_MASK, MXCSR_HOST)
+        } else {
+            (MXCSR_GUARD_MASK, MXCSR_GUARD)
+        };
         let mx = t.ld_state(Type::I64, off::MXCSR, 4);
-        let g = t.bini(BinOp::And, mx, MXCSR_GUARD_MASK);
-        let want = t.cst(MXCSR_GUARD);
+        let g = t.bini(BinOp::And, mx, mask);
+        let want = t.cst(want);
         t.brcond(Cond::Ne, g, want, slow);
     }
     let mut results = Vec::with_capacity(lanes);
     for lane in 0..lanes as u32 {
         let o = lane * fmt.bytes;
         let b = t.ld_state(ty, soff + o, fmt.bytes as u8);
-        if !known_ok(t, fmt, s, lane) {
+        if !native && !known_ok(t, fmt, s, lane) {
             guard_not_denormal(t, fmt, b, slow);
         }
         let r = t.b.new_temp(ty);
@@ -218,7 +235,7 @@ fn arith(t: &mut Tr, ins: &Instruction, base: u32, kind: u32, d: usize) -> R {
             });
         } else {
             let a = t.ld_state(ty, xoff(d) + o, fmt.bytes as u8);
-            if !known_ok(t, fmt, d, lane) {
+            if !native && !known_ok(t, fmt, d, lane) {
                 guard_not_denormal(t, fmt, a, slow);
             }
             let fop = match base {
@@ -234,7 +251,9 @@ fn arith(t: &mut Tr, ins: &Instruction, base: u32, kind: u32, d: usize) -> R {
                 b,
             });
         }
-        guard_safe_result(t, fmt, r, slow);
+        if !native {
+            guard_safe_result(t, fmt, r, slow);
+        }
         results.push(r);
     }
     // Commit only when every lane passed: the helper recomputes from the original operands.
@@ -252,7 +271,10 @@ fn arith(t: &mut Tr, ins: &Instruction, base: u32, kind: u32, d: usize) -> R {
     t.set_label(done);
     t.fp = after;
     t.fp.mxcsr_ok = true;
-    mark_ok(t, fmt, d, lanes as u32);
+    // Unchecked results (host SSE) may be anything: storing them forgot their lanes.
+    if !native {
+        mark_ok(t, fmt, d, lanes as u32);
+    }
     Ok(Flow::Next)
 }
 

@@ -271,16 +271,22 @@ fn run(mnemonics: &[Mnemonic], iterations: u32) {
 /// Runs every form of `mnemonics` under `cpu`; `all_rc` cycles MXCSR through the four
 /// rounding modes.
 fn run_cpu(mnemonics: &[Mnemonic], iterations: u32, cpu: CpuModel, all_rc: bool) {
+    let cfg = TranslateConfig {
+        cpu,
+        ..TranslateConfig::default()
+    };
+    run_cfg(mnemonics, iterations, cfg, all_rc);
+}
+
+/// [`run_cpu`] with the translation configuration `cfg`.
+fn run_cfg(mnemonics: &[Mnemonic], iterations: u32, cfg: TranslateConfig, all_rc: bool) {
+    let cpu = cfg.cpu;
     let mut rng = StdRng::seed_from_u64(
         std::env::var("ORACLE_SEED")
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(0x55e),
     );
-    let cfg = TranslateConfig {
-        cpu,
-        ..TranslateConfig::default()
-    };
     let mut failures = vec![];
     let (mut forms, mut runs) = (0, 0);
     for code in Code::values() {
@@ -441,6 +447,26 @@ fn sse_float() {
             Ucomiss, Ucomisd, Comiss, Comisd,
         ],
         N * 3,
+    );
+}
+
+/// The arithmetic fast paths as other hosts run them: operands and results guarded (the
+/// default on an x86-64 host is its own SSE, unguarded).
+#[test]
+fn sse_float_guarded() {
+    use Mnemonic::*;
+    let cfg = TranslateConfig {
+        host_sse: false,
+        ..TranslateConfig::default()
+    };
+    run_cfg(
+        &[
+            Addps, Addpd, Addss, Addsd, Subps, Subpd, Subss, Subsd, Mulps, Mulpd, Mulss, Mulsd,
+            Divps, Divpd, Divss, Divsd, Sqrtps, Sqrtpd, Sqrtss, Sqrtsd,
+        ],
+        N * 3,
+        cfg,
+        true,
     );
 }
 

@@ -134,9 +134,11 @@ impl Cond {
 /// `MulHu`/`MulHs` give the high half of the double-width product.
 ///
 /// `FAdd`..`FDiv` are IEEE 754 arithmetic on the operands' bits as binary64 (`I64`) or
-/// binary32 (`I32`), rounded to nearest-even, with no flags and no exceptions; a NaN
-/// result's bits are the host's (frontends that need a guest's NaN rules must check for
-/// NaN operands and results themselves).
+/// binary32 (`I32`), rounded to nearest-even (the host's default environment), trapping
+/// never; they are the host's own instructions, so a NaN result's bits, denormal handling
+/// and the exception flags they leave in the host's status register are the host's (on an
+/// x86-64 host: SSE's. Frontends that need another guest's rules check operands and results
+/// themselves).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum BinOp {

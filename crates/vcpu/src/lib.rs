@@ -757,6 +757,9 @@ impl Vcpu {
     /// Runs the guest until it exits or must die of a signal.
     pub fn run(&mut self) -> VcpuExit {
         let machine = self.machine.clone();
+        // From here on the guest's exception flags accrue in this thread's MXCSR (see
+        // `tcg_frontend_x86::fold_host_fp_flags`); what the emulator raised is not theirs.
+        tcg_frontend_x86::discard_host_fp_flags();
         machine.exclusive.exec_start(&self.cpu);
         let end = self.run_loop();
         machine.exclusive.exec_end(&self.cpu);
@@ -1133,6 +1136,8 @@ impl Vcpu {
         // and its first, cold compile (the stubs) overlaps the new thread's start instead of
         // stalling a vCPU's first tier-up (`transl` at 2 vCPUs: 21 -> 19 ms).
         machine.start_compiler_early();
+        // The child's MXCSR is the parent's, flags included (its thread starts with none).
+        tcg_frontend_x86::fold_host_fp_flags(&mut self.env.state);
         let mut state = self.env.state.clone();
         state.regs[RAX] = 0;
         if req.stack != 0 {

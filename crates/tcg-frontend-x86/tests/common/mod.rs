@@ -186,6 +186,8 @@ pub fn run_emu(
     s.guest_base = mem.as_mut_ptr() as u64;
     s.guest_size = mem.len() as u64;
     setup(&mut s);
+    // The guest's exception flags accrue in the host's MXCSR from here on (with `host_sse`).
+    tcg_frontend_x86::discard_host_fp_flags();
     let mut blocks = 0;
     let end_state = loop {
         if blocks > 100_000 {
@@ -233,6 +235,7 @@ pub fn run_emu(
             InterpExit::Fault { addr, pc, .. } => break End::Fault { addr, pc },
         }
     };
+    tcg_frontend_x86::fold_host_fp_flags(&mut s);
     EmuRun {
         state: s,
         mem,
