@@ -369,7 +369,9 @@ helper!(
 
 extern "C" fn h_pcmpistri(alo: u64, ahi: u64, blo: u64, bhi: u64, imm: u64) -> u64 {
     let join = |lo: u64, hi: u64| u128::from(lo) | u128::from(hi) << 64;
-    crate::sse_ext_impl::pcmpistri(join(alo, ahi), join(blo, bhi), imm)
+    let (a, b) = (join(alo, ahi), join(blo, bhi));
+    crate::host_simd::pcmpistri(a, b, imm)
+        .unwrap_or_else(|| crate::sse_ext_impl::pcmpistri(a, b, imm))
 }
 helper!(
     /// `pcmpistri(a_lo, a_hi, b_lo, b_hi, imm) -> ecx | flags << 32` (pure: the hot string
@@ -378,16 +380,18 @@ helper!(
 );
 
 extern "C" fn h_pshufb(lo: u64, hi: u64, mask: u64) -> u64 {
+    crate::host_simd::pshufb_half(lo, hi, mask).unwrap_or_else(|| pshufb_half(lo, hi, mask))
+}
+
+/// The eight bytes `pshufb` makes from the eight mask bytes in `mask` (portable).
+pub(crate) fn pshufb_half(lo: u64, hi: u64, mask: u64) -> u64 {
+    let src = u128::from(lo) | u128::from(hi) << 64;
     (0..8).fold(0, |acc, i| {
         let m = mask >> (8 * i) & 0xff;
-        let byte = if m & 0x80 != 0 {
-            0
-        } else if m & 8 == 0 {
-            lo >> (8 * (m & 7)) & 0xff
-        } else {
-            hi >> (8 * (m & 7)) & 0xff
-        };
-        acc | byte << (8 * i)
+        let byte = (src >> (8 * (m & 15))) as u64 & 0xff;
+        // Bit 7 of the mask byte selects zero.
+        let keep = (m >> 7 ^ 1).wrapping_neg();
+        acc | (byte & keep) << (8 * i)
     })
 }
 helper!(

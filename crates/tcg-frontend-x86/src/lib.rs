@@ -55,6 +55,7 @@ mod f80;
 mod fx;
 mod helpers;
 mod host_fp;
+mod host_simd;
 mod insn;
 mod liveness;
 mod mmx;
