@@ -159,7 +159,15 @@ pub(crate) fn translate_insn(t: &mut Tr, ins: &Instruction) -> R {
             let target = branch_target(ins)?;
             let (c, a, b) = t.cond(cc_code(ins)?);
             if t.region.continues() {
-                t.branch_within(c, a, b, target);
+                if target != t.next && t.region.follows_to(target) {
+                    // The block goes on at the target (see `predecode`): the fall-through
+                    // is the branch that leaves.
+                    let fallthrough = t.next;
+                    t.branch_within(c.invert(), a, b, fallthrough);
+                    t.next = target;
+                } else {
+                    t.branch_within(c, a, b, target);
+                }
                 return ok();
             }
             t.sync_cc();

@@ -1148,6 +1148,12 @@ const FOLLOWED_JUMPS: u32 = 4;
 /// jumping back to the dispatch) runs as one, without an exit and an entry between them.
 /// The block then covers the bytes from its lowest to its highest instruction; targets stay
 /// on the first page so that it still covers at most two pages.
+///
+/// A conditional branch is followed the same way when its target is not a short way ahead
+/// and the code there soon jumps back to the block's start ([`closes_loop`]): a loop whose
+/// taken side is the way round (gzip's match search: `jne` to the chain walk, which loops
+/// back) becomes one block, leaving at the fall-through, instead of two that exchange the
+/// guest state through memory at every iteration.
 fn predecode(
     pc: u64,
     fetch: &mut dyn FnMut(u64, &mut [u8]) -> usize,
@@ -1188,6 +1194,24 @@ fn predecode(
                 // Back at an instruction the block holds: the block ends with a jump there.
                 break 'window;
             }
+            if is_jcc(&ins) && jumps < FOLLOWED_JUMPS && v.len() < REGION_INSNS {
+                let target = ins.near_branch64();
+                // A branch a short way forward stays a branch inside the block (an `if`
+                // within the loop, whose fall-through is as likely as not).
+                let near = (cur..cur + PREDECODE_WINDOW as u64).contains(&target);
+                if target & !0xfff == page
+                    && !near
+                    && !v.iter().any(|i| i.ip() == target)
+                    && (v.len() as u32) < max
+                    && closes_loop(fetch, target, pc)
+                {
+                    // The taken side leads back to the block's start: the block goes on
+                    // there and the fall-through leaves, so that the loop is one block.
+                    jumps += 1;
+                    cur = target;
+                    continue 'window;
+                }
+            }
             if let Some(target) = direct_jump_target(&ins) {
                 if jumps < FOLLOWED_JUMPS
                     && v.len() < REGION_INSNS
@@ -1205,6 +1229,37 @@ fn predecode(
             }
         }
     }
+}
+
+/// Instructions [`closes_loop`] looks through.
+const LOOP_LOOKAHEAD: usize = 8;
+
+/// True if the code at `at` jumps back to `start` within a few instructions that do not leave
+/// its page otherwise (conditional branches elsewhere are side exits).
+fn closes_loop(fetch: &mut dyn FnMut(u64, &mut [u8]) -> usize, at: u64, start: u64) -> bool {
+    let mut buf = [0u8; PREDECODE_WINDOW];
+    let got = fetch(at, &mut buf).min(buf.len());
+    let mut dec = Decoder::with_ip(64, &buf[..got], at, DecoderOptions::NONE);
+    for _ in 0..LOOP_LOOKAHEAD {
+        if !dec.can_decode() {
+            return false;
+        }
+        let ins = dec.decode();
+        if ins.is_invalid() {
+            return false;
+        }
+        if is_jcc(&ins) || direct_jump_target(&ins).is_some() {
+            if ins.near_branch64() == start {
+                return true;
+            }
+            if !is_jcc(&ins) {
+                return false;
+            }
+        } else if ins.flow_control() != FlowControl::Next {
+            return false;
+        }
+    }
+    false
 }
 
 /// The longest x86 instruction, in bytes.

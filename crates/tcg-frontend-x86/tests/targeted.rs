@@ -903,3 +903,42 @@ fn a_block_follows_jumps_on_its_page_and_covers_their_targets() {
     let b = translate_block(0x2000, &mut fetch_far, &cfg());
     assert_eq!((b.num_insns, b.guest_start, b.guest_size), (2, 0x2000, 6));
 }
+
+/// A loop whose usual path is a conditional branch far ahead, to code that jumps back to the
+/// loop's start, runs as one block an iteration: the block follows the taken side and leaves
+/// at the fall-through. Both paths compute what the CPU does.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_loop_through_a_far_branch_target_is_one_block() {
+    let body = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+        let mut top = a.create_label();
+        let mut far = a.create_label();
+        a.mov(ecx, 100u32)?;
+        a.xor(eax, eax)?;
+        a.xor(edx, edx)?;
+        a.set_label(&mut top)?;
+        a.add(eax, 3)?;
+        a.test(eax, 31)?;
+        a.jne(far)?;
+        // The rare path (eax a multiple of 32): farther than the branch's near reach, with
+        // more conditional branches (never taken) than a block goes on past.
+        a.add(edx, eax)?;
+        a.db(&[0x90; 160])?;
+        for _ in 0..4 {
+            a.cmp(eax, 1000)?;
+            a.ja(far)?;
+        }
+        a.set_label(&mut far)?;
+        a.dec(ecx)?;
+        a.jne(top)?;
+        Ok(())
+    };
+    let emu = check_native(&body, &base_regs(), &[], &cfg(), 0x8d5);
+    assert_eq!(
+        emu.state.regs[2],
+        96 + 192 + 288,
+        "the rare path ran three times"
+    );
+    // One block an iteration (two if the loop went through the far target's own block).
+    assert!(emu.blocks < 130, "{} blocks for 100 iterations", emu.blocks);
+}
