@@ -1,9 +1,10 @@
 //! Host floating point for the common SSE arithmetic and compares, with the exact x86
 //! behaviour kept by a guard that falls back to the helper ([`crate::sse_impl`]).
 //!
-//! The IR's float ops ([`BinOp::FAdd`]..) round to nearest-even and raise no flags. They
-//! give x86's result and leave MXCSR as x86 would exactly when no case that needs care can
-//! arise, which the translated code checks before it commits a result:
+//! The IR's float ops ([`BinOp::FAdd`]..) round to nearest-even, and their NaNs, denormals
+//! and flags are the host's. On a host that is not x86 they give x86's result and leave the
+//! guest's MXCSR as x86 would exactly when no case that needs care can arise, which the
+//! translated code checks before it commits a result:
 //! - MXCSR has round-to-nearest, PE already set and PM masked: inexactness then changes
 //!   nothing and raises nothing (FTZ, DAZ and the other masks only matter for the cases
 //!   excluded below);
