@@ -21,7 +21,10 @@ use crate::X86State;
 const FLAGS: u32 = 0x3f;
 
 /// Moves the exception flags raised on this thread's host MXCSR since the last fold into
-/// `s.mxcsr` (see the [module docs](self)). A no-op on hosts other than x86-64.
+/// `s.mxcsr`: with [`TranslateConfig::host_sse`](crate::TranslateConfig::host_sse) the
+/// guest's float arithmetic runs as the host's SSE, whose exceptions accrue there. Whoever
+/// reads or writes a running guest's MXCSR (or inspects a stopped one's state) folds first.
+/// A no-op on hosts other than x86-64.
 pub fn fold_host_fp_flags(s: &mut X86State) {
     s.mxcsr |= take_flags();
 }
