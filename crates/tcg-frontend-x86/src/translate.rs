@@ -1234,8 +1234,9 @@ fn predecode(
 /// Instructions [`closes_loop`] looks through.
 const LOOP_LOOKAHEAD: usize = 8;
 
-/// True if the code at `at` jumps back to `start` within a few instructions that do not leave
-/// its page otherwise (conditional branches elsewhere are side exits).
+/// True if the code at `at` jumps back to `start` within a few instructions: conditional
+/// branches elsewhere are side exits and the search goes on past them; any other way out
+/// (an unconditional jump elsewhere, a call, a return, an indirect branch) ends it.
 fn closes_loop(fetch: &mut dyn FnMut(u64, &mut [u8]) -> usize, at: u64, start: u64) -> bool {
     let mut buf = [0u8; PREDECODE_WINDOW];
     let got = fetch(at, &mut buf).min(buf.len());
