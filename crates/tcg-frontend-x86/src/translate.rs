@@ -1282,6 +1282,12 @@ fn translate_with(
     if !cfg.single_step {
         t.region.starts = pre.iter().map(|i| i.ip()).collect();
     }
+    if !cfg.single_step && !cfg.smc_checks && pre.iter().any(|i| branches_to(i, pc)) {
+        // A block that branches back to its start is a loop: that branch becomes a
+        // `GotoStart` only through a slot of its own, so it gets one before other exits
+        // take both (gzip's match search leaves twice before its loop closes).
+        t.slot_targets[0] = Some(pc);
+    }
     let req = t.b.new_temp(Type::I32);
     t.b.push(Op::LoadState {
         dst: req,
@@ -1421,6 +1427,15 @@ pub(crate) fn direct_jump_target(ins: &Instruction) -> Option<u64> {
 }
 
 /// True for `jcc rel` (not the `loop`/`jrcxz` family).
+/// Whether `ins` is a direct jump or conditional branch to `target`.
+fn branches_to(ins: &Instruction, target: u64) -> bool {
+    matches!(
+        ins.flow_control(),
+        FlowControl::ConditionalBranch | FlowControl::UnconditionalBranch
+    ) && ins.op0_kind() == OpKind::NearBranch64
+        && ins.near_branch_target() == target
+}
+
 fn is_jcc(ins: &Instruction) -> bool {
     use iced_x86::Mnemonic as M;
     matches!(

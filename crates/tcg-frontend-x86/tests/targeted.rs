@@ -942,3 +942,58 @@ fn a_loop_through_a_far_branch_target_is_one_block() {
     // One block an iteration (two if the loop went through the far target's own block).
     assert!(emu.blocks < 130, "{} blocks for 100 iterations", emu.blocks);
 }
+
+/// A block whose loop closes only after two exits to other places keeps a jump slot for its
+/// own start, so that the loop runs inside its code (`GotoStart`) instead of looking the block
+/// up at every iteration.
+#[test]
+fn a_loop_closing_after_two_exits_goes_back_to_its_start() {
+    let base = 0x1000;
+    let code = asm(
+        |a| {
+            let mut top = a.create_label();
+            let mut out1 = a.create_label();
+            let mut out2 = a.create_label();
+            // Exit targets before the block, so that they are not branches inside it.
+            a.set_label(&mut out1)?;
+            a.ret()?;
+            a.set_label(&mut out2)?;
+            a.ret()?;
+            a.set_label(&mut top)?;
+            a.add(eax, 1)?;
+            a.cmp(eax, 50)?;
+            a.je(out1)?;
+            a.cmp(eax, 60)?;
+            a.je(out2)?;
+            a.test(eax, 7)?;
+            a.jne(top)?;
+            a.ret()?;
+            Ok(())
+        },
+        base,
+    );
+    let mut fetch = |addr: u64, buf: &mut [u8]| -> usize {
+        let off = addr.wrapping_sub(base) as usize;
+        if off >= code.len() {
+            return 0;
+        }
+        let n = (code.len() - off).min(buf.len());
+        buf[..n].copy_from_slice(&code[off..off + n]);
+        n
+    };
+    let b = translate_block(base + 2, &mut fetch, &cfg());
+    let exits: Vec<&Op> = b
+        .ops
+        .iter()
+        .filter(|op| {
+            matches!(
+                op,
+                Op::GotoTb { .. } | Op::GotoStart { .. } | Op::LookupAndGotoPtr
+            )
+        })
+        .collect();
+    assert!(
+        exits.iter().any(|op| matches!(op, Op::GotoStart { .. })),
+        "no GotoStart among {exits:?}\n{b}"
+    );
+}
