@@ -1426,7 +1426,6 @@ pub(crate) fn direct_jump_target(ins: &Instruction) -> Option<u64> {
         .then(|| ins.near_branch64())
 }
 
-/// True for `jcc rel` (not the `loop`/`jrcxz` family).
 /// Whether `ins` is a direct jump or conditional branch to `target`.
 fn branches_to(ins: &Instruction, target: u64) -> bool {
     matches!(
@@ -1436,6 +1435,7 @@ fn branches_to(ins: &Instruction, target: u64) -> bool {
         && ins.near_branch_target() == target
 }
 
+/// True for `jcc rel` (not the `loop`/`jrcxz` family).
 fn is_jcc(ins: &Instruction) -> bool {
     use iced_x86::Mnemonic as M;
     matches!(
