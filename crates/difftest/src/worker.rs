@@ -658,10 +658,19 @@ impl Emu {
                     && tbs
                         .values()
                         .any(|tb| tb.cb.is_alignment_trap(rec.pc as usize));
+                let bounds_trap = rec.sig == libc::SIGILL
+                    && tbs.values().any(|tb| tb.cb.is_bounds_trap(rec.pc as usize));
                 if aligned_trap {
                     // A misaligned operand: #GP, reported by Linux as SIGSEGV (SI_KERNEL).
                     o.sig = libc::SIGSEGV;
                     o.code = 0x80;
+                } else if bounds_trap {
+                    // An address past the guest's memory (which the backend checks before
+                    // the access): reported as a fault at the memory's end, as an access
+                    // that runs into the guard region is.
+                    o.sig = libc::SIGSEGV;
+                    o.code = 1;
+                    o.addr = GUEST_SIZE;
                 } else if matches!(rec.sig, libc::SIGSEGV | libc::SIGBUS) && in_guest_mem {
                     o.sig = libc::SIGSEGV;
                     o.code = 1;

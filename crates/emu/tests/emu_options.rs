@@ -67,6 +67,37 @@ fn smp_sets_the_cpu_count_the_guest_sees() {
     let _ = std::fs::remove_file(&nproc);
 }
 
+/// An access beyond the guest's address space, by compiled code (`-tier-up 0`) and by the
+/// interpreter tier: the guest dies of SIGSEGV naming the instruction, as natively.
+#[test]
+fn an_address_beyond_the_guest_space_is_a_guest_segv() {
+    if !selected("options::segv") {
+        return;
+    }
+    let segv = build("segv");
+    for tier_up in ["0", "32"] {
+        for (arg, what) in [
+            ("", "invalid access to address 0x10"),
+            ("high", "outside the guest address space"),
+            ("wild", "outside the guest address space"),
+        ] {
+            let args: &[&str] = if arg.is_empty() { &[] } else { &[arg] };
+            let out = emu(&["-tier-up", tier_up], &segv, args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                std::os::unix::process::ExitStatusExt::signal(&out.status),
+                Some(libc::SIGSEGV),
+                "-tier-up {tier_up} {arg}: {out:?}"
+            );
+            assert!(
+                err.starts_with("emu: guest SIGSEGV at rip=0x") && err.contains(what),
+                "-tier-up {tier_up} {arg}: {err}"
+            );
+        }
+    }
+    let _ = std::fs::remove_file(&segv);
+}
+
 /// Two threads run JIT-generated code that needs several times the code cache: the cache
 /// is flushed (in exclusive sections) while the other vCPU runs, and the JIT's rewrite of
 /// its code is seen. Then the same in a parent and its forked child at once, each flushing

@@ -204,7 +204,7 @@ guest_programs! {
     malloc: &[&[]], crate::Expect::Same;
     fileio: &[&["."], &["{cwd}"]], crate::Expect::Same;
     exitcode: &[&["0"], &["3"], &["42"], &["255"], &["256"], &["7", "_exit"]], crate::Expect::Same;
-    segv: &[&[]], crate::Expect::Fault;
+    segv: &[&[], &["high"], &["wild"]], crate::Expect::Fault;
     abort: &[&[]], crate::Expect::Same;
     fpconv: &[&[]], crate::Expect::Same;
     libm: &[&[]], crate::Expect::Same;

@@ -159,6 +159,18 @@ struct HostCode {
     len: u32,
     /// (host offset, guest pc) of each instruction start, in host order.
     insn_map: Box<[(u32, u64)]>,
+    /// Host offsets of the traps that stand for a misaligned operand (see [`GuestPcAt`]).
+    alignment_traps: Box<[u32]>,
+}
+
+/// Where a host pc inside a block's code stands in the guest (from
+/// [`TbCache::find_by_host_pc`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GuestPcAt {
+    /// The guest pc of the instruction whose host code contains it.
+    pub pc: u64,
+    /// It is one of the block's alignment traps (a misaligned operand, not a bad address).
+    pub alignment_trap: bool,
 }
 
 /// What a new block is made of, before it has host code.
@@ -204,8 +216,14 @@ impl TranslationBlock {
     }
 
     /// Records the host code before the block is inserted.
-    pub fn set_code(&mut self, code: *const u8, len: u32, insn_map: Vec<(u32, u64)>) {
-        let _ = self.set_code_shared(code, len, insn_map);
+    pub fn set_code(
+        &mut self,
+        code: *const u8,
+        len: u32,
+        insn_map: Vec<(u32, u64)>,
+        alignment_traps: Vec<u32>,
+    ) {
+        let _ = self.set_code_shared(code, len, insn_map, alignment_traps);
     }
 
     /// Records the host code of a block that may already be in the table and run by other
@@ -216,13 +234,20 @@ impl TranslationBlock {
     /// everything written before this call (the code bytes, made coherent by the backend's
     /// emit); a vCPU that read null before keeps running the block's cheap tier, which is
     /// the same guest semantics.
-    pub fn set_code_shared(&self, code: *const u8, len: u32, insn_map: Vec<(u32, u64)>) -> bool {
+    pub fn set_code_shared(
+        &self,
+        code: *const u8,
+        len: u32,
+        insn_map: Vec<(u32, u64)>,
+        alignment_traps: Vec<u32>,
+    ) -> bool {
         let won = self
             .host
             .set(HostCode {
                 code: code as usize,
                 len,
                 insn_map: insn_map.into_boxed_slice(),
+                alignment_traps: alignment_traps.into_boxed_slice(),
             })
             .is_ok();
         if won {
@@ -298,16 +323,24 @@ impl TranslationBlock {
 
     /// The guest pc of the instruction whose host code contains `host_pc`.
     pub fn guest_pc_at(&self, host_pc: usize) -> Option<u64> {
+        self.host_pc_at(host_pc).map(|at| at.pc)
+    }
+
+    /// Where `host_pc` stands in the guest, if it lies in this block's code.
+    pub fn host_pc_at(&self, host_pc: usize) -> Option<GuestPcAt> {
         let h = self.host.get()?;
         let off = host_pc.checked_sub(h.code)?;
         if off >= h.len as usize {
             return None;
         }
         let i = h.insn_map.partition_point(|&(o, _)| (o as usize) <= off);
-        Some(if i == 0 {
-            self.key.pc
-        } else {
-            h.insn_map[i - 1].1
+        Some(GuestPcAt {
+            pc: if i == 0 {
+                self.key.pc
+            } else {
+                h.insn_map[i - 1].1
+            },
+            alignment_trap: h.alignment_traps.contains(&(off as u32)),
         })
     }
 
@@ -816,12 +849,12 @@ impl TbCache {
 
     /// The block whose host code contains `host_pc`, if any (slow: walks the table; for fault
     /// reports, not hot paths).
-    pub fn find_by_host_pc(&self, host_pc: usize, guard: &Guard) -> Option<u64> {
+    pub fn find_by_host_pc(&self, host_pc: usize, guard: &Guard) -> Option<GuestPcAt> {
         let mut found = None;
         self.table.for_each(
             |tb| {
                 if found.is_none() {
-                    found = tb.guest_pc_at(host_pc);
+                    found = tb.host_pc_at(host_pc);
                 }
             },
             guard,

@@ -28,6 +28,7 @@ fn block(pc: u64, size: u32, code: usize) -> Box<TranslationBlock> {
         code as *const u8,
         64,
         vec![(0, pc), (16, pc + 3), (40, pc + 7)],
+        vec![20],
     );
     tb
 }
@@ -55,6 +56,17 @@ fn lookup_goes_through_jump_cache_then_table() {
     };
     assert!(c.lookup(&jc, &other, &g).is_none());
     assert_eq!(tb.guest_pc_at(0x5000 + 20), Some(0x1003));
+    assert_eq!(
+        tb.host_pc_at(0x5000 + 20),
+        Some(GuestPcAt {
+            pc: 0x1003,
+            alignment_trap: true
+        })
+    );
+    assert_eq!(
+        tb.host_pc_at(0x5000 + 16).map(|at| at.alignment_trap),
+        Some(false)
+    );
     assert_eq!(tb.guest_pc_at(0x5000 + 63), Some(0x1007));
     assert_eq!(tb.guest_pc_at(0x5000 + 64), None);
 }
@@ -89,7 +101,12 @@ fn blocks_of_one_pc_with_other_key_state_are_distinct() {
             },
             UNLINKED,
         );
-        tb.set_code((0x5000 + 0x100 * i) as *const u8, 16, Vec::new());
+        tb.set_code(
+            (0x5000 + 0x100 * i) as *const u8,
+            16,
+            Vec::new(),
+            Vec::new(),
+        );
         blocks.push(c.insert(tb, &g).expect("not a duplicate") as *const TranslationBlock);
     }
     for _ in 0..2 {
@@ -153,7 +170,12 @@ fn invalidate_range_hits_code_a_block_reached_by_a_jump_back() {
         },
         UNLINKED,
     );
-    followed.set_code(0x5000 as *const u8, 64, vec![(0, 0x1f00), (16, 0x1e00)]);
+    followed.set_code(
+        0x5000 as *const u8,
+        64,
+        vec![(0, 0x1f00), (16, 0x1e00)],
+        vec![],
+    );
     let followed = c.insert(followed, &g).unwrap();
     assert_eq!(followed.pages().collect::<Vec<_>>(), vec![0x1000]);
     let other = c.insert(block(0x1d00, 8, 0x6000), &g).unwrap();
@@ -358,8 +380,8 @@ fn blocks_without_code_are_never_linked_and_get_code_once() {
     );
     c.link(from, 0, to, &write);
     assert_eq!(from.jump_slots[0].load(Ordering::Relaxed), UNLINKED);
-    assert!(to.set_code_shared(0xa000 as *const u8, 32, vec![(0, 0x2000)]));
-    assert!(!to.set_code_shared(0xb000 as *const u8, 32, vec![]));
+    assert!(to.set_code_shared(0xa000 as *const u8, 32, vec![(0, 0x2000)], vec![]));
+    assert!(!to.set_code_shared(0xb000 as *const u8, 32, vec![], vec![]));
     assert_eq!(to.code() as usize, 0xa000);
     assert_eq!(to.guest_pc_at(0xa010), Some(0x2000));
     c.link(from, 0, to, &write);
@@ -406,7 +428,7 @@ fn tier_up_races_invalidation_and_linking() {
                         // Fake code addresses: unique per block address, so a slot can be
                         // checked against its target.
                         let code = (tb as *const TranslationBlock as usize) ^ 0x5;
-                        tb.set_code_shared(code as *const u8, 16, vec![(0, tb.pc())]);
+                        tb.set_code_shared(code as *const u8, 16, vec![(0, tb.pc())], vec![]);
                     }
                     let k2 = key(0x1000 + ((pc + 1 + t) % PCS) * 16);
                     if let Some(to) = c.lookup(&jc, &k2, &g) {

@@ -34,7 +34,7 @@ fn insert(tbs: &TbCache, pc: u64) -> usize {
         },
         UNLINKED,
     );
-    tb.set_code((0x10_0000 + pc) as *const u8, 16, Vec::new());
+    tb.set_code((0x10_0000 + pc) as *const u8, 16, Vec::new(), Vec::new());
     let guard = pin();
     let tb = tbs.insert(tb, &guard).expect("no other block for this pc");
     tb as *const TranslationBlock as usize

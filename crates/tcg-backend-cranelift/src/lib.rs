@@ -26,11 +26,12 @@
 //!   returns 0 (decoded as `BlockExit::Exit(0)`) when it gives 0.
 //!
 //! # Guest memory
-//! Guest address `a` is host address `guest_base + min(a, guest_size)`; the caller maps a
-//! guard region (at least one page, never accessible) at `guest_base + guest_size`, so an
-//! access to any address `>= guest_size` faults instead of reaching other host memory.
-//! Accesses that the IR marks `aligned` are checked and raise a trap
-//! ([`CompiledBlock::alignment_traps`]) when misaligned. A fault's host pc maps back to the
+//! Guest address `a` is host address `guest_base + a`. An access to an address `>=
+//! guest_size` raises a trap ([`CompiledBlock::bounds_traps`]) before it happens, and the
+//! caller maps a guard region (at least one page, never accessible) at `guest_base +
+//! guest_size`, so an access that starts below `guest_size` and runs past it faults: no
+//! guest address reaches other host memory. Accesses that the IR marks `aligned` are checked
+//! and raise a trap ([`CompiledBlock::alignment_traps`]) when misaligned. A fault's host pc maps back to the
 //! guest pc with [`CompiledBlock::guest_pc`].
 //!
 //! # Memory ordering
@@ -86,7 +87,7 @@ use target_lexicon::Architecture;
 pub use cache::{CacheFull, CodeCache};
 pub use lower::{
     cmpxchg16_is_lock_free, misaligned_atomics_supported, CompiledBlock, Compiler, Inspection,
-    ALIGNMENT_TRAP_CODE,
+    ALIGNMENT_TRAP_CODE, BOUNDS_TRAP_CODE,
 };
 
 /// Set in a block's return value when it left through an unlinked jump slot.

@@ -649,7 +649,7 @@ fn faults_map_back_to_the_guest_instruction() {
     let mut c = Compiler::new();
     let slots = Slots::new(&be);
 
-    // An address past guest_size lands in the guard region.
+    // An address past guest_size traps at its bound check, before the access.
     let cb = compile(
         &be,
         &mut c,
@@ -665,16 +665,30 @@ fn faults_map_back_to_the_guest_instruction() {
     assert!(cb.insn_map.windows(2).all(|w| w[0].0 < w[1].0));
     assert_eq!(cb.guest_pc(cb.code as usize + cb.len), None);
     let (pc, sig) = fault_in_child(&be, cb.code);
-    assert_eq!(sig, libc::SIGSEGV);
+    assert_eq!(sig, libc::SIGILL);
     assert!(be.code_cache().contains(pc));
     assert_eq!(cb.guest_pc(pc), Some(0x1004));
+    assert!(cb.is_bounds_trap(pc));
     assert!(!cb.is_alignment_trap(pc));
+    // So does an address near the top of the 64-bit space, which added to the base wraps
+    // around below it.
+    let cb = compile(
+        &be,
+        &mut c,
+        &faulting_block(u64::MAX - 0xfff, false),
+        &slots,
+    );
+    let (pc, sig) = fault_in_child(&be, cb.code);
+    assert_eq!(sig, libc::SIGILL);
+    assert!(cb.is_bounds_trap(pc));
+    assert_eq!(cb.guest_pc(pc), Some(0x1004));
 
     // An 8-byte access straddling the end of guest memory faults too.
     let cb = compile(&be, &mut c, &faulting_block(GUEST_SIZE - 4, false), &slots);
     let (pc, sig) = fault_in_child(&be, cb.code);
     assert_eq!(sig, libc::SIGSEGV);
     assert_eq!(cb.guest_pc(pc), Some(0x1004));
+    assert!(!cb.is_bounds_trap(pc));
 
     // A misaligned access marked `aligned` traps at its alignment check.
     let cb = compile(&be, &mut c, &faulting_block(0x103, true), &slots);
@@ -682,6 +696,7 @@ fn faults_map_back_to_the_guest_instruction() {
     let (pc, sig) = fault_in_child(&be, cb.code);
     assert_eq!(sig, libc::SIGILL);
     assert!(cb.is_alignment_trap(pc));
+    assert!(!cb.is_bounds_trap(pc));
     assert_eq!(cb.guest_pc(pc), Some(0x1004));
 
     // The same block with an aligned address runs through.

@@ -124,11 +124,12 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, uctx: *mut 
     // The guest's fault. Building the message allocates, which is not async-signal-safe; the
     // faulting thread was running translated code or a helper, not the allocator, and the
     // process ends right after.
-    let rip = if in_code {
+    let at = if in_code {
         machine.tbs.find_by_host_pc(host_pc, &tb_cache::pin())
     } else {
         None
     };
+    let rip = at.map(|at| at.pc);
     // In the interpreter `interp_pc` names the instruction; elsewhere the state's rip is the
     // best we know.
     let rip = rip.or_else(|| {
@@ -141,8 +142,12 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, uctx: *mut 
         })
     });
     let rip = rip.map_or("?".to_string(), |r| format!("{r:#x}"));
-    let what = if sig == libc::SIGILL && in_code {
+    // Translated code traps (SIGILL) on a misaligned operand and on an address beyond the
+    // guest address space, before accessing it; any other access fault is a host fault.
+    let what = if sig == libc::SIGILL && in_code && at.is_some_and(|at| at.alignment_trap) {
         "misaligned operand (general protection)".to_string()
+    } else if sig == libc::SIGILL && in_code {
+        "access to an address outside the guest address space".to_string()
     } else if in_guest {
         let gaddr = (addr - base) as u64;
         if gaddr >= space.size() {

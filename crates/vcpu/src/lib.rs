@@ -1400,7 +1400,12 @@ fn translate_once<'g>(
     } else {
         let slots = [&tb.jump_slots[0] as *const _, &tb.jump_slots[1] as *const _];
         let compiled = compile(compiler, machine, &block, tb.tag(), slots)?;
-        tb.set_code(compiled.code, compiled.len as u32, compiled.insn_map);
+        tb.set_code(
+            compiled.code,
+            compiled.len as u32,
+            compiled.insn_map,
+            compiled.alignment_traps,
+        );
     }
     let tb = match machine.tbs.insert(tb, guard) {
         Ok(tb) => tb,
@@ -1584,7 +1589,12 @@ fn tier_up_claimed(
     }
     let slots = [&tb.jump_slots[0] as *const _, &tb.jump_slots[1] as *const _];
     let compiled = compile(compiler, machine, &block, tb.tag(), slots)?;
-    let published = tb.set_code_shared(compiled.code, compiled.len as u32, compiled.insn_map);
+    let published = tb.set_code_shared(
+        compiled.code,
+        compiled.len as u32,
+        compiled.insn_map,
+        compiled.alignment_traps,
+    );
     if published {
         machine
             .stats
