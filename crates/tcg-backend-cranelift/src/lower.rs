@@ -554,7 +554,11 @@ impl<'a> Lower<'a> {
     /// access waited for, and no base-plus-index addressing) made `interp` 12% and gzip 7%
     /// slower.
     fn host_addr(&mut self, addr: Value) -> Value {
-        let size = self.iconst(types::I64, self.backend.guest_size());
+        let size = if self.backend.pinned_bound() {
+            self.b.ins().get_pinned_reg(types::I64)
+        } else {
+            self.iconst(types::I64, self.backend.guest_size())
+        };
         let outside = self
             .b
             .ins()
