@@ -10,8 +10,9 @@
 //! [`GuestSpace`] reserves `size + GUARD_SIZE` bytes of host address space with
 //! `PROT_NONE` at start-up, where `size` is a power of two between 4 GiB and 1 TiB (the
 //! largest the host grants). Guest address `a` lives at host address `base + a`.
-//! Translated code computes `base + min(a, size)`, so any guest address at or above `size`
-//! lands in the always-inaccessible guard and faults.
+//! Translated code traps on any guest address at or above `size` before computing `base +
+//! a`, and an access that starts below `size` and runs past it lands in the
+//! always-inaccessible guard and faults.
 //!
 //! Every guest mapping is a host mapping placed with `MAP_FIXED` inside the reservation;
 //! unmapping re-reserves the range as `PROT_NONE`, so the reservation never has holes

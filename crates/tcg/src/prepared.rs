@@ -4,10 +4,10 @@
 //! (no code generation), so code that runs a few times never pays for Cranelift. Semantics are
 //! those of the reference interpreter ([`crate::interpret`]) with two differences that make it
 //! behave like compiled code instead:
-//! - guest addresses are clamped as the backend does (`base + min(addr, size)`): an access
-//!   beyond the guest space hits the caller's guard region and faults on the host, exactly
-//!   where a compiled block would, so the emulator's fault handler deals with both tiers alike
-//!   (write-protected code pages included: the faulting store is retried);
+//! - guest addresses are clamped (`base + min(addr, size)`): an access beyond the guest space
+//!   hits the caller's guard region and faults on the host at the instruction where a
+//!   compiled block traps (its bound check), so the emulator's fault handler deals with both
+//!   tiers alike (write-protected code pages included: the faulting store is retried);
 //! - globals are loaded into slots at entry and written back at exits and around helper calls
 //!   that read or write the state (the backend's contract), not on every access.
 //!
