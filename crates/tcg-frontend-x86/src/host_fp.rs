@@ -18,6 +18,7 @@
 use crate::X86State;
 
 /// The exception flag bits of MXCSR (IE, DE, ZE, OE, UE, PE).
+#[cfg(target_arch = "x86_64")]
 const FLAGS: u32 = 0x3f;
 
 /// Moves the exception flags raised on this thread's host MXCSR since the last fold into
