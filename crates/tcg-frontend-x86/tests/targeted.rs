@@ -943,50 +943,6 @@ fn a_loop_through_a_far_branch_target_is_one_block() {
     assert!(emu.blocks < 130, "{} blocks for 100 iterations", emu.blocks);
 }
 
-/// A loop with two heads (Collatz: the odd step falls into the even test, which branches
-/// back to the odd step) runs inside one block with `inner_loops`, as the CPU computes it;
-/// without, every step leaves a block.
-#[cfg(target_arch = "x86_64")]
-#[test]
-fn a_loop_with_a_second_head_stays_in_its_block_with_inner_loops() {
-    let body = |a: &mut CodeAssembler| -> Result<(), IcedError> {
-        let mut odd = a.create_label();
-        let mut test = a.create_label();
-        let mut done = a.create_label();
-        a.mov(eax, 27u32)?;
-        a.xor(edx, edx)?;
-        a.jmp(test)?;
-        a.set_label(&mut odd)?;
-        a.lea(eax, ptr(rax + rax * 2 + 1))?;
-        a.inc(edx)?;
-        a.set_label(&mut test)?;
-        a.test(eax, 1)?;
-        a.jne(odd)?;
-        a.shr(eax, 1)?;
-        a.inc(edx)?;
-        a.cmp(eax, 1)?;
-        a.jne(test)?;
-        a.set_label(&mut done)?;
-        a.nop()?;
-        Ok(())
-    };
-    let looping = TranslateConfig {
-        inner_loops: true,
-        ..cfg()
-    };
-    let emu = check_native(&body, &base_regs(), &[], &looping, 0x8d5);
-    assert_eq!(emu.state.regs[2], 111, "27 takes 111 steps");
-    // The reference interpreter leaves at every `GotoStart` (an odd step here, 41 of them)
-    // but not at a branch back to the second head (an even step, 70).
-    assert!(emu.blocks <= 45, "{} blocks", emu.blocks);
-    let emu = check_native(&body, &base_regs(), &[], &cfg(), 0x8d5);
-    assert!(
-        emu.blocks > 110,
-        "{} blocks without inner loops",
-        emu.blocks
-    );
-}
-
 /// A block whose loop closes only after two exits to other places keeps a jump slot for its
 /// own start, so that the loop runs inside its code (`GotoStart`) instead of looking the block
 /// up at every iteration.
