@@ -271,6 +271,13 @@ pub struct TranslateConfig {
     /// only MXCSR, not their operands and results. Only for code run on an x86-64 host
     /// (the default there).
     pub host_sse: bool,
+    /// A branch back to an instruction of the block other than its first (a loop whose head
+    /// is not where the block starts, or a loop with two heads) is a branch inside the
+    /// block, with an exit-request check at that instruction, instead of an exit. Only for
+    /// blocks compiled by a backend that loops inside blocks (see `GotoStart`): the
+    /// interpreter tier must leave at every iteration, or a long loop would never be counted
+    /// and compiled.
+    pub inner_loops: bool,
 }
 
 impl Default for TranslateConfig {
@@ -284,6 +291,7 @@ impl Default for TranslateConfig {
             exclusive_split_atomics: false,
             exclusive_cmpxchg16b: false,
             host_sse: cfg!(target_arch = "x86_64"),
+            inner_loops: false,
         }
     }
 }

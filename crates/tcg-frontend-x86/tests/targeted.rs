@@ -943,6 +943,126 @@ fn a_loop_through_a_far_branch_target_is_one_block() {
     assert!(emu.blocks < 130, "{} blocks for 100 iterations", emu.blocks);
 }
 
+/// A loop with two heads (Collatz: the odd step falls into the even test, which branches
+/// back to the odd step) runs inside one block with `inner_loops`, as the CPU computes it;
+/// without, every step leaves a block.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_loop_with_a_second_head_stays_in_its_block_with_inner_loops() {
+    let body = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+        let mut odd = a.create_label();
+        let mut test = a.create_label();
+        let mut done = a.create_label();
+        a.mov(eax, 27u32)?;
+        a.xor(edx, edx)?;
+        a.jmp(test)?;
+        a.set_label(&mut odd)?;
+        a.lea(eax, ptr(rax + rax * 2 + 1))?;
+        a.inc(edx)?;
+        a.set_label(&mut test)?;
+        a.test(eax, 1)?;
+        a.jne(odd)?;
+        a.shr(eax, 1)?;
+        a.inc(edx)?;
+        a.cmp(eax, 1)?;
+        a.jne(test)?;
+        a.set_label(&mut done)?;
+        a.nop()?;
+        Ok(())
+    };
+    let looping = TranslateConfig {
+        inner_loops: true,
+        ..cfg()
+    };
+    let emu = check_native(&body, &base_regs(), &[], &looping, 0x8d5);
+    assert_eq!(emu.state.regs[2], 111, "27 takes 111 steps");
+    // The reference interpreter leaves at every `GotoStart` (an odd step here, 41 of them)
+    // but not at a branch back to the second head (an even step, 70).
+    assert!(emu.blocks <= 45, "{} blocks", emu.blocks);
+    let emu = check_native(&body, &base_regs(), &[], &cfg(), 0x8d5);
+    assert!(
+        emu.blocks > 110,
+        "{} blocks without inner loops",
+        emu.blocks
+    );
+}
+
+/// Branches in `b` to a label placed before them (loops inside the block other than
+/// `GotoStart`).
+fn backward_branches(b: &tcg::Block) -> usize {
+    let mut placed = std::collections::HashSet::new();
+    b.ops
+        .iter()
+        .filter(|op| match op {
+            Op::SetLabel { label } => {
+                placed.insert(label.0);
+                false
+            }
+            Op::Br { label } | Op::BrCond { label, .. } => placed.contains(&label.0),
+            _ => false,
+        })
+        .count()
+}
+
+/// With `inner_loops`, a block holds one loop: a second loop after the one that goes back to
+/// the block's start leaves the block at its back edge, as without (keeping both in one
+/// block kept every register of both live and made the host spill in the hot loop); a
+/// second head inside the start's loop is a branch inside the block.
+#[test]
+fn inner_loops_keep_one_loop_per_block() {
+    let base = 0x1000;
+    let looping = TranslateConfig {
+        inner_loops: true,
+        ..cfg()
+    };
+    let one_after_another = asm(
+        |a| {
+            let mut first = a.create_label();
+            let mut second = a.create_label();
+            a.set_label(&mut first)?;
+            a.add(qword_ptr(rax), 1)?;
+            a.add(rax, 8)?;
+            a.cmp(rax, rsi)?;
+            a.jne(first)?;
+            a.mov(rax, rdi)?;
+            a.set_label(&mut second)?;
+            a.add(rcx, qword_ptr(rax))?;
+            a.add(rax, 8)?;
+            a.cmp(rax, rsi)?;
+            a.jne(second)?;
+            a.ret()?;
+            Ok(())
+        },
+        base,
+    );
+    let b = translate(&one_after_another, base, &looping);
+    assert_eq!(backward_branches(&b), 0, "{b}");
+    // Collatz's odd step, whose block starts the loop, falls into the even test: one loop
+    // with two heads.
+    let two_heads = asm(
+        |a| {
+            let mut odd = a.create_label();
+            let mut test = a.create_label();
+            a.set_label(&mut odd)?;
+            a.lea(eax, ptr(rax + rax * 2 + 1))?;
+            a.inc(edx)?;
+            a.set_label(&mut test)?;
+            a.test(eax, 1)?;
+            a.jne(odd)?;
+            a.shr(eax, 1)?;
+            a.inc(edx)?;
+            a.cmp(eax, 1)?;
+            a.jne(test)?;
+            a.ret()?;
+            Ok(())
+        },
+        base,
+    );
+    let b = translate(&two_heads, base, &looping);
+    assert_eq!(backward_branches(&b), 1, "{b}");
+    assert_eq!(backward_branches(&translate(&two_heads, base, &cfg())), 0);
+}
+
 /// A block whose loop closes only after two exits to other places keeps a jump slot for its
 /// own start, so that the loop runs inside its code (`GotoStart`) instead of looking the block
 /// up at every iteration.

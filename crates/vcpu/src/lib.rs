@@ -1319,6 +1319,10 @@ fn translate_once<'g>(
     let (generation, writable) = space.protect_code(page);
     let mut config = machine.config.translate;
     config.smc_checks |= writable;
+    // Loops inside a block are for compiled code only (the interpreter tier leaves at every
+    // round so that its runs are counted), where the backend loops inside blocks.
+    let inner_loops = !machine.config.nochain;
+    config.inner_loops = inner_loops && machine.config.tier_up_after == 0;
     // Keeps what the frontend read, to check bytes of a second page read before it was
     // protected.
     let mut fetcher = CodeFetcher::new(space, key.pc, true);
@@ -1392,7 +1396,10 @@ fn translate_once<'g>(
             .fetch_add(1, Ordering::Relaxed);
         tb.set_tier0(Box::new(Tier0 {
             prepared,
-            config,
+            config: TranslateConfig {
+                inner_loops,
+                ..config
+            },
             entry_cc: AtomicU64::new(ENTRY_CC_NONE),
             compiling: std::sync::atomic::AtomicBool::new(false),
             asked_at: AtomicU64::new(0),
