@@ -1007,6 +1007,24 @@ impl<'c> Tr<'c> {
         }
     }
 
+    /// Branches to `label` if this vCPU's exit request is raised (`Cond::Ne`) or clear
+    /// (`Cond::Eq`).
+    fn on_exit_request(&mut self, cond: Cond, label: Label) {
+        let req = self.b.new_temp(Type::I32);
+        self.b.push(Op::LoadState {
+            dst: req,
+            offset: off::EXIT_REQUEST,
+            mem: MemOp::unsigned(4),
+        });
+        let zero = self.b.constant(Type::I32, 0);
+        self.b.push(Op::BrCond {
+            cond,
+            a: req,
+            b: zero,
+            label,
+        });
+    }
+
     /// Leaves the block for the pc in `target` (indirect).
     pub(crate) fn goto_ptr(&mut self, target: Temp) {
         self.sync_cc_side();
@@ -1321,20 +1339,8 @@ fn translate_with(
         // take both (gzip's match search leaves twice before its loop closes).
         t.slot_targets[0] = Some(pc);
     }
-    let req = t.b.new_temp(Type::I32);
-    t.b.push(Op::LoadState {
-        dst: req,
-        offset: off::EXIT_REQUEST,
-        mem: MemOp::unsigned(4),
-    });
-    let zero32 = t.b.constant(Type::I32, 0);
     let exit_label = t.label();
-    t.b.push(Op::BrCond {
-        cond: Cond::Ne,
-        a: req,
-        b: zero32,
-        label: exit_label,
-    });
+    t.on_exit_request(Cond::Ne, exit_label);
     let max = if cfg.single_step {
         1
     } else {
@@ -1364,19 +1370,8 @@ fn translate_with(
             let head = t.label();
             t.set_label(head);
             t.loop_heads[h].1 = Some(head);
-            let req = t.b.new_temp(Type::I32);
-            t.b.push(Op::LoadState {
-                dst: req,
-                offset: off::EXIT_REQUEST,
-                mem: MemOp::unsigned(4),
-            });
             let leave = t.label();
-            t.b.push(Op::BrCond {
-                cond: Cond::Ne,
-                a: req,
-                b: zero32,
-                label: leave,
-            });
+            t.on_exit_request(Cond::Ne, leave);
             head_exits.push((cur, leave));
         }
         t.pc = cur;
@@ -1439,19 +1434,8 @@ fn translate_with(
         }
         if cfg.smc_checks {
             // The instruction may have written the code that follows: leave for it if asked.
-            let req = t.b.new_temp(Type::I32);
-            t.b.push(Op::LoadState {
-                dst: req,
-                offset: off::EXIT_REQUEST,
-                mem: MemOp::unsigned(4),
-            });
             let go_on = t.label();
-            t.b.push(Op::BrCond {
-                cond: Cond::Eq,
-                a: req,
-                b: zero32,
-                label: go_on,
-            });
+            t.on_exit_request(Cond::Eq, go_on);
             t.sync_cc_side();
             t.movi(t.rip, cur);
             t.b.push(Op::ExitTb { code: exit::LOOKUP });
