@@ -391,7 +391,7 @@ impl Backend {
         set(&mut flags, "preserve_frame_pointers", "true")?;
         set(&mut flags, "is_pic", "false")?;
         // The bound every guest access is compared with, in a register that no block
-        // allocates (r15, x21) instead of a constant read at each compare: `interp` 6%
+        // allocates (r15, x21) instead of a constant read at each compare: `interp` 5%
         // faster. Cranelift pins a register on these two hosts only.
         let pinned_bound = matches!(
             isa_builder.triple().architecture,
