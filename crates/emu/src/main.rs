@@ -4,7 +4,6 @@
 //! options before the program, everything after the program belongs to the guest.
 
 use std::ffi::{OsStr, OsString};
-use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +43,9 @@ Options:
   -exec-emu path        the program a guest execve runs the new guest program with, with
                         emu's options (default: this emu; e.g. a script that runs emu under
                         qemu-user, when emu is built for another host)
+  -exec-fresh           a guest execve always starts a fresh emu (default: a single-threaded
+                        guest's new program replaces the old one in this emu, keeping the
+                        translations of code both share)
   --stats               same as '-d stats'
 ";
 
@@ -103,6 +105,8 @@ struct Options {
     exclusive_atomics: bool,
     /// `-exec-emu`.
     exec_emu: Option<PathBuf>,
+    /// `-exec-fresh`.
+    exec_fresh: bool,
     argv0: Option<OsString>,
     program: OsString,
     args: Vec<OsString>,
@@ -139,6 +143,7 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
         sync_compile: false,
         exclusive_atomics: false,
         exec_emu: None,
+        exec_fresh: false,
         argv0: None,
         program: OsString::new(),
         args: Vec::new(),
@@ -290,6 +295,7 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
             "perfmap" => o.perfmap = true,
             "sync-compile" => o.sync_compile = true,
             "exclusive-atomics" => o.exclusive_atomics = true,
+            "exec-fresh" => o.exec_fresh = true,
             "tier-up" => {
                 let v = match value("a run count") {
                     Ok(v) => v.to_string_lossy().into_owned(),
@@ -383,16 +389,16 @@ fn run(o: &Options) -> Result<ExitCode, String> {
     }
     (config.cpu_vendor, config.cpu_model_name) = vcpu::cpuinfo_names(&o.cpu);
     config.cpu_flags = vcpu::cpuinfo_flags(&o.cpu);
+    config.argv = argv;
     config.emu_exe = o.exec_emu.clone().or_else(|| std::env::current_exe().ok());
     config.emu_args_for_exec = exec_args(o);
     let process = Arc::new(Process::new(space, config));
 
-    let log: Option<Box<dyn Write + Send>> = match &o.log_file {
-        Some(path) => {
-            Some(Box::new(std::fs::File::create(path).map_err(|e| {
-                format!("cannot open log file {}: {e}", path.display())
-            })?))
-        }
+    let log = match &o.log_file {
+        Some(path) => Some(
+            std::fs::File::create(path)
+                .map_err(|e| format!("cannot open log file {}: {e}", path.display()))?,
+        ),
         None => None,
     };
     let machine = Machine::new(
@@ -409,6 +415,8 @@ fn run(o: &Options) -> Result<ExitCode, String> {
             tier_up_after: o.tier_up.unwrap_or(vcpu::DEFAULT_TIER_UP_AFTER),
             perfmap: o.perfmap,
             background_compile: !o.sync_compile,
+            // Another emulator binary was asked for: the guest's execve must run it.
+            exec_in_place: o.exec_emu.is_none() && !o.exec_fresh,
             log: o.log,
         },
         log,
@@ -458,6 +466,9 @@ fn exec_args(o: &Options) -> Vec<OsString> {
     }
     if o.exclusive_atomics {
         args.push("-exclusive-atomics".into());
+    }
+    if o.exec_fresh {
+        args.push("-exec-fresh".into());
     }
     if let Some(p) = &o.exec_emu {
         args.push("-exec-emu".into());

@@ -3,12 +3,13 @@
 //! `-tb-size` (a code cache small enough that a guest JIT overflows it under load, in a
 //! forked child too), `-R`
 //! (the guest address space's size), `-exclusive-atomics` (checked through `-d stats`),
-//! `-exec-emu` (what a guest `execve` runs).
+//! `-exec-emu` (what a guest `execve` runs), `-exec-fresh` and what an `execve` in place keeps
+//! (checked through `-d stats`).
 //!
 //! `EMU_TEST_RUNNER`, as in `common/mod.rs`, replaces the `emu` binary (e.g. by a cross-built
 //! emu under qemu-user); `EMU_TEST_FILTER` selects by the names `options::smp`,
 //! `options::jit`, `options::reserved_va`, `options::exclusive_atomics` and
-//! `options::exec_emu`.
+//! `options::exec_emu`, `options::exec_in_place`.
 
 mod common;
 
@@ -18,12 +19,19 @@ use common::selected;
 use std::process::{Command, Output};
 
 fn build(name: &str) -> PathBuf {
+    build_with(name, name, &[])
+}
+
+/// Builds `tests/guest/<name>.c` with extra `flags` into a binary named after `out_name`.
+fn build_with(name: &str, out_name: &str, flags: &[&str]) -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let dir = root.join("target/tmp/emu-options");
     std::fs::create_dir_all(&dir).expect("create scratch dir");
-    let out = dir.join(format!("{name}-{}", std::process::id()));
+    let out = dir.join(format!("{out_name}-{}", std::process::id()));
     let st = Command::new("gcc")
-        .args(["-static", "-O2", "-o"])
+        .args(["-static", "-O2"])
+        .args(flags)
+        .arg("-o")
         .arg(&out)
         .arg(root.join(format!("tests/guest/{name}.c")))
         .status()
@@ -256,6 +264,55 @@ fn exec_emu_runs_execve_through_the_given_program() {
     );
     let _ = std::fs::remove_file(&log);
     let _ = std::fs::remove_file(&wrapper);
+}
+
+/// An `execve` in place keeps the translations of code that is the same in the new program
+/// and drops those of code that changed: two builds of one program differ only in a function
+/// linked at the same address, and each must run its own. `-exec-fresh` starts a new emu
+/// instead.
+#[test]
+fn exec_in_place_keeps_only_unchanged_code() {
+    if !selected("options::exec_in_place") {
+        return;
+    }
+    let section = ["-Wl,--section-start=.fixedcode=0x10000000"];
+    let one = build_with(
+        "execcode",
+        "execcode1",
+        &[&section[..], &["-DVALUE=1"]].concat(),
+    );
+    let two = build_with(
+        "execcode",
+        "execcode2",
+        &[&section[..], &["-DVALUE=2"]].concat(),
+    );
+    let (one_s, two_s) = (one.to_str().unwrap(), two.to_str().unwrap());
+    let in_place = |out: &Output| {
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let line = err
+            .lines()
+            .find(|l| l.contains("execve in place"))
+            .unwrap_or_else(|| panic!("no execve line in the stats: {err}"))
+            .to_string();
+        let nums: Vec<u64> = line
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        (nums[0], nums[1])
+    };
+    // one -> two -> one: each prints its own value.
+    let out = emu(&["-d", "stats"], &one, &[two_s, one_s]);
+    assert_eq!(stdout_of(&out), "value 1\nvalue 2\nvalue 1\n");
+    let (execs, kept) = in_place(&out);
+    assert_eq!(execs, 2);
+    // The C library's start-up code is the same in both builds.
+    assert!(kept > 50, "only {kept} blocks kept");
+    let out = emu(&["-d", "stats", "-exec-fresh"], &one, &[two_s, one_s]);
+    assert_eq!(stdout_of(&out), "value 1\nvalue 2\nvalue 1\n");
+    // The program that exited ran in a fresh emu, which `-d` is not passed on to.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("emu stats"));
+    let _ = std::fs::remove_file(&one);
+    let _ = std::fs::remove_file(&two);
 }
 
 /// `-R` bounds the reservation: a guest runs in the smallest space, and sizes that are not a

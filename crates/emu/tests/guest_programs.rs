@@ -205,6 +205,9 @@ guest_programs! {
     fileio: &[&["."], &["{cwd}"]], crate::Expect::Same;
     exitcode: &[&["0"], &["3"], &["42"], &["255"], &["256"], &["7", "_exit"]], crate::Expect::Same;
     segv: &[&[], &["high"], &["wild"]], crate::Expect::Fault;
+    // execve: what the new program inherits and what it does not, failures, scripts, exec
+    // from forked and vforked children, chains (in place, and through a fresh emu).
+    execchain: &[&[]], crate::Expect::Same;
     abort: &[&[]], crate::Expect::Same;
     fpconv: &[&[]], crate::Expect::Same;
     libm: &[&[]], crate::Expect::Same;

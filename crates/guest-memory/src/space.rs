@@ -488,6 +488,22 @@ impl GuestSpace {
         Ok(())
     }
 
+    /// Unmaps every guest mapping and forgets the heap and the mmap search base, leaving the
+    /// space as [`Self::new`] made it (same reservation): what `execve` does to the old
+    /// program's memory. The caller invalidates the translations it no longer wants.
+    pub fn unmap_all(&self) {
+        let mut code = self.lock_code();
+        let mut inner = self.inner.write();
+        self.forget_code(&mut code, &inner.vmas, 0, self.size);
+        // One host call for the whole space; failing would leave the old program mapped,
+        // which `reserve_or_abort` refuses to go on with.
+        self.reserve_or_abort(0, self.size);
+        inner.vmas.remove_range(0, self.size);
+        inner.mmap_base = self.size / 2;
+        inner.brk_start = 0;
+        inner.brk = 0;
+    }
+
     /// Guest `mprotect`: the whole range must be mapped (`ENOMEM` otherwise).
     /// `PROT_SEM`, `PROT_GROWSDOWN` and `PROT_GROWSUP` are accepted and ignored.
     pub fn mprotect(&self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {

@@ -1,14 +1,24 @@
-//! `execve`: the new program runs under a fresh instance of the emulator.
+//! `execve`: the new program replaces the old one in this emulator, or under a fresh one.
 //!
-//! The host executes `EMU [emu_args_for_exec] -0 ARGV0 PROGRAM ARGS...` where `EMU` is the
-//! current executable (or `ProcessConfig::emu_exe`), `PROGRAM` the host path of the
-//! x86-64 ELF (after `-L` resolution and `#!` interpreter processing) and the environment
-//! is the guest's `envp`. The emulator's command line must therefore accept `-0 ARGV0`
-//! (set the guest's `argv[0]`, as qemu-user does).
+//! The syscall checks everything Linux checks before its point of no return (the path, `#!`
+//! lines, permissions, the ELF headers) and hands an [`ExecRequest`] to the vCPU layer,
+//! which either
+//! - replaces the program in place ([`Process::exec_in_place`]): the guest's memory is
+//!   emptied and the new program loaded into the same reservation, and the translations of
+//!   code that is byte for byte the same at the same address (a shell that execs a
+//!   program of its own binary, as busybox does) survive; or
+//! - re-executes the emulator ([`Process::exec_fresh`]): the host executes
+//!   `EMU [emu_args_for_exec] -0 ARGV0 PROGRAM ARGS...` where `EMU` is the current executable
+//!   (or `ProcessConfig::emu_exe`), `PROGRAM` the host path of the x86-64 ELF and the
+//!   environment is the guest's `envp`. The emulator's command line must therefore accept
+//!   `-0 ARGV0` (set the guest's `argv[0]`, as qemu-user does). Used when the guest has
+//!   other threads (Linux kills them; the host's `execve` does that for us) or when another
+//!   emulator binary was asked for (`-exec-emu`).
 
 use crate::abi::AT_EMPTY_PATH;
 use crate::elf;
-use crate::process::{Process, SysResult};
+use crate::loader::{check_program, load_elf, LoadedProgram};
+use crate::process::{Process, SyscallOutcome, ThreadCtx};
 use guest_memory::Errno;
 use std::ffi::{CString, OsStr};
 use std::io::Read;
@@ -34,8 +44,21 @@ pub struct ExecTarget {
     pub argv: Vec<Vec<u8>>,
 }
 
+/// A guest `execve` that passed every check made before Linux's point of no return.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecRequest {
+    /// The program and its arguments.
+    pub target: ExecTarget,
+    /// The new program's environment.
+    pub envp: Vec<Vec<u8>>,
+}
+
+/// The `SIG_IGN` handler: an ignored signal stays ignored across `execve`, a handled one
+/// goes back to its default action.
+const SIG_IGN: u64 = 1;
+
 impl Process {
-    pub(crate) fn sys_execve(&self, path: u64, argv: u64, envp: u64) -> SysResult {
+    pub(crate) fn sys_execve(&self, path: u64, argv: u64, envp: u64) -> ExecResult {
         let path = self.guest_str(path)?;
         let argv = self.str_array(argv)?;
         let envp = self.str_array(envp)?;
@@ -49,7 +72,7 @@ impl Process {
         argv: u64,
         envp: u64,
         flags: i32,
-    ) -> SysResult {
+    ) -> ExecResult {
         let p = if path == 0 && flags & AT_EMPTY_PATH != 0 {
             Vec::new()
         } else {
@@ -192,17 +215,36 @@ impl Process {
         Ok(cmd)
     }
 
-    /// Replaces this process with the emulator running `path`; returns only on failure.
-    fn exec(&self, path: Vec<u8>, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> SysResult {
+    /// Checks a guest `execve` of `path` as Linux does before its point of no return.
+    fn exec(&self, path: Vec<u8>, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> ExecResult {
         let target = self.resolve_exec(&path, &argv)?;
-        let cmd = self.exec_command_line(&target)?;
-        let to_c = |v: Vec<Vec<u8>>| -> Result<Vec<CString>, Errno> {
-            v.into_iter()
-                .map(|s| CString::new(s).map_err(|_| Errno::EINVAL))
+        check_program(std::path::Path::new(OsStr::from_bytes(&target.program))).map_err(
+            |e| match e {
+                crate::LoadError::Io { error, .. } => io_errno(&error),
+                _ => Errno::ENOEXEC,
+            },
+        )?;
+        Ok(SyscallOutcome::Exec(Box::new(ExecRequest { target, envp })))
+    }
+
+    /// Replaces this host process with a fresh emulator running `req`; returns only on
+    /// failure, with the errno for the guest.
+    pub fn exec_fresh(&self, req: &ExecRequest) -> Errno {
+        match self.exec_fresh_inner(req) {
+            Ok(never) => match never {},
+            Err(e) => e,
+        }
+    }
+
+    fn exec_fresh_inner(&self, req: &ExecRequest) -> Result<std::convert::Infallible, Errno> {
+        let cmd = self.exec_command_line(&req.target)?;
+        let to_c = |v: &[Vec<u8>]| -> Result<Vec<CString>, Errno> {
+            v.iter()
+                .map(|s| CString::new(s.clone()).map_err(|_| Errno::EINVAL))
                 .collect()
         };
-        let cmd = to_c(cmd)?;
-        let env = to_c(envp)?;
+        let cmd = to_c(&cmd)?;
+        let env = to_c(&req.envp)?;
         let mut cmd_ptrs: Vec<*const libc::c_char> = cmd.iter().map(|c| c.as_ptr()).collect();
         cmd_ptrs.push(std::ptr::null());
         let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|c| c.as_ptr()).collect();
@@ -211,5 +253,89 @@ impl Process {
         // are NULL-terminated; execve only returns on failure.
         unsafe { libc::execve(cmd_ptrs[0], cmd_ptrs.as_ptr(), env_ptrs.as_ptr()) };
         Err(Errno::last_host())
+    }
+
+    /// Replaces the guest program with `req`'s in this emulator, past the point of no
+    /// return: closes the guest's close-on-exec descriptors (all but `keep_fds`, the
+    /// emulator's own), resets handled signals to their default action, empties the guest's
+    /// memory, loads the new program and resets `thread` as `execve` resets the calling
+    /// thread. The caller must be the process's only thread and must drop the translations
+    /// of code that changed. An error is fatal to the guest (its old program is gone).
+    pub fn exec_in_place(
+        &self,
+        req: &ExecRequest,
+        thread: &mut ThreadCtx,
+        keep_fds: &[i32],
+        hwcap: u64,
+    ) -> Result<LoadedProgram, String> {
+        close_on_exec_fds(keep_fds);
+        for action in self.sigactions.lock().iter_mut() {
+            if action.handler != SIG_IGN {
+                *action = Default::default();
+            } else {
+                action.flags = 0;
+                action.mask = 0;
+                action.restorer = 0;
+            }
+        }
+        let program = std::path::Path::new(OsStr::from_bytes(&req.target.program));
+        self.space.unmap_all();
+        let loaded = load_elf(
+            &self.space,
+            program,
+            &req.target.argv,
+            &req.envp,
+            &req.target.program,
+            hwcap,
+        )
+        .map_err(|e| format!("{}: {e}", program.display()))?;
+        *self.exe_path.lock() = std::fs::canonicalize(program).unwrap_or(program.to_path_buf());
+        *self.argv.lock() = req.target.argv.clone();
+        let mut name = [0u8; 16];
+        let base = req
+            .target
+            .program
+            .rsplit(|b| *b == b'/')
+            .next()
+            .unwrap_or(&[]);
+        let n = base.len().min(15);
+        name[..n].copy_from_slice(&base[..n]);
+        let signal_mask = thread.signal_mask;
+        let pending_signals = thread.pending_signals;
+        *thread = ThreadCtx {
+            signal_mask,
+            pending_signals,
+            name,
+            ..ThreadCtx::new(thread.tid)
+        };
+        Ok(loaded)
+    }
+}
+
+/// What the `execve` syscalls give the vCPU layer.
+type ExecResult = Result<SyscallOutcome, Errno>;
+
+/// Closes every descriptor marked close-on-exec except `keep`, as the kernel does at exec.
+fn close_on_exec_fds(keep: &[i32]) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    // Collected first: closing while the directory is open would race its own fd.
+    let fds: Vec<i32> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in fds {
+        if keep.contains(&fd) {
+            continue;
+        }
+        // SAFETY: integer-only fcntl/close on descriptors of this process; the emulator's
+        // own are in `keep`, and the directory's was closed when `dir` was consumed (it is
+        // then no longer open, so F_GETFD fails for it).
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 && flags & libc::FD_CLOEXEC != 0 {
+                libc::close(fd);
+            }
+        }
     }
 }

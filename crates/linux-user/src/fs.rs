@@ -110,6 +110,18 @@ impl Process {
         if self.is_proc_self(&guest, "maps") {
             return self.fake_file(self.space.maps_text().as_bytes(), flags);
         }
+        if self.is_proc_self(&guest, "cmdline") {
+            // The guest's arguments, not the emulator's command line (which an `execve` in
+            // place does not change).
+            let text: Vec<u8> = self
+                .argv
+                .lock()
+                .iter()
+                .flat_map(|a| a.iter().chain(&[0]))
+                .copied()
+                .collect();
+            return self.fake_file(&text, flags);
+        }
         if let Some(text) = self.cpu_topology_file(&guest) {
             return self.fake_file(text.as_bytes(), flags);
         }
@@ -153,7 +165,7 @@ impl Process {
         }
     }
 
-    /// An fd reading back `contents` (used for `/proc/self/maps`).
+    /// An fd reading back `contents` (used for `/proc/self/maps` and `cmdline`).
     fn fake_file(&self, contents: &[u8], flags: u32) -> SysResult {
         let mfd_flags = if flags & abi::O_CLOEXEC != 0 {
             libc::MFD_CLOEXEC
@@ -503,8 +515,8 @@ impl Process {
         let size = size.min(i32::MAX as u64);
         let guest = self.guest_str(path)?;
         if self.is_proc_self(&guest, "exe") {
-            let exe = self.config.exe_path.as_os_str();
-            let bytes = std::os::unix::ffi::OsStrExt::as_bytes(exe);
+            let exe = self.exe_path.lock().clone();
+            let bytes = std::os::unix::ffi::OsStrExt::as_bytes(exe.as_os_str());
             let n = bytes.len().min(size as usize);
             self.write_bytes(buf, &bytes[..n])?;
             return Ok(n as u64);

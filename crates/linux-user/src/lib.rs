@@ -31,7 +31,7 @@ pub mod strace;
 mod sysproc;
 
 pub use elf::LoadError;
-pub use exec::ExecTarget;
+pub use exec::{ExecRequest, ExecTarget};
 pub use host::cpu_count as host_cpu_count;
 pub use loader::{load_elf, LoadedProgram};
 pub use process::{

@@ -181,6 +181,19 @@ pub fn load_elf(
     build_stack(space, &image, argv, envp, execfn, hwcap)
 }
 
+/// Checks that `path` is an ELF program [`load_elf`] can load, reading only its headers:
+/// `execve` fails with an errno while the old program can still get it.
+pub fn check_program(path: &Path) -> Result<(), LoadError> {
+    let io = |error| LoadError::Io {
+        path: path.to_path_buf(),
+        error,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let head = read_head(&file, len).map_err(io)?;
+    elf::parse_head(&head, len).map(|_| ())
+}
+
 /// Reads the first bytes of an ELF file of `len` bytes: enough for [`elf::parse_head`] (the
 /// whole file when its program headers lie beyond [`MAX_HEAD`]).
 fn read_head(file: &std::fs::File, len: u64) -> std::io::Result<Vec<u8>> {

@@ -1,6 +1,7 @@
 //! The guest process: its configuration, per-thread syscall state, and the syscall
 //! dispatcher.
 
+use crate::exec::ExecRequest;
 use crate::nr;
 use crate::strace;
 use guest_memory::{Access, Errno, GuestSpace};
@@ -33,8 +34,11 @@ pub struct ProcessConfig {
     pub cpu_model_name: String,
     /// `/proc/cpuinfo` fields of every guest CPU: the space-separated `flags`.
     pub cpu_flags: String,
-    /// Host path of the running guest program (the answer to `/proc/self/exe`).
+    /// Host path of the first guest program (the answer to `/proc/self/exe` until an
+    /// `execve` in place).
     pub exe_path: PathBuf,
+    /// The first guest program's arguments (`/proc/self/cmdline`).
+    pub argv: Vec<Vec<u8>>,
     /// Options passed to the emulator when a guest `execve` re-executes it (e.g. `-L`,
     /// `-strace`, `-cpu`); the new command line is
     /// `EMU [emu_args_for_exec] -0 ARGV0 PROGRAM ARGS...`.
@@ -55,6 +59,7 @@ impl ProcessConfig {
             cpu_model_name: "emu x86-64 CPU".to_string(),
             cpu_flags: "fpu tsc cx8 cmov pse36 clflush mmx fxsr sse sse2 syscall lm".to_string(),
             exe_path: exe_path.into(),
+            argv: Vec::new(),
             emu_args_for_exec: Vec::new(),
             emu_exe: None,
         }
@@ -154,7 +159,7 @@ pub struct CloneRequest {
 }
 
 /// What the vCPU loop must do after a syscall.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub enum SyscallOutcome {
     /// Put this value in `rax` (negative errno encoded as `-errno as u64`) and continue.
     Return(u64),
@@ -174,6 +179,9 @@ pub enum SyscallOutcome {
     /// `clone(CLONE_VM | CLONE_THREAD)`: the vCPU layer must start a new thread and set the
     /// parent's `rax` to the new thread id.
     NewThread(CloneRequest),
+    /// `execve`: the checks passed; the vCPU layer replaces the program, with
+    /// [`Process::exec_in_place`] or [`Process::exec_fresh`].
+    Exec(Box<ExecRequest>),
     /// In the parent of a `vfork`: the child runs; the caller must call
     /// [`SyscallOutcome::finish_vfork`], which waits until the child execs or exits and gives
     /// `Return(child)`. Separate so that the vCPU layer can let its other threads run
@@ -224,6 +232,10 @@ pub struct Process {
     pub(crate) space: Arc<GuestSpace>,
     pub(crate) config: ProcessConfig,
     pub(crate) sigactions: Mutex<[GuestSigaction; 64]>,
+    /// Host path of the running guest program (`/proc/self/exe`).
+    pub(crate) exe_path: Mutex<PathBuf>,
+    /// The running guest program's arguments (`/proc/self/cmdline`).
+    pub(crate) argv: Mutex<Vec<Vec<u8>>>,
 }
 
 impl Process {
@@ -231,6 +243,8 @@ impl Process {
     pub fn new(space: Arc<GuestSpace>, config: ProcessConfig) -> Process {
         Process {
             space,
+            exe_path: Mutex::new(config.exe_path.clone()),
+            argv: Mutex::new(config.argv.clone()),
             config,
             sigactions: Mutex::new([GuestSigaction::default(); 64]),
         }
@@ -279,8 +293,14 @@ impl Process {
                 let flags = if n == nr::VFORK { 0x4000 | 17 } else { 17 };
                 return Some(self.sys_clone(t, flags, 0, 0, 0, 0));
             }
-            nr::EXECVE => self.sys_execve(a[0], a[1], a[2]),
-            nr::EXECVEAT => self.sys_execveat(a[0] as i32, a[1], a[2], a[3], a[4] as i32),
+            nr::EXECVE | nr::EXECVEAT => {
+                let r = if n == nr::EXECVE {
+                    self.sys_execve(a[0], a[1], a[2])
+                } else {
+                    self.sys_execveat(a[0] as i32, a[1], a[2], a[3], a[4] as i32)
+                };
+                return Some(r.unwrap_or_else(|e| O::from_result(Err(e))));
+            }
 
             // Files.
             nr::READ => self.sys_read(a),
@@ -539,7 +559,7 @@ impl Process {
     /// absolute paths are tried under the sysroot first.
     pub(crate) fn host_path_bytes(&self, path: &[u8]) -> Vec<u8> {
         if self.is_proc_self(path, "exe") {
-            return self.config.exe_path.as_os_str().as_bytes().to_vec();
+            return self.exe_path.lock().as_os_str().as_bytes().to_vec();
         }
         if let (Some(root), true) = (&self.config.sysroot, path.starts_with(b"/")) {
             let mut cand = root.as_os_str().as_bytes().to_vec();

@@ -212,5 +212,6 @@ pub(crate) fn format_exit(n: u64, out: &SyscallOutcome) -> String {
         SyscallOutcome::ChildReturn { .. } => " = 0 (child)\n".to_string(),
         SyscallOutcome::NewThread(_) => " = ? (new thread)\n".to_string(),
         SyscallOutcome::VforkParent { child, .. } => format!(" = {child}\n"),
+        SyscallOutcome::Exec(_) => " = 0\n".to_string(),
     }
 }

@@ -826,6 +826,17 @@ impl TbCache {
         self.pages[shard_of(page)].lock().contains_key(&page)
     }
 
+    /// Every guest page some block covers, in ascending order (a snapshot).
+    pub fn code_pages(&self) -> Vec<u64> {
+        let mut pages: Vec<u64> = self
+            .pages
+            .iter()
+            .flat_map(|shard| shard.lock().keys().copied().collect::<Vec<_>>())
+            .collect();
+        pages.sort_unstable();
+        pages
+    }
+
     /// Drops every block (for a full code cache). The caller must hold every vCPU out of
     /// translated code (an exclusive section) and then flush the host code itself.
     pub fn flush(&self, guard: &Guard) {

@@ -79,6 +79,12 @@ impl fmt::Debug for CodeCache {
 pub struct CacheFull;
 
 impl CodeCache {
+    /// The host descriptor of the memfd both views map: the emulator's own, which an
+    /// `execve` in place must not close.
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        self.fd.load(Ordering::Acquire)
+    }
+
     /// Reserves a cache of `capacity` bytes (rounded up to whole pages).
     pub fn new(capacity: usize) -> io::Result<CodeCache> {
         let page = page_size();

@@ -27,6 +27,7 @@ mod log;
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::Write;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -64,6 +65,10 @@ pub struct MachineConfig {
     /// Tier-up compiles run on a background thread while the vCPU goes on interpreting the
     /// block (`false`: the vCPU that reaches the threshold compiles, and waits for it).
     pub background_compile: bool,
+    /// A guest `execve` replaces the program in this emulator, keeping the translations of
+    /// unchanged code, when the guest has one thread (`false`: always through a fresh
+    /// emulator, see `linux_user::Process::exec_fresh`).
+    pub exec_in_place: bool,
 }
 
 /// Default of [`MachineConfig::tier_up_after`]: measured on the bench workloads (see the
@@ -82,6 +87,10 @@ pub struct MachineStats {
     /// Code-cache flushes. Not striped: a vCPU compares it with what it saw to learn whether
     /// another flushed meanwhile.
     pub cache_flushes: AtomicU64,
+    /// `execve`s done in place.
+    pub execs_in_place: AtomicU64,
+    /// Blocks those kept (their code was the same in the new program).
+    pub exec_kept_blocks: AtomicU64,
 }
 
 /// Stripes of [`MachineStats`]; threads beyond this many share stripes (still exact).
@@ -153,6 +162,8 @@ pub struct Machine {
     /// Translation counters.
     pub stats: MachineStats,
     log: log::Sink,
+    /// The `-D` log file's descriptor, which an `execve` in place keeps open.
+    log_fd: Option<RawFd>,
     perfmap: log::PerfMap,
     /// `TbKey::flags` for this configuration.
     key_flags: u32,
@@ -168,6 +179,10 @@ pub struct Machine {
     started: Instant,
     /// The background compiler, started on demand.
     compile_queue: parking_lot::Mutex<BackgroundCompiler>,
+    /// [`Machine::nanos_since_start`] when this process's compile queue began (at a fork in
+    /// the child, at an `execve` in place): tier-up requests before it were another
+    /// process's, or another program's.
+    requests_since: AtomicU64,
     /// Run inside every exclusive atomic step, with the other vCPUs stopped (tests observe
     /// that they are).
     #[cfg(test)]
@@ -254,6 +269,16 @@ impl BackgroundCompiler {
     }
 }
 
+/// What became of a guest `execve`.
+enum Exec {
+    /// The new program could not be run: the old one gets this errno.
+    Failed(guest_memory::Errno),
+    /// The new program is loaded; the vCPU starts it.
+    Replaced(linux_user::LoadedProgram),
+    /// Loading failed after the old program was gone: the guest dies.
+    Fatal(String),
+}
+
 /// What became of a tier-up request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Request {
@@ -288,7 +313,7 @@ impl Machine {
     pub fn new(
         process: Arc<Process>,
         config: MachineConfig,
-        log: Option<Box<dyn Write + Send>>,
+        log: Option<std::fs::File>,
     ) -> Result<Arc<Machine>, SetupError> {
         let mut config = config;
         // Locked instructions this host's atomics cannot do leave translated code and run in
@@ -343,7 +368,8 @@ impl Machine {
             backend,
             config,
             stats: MachineStats::default(),
-            log: log::Sink::new(log),
+            log_fd: log.as_ref().map(|f| f.as_raw_fd()),
+            log: log::Sink::new(log.map(|f| Box::new(f) as Box<dyn Write + Send>)),
             perfmap: log::PerfMap::new(),
             key_flags,
             exclusive: exclusive::Exclusive::new(),
@@ -351,6 +377,7 @@ impl Machine {
             host_cpus: linux_user::host_cpu_count(),
             started: Instant::now(),
             compile_queue: parking_lot::Mutex::new(background),
+            requests_since: AtomicU64::new(0),
             #[cfg(test)]
             step_probe: parking_lot::Mutex::new(None),
         });
@@ -491,6 +518,67 @@ impl Machine {
         self.exclusive.kick_all();
     }
 
+    /// Carries out a guest `execve` that passed its checks, for a vCPU that is not running,
+    /// whose thread state is `thread`: in place when this is the guest's only thread
+    /// (and the thread is the process's leader, whose tid Linux keeps), else by executing a
+    /// fresh emulator.
+    ///
+    /// In place, in an exclusive section (the compiler thread is the only other party): the
+    /// bytes of every page that holds translated code are saved, the process replaces its
+    /// program, and the blocks of every page whose bytes changed, or that the new program
+    /// may write, are invalidated. What stays is translated from the very bytes that are now
+    /// at those addresses, as if the new program had translated them itself.
+    fn exec(&self, req: &linux_user::ExecRequest, thread: &mut ThreadCtx) -> Exec {
+        // SAFETY: getpid has no preconditions.
+        let only_thread = self.live_threads.load(Ordering::Acquire) == 1
+            && thread.tid == unsafe { libc::getpid() };
+        if !(self.config.exec_in_place && only_thread) {
+            return Exec::Failed(self.process.exec_fresh(req));
+        }
+        let _section = self.exclusive.start_exclusive();
+        let space = self.space();
+        let pages = self.tbs.code_pages();
+        let page_len = GUEST_PAGE_SIZE as usize;
+        let mut old = vec![0u8; pages.len() * page_len];
+        let saved: Vec<bool> = pages
+            .iter()
+            .zip(old.chunks_mut(page_len))
+            .map(|(&page, buf)| space.read(page, buf).is_ok())
+            .collect();
+        let mut keep_fds: Vec<RawFd> = vec![self.backend.code_cache().fd()];
+        keep_fds.extend(self.log_fd);
+        keep_fds.extend(self.perfmap.fd());
+        let hwcap = u64::from(cpuid(&self.config.translate.cpu, 1, 0).3);
+        let loaded = match self.process.exec_in_place(req, thread, &keep_fds, hwcap) {
+            Ok(loaded) => loaded,
+            Err(message) => return Exec::Fatal(message),
+        };
+        let mut now = vec![0u8; page_len];
+        for ((&page, was), &saved) in pages.iter().zip(old.chunks(page_len)).zip(&saved) {
+            let same = saved
+                && !space.prot_at(page).is_some_and(|p| p.allows(Access::Write))
+                && space.read(page, &mut now).is_ok()
+                && now == was;
+            if !same {
+                self.invalidate_range(page, GUEST_PAGE_SIZE);
+            }
+        }
+        // The new program gets a new process's grace before it starts a compiler thread (a
+        // forked child that execs has none yet; a compiler thread that runs stays).
+        let mut q = self.compile_queue.lock();
+        if let BackgroundCompiler::NotStarted { .. } = *q {
+            *q = BackgroundCompiler::not_started();
+            self.requests_since
+                .store(self.nanos_since_start(), Ordering::Relaxed);
+        }
+        drop(q);
+        self.stats.execs_in_place.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .exec_kept_blocks
+            .fetch_add(self.tbs.len() as u64, Ordering::Relaxed);
+        Exec::Replaced(loaded)
+    }
+
     /// Drops every block and all host code, unless another vCPU flushed since the caller saw
     /// the cache full (`seen_flushes`). The caller must not be running (it holds no block
     /// reference); the flush happens in an exclusive section, so no vCPU runs or translates.
@@ -565,7 +653,8 @@ impl Machine {
              code cache          {} KiB used of {} KiB, {} flushes\n  blocks in table     {}\n  \
              lookups             {} (jump cache hit rate {:.1}%)\n  qht lookups         {} ({} misses)\n  \
              insertion races     {} lost\n  chained jumps       {}\n  invalidations       {}\n  \
-             code-write retries  {}\n  exclusive atomics   {}",
+             code-write retries  {}\n  exclusive atomics   {}\n  \
+             execve in place     {} ({} blocks kept)",
             sum(|c| &c.blocks_translated),
             sum(|c| &c.insns_translated),
             sum(|c| &c.insns_translated) as f64 / blocks as f64,
@@ -594,6 +683,8 @@ impl Machine {
             get(&t.invalidated),
             sum(|c| &c.code_write_retries),
             sum(|c| &c.exclusive_atomics),
+            get(&s.execs_in_place),
+            get(&s.exec_kept_blocks),
         );
     }
 }
@@ -737,6 +828,53 @@ impl Vcpu {
         }
     }
 
+    /// Starts a new program at `entry` with stack pointer `sp` (after an `execve` in place):
+    /// every register as a new process has it, the pending exit request kept.
+    fn start_program(&mut self, entry: u64, sp: u64) {
+        // Field by field, every field named: `exit_request` is other threads' to set at any
+        // moment (a kick), so it is neither read nor written here.
+        let X86State {
+            regs,
+            rip: _,
+            cc_op,
+            cc_dst,
+            cc_src,
+            cc_src2,
+            df,
+            eflags_rest,
+            fs_base,
+            gs_base,
+            exit_request: _,
+            exception,
+            exception_addr,
+            exception_error,
+            mxcsr,
+            guest_base: _,
+            guest_size: _,
+            pad0: _,
+            xmm,
+            xmm_tmp,
+            fpregs,
+            fpu_top,
+            fpu_cw,
+            fpu_sw,
+            fpu_tw,
+            pad1: _,
+        } = X86State::new();
+        let st = &mut self.env.state;
+        st.regs = regs;
+        st.regs[RSP] = sp;
+        st.rip = entry;
+        (st.cc_op, st.cc_dst, st.cc_src, st.cc_src2) = (cc_op, cc_dst, cc_src, cc_src2);
+        (st.df, st.eflags_rest, st.fs_base, st.gs_base) = (df, eflags_rest, fs_base, gs_base);
+        (st.exception, st.exception_addr) = (exception, exception_addr);
+        (st.exception_error, st.mxcsr) = (exception_error, mxcsr);
+        (st.xmm, st.xmm_tmp, st.fpregs) = (xmm, xmm_tmp, fpregs);
+        (st.fpu_top, st.fpu_cw, st.fpu_sw, st.fpu_tw) = (fpu_top, fpu_cw, fpu_sw, fpu_tw);
+        // The old program's exception flags are not the new one's.
+        tcg_frontend_x86::discard_host_fp_flags();
+    }
+
     /// Takes a pending exit request (a kick from another thread's exclusive section).
     fn take_exit_request(&mut self) -> bool {
         // SAFETY: the word lives in our env; other threads only store to it atomically.
@@ -837,7 +975,15 @@ impl Vcpu {
                         } else if runs.is_power_of_two() {
                             let asked = t0.asked_at.load(Ordering::Relaxed);
                             let now = machine.nanos_since_start();
-                            if now.saturating_sub(asked) >= BACKGROUND_PATIENCE.as_nanos() as u64 {
+                            if asked < machine.requests_since.load(Ordering::Relaxed) {
+                                // Asked for by the process this one forked from (or by the
+                                // program before an `execve`): not waiting on our compiler.
+                                t0.asked_at.store(now.max(1), Ordering::Relaxed);
+                                compile_here = machine.request_tier_up(*tb.key(), false)
+                                    == Request::NoCompiler;
+                            } else if now.saturating_sub(asked)
+                                >= BACKGROUND_PATIENCE.as_nanos() as u64
+                            {
                                 // Still hot: ends the compiler thread's grace (with this block
                                 // first and a fresh wait), or, if it runs, compile here.
                                 compile_here = !(machine.start_compiler_early()
@@ -1053,7 +1199,7 @@ impl Vcpu {
         // A fork happens with every other vCPU stopped, so that the child's copy of the
         // emulator holds no lock or half-done translation of a thread it does not have.
         machine.exclusive.exec_end(cpu);
-        let outcome = guard.repin_after(|| {
+        let (outcome, exec) = guard.repin_after(|| {
             let section = forks.then(|| machine.exclusive.start_exclusive());
             let mut syscall = || machine.process.syscall(thread, nr, args);
             let is_child = |o: &SyscallOutcome| matches!(o, SyscallOutcome::ChildReturn { .. });
@@ -1076,15 +1222,36 @@ impl Vcpu {
                         &mut *q,
                         BackgroundCompiler::not_started(),
                     ));
+                    machine
+                        .requests_since
+                        .store(machine.nanos_since_start(), Ordering::Relaxed);
                 }
             }
             drop(section);
             // A vfork parent waits for its child's exec with the other vCPUs running, as
             // Linux suspends only the calling thread.
             let outcome = outcome.finish_vfork();
+            let exec = match &outcome {
+                SyscallOutcome::Exec(req) => Some(machine.exec(req, thread)),
+                _ => None,
+            };
             machine.exclusive.exec_start(cpu);
-            outcome
+            (outcome, exec)
         });
+        let outcome = match exec {
+            None => outcome,
+            Some(Exec::Failed(errno)) => SyscallOutcome::Return(errno.to_syscall_ret()),
+            Some(Exec::Fatal(message)) => {
+                return Some(VcpuExit::Signal {
+                    sig: libc::SIGSEGV,
+                    message: Some(format!("emu: execve: {message}")),
+                })
+            }
+            Some(Exec::Replaced(loaded)) => {
+                self.start_program(loaded.entry, loaded.stack_pointer);
+                return None;
+            }
+        };
         let st = &mut self.env.state;
         st.fs_base = self.thread.fs_base;
         st.gs_base = self.thread.gs_base;
@@ -1103,6 +1270,7 @@ impl Vcpu {
                 Some(VcpuExit::Signal { sig, message: None })
             }
             SyscallOutcome::VforkParent { .. } => unreachable!("finish_vfork ran above"),
+            SyscallOutcome::Exec(_) => unreachable!("carried out above"),
             SyscallOutcome::Exit(code) => Some(VcpuExit::ThreadExit(code)),
             SyscallOutcome::ExitGroup(code) => Some(VcpuExit::Exit(code)),
             SyscallOutcome::KillSelf(sig) => Some(VcpuExit::Signal { sig, message: None }),

@@ -110,6 +110,12 @@ impl PerfMap {
         PerfMap(Mutex::new(None))
     }
 
+    /// The map file's descriptor, once it is open.
+    pub(crate) fn fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.0.lock().as_ref().map(|(_, f)| f.as_raw_fd())
+    }
+
     /// Records the block for guest `pc` at host `code..code+len`. Errors are ignored: the
     /// map is a debugging aid and must not kill the guest.
     pub(crate) fn block(&self, pc: u64, code: *const u8, len: usize) {

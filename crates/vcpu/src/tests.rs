@@ -38,6 +38,7 @@ fn run_tiered(
         code_cache_size: None,
         tier_up_after,
         perfmap: false,
+        exec_in_place: true,
         background_compile,
     };
     let machine = machine_with(build, config);
@@ -376,6 +377,7 @@ fn vcpus_under_invalidation_and_flushes(tier_up_after: u32, background_compile: 
         code_cache_size: None,
         tier_up_after,
         perfmap: false,
+        exec_in_place: true,
         background_compile,
     };
     let machine = Machine::new(process, config, None).unwrap();
@@ -431,6 +433,7 @@ fn atomics_config(forced: bool, tier_up_after: u32) -> MachineConfig {
         code_cache_size: None,
         tier_up_after,
         perfmap: false,
+        exec_in_place: true,
         background_compile: false,
     }
 }
@@ -700,6 +703,7 @@ fn goto_start_loop_leaves_when_its_block_is_invalidated() {
         // waiting for the compiler, and compiled.
         tier_up_after: 2,
         perfmap: false,
+        exec_in_place: true,
         background_compile: true,
     };
     let machine = Machine::new(process, config, None).unwrap();
