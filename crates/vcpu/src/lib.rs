@@ -28,7 +28,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io::Write;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -183,6 +183,11 @@ pub struct Machine {
     /// the child, at an `execve` in place): tier-up requests before it were another
     /// process's, or another program's.
     requests_since: AtomicU64,
+    /// Set in a forked child until its compiler's grace ends: interpreted runs are not
+    /// counted. The parent's blocks are the child's copy-on-write pages, and a count would
+    /// copy each block's page for a tier-up request the grace drops anyway (most children
+    /// exec or exit well within it).
+    runs_uncounted: AtomicBool,
     /// Run inside every exclusive atomic step, with the other vCPUs stopped (tests observe
     /// that they are).
     #[cfg(test)]
@@ -378,6 +383,7 @@ impl Machine {
             started: Instant::now(),
             compile_queue: parking_lot::Mutex::new(background),
             requests_since: AtomicU64::new(0),
+            runs_uncounted: AtomicBool::new(false),
             #[cfg(test)]
             step_probe: parking_lot::Mutex::new(None),
         });
@@ -450,6 +456,21 @@ impl Machine {
             .tier_up_requests
             .fetch_add(1, Ordering::Relaxed);
         Request::Queued
+    }
+
+    /// Whether interpreted runs are counted now (see [`Machine::runs_uncounted`]).
+    fn counting_runs(&self) -> bool {
+        if !self.runs_uncounted.load(Ordering::Relaxed) {
+            return true;
+        }
+        let grace_over = match *self.compile_queue.lock() {
+            BackgroundCompiler::NotStarted { not_before } => Instant::now() >= not_before,
+            _ => true,
+        };
+        if grace_over {
+            self.runs_uncounted.store(false, Ordering::Relaxed);
+        }
+        grace_over
     }
 
     fn nanos_since_start(&self) -> u64 {
@@ -948,7 +969,11 @@ impl Vcpu {
             let mut code = tb.code();
             let tier0 = if code.is_null() {
                 let t0 = tier0_of(tb);
-                let runs = tb.tier0_runs.fetch_add(1, Ordering::Relaxed);
+                let runs = if machine.counting_runs() {
+                    tb.tier0_runs.fetch_add(1, Ordering::Relaxed)
+                } else {
+                    tb.tier0_runs.load(Ordering::Relaxed)
+                };
                 let threshold = machine.config.tier_up_after;
                 let mut compile_here = false;
                 if runs >= threshold && !tb.is_invalid() {
@@ -1225,6 +1250,7 @@ impl Vcpu {
                     machine
                         .requests_since
                         .store(machine.nanos_since_start(), Ordering::Relaxed);
+                    machine.runs_uncounted.store(true, Ordering::Relaxed);
                 }
             }
             drop(section);
