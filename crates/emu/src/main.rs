@@ -40,6 +40,9 @@ Options:
                         other vCPUs stopped, as on hosts whose atomics cannot do them
                         (always so on hosts other than x86-64; for testing)
   -0 argv0              the guest's argv[0] (default: program as given)
+  -inherit-signals i:b  the guest starts with the signals in hex bit set i ignored and those
+                        in b blocked (default: as emu was started; a guest execve passes
+                        its own on)
   -exec-emu path        the program a guest execve runs the new guest program with, with
                         emu's options (default: this emu; e.g. a script that runs emu under
                         qemu-user, when emu is built for another host)
@@ -107,6 +110,8 @@ struct Options {
     exec_emu: Option<PathBuf>,
     /// `-exec-fresh`.
     exec_fresh: bool,
+    /// `-inherit-signals`: ignored and blocked signals (bit `n-1` for signal `n`).
+    inherit_signals: Option<(u64, u64)>,
     argv0: Option<OsString>,
     program: OsString,
     args: Vec<OsString>,
@@ -144,6 +149,7 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
         exclusive_atomics: false,
         exec_emu: None,
         exec_fresh: false,
+        inherit_signals: None,
         argv0: None,
         program: OsString::new(),
         args: Vec::new(),
@@ -296,6 +302,26 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
             "sync-compile" => o.sync_compile = true,
             "exclusive-atomics" => o.exclusive_atomics = true,
             "exec-fresh" => o.exec_fresh = true,
+            "inherit-signals" => {
+                let v = match value("IGNORED:BLOCKED") {
+                    Ok(v) => v.to_string_lossy().into_owned(),
+                    Err(p) => return p,
+                };
+                let parsed = v.split_once(':').and_then(|(i, b)| {
+                    Some((
+                        u64::from_str_radix(i, 16).ok()?,
+                        u64::from_str_radix(b, 16).ok()?,
+                    ))
+                });
+                match parsed {
+                    Some(p) => o.inherit_signals = Some(p),
+                    None => {
+                        return fail(&format!(
+                            "'-inherit-signals {v}': expected two hex bit sets, IGNORED:BLOCKED"
+                        ))
+                    }
+                }
+            }
             "tier-up" => {
                 let v = match value("a run count") {
                     Ok(v) => v.to_string_lossy().into_owned(),
@@ -328,11 +354,13 @@ fn main() -> ExitCode {
         libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
         libc::mallopt(libc::M_TOP_PAD, 16 << 20);
     }
+    // What the execve that started us passed on, before any thread starts.
+    let inherited_signals = linux_user::take_inherited_signal_state();
     let o = match parse(std::env::args_os().skip(1)) {
         Parsed::Run(o) => o,
         Parsed::Exit(code) => return code,
     };
-    match run(&o) {
+    match run(&o, o.inherit_signals.unwrap_or(inherited_signals)) {
         Ok(code) => code,
         Err(msg) => {
             eprintln!("emu: {msg}");
@@ -341,7 +369,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(o: &Options) -> Result<ExitCode, String> {
+fn run(o: &Options, (ignored_signals, blocked_signals): (u64, u64)) -> Result<ExitCode, String> {
     let program = PathBuf::from(&o.program);
     let shown = program.display();
     let space = match o.reserved_va {
@@ -390,6 +418,7 @@ fn run(o: &Options) -> Result<ExitCode, String> {
     (config.cpu_vendor, config.cpu_model_name) = vcpu::cpuinfo_names(&o.cpu);
     config.cpu_flags = vcpu::cpuinfo_flags(&o.cpu);
     config.argv = argv;
+    config.ignored_signals = ignored_signals;
     config.emu_exe = o.exec_emu.clone().or_else(|| std::env::current_exe().ok());
     config.emu_args_for_exec = exec_args(o);
     let process = Arc::new(Process::new(space, config));
@@ -422,12 +451,9 @@ fn run(o: &Options) -> Result<ExitCode, String> {
         log,
     )
     .map_err(|e| e.to_string())?;
-    let mut cpu = Vcpu::new(
-        &machine,
-        ThreadCtx::current(),
-        loaded.entry,
-        loaded.stack_pointer,
-    );
+    let mut thread = ThreadCtx::current();
+    thread.signal_mask = blocked_signals;
+    let mut cpu = Vcpu::new(&machine, thread, loaded.entry, loaded.stack_pointer);
     machine.vcpu_stopped(cpu.run());
     // The guest's main thread exited while others live: they end the process.
     drop(cpu);

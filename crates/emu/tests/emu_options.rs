@@ -315,6 +315,47 @@ fn exec_in_place_keeps_only_unchanged_code() {
     let _ = std::fs::remove_file(&two);
 }
 
+/// `-exec-fresh`: every `execve` starts a new emu, which gets what Linux's `execve` passes on
+/// (ignored signals, the signal mask, descriptors) from the old one; `execchain.c` checks it
+/// against a native run.
+#[test]
+fn exec_fresh_passes_the_process_state_on() {
+    if !selected("options::exec_in_place") {
+        return;
+    }
+    let program = build("execchain");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let run_in = |side: &str, cmd: &mut Command| {
+        let dir = root
+            .join("target/tmp/emu-options")
+            .join(format!("execchain-{side}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create run dir");
+        let out = cmd.current_dir(&dir).output().expect("run execchain");
+        let _ = std::fs::remove_dir_all(&dir);
+        out
+    };
+    let native = run_in("native", &mut Command::new(&program));
+    let runner: Vec<String> = match std::env::var("EMU_TEST_RUNNER") {
+        Ok(r) if !r.trim().is_empty() => r.split_whitespace().map(String::from).collect(),
+        _ => vec![env!("CARGO_BIN_EXE_emu").to_string()],
+    };
+    let emu = run_in(
+        "emu",
+        Command::new(&runner[0])
+            .args(&runner[1..])
+            .arg("-exec-fresh")
+            .arg(&program),
+    );
+    assert_eq!(native.status.code(), Some(7), "{native:?}");
+    assert_eq!(emu.status.code(), Some(7), "{emu:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&emu.stdout),
+        String::from_utf8_lossy(&native.stdout)
+    );
+    let _ = std::fs::remove_file(&program);
+}
+
 /// `-R` bounds the reservation: a guest runs in the smallest space, and sizes that are not a
 /// power of two from 4G to 1T are refused.
 #[test]

@@ -15,7 +15,7 @@
 //!   other threads (Linux kills them; the host's `execve` does that for us) or when another
 //!   emulator binary was asked for (`-exec-emu`).
 
-use crate::abi::AT_EMPTY_PATH;
+use crate::abi::{sig::SIG_IGN, AT_EMPTY_PATH};
 use crate::elf;
 use crate::loader::{check_program, load_elf, LoadedProgram};
 use crate::process::{Process, SyscallOutcome, ThreadCtx};
@@ -52,10 +52,6 @@ pub struct ExecRequest {
     /// The new program's environment.
     pub envp: Vec<Vec<u8>>,
 }
-
-/// The `SIG_IGN` handler: an ignored signal stays ignored across `execve`, a handled one
-/// goes back to its default action.
-const SIG_IGN: u64 = 1;
 
 impl Process {
     pub(crate) fn sys_execve(&self, path: u64, argv: u64, envp: u64) -> ExecResult {
@@ -228,16 +224,31 @@ impl Process {
     }
 
     /// Replaces this host process with a fresh emulator running `req`; returns only on
-    /// failure, with the errno for the guest.
-    pub fn exec_fresh(&self, req: &ExecRequest) -> Errno {
-        match self.exec_fresh_inner(req) {
+    /// failure, with the errno for the guest. The guest's ignored signals and the mask of
+    /// `thread` go to the new emulator as `-inherit-signals IGNORED:BLOCKED` (hex bit sets),
+    /// what Linux's `execve` would pass on.
+    pub fn exec_fresh(&self, req: &ExecRequest, thread: &ThreadCtx) -> Errno {
+        match self.exec_fresh_inner(req, thread) {
             Ok(never) => match never {},
             Err(e) => e,
         }
     }
 
-    fn exec_fresh_inner(&self, req: &ExecRequest) -> Result<std::convert::Infallible, Errno> {
-        let cmd = self.exec_command_line(&req.target)?;
+    fn exec_fresh_inner(
+        &self,
+        req: &ExecRequest,
+        thread: &ThreadCtx,
+    ) -> Result<std::convert::Infallible, Errno> {
+        let ignored = self
+            .sigactions
+            .lock()
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.handler == SIG_IGN)
+            .fold(0u64, |bits, (i, _)| bits | 1 << i);
+        let mut cmd = self.exec_command_line(&req.target)?;
+        let state = format!("{ignored:x}:{:x}", thread.signal_mask);
+        cmd.splice(1..1, [b"-inherit-signals".to_vec(), state.into_bytes()]);
         let to_c = |v: &[Vec<u8>]| -> Result<Vec<CString>, Errno> {
             v.iter()
                 .map(|s| CString::new(s.clone()).map_err(|_| Errno::EINVAL))

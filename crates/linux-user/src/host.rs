@@ -98,3 +98,46 @@ pub fn cpu_count() -> usize {
         }
     })
 }
+
+/// Signal numbers whose inherited action this process can still see: the ones the host
+/// lets a process set, less `SIGPIPE`, which Rust's runtime sets to ignored before `main`
+/// (the emulator takes `EPIPE` from its writes; a fresh emulator learns the guest's from
+/// `-inherit-signals`).
+fn inheritable_signals() -> impl Iterator<Item = i32> {
+    (1..=64).filter(|&s| ![libc::SIGKILL, libc::SIGSTOP, libc::SIGPIPE, 32, 33].contains(&s))
+}
+
+/// The signal state this process was started with, which `execve` passes on: the ignored
+/// signals and the blocked ones (bit `n-1` for signal `n`). Both become the guest's, and the
+/// host's go back to the defaults (the emulator's own signal handling assumes them). Call
+/// before any other thread starts.
+pub fn take_inherited_signal_state() -> (u64, u64) {
+    let mut ignored = 0u64;
+    for signo in inheritable_signals() {
+        let mut old = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+        // SAFETY: reads the action into our local; no action is installed.
+        let ok = unsafe { libc::sigaction(signo, std::ptr::null(), old.as_mut_ptr()) } == 0;
+        // SAFETY: zero-initialised, and filled in by the call when it succeeded.
+        if ok && unsafe { old.assume_init() }.sa_sigaction == libc::SIG_IGN {
+            ignored |= 1 << (signo - 1);
+            // SAFETY: restores the default action of a signal the process ignored.
+            unsafe { libc::signal(signo, libc::SIG_DFL) };
+        }
+    }
+    let mut old = std::mem::MaybeUninit::<libc::sigset_t>::zeroed();
+    let mut none = std::mem::MaybeUninit::<libc::sigset_t>::zeroed();
+    let mut blocked = 0u64;
+    // SAFETY: the sets are local; sigemptyset initialises `none`, and `old` is filled by
+    // pthread_sigmask before it is read.
+    unsafe {
+        libc::sigemptyset(none.as_mut_ptr());
+        if libc::pthread_sigmask(libc::SIG_SETMASK, none.as_ptr(), old.as_mut_ptr()) == 0 {
+            for signo in 1..=64 {
+                if libc::sigismember(old.as_ptr(), signo) == 1 {
+                    blocked |= 1 << (signo - 1);
+                }
+            }
+        }
+    }
+    (ignored, blocked)
+}

@@ -32,7 +32,7 @@ mod sysproc;
 
 pub use elf::LoadError;
 pub use exec::{ExecRequest, ExecTarget};
-pub use host::cpu_count as host_cpu_count;
+pub use host::{cpu_count as host_cpu_count, take_inherited_signal_state};
 pub use loader::{load_elf, LoadedProgram};
 pub use process::{
     AltStack, CloneRequest, GuestSigaction, Process, ProcessConfig, SyscallOutcome, ThreadCtx,

@@ -39,6 +39,9 @@ pub struct ProcessConfig {
     pub exe_path: PathBuf,
     /// The first guest program's arguments (`/proc/self/cmdline`).
     pub argv: Vec<Vec<u8>>,
+    /// Signals the guest starts with ignored (bit `n-1` for signal `n`), as its `execve`
+    /// caller left them.
+    pub ignored_signals: u64,
     /// Options passed to the emulator when a guest `execve` re-executes it (e.g. `-L`,
     /// `-strace`, `-cpu`); the new command line is
     /// `EMU [emu_args_for_exec] -0 ARGV0 PROGRAM ARGS...`.
@@ -60,6 +63,7 @@ impl ProcessConfig {
             cpu_flags: "fpu tsc cx8 cmov pse36 clflush mmx fxsr sse sse2 syscall lm".to_string(),
             exe_path: exe_path.into(),
             argv: Vec::new(),
+            ignored_signals: 0,
             emu_args_for_exec: Vec::new(),
             emu_exe: None,
         }
@@ -241,12 +245,18 @@ pub struct Process {
 impl Process {
     /// A process running in `space` with `config`.
     pub fn new(space: Arc<GuestSpace>, config: ProcessConfig) -> Process {
+        let mut sigactions = [GuestSigaction::default(); 64];
+        for (i, action) in sigactions.iter_mut().enumerate() {
+            if config.ignored_signals & 1 << i != 0 {
+                action.handler = crate::abi::sig::SIG_IGN;
+            }
+        }
         Process {
             space,
             exe_path: Mutex::new(config.exe_path.clone()),
             argv: Mutex::new(config.argv.clone()),
             config,
-            sigactions: Mutex::new([GuestSigaction::default(); 64]),
+            sigactions: Mutex::new(sigactions),
         }
     }
 

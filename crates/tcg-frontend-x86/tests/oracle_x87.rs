@@ -414,9 +414,12 @@ fn trans_value(rng: &mut StdRng, lo: i32, hi: i32) -> (u64, u16) {
     }
 }
 
-/// One-ulp misses allowed: the hardware rounds ~3% of results the other way (its results
-/// are within one ulp, not always correctly rounded); a systematic error would miss far more.
-const TRANS_MISSES: f64 = 0.08;
+/// One-ulp misses allowed: the hardware's results are within one ulp, not always correctly
+/// rounded, and how often they round the other way depends on the core: ~3% of the runs on
+/// one Intel Xeon, 21% of `fsin`/`fcos`/`fsincos`/`fptan`'s on another (family 6 model 167).
+/// A systematic error (a bias of one ulp) would miss in most runs; more than one ulp always
+/// fails.
+const TRANS_MISSES: f64 = 0.35;
 
 #[test]
 fn x87_sin_cos_tan() {

@@ -274,6 +274,9 @@ impl BackgroundCompiler {
     }
 }
 
+/// Most pages of code an `execve` in place compares (16 MiB saved at most).
+const MAX_EXEC_SAVED_PAGES: usize = 4096;
+
 /// What became of a guest `execve`.
 enum Exec {
     /// The new program could not be run: the old one gets this errno.
@@ -554,13 +557,15 @@ impl Machine {
         let only_thread = self.live_threads.load(Ordering::Acquire) == 1
             && thread.tid == unsafe { libc::getpid() };
         if !(self.config.exec_in_place && only_thread) {
-            return Exec::Failed(self.process.exec_fresh(req));
+            return Exec::Failed(self.process.exec_fresh(req, thread));
         }
         let _section = self.exclusive.start_exclusive();
         let space = self.space();
         let pages = self.tbs.code_pages();
         let page_len = GUEST_PAGE_SIZE as usize;
-        let mut old = vec![0u8; pages.len() * page_len];
+        // Beyond this much code (a big JIT's) the copy is not worth it: every block goes.
+        let save = pages.len() <= MAX_EXEC_SAVED_PAGES;
+        let mut old = vec![0u8; if save { pages.len() * page_len } else { 0 }];
         let saved: Vec<bool> = pages
             .iter()
             .zip(old.chunks_mut(page_len))
@@ -574,6 +579,9 @@ impl Machine {
             Ok(loaded) => loaded,
             Err(message) => return Exec::Fatal(message),
         };
+        if !save {
+            self.invalidate_range(0, space.size());
+        }
         let mut now = vec![0u8; page_len];
         for ((&page, was), &saved) in pages.iter().zip(old.chunks(page_len)).zip(&saved) {
             let same = saved
