@@ -51,7 +51,9 @@ fn loops_calls_and_lazy_flags_across_blocks() {
         a.set_label(&mut after)?;
         a.adc(rsi, rdx)?;
         a.mov(r8, rcx)?;
-        a.and(r8d, 3)?;
+        // Counts 0 and 1 only: after a shift by more than one OF is undefined, and the `jno`
+        // below reads it (cores differ: one family 6 model 167 Xeon sets it otherwise).
+        a.and(r8d, 1)?;
         a.push(rcx)?;
         a.mov(ecx, r8d)?;
         a.shl(rdx, cl)?;
