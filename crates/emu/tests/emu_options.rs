@@ -315,6 +315,33 @@ fn exec_in_place_keeps_only_unchanged_code() {
     let _ = std::fs::remove_file(&two);
 }
 
+/// A guest `execve` of a program emu cannot run (a dynamically linked one) ends the process
+/// with a message naming it and status 1, as a fresh emu refusing it does, in place and
+/// fresh; a shell must not get `ENOEXEC`, on which it would run the binary as a script.
+#[test]
+fn an_unsupported_program_execed_is_refused_by_name() {
+    if !selected("options::exec_in_place") {
+        return;
+    }
+    let dynamic = Path::new("/bin/ls");
+    let busybox = Path::new("/bin/busybox");
+    let is_dynamic = std::fs::read(dynamic)
+        .is_ok_and(|b| b.windows(b"ld-linux".len()).any(|w| w == b"ld-linux"));
+    if !busybox.exists() || !is_dynamic {
+        eprintln!("note: needs /bin/busybox and a dynamically linked /bin/ls: skipping");
+        return;
+    }
+    for options in [&[][..], &["-exec-fresh"]] {
+        let out = emu(options, busybox, &["sh", "-c", "/bin/ls /; echo status $?"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("/bin/ls: unsupported program: dynamically linked"),
+            "{options:?}: {err}"
+        );
+        assert_eq!(stdout_of(&out), "status 1\n", "{options:?}");
+    }
+}
+
 /// `-exec-fresh`: every `execve` starts a new emu, which gets what Linux's `execve` passes on
 /// (ignored signals, the signal mask, descriptors) from the old one; `execchain.c` checks it
 /// against a native run.

@@ -214,13 +214,19 @@ impl Process {
     /// Checks a guest `execve` of `path` as Linux does before its point of no return.
     fn exec(&self, path: Vec<u8>, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> ExecResult {
         let target = self.resolve_exec(&path, &argv)?;
-        check_program(std::path::Path::new(OsStr::from_bytes(&target.program))).map_err(
-            |e| match e {
-                crate::LoadError::Io { error, .. } => io_errno(&error),
-                _ => Errno::ENOEXEC,
-            },
-        )?;
-        Ok(SyscallOutcome::Exec(Box::new(ExecRequest { target, envp })))
+        let program = std::path::Path::new(OsStr::from_bytes(&target.program));
+        match check_program(program) {
+            Ok(()) => Ok(SyscallOutcome::Exec(Box::new(ExecRequest { target, envp }))),
+            Err(crate::LoadError::Io { error, .. }) => Err(io_errno(&error)),
+            // A program Linux would run but emu cannot (a dynamically linked one): said so,
+            // and the process ends as a fresh emu refusing it would (ENOEXEC would make a
+            // shell run the binary as a script).
+            Err(e @ crate::LoadError::Unsupported(_)) => {
+                eprintln!("emu: {}: {e}", program.display());
+                Ok(SyscallOutcome::ExitGroup(1))
+            }
+            Err(_) => Err(Errno::ENOEXEC),
+        }
     }
 
     /// Replaces this host process with a fresh emulator running `req`; returns only on

@@ -89,7 +89,8 @@ pub struct MachineStats {
     pub cache_flushes: AtomicU64,
     /// `execve`s done in place.
     pub execs_in_place: AtomicU64,
-    /// Blocks those kept (their code was the same in the new program).
+    /// Blocks that stayed through those `execve`s (their code was the same in the new
+    /// program), summed over them.
     pub exec_kept_blocks: AtomicU64,
 }
 
