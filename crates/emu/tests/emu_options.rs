@@ -40,13 +40,19 @@ fn build_with(name: &str, out_name: &str, flags: &[&str]) -> PathBuf {
     out
 }
 
-fn emu(args: &[&str], program: &Path, guest_args: &[&str]) -> Output {
+/// A command that runs emu (or `EMU_TEST_RUNNER`), before its options.
+fn emu_command() -> Command {
     let runner: Vec<String> = match std::env::var("EMU_TEST_RUNNER") {
         Ok(r) if !r.trim().is_empty() => r.split_whitespace().map(String::from).collect(),
         _ => vec![env!("CARGO_BIN_EXE_emu").to_string()],
     };
-    Command::new(&runner[0])
-        .args(&runner[1..])
+    let mut cmd = Command::new(&runner[0]);
+    cmd.args(&runner[1..]);
+    cmd
+}
+
+fn emu(args: &[&str], program: &Path, guest_args: &[&str]) -> Output {
+    emu_command()
         .args(args)
         .arg(program)
         .args(guest_args)
@@ -363,17 +369,7 @@ fn exec_fresh_passes_the_process_state_on() {
         out
     };
     let native = run_in("native", &mut Command::new(&program));
-    let runner: Vec<String> = match std::env::var("EMU_TEST_RUNNER") {
-        Ok(r) if !r.trim().is_empty() => r.split_whitespace().map(String::from).collect(),
-        _ => vec![env!("CARGO_BIN_EXE_emu").to_string()],
-    };
-    let emu = run_in(
-        "emu",
-        Command::new(&runner[0])
-            .args(&runner[1..])
-            .arg("-exec-fresh")
-            .arg(&program),
-    );
+    let emu = run_in("emu", emu_command().arg("-exec-fresh").arg(&program));
     assert_eq!(native.status.code(), Some(7), "{native:?}");
     assert_eq!(emu.status.code(), Some(7), "{emu:?}");
     assert_eq!(
