@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,9 +52,11 @@ static void run(char *const argv[]) {
 }
 
 static void report(const char *stage, int argc, char **argv) {
+  char name[17] = {0};
+  prctl(PR_GET_NAME, name);
   printf("[%s] argc=%d", stage, argc);
   for (int i = 1; i < argc; i++) printf(" '%s'", argv[i]);
-  printf("\n");
+  printf(" name '%s'\n", name);
 }
 
 // The checks of the program that exec replaced the first one with.

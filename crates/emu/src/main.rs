@@ -43,6 +43,8 @@ Options:
   -inherit-signals i:b  the guest starts with the signals in hex bit set i ignored and those
                         in b blocked (default: as emu was started; a guest execve passes
                         its own on)
+  -comm name            the guest thread's name (default: the program's file name; a guest
+                        execve passes the name Linux would give on)
   -exec-emu path        the program a guest execve runs the new guest program with, with
                         emu's options (default: this emu; e.g. a script that runs emu under
                         qemu-user, when emu is built for another host)
@@ -112,6 +114,8 @@ struct Options {
     exec_fresh: bool,
     /// `-inherit-signals`: ignored and blocked signals (bit `n-1` for signal `n`).
     inherit_signals: Option<(u64, u64)>,
+    /// `-comm`.
+    comm: Option<OsString>,
     argv0: Option<OsString>,
     program: OsString,
     args: Vec<OsString>,
@@ -150,6 +154,7 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
         exec_emu: None,
         exec_fresh: false,
         inherit_signals: None,
+        comm: None,
         argv0: None,
         program: OsString::new(),
         args: Vec::new(),
@@ -302,6 +307,10 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Parsed {
             "sync-compile" => o.sync_compile = true,
             "exclusive-atomics" => o.exclusive_atomics = true,
             "exec-fresh" => o.exec_fresh = true,
+            "comm" => match value("a name") {
+                Ok(v) => o.comm = Some(v),
+                Err(p) => return p,
+            },
             "inherit-signals" => {
                 let v = match value("IGNORED:BLOCKED") {
                     Ok(v) => v.to_string_lossy().into_owned(),
@@ -453,6 +462,7 @@ fn run(o: &Options, (ignored_signals, blocked_signals): (u64, u64)) -> Result<Ex
     .map_err(|e| e.to_string())?;
     let mut thread = ThreadCtx::current();
     thread.signal_mask = blocked_signals;
+    thread.name = linux_user::thread_name_for(o.comm.as_ref().unwrap_or(&o.program).as_bytes());
     let mut cpu = Vcpu::new(&machine, thread, loaded.entry, loaded.stack_pointer);
     machine.vcpu_stopped(cpu.run());
     // The guest's main thread exited while others live: they end the process.

@@ -51,6 +51,18 @@ pub struct ExecRequest {
     pub target: ExecTarget,
     /// The new program's environment.
     pub envp: Vec<Vec<u8>>,
+    /// The path as the guest gave it, whose last component names the thread.
+    pub path: Vec<u8>,
+}
+
+/// The name (`PR_GET_NAME`, `comm`) Linux gives a thread that execs `path`: the path's last
+/// component, cut to 15 bytes, NUL-padded.
+pub fn thread_name_for(path: &[u8]) -> [u8; 16] {
+    let mut name = [0u8; 16];
+    let base = path.rsplit(|b| *b == b'/').next().unwrap_or(&[]);
+    let n = base.len().min(15);
+    name[..n].copy_from_slice(&base[..n]);
+    name
 }
 
 impl Process {
@@ -216,7 +228,11 @@ impl Process {
         let target = self.resolve_exec(&path, &argv)?;
         let program = std::path::Path::new(OsStr::from_bytes(&target.program));
         match check_program(program) {
-            Ok(()) => Ok(SyscallOutcome::Exec(Box::new(ExecRequest { target, envp }))),
+            Ok(()) => Ok(SyscallOutcome::Exec(Box::new(ExecRequest {
+                target,
+                envp,
+                path,
+            }))),
             Err(crate::LoadError::Io { error, .. }) => Err(io_errno(&error)),
             // A program Linux would run but emu cannot (a dynamically linked one): said so,
             // and the process ends as a fresh emu refusing it would (ENOEXEC would make a
@@ -232,7 +248,7 @@ impl Process {
     /// Replaces this host process with a fresh emulator running `req`; returns only on
     /// failure, with the errno for the guest. The guest's ignored signals and the mask of
     /// `thread` go to the new emulator as `-inherit-signals IGNORED:BLOCKED` (hex bit sets),
-    /// what Linux's `execve` would pass on.
+    /// what Linux's `execve` would pass on, and the thread's new name as `-comm NAME`.
     pub fn exec_fresh(&self, req: &ExecRequest, thread: &ThreadCtx) -> Errno {
         match self.exec_fresh_inner(req, thread) {
             Ok(never) => match never {},
@@ -254,7 +270,17 @@ impl Process {
             .fold(0u64, |bits, (i, _)| bits | 1 << i);
         let mut cmd = self.exec_command_line(&req.target)?;
         let state = format!("{ignored:x}:{:x}", thread.signal_mask);
-        cmd.splice(1..1, [b"-inherit-signals".to_vec(), state.into_bytes()]);
+        let name = thread_name_for(&req.path);
+        let name = name.split(|b| *b == 0).next().unwrap_or(&[]).to_vec();
+        cmd.splice(
+            1..1,
+            [
+                b"-inherit-signals".to_vec(),
+                state.into_bytes(),
+                b"-comm".to_vec(),
+                name,
+            ],
+        );
         let to_c = |v: &[Vec<u8>]| -> Result<Vec<CString>, Errno> {
             v.iter()
                 .map(|s| CString::new(s.clone()).map_err(|_| Errno::EINVAL))
@@ -308,15 +334,7 @@ impl Process {
         .map_err(|e| format!("{}: {e}", program.display()))?;
         *self.exe_path.lock() = std::fs::canonicalize(program).unwrap_or(program.to_path_buf());
         *self.argv.lock() = req.target.argv.clone();
-        let mut name = [0u8; 16];
-        let base = req
-            .target
-            .program
-            .rsplit(|b| *b == b'/')
-            .next()
-            .unwrap_or(&[]);
-        let n = base.len().min(15);
-        name[..n].copy_from_slice(&base[..n]);
+        let name = thread_name_for(&req.path);
         let signal_mask = thread.signal_mask;
         let pending_signals = thread.pending_signals;
         *thread = ThreadCtx {

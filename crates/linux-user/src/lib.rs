@@ -31,7 +31,7 @@ pub mod strace;
 mod sysproc;
 
 pub use elf::LoadError;
-pub use exec::{ExecRequest, ExecTarget};
+pub use exec::{thread_name_for, ExecRequest, ExecTarget};
 pub use host::{cpu_count as host_cpu_count, take_inherited_signal_state};
 pub use loader::{load_elf, LoadedProgram};
 pub use process::{
