@@ -417,6 +417,7 @@ fn arith(t: &mut Tr, ins: &Instruction) -> R {
             None => r,
         }
     };
+    let mut a_read = None;
     let r = match (locked, d) {
         (true, Opnd::Mem { addr, .. }) if cin.is_none() => {
             let aop = match op {
@@ -432,6 +433,7 @@ fn arith(t: &mut Tr, ins: &Instruction) -> R {
         (true, Opnd::Mem { addr, .. }) => cas_loop(t, addr, size, compute).1,
         _ => {
             let a = t.read(d);
+            a_read = Some(a);
             let r = compute(t, a);
             if !matches!(m, M::Cmp | M::Test) {
                 t.write(d, r);
@@ -442,6 +444,14 @@ fn arith(t: &mut Tr, ins: &Instruction) -> R {
     match m {
         M::Add => t.set_cc(cc::ADD, size, r, Some(b), None),
         M::Adc => t.set_cc(cc::ADC, size, r, Some(b), cin),
+        M::Sub | M::Cmp if !locked => {
+            // `read` zero-extends registers and memory; an immediate is sign-extended.
+            let bz = match s {
+                Opnd::Imm { v, .. } => t.cst(v & mask(size)),
+                _ => b,
+            };
+            t.set_cc_sub(size, r, a_read.expect("unlocked"), bz);
+        }
         M::Sub | M::Cmp => t.set_cc(cc::SUB, size, r, Some(b), None),
         M::Sbb => t.set_cc(cc::SBB, size, r, Some(b), cin),
         _ => t.set_cc(cc::LOGIC, size, r, None, None),

@@ -80,6 +80,12 @@ pub(crate) struct Tr<'c> {
     pub(crate) cc: Option<u64>,
     /// `cc` differs from what the state's cc_op holds.
     pub(crate) cc_dirty: bool,
+    /// The operands of the `sub`/`cmp` whose flags are current, both zero-extended from its
+    /// size (QEMU's `cc_srcT`): a condition compares them directly instead of rebuilding
+    /// the first from `cc_dst + cc_src`, off the subtraction's path. Set only by
+    /// [`Tr::set_cc_sub`]; every other change of the flags, and every label (a path that
+    /// joins may not have defined these temps), forgets it.
+    cc_sub: Option<(Temp, Temp)>,
     /// The flags are still those the block was entered with (`cc` is `None` because of
     /// that), so [`TranslateConfig::entry_cc`] may be speculated on.
     entry_flags: bool,
@@ -240,6 +246,7 @@ impl<'c> Tr<'c> {
             fp: FpKnown::default(),
             cc: None,
             cc_dirty: false,
+            cc_sub: None,
             entry_flags: true,
             pc,
             next: pc,
@@ -264,6 +271,7 @@ impl<'c> Tr<'c> {
     /// Places label `l`. What the fast paths knew is forgotten: other edges may lead here.
     pub(crate) fn set_label(&mut self, l: Label) {
         self.b.push(Op::SetLabel { label: l });
+        self.cc_sub = None;
         self.fp = FpKnown::default();
     }
     pub(crate) fn mov(&mut self, dst: Temp, src: Temp) {
@@ -557,6 +565,7 @@ impl<'c> Tr<'c> {
         src2: Option<Temp>,
     ) {
         let op = cc::op(kind, size);
+        self.cc_sub = None;
         self.mov(self.cc_dst, dst);
         if let Some(s) = src {
             self.mov(self.cc_src, s);
@@ -570,8 +579,16 @@ impl<'c> Tr<'c> {
         }
     }
 
+    /// Records flags as a `size`-byte subtraction `a - b = dst`, where `a` and `b` are
+    /// zero-extended from `size` and stay unchanged for the rest of the block.
+    pub(crate) fn set_cc_sub(&mut self, size: u32, dst: Temp, a: Temp, b: Temp) {
+        self.set_cc(cc::SUB, size, dst, Some(b), None);
+        self.cc_sub = Some((a, b));
+    }
+
     /// Records materialised flags (OSZAPC bits in `f`).
     pub(crate) fn set_cc_eflags(&mut self, f: Temp) {
+        self.cc_sub = None;
         self.mov(self.cc_src, f);
         if self.cc != Some(cc::EFLAGS) {
             self.cc = Some(cc::EFLAGS);
@@ -587,6 +604,7 @@ impl<'c> Tr<'c> {
 
     /// Restores a [`Tr::cc_snapshot`].
     pub(crate) fn cc_restore(&mut self, s: (Option<u64>, bool, bool)) {
+        self.cc_sub = None;
         (self.cc, self.cc_dirty, self.entry_flags) = s;
     }
 
@@ -611,6 +629,7 @@ impl<'c> Tr<'c> {
     /// cc_op in the state): only the state knows.
     pub(crate) fn cc_dynamic(&mut self) {
         self.cc = None;
+        self.cc_sub = None;
         self.cc_dirty = false;
         self.entry_flags = false;
     }
@@ -807,6 +826,18 @@ impl<'c> Tr<'c> {
             let sign = 1u64 << (size * 8 - 1);
             match (kind, code) {
                 (cc::EFLAGS, _) => {}
+                (cc::SUB, B | BE | L | LE | E) if self.cc_sub.is_some() => {
+                    let (a, b) = self.cc_sub.expect("checked");
+                    return match code {
+                        B => (Cond::Ltu, a, b),
+                        BE => (Cond::Leu, a, b),
+                        E => (Cond::Eq, a, b),
+                        _ => {
+                            let (a, b) = (self.sext(a, size), self.sext(b, size));
+                            (if code == L { Cond::Lt } else { Cond::Le }, a, b)
+                        }
+                    };
+                }
                 (_, E) => {
                     let c = self.cst(m);
                     return (Cond::TstEq, self.cc_dst, c);
@@ -1417,6 +1448,7 @@ fn translate_with(
                 t.b.ops.truncate(snapshot.0);
                 t.cc = snapshot.1;
                 t.cc_dirty = snapshot.2;
+                t.cc_sub = None;
                 t.raise(vector::UD, 0);
                 Flow::End
             }

@@ -599,6 +599,48 @@ fn flags_stay_lazy_inside_a_block() {
 }
 
 #[test]
+fn a_branch_after_cmp_compares_its_operands() {
+    // Like QEMU's `cc_srcT`: `jb`/`jbe`/`jl`/`jle`/`je` after `cmp` or `sub` compare the two
+    // operands, not `cc_dst + cc_src` (an add on the way from the subtraction to the branch).
+    let code = asm(
+        |a| {
+            let mut l = a.create_label();
+            a.cmp(ecx, -2)?;
+            a.jb(l)?;
+            a.sub(rdi, qword_ptr(rsi))?;
+            a.jle(l)?;
+            a.cmp(dl, bl)?;
+            a.jbe(l)?;
+            a.cmp(ax, 7)?;
+            a.jl(l)?;
+            a.nop()?;
+            a.set_label(&mut l)?;
+            a.nop()
+        },
+        0x3000,
+    );
+    let b = translate(&code, 0x3000, &cfg());
+    let is_cc_dst = |t: &tcg::Temp| {
+        matches!(
+            b.temps[t.0 as usize].kind,
+            tcg::TempKind::Global { offset, .. } if offset == off::CC_DST
+        )
+    };
+    let rebuilds = b
+        .ops
+        .iter()
+        .filter(|o| matches!(o, Op::Binary { op: tcg::BinOp::Add, a, b, .. } if is_cc_dst(a) || is_cc_dst(b)))
+        .count();
+    assert_eq!(rebuilds, 0, "{b}");
+    let branches = b
+        .ops
+        .iter()
+        .filter(|o| matches!(o, Op::BrCond { .. }))
+        .count();
+    assert!(branches >= 4, "{b}");
+}
+
+#[test]
 fn single_step_translates_one_instruction_and_never_chains() {
     let code = asm(
         |a| {
