@@ -5,8 +5,8 @@ use std::sync::atomic::AtomicUsize;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
-    self, types, AbiParam, AtomicRmwOp, Endianness, InstBuilder, MemFlagsData, Signature,
-    SourceLoc, StackSlotData, StackSlotKind, TrapCode, UserFuncName, Value,
+    self, types, AbiParam, AtomicRmwOp, Endianness, InstBuilder, InstructionData, MemFlagsData,
+    Opcode, Signature, SourceLoc, StackSlotData, StackSlotKind, TrapCode, UserFuncName, Value,
 };
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -1158,8 +1158,55 @@ impl<'a> Lower<'a> {
     }
 
     fn zext_low(&mut self, x: Value, ty: ir::Type, part: ir::Type) -> Value {
+        if self.width_bound(x, 3) <= part.bits() {
+            return x;
+        }
         let n = self.b.ins().ireduce(part, x);
         self.b.ins().uextend(ty, n)
+    }
+
+    /// An upper bound on the number of low bits of `x` that may be set, from the
+    /// instructions that made it (looking `depth` deep). The frontend zero-extends every
+    /// 32-bit result (x86 does) and then zero-extends it again where it reads it; each
+    /// extension Cranelift cannot see through is a register copy on the value's path.
+    fn width_bound(&self, x: Value, depth: u32) -> u32 {
+        let dfg = &self.b.func.dfg;
+        let bits = dfg.value_type(x).bits();
+        let Some(inst) = dfg.value_def(x).inst() else {
+            return bits;
+        };
+        let bound = match dfg.insts[inst] {
+            InstructionData::Unary {
+                opcode: Opcode::Uextend,
+                arg,
+            } => dfg.value_type(arg).bits(),
+            InstructionData::Load { opcode, .. } => match opcode {
+                Opcode::Uload8 => 8,
+                Opcode::Uload16 => 16,
+                Opcode::Uload32 => 32,
+                _ => bits,
+            },
+            InstructionData::UnaryImm {
+                opcode: Opcode::Iconst,
+                imm,
+            } => 64 - (imm.bits() as u64).leading_zeros(),
+            InstructionData::Binary {
+                opcode: opcode @ (Opcode::Band | Opcode::Bor | Opcode::Bxor),
+                args: [a, b],
+            } if depth > 0 => {
+                let (a, b) = (
+                    self.width_bound(a, depth - 1),
+                    self.width_bound(b, depth - 1),
+                );
+                if opcode == Opcode::Band {
+                    a.min(b)
+                } else {
+                    a.max(b)
+                }
+            }
+            _ => bits,
+        };
+        bound.min(bits)
     }
 
     /// Truncates `x` (IR type `ty`) to `to`.

@@ -1045,3 +1045,69 @@ fn inline_jump_cache_probe_hits_without_calling_and_misses_to_lookup_fn() {
     }
     assert_eq!(run(None), (BlockExit::Exit(0), 3, 1), "empty entry");
 }
+
+/// `rcx = conv(load(size at 0x40) & mask)` (or without `conv`), then exit.
+fn narrow_value_block(size: u8, mask: u64, conv: Option<tcg::Conv>) -> Block {
+    let mut b = Block::new(0x1000);
+    let rcx = b.global(Type::I64, RCX, "rcx");
+    let a = b.constant(Type::I64, 0x40);
+    let m = b.constant(Type::I64, mask);
+    let v = b.new_temp(Type::I64);
+    let w = b.new_temp(Type::I64);
+    b.push(Op::InsnStart { pc: 0x1000 });
+    b.push(Op::Load {
+        dst: v,
+        addr: a,
+        mem: MemOp::unsigned(size),
+    });
+    b.push(Op::Binary {
+        op: BinOp::And,
+        dst: w,
+        a: v,
+        b: m,
+    });
+    match conv {
+        Some(conv) => b.push(Op::Convert {
+            conv,
+            dst: rcx,
+            src: w,
+        }),
+        None => b.push(Op::Mov { dst: rcx, src: w }),
+    }
+    b.push(Op::ExitTb { code: 0 });
+    b
+}
+
+#[test]
+fn zero_extending_a_value_that_fits_costs_nothing() {
+    let mut mem = GuestMem::new();
+    mem.bytes_mut()[0x40..0x48].copy_from_slice(&0x8899_aabb_ccdd_eeffu64.to_le_bytes());
+    let be = backend_for(&mem, 0, 1 << 20);
+    let len = |blk: &Block| {
+        let mut c = Compiler::new();
+        compile(&be, &mut c, blk, &Slots::new(&be)).len
+    };
+    let all = u64::MAX;
+    // A 16-bit load, or a mask of 16 bits, fits in 32 (and 16) bits.
+    for (size, mask, conv) in [
+        (2, all, tcg::Conv::Ext32u),
+        (2, all, tcg::Conv::Ext16u),
+        (8, 0xffff, tcg::Conv::Ext32u),
+    ] {
+        let blk = narrow_value_block(size, mask, Some(conv));
+        let plain = len(&narrow_value_block(size, mask, None));
+        assert_eq!(
+            len(&blk),
+            plain,
+            "{conv:?} of {size} bytes & {mask:#x}\n{blk}"
+        );
+        let mut env = Env::new();
+        run_both(&be, &blk, &mut env, &mem);
+    }
+    // Control: a 64-bit value does need the extension.
+    let blk = narrow_value_block(8, all, Some(tcg::Conv::Ext32u));
+    assert!(len(&blk) > len(&narrow_value_block(8, all, None)), "{blk}");
+    let mut env = Env::new();
+    run_both(&be, &blk, &mut env, &mem);
+    assert_eq!(env.u64(RCX as usize), 0xccdd_eeff);
+}
