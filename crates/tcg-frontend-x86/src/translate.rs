@@ -698,6 +698,9 @@ impl<'c> Tr<'c> {
                 self.setcond(Cond::Ltu, d, s)
             }
             cc::SUB => {
+                if let Some((a, b)) = self.cc_sub {
+                    return self.setcond(Cond::Ltu, a, b);
+                }
                 let s1 = self.bin(BinOp::Add, self.cc_dst, self.cc_src);
                 let s1 = self.zext(s1, size);
                 let s = self.zext(self.cc_src, size);

@@ -600,8 +600,9 @@ fn flags_stay_lazy_inside_a_block() {
 
 #[test]
 fn a_branch_after_cmp_compares_its_operands() {
-    // Like QEMU's `cc_srcT`: `jb`/`jbe`/`jl`/`jle`/`je` after `cmp` or `sub` compare the two
-    // operands, not `cc_dst + cc_src` (an add on the way from the subtraction to the branch).
+    // Like QEMU's `cc_srcT`: `jb`/`jbe`/`jl`/`jle`/`je` after `cmp` or `sub` (and the carry
+    // an `inc`/`dec` after them keeps) compare the two operands, not `cc_dst + cc_src` (an
+    // add on the way from the subtraction to the branch).
     let code = asm(
         |a| {
             let mut l = a.create_label();
@@ -613,6 +614,10 @@ fn a_branch_after_cmp_compares_its_operands() {
             a.jbe(l)?;
             a.cmp(ax, 7)?;
             a.jl(l)?;
+            // `dec` keeps the carry of the `cmp` before it.
+            a.cmp(esi, edi)?;
+            a.dec(ecx)?;
+            a.jb(l)?;
             a.nop()?;
             a.set_label(&mut l)?;
             a.nop()
