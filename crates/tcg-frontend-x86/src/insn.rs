@@ -410,7 +410,14 @@ fn arith(t: &mut Tr, ins: &Instruction) -> R {
         M::Or => BinOp::Or,
         _ => BinOp::Xor,
     };
+    // `cmp $0` and the like: the result is the operand (no op on the way to the flags).
+    let identity = cin.is_none()
+        && matches!(s, Opnd::Imm { v, .. } if v & mask(size) == 0)
+        && matches!(op, BinOp::Add | BinOp::Sub | BinOp::Or | BinOp::Xor);
     let compute = |t: &mut Tr, a: Temp| {
+        if identity {
+            return t.copy(a);
+        }
         let r = t.bin(op, a, b);
         match cin {
             Some(c) => t.bin(op, r, c),

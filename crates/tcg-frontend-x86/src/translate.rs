@@ -465,12 +465,20 @@ impl<'c> Tr<'c> {
         } else if base == Register::EIP {
             self.cst(ins.memory_displacement64() & 0xffff_ffff)
         } else {
-            let mut t = self.cst(ins.memory_displacement64());
+            // No add of a zero displacement: at `opt_level=none` Cranelift makes the zero in
+            // a register. The address is a new temp (a copy, not the register itself): an
+            // instruction may write the register before it stores to the address.
+            let disp = ins.memory_displacement64();
+            let mut t = (disp != 0).then(|| self.cst(disp));
             let mut addr32 = false;
             if base != Register::None {
                 let (r, size, _) = gpr(base).ok_or(Unsupported)?;
                 addr32 |= size == 4;
-                t = self.bin(BinOp::Add, t, self.regs[r]);
+                let g = self.regs[r];
+                t = Some(match t {
+                    Some(t) => self.bin(BinOp::Add, t, g),
+                    None => self.copy(g),
+                });
             }
             if index != Register::None {
                 let (r, size, _) = gpr(index).ok_or(Unsupported)?;
@@ -481,8 +489,12 @@ impl<'c> Tr<'c> {
                 } else {
                     self.bini(BinOp::Shl, self.regs[r], sh)
                 };
-                t = self.bin(BinOp::Add, t, x);
+                t = Some(match t {
+                    Some(t) => self.bin(BinOp::Add, t, x),
+                    None => self.copy(x),
+                });
             }
+            let mut t = t.unwrap_or_else(|| self.cst(0));
             if addr32 {
                 t = self.zext(t, 4);
             }

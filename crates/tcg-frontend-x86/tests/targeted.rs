@@ -646,6 +646,29 @@ fn a_branch_after_cmp_compares_its_operands() {
 }
 
 #[test]
+fn a_scan_loop_adds_nothing_but_its_increment() {
+    // `inc rax; cmp byte [rax], 0; jne`: no add of a zero displacement, no `x - 0`.
+    let code = asm(
+        |a| {
+            let mut top = a.create_label();
+            a.set_label(&mut top)?;
+            a.inc(rax)?;
+            a.cmp(byte_ptr(rax), 0)?;
+            a.jne(top)?;
+            a.jmp(rbx)
+        },
+        0x3000,
+    );
+    let b = translate(&code, 0x3000, &cfg());
+    let binary = b
+        .ops
+        .iter()
+        .filter(|o| matches!(o, Op::Binary { .. }))
+        .count();
+    assert_eq!(binary, 1, "{b}");
+}
+
+#[test]
 fn single_step_translates_one_instruction_and_never_chains() {
     let code = asm(
         |a| {
