@@ -313,14 +313,15 @@ fn spanning_insertions_race_invalidation_across_shards() {
 fn concurrent_lookups_during_invalidation_never_return_invalid_blocks() {
     let c = Arc::new(TbCache::new());
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hits = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let readers: Vec<_> = (0..3)
         .map(|_| {
-            let (c, stop) = (c.clone(), stop.clone());
+            let (c, stop, hits) = (c.clone(), stop.clone(), hits.clone());
             std::thread::spawn(move || {
                 let jc = c.new_jump_cache();
-                let mut hits = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let g = pin();
+                    let mut n = 0;
                     for pc in 0..64u64 {
                         if let Some(tb) = c.lookup(&jc, &key(pc * 16), &g) {
                             assert_eq!(tb.pc(), pc * 16);
@@ -329,26 +330,33 @@ fn concurrent_lookups_during_invalidation_never_return_invalid_blocks() {
                             // the bit was set between compare and here; the memory is still
                             // valid either way, which is what this checks under the epoch.
                             assert_eq!(tb.code_len(), 64);
-                            hits += 1;
+                            n += 1;
                         }
                     }
+                    hits.fetch_add(n, Ordering::Relaxed);
                 }
-                hits
             })
         })
         .collect();
     let g = pin();
-    for round in 0..200u64 {
+    // At least 200 rounds, and on until the readers have found blocks (on a loaded machine
+    // they may not run at all during the first ones).
+    let start = std::time::Instant::now();
+    let mut round = 0u64;
+    while round < 200 || (hits.load(Ordering::Relaxed) == 0 && start.elapsed().as_secs() < 60) {
         for pc in 0..64u64 {
             let _ = c.insert(block(pc * 16, 8, 0x1000 + round as usize), &g);
         }
         let g2 = pin();
         assert_eq!(c.invalidate_range(0, 64 * 16, &write, &g2), 64);
+        round += 1;
     }
     drop(g);
     stop.store(true, Ordering::Relaxed);
-    let hits: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
-    assert!(hits > 0);
+    for r in readers {
+        r.join().unwrap();
+    }
+    assert!(hits.load(Ordering::Relaxed) > 0);
     assert!(c.is_empty());
 }
 
