@@ -1153,7 +1153,20 @@ impl<'a> Lower<'a> {
     }
 
     fn sext_low(&mut self, x: Value, ty: ir::Type, part: ir::Type) -> Value {
-        let n = self.b.ins().ireduce(part, x);
+        // `movslq` after a 32-bit read: sign-extend the narrow value the zero extension
+        // started from, not the extension.
+        let dfg = &self.b.func.dfg;
+        let narrow = match dfg.value_def(x).inst().map(|i| dfg.insts[i]) {
+            Some(InstructionData::Unary {
+                opcode: Opcode::Uextend,
+                arg,
+            }) if dfg.value_type(arg) == part => Some(arg),
+            _ => None,
+        };
+        let n = match narrow {
+            Some(n) => n,
+            None => self.b.ins().ireduce(part, x),
+        };
         self.b.ins().sextend(ty, n)
     }
 

@@ -1111,3 +1111,50 @@ fn zero_extending_a_value_that_fits_costs_nothing() {
     run_both(&be, &blk, &mut env, &mem);
     assert_eq!(env.u64(RCX as usize), 0xccdd_eeff);
 }
+
+#[test]
+fn sign_extending_a_zero_extension_starts_from_the_narrow_value() {
+    // `movslq` of a register a 32-bit op wrote: `ext32s(ext32u(x))` is `ext32s(x)`.
+    let mut mem = GuestMem::new();
+    mem.bytes_mut()[0x40..0x48].copy_from_slice(&0x1234_5678_8000_0001u64.to_le_bytes());
+    let be = backend_for(&mem, 0, 1 << 20);
+    let block = |twice: bool| {
+        let mut b = Block::new(0x1000);
+        let rcx = b.global(Type::I64, RCX, "rcx");
+        let a = b.constant(Type::I64, 0x40);
+        let v = b.new_temp(Type::I64);
+        let w = b.new_temp(Type::I64);
+        b.push(Op::InsnStart { pc: 0x1000 });
+        b.push(Op::Load {
+            dst: v,
+            addr: a,
+            mem: MemOp::unsigned(8),
+        });
+        let src = if twice {
+            b.push(Op::Convert {
+                conv: tcg::Conv::Ext32u,
+                dst: w,
+                src: v,
+            });
+            w
+        } else {
+            v
+        };
+        b.push(Op::Convert {
+            conv: tcg::Conv::Ext32s,
+            dst: rcx,
+            src,
+        });
+        b.push(Op::ExitTb { code: 0 });
+        b
+    };
+    let len = |blk: &Block| {
+        let mut c = Compiler::new();
+        compile(&be, &mut c, blk, &Slots::new(&be)).len
+    };
+    let blk = block(true);
+    assert_eq!(len(&blk), len(&block(false)), "{blk}");
+    let mut env = Env::new();
+    run_both(&be, &blk, &mut env, &mem);
+    assert_eq!(env.u64(RCX as usize), 0xffff_ffff_8000_0001);
+}

@@ -392,7 +392,11 @@ fn arith(t: &mut Tr, ins: &Instruction) -> R {
     let s = t.opnd(ins, 1)?;
     let size = d.size();
     let m = ins.mnemonic();
-    let b = t.read(s);
+    // An add's result needs its zero extension when written anyway, so its operands need
+    // none. Sub, sbb and cmp keep theirs (conditions compare them); and, or and xor too:
+    // the backend sees that a result of zero-extended operands needs no extension.
+    let low_only = matches!(m, M::Add | M::Adc);
+    let b = if low_only { t.read_low(s) } else { t.read(s) };
     let locked = ins.has_lock_prefix();
     if locked && !matches!(d, Opnd::Mem { .. }) {
         return Err(Unsupported);
@@ -439,7 +443,7 @@ fn arith(t: &mut Tr, ins: &Instruction) -> R {
         }
         (true, Opnd::Mem { addr, .. }) => cas_loop(t, addr, size, compute).1,
         _ => {
-            let a = t.read(d);
+            let a = if low_only { t.read_low(d) } else { t.read(d) };
             a_read = Some(a);
             let r = compute(t, a);
             if !matches!(m, M::Cmp | M::Test) {

@@ -556,6 +556,20 @@ impl<'c> Tr<'c> {
         }
     }
 
+    /// Reads an operand for an operation whose result and flags depend only on the low
+    /// `size` bytes of its inputs (add, adc): a 32-bit register is not
+    /// zero-extended first (the result is, when written; the flags mask by size).
+    pub(crate) fn read_low(&mut self, o: Opnd) -> Temp {
+        match o {
+            Opnd::Reg {
+                r,
+                size: 4,
+                high: false,
+            } => self.copy(self.regs[r]),
+            _ => self.read(o),
+        }
+    }
+
     /// Writes the low bytes of `v` to an operand.
     pub(crate) fn write(&mut self, o: Opnd, v: Temp) {
         match o {

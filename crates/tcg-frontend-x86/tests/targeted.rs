@@ -669,6 +669,32 @@ fn a_scan_loop_adds_nothing_but_its_increment() {
 }
 
 #[test]
+fn a_32_bit_add_extends_only_its_result() {
+    let code = asm(
+        |a| {
+            a.add(eax, ecx)?;
+            a.jmp(rbx)
+        },
+        0x3000,
+    );
+    let b = translate(&code, 0x3000, &cfg());
+    let extensions = b
+        .ops
+        .iter()
+        .filter(|o| {
+            matches!(
+                o,
+                Op::Convert {
+                    conv: tcg::Conv::Ext32u,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(extensions, 1, "{b}");
+}
+
+#[test]
 fn single_step_translates_one_instruction_and_never_chains() {
     let code = asm(
         |a| {
