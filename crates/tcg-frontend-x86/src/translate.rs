@@ -84,7 +84,7 @@ pub(crate) struct Tr<'c> {
     /// size (QEMU's `cc_srcT`): a condition compares them directly instead of rebuilding
     /// the first from `cc_dst + cc_src`, off the subtraction's path. Set only by
     /// [`Tr::set_cc_sub`]; every other change of the flags, and every label (a path that
-    /// joins may not have defined these temps), forgets it.
+    /// joins may not have defined these temps) but a side exit's fall-through, forgets it.
     cc_sub: Option<(Temp, Temp)>,
     /// The flags are still those the block was entered with (`cc` is `None` because of
     /// that), so [`TranslateConfig::entry_cc`] may be speculated on.
@@ -1035,11 +1035,11 @@ impl<'c> Tr<'c> {
         } else {
             let stay = self.label();
             self.brcond(cond.invert(), a, b, stay);
-            let fp = self.fp;
+            let (fp, cc_sub) = (self.fp, self.cc_sub);
             self.goto_tb(target);
             // Only the branch above leads here.
             self.set_label(stay);
-            self.fp = fp;
+            (self.fp, self.cc_sub) = (fp, cc_sub);
         }
     }
 

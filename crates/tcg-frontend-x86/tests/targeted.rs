@@ -625,24 +625,41 @@ fn a_branch_after_cmp_compares_its_operands() {
         0x3000,
     );
     let b = translate(&code, 0x3000, &cfg());
-    let is_cc_dst = |t: &tcg::Temp| {
-        matches!(
-            b.temps[t.0 as usize].kind,
-            tcg::TempKind::Global { offset, .. } if offset == off::CC_DST
-        )
-    };
-    let rebuilds = b
-        .ops
-        .iter()
-        .filter(|o| matches!(o, Op::Binary { op: tcg::BinOp::Add, a, b, .. } if is_cc_dst(a) || is_cc_dst(b)))
-        .count();
-    assert_eq!(rebuilds, 0, "{b}");
+    assert_eq!(cc_dst_rebuilds(&b), 0, "{b}");
     let branches = b
         .ops
         .iter()
         .filter(|o| matches!(o, Op::BrCond { .. }))
         .count();
     assert!(branches >= 4, "{b}");
+    // A side exit's fall-through is reached from its branch only: `sbb` there reads the
+    // carry of the `cmp` before the branch from its operands too.
+    let code = asm(
+        |a| {
+            a.cmp(esi, edi)?;
+            a.je(0x9000)?;
+            a.sbb(eax, eax)?;
+            a.jmp(rbx)
+        },
+        0x3000,
+    );
+    let b = translate(&code, 0x3000, &cfg());
+    assert_eq!(b.num_insns, 4, "{b}");
+    assert_eq!(cc_dst_rebuilds(&b), 0, "{b}");
+}
+
+/// Adds that read `cc_dst` (a subtraction's first operand rebuilt from the flags state).
+fn cc_dst_rebuilds(b: &tcg::Block) -> usize {
+    let is_cc_dst = |t: &tcg::Temp| {
+        matches!(
+            b.temps[t.0 as usize].kind,
+            tcg::TempKind::Global { offset, .. } if offset == off::CC_DST
+        )
+    };
+    b.ops
+        .iter()
+        .filter(|o| matches!(o, Op::Binary { op: tcg::BinOp::Add, a, b, .. } if is_cc_dst(a) || is_cc_dst(b)))
+        .count()
 }
 
 #[test]
