@@ -1046,58 +1046,59 @@ fn inline_jump_cache_probe_hits_without_calling_and_misses_to_lookup_fn() {
     assert_eq!(run(None), (BlockExit::Exit(0), 3, 1), "empty entry");
 }
 
-/// `rcx = conv(load(size at 0x40) & mask)` (or without `conv`), then exit.
-fn narrow_value_block(size: u8, mask: u64, conv: Option<tcg::Conv>) -> Block {
+/// `rcx = convs(load(size at 0x40) & mask)` (the conversions applied in order), then exit.
+fn extension_block(size: u8, mask: u64, convs: &[tcg::Conv]) -> Block {
     let mut b = Block::new(0x1000);
     let rcx = b.global(Type::I64, RCX, "rcx");
     let a = b.constant(Type::I64, 0x40);
     let m = b.constant(Type::I64, mask);
     let v = b.new_temp(Type::I64);
-    let w = b.new_temp(Type::I64);
     b.push(Op::InsnStart { pc: 0x1000 });
     b.push(Op::Load {
         dst: v,
         addr: a,
         mem: MemOp::unsigned(size),
     });
+    let mut x = b.new_temp(Type::I64);
     b.push(Op::Binary {
         op: BinOp::And,
-        dst: w,
+        dst: x,
         a: v,
         b: m,
     });
-    match conv {
-        Some(conv) => b.push(Op::Convert {
+    for &conv in convs {
+        let y = b.new_temp(Type::I64);
+        b.push(Op::Convert {
             conv,
-            dst: rcx,
-            src: w,
-        }),
-        None => b.push(Op::Mov { dst: rcx, src: w }),
+            dst: y,
+            src: x,
+        });
+        x = y;
     }
+    b.push(Op::Mov { dst: rcx, src: x });
     b.push(Op::ExitTb { code: 0 });
     b
 }
 
+/// Bytes of host code for `blk`.
+fn code_len(be: &tcg_backend_cranelift::Backend, blk: &Block) -> usize {
+    let mut c = Compiler::new();
+    compile(be, &mut c, blk, &Slots::new(be)).len
+}
+
 #[test]
 fn zero_extending_a_value_that_fits_costs_nothing() {
+    use tcg::Conv::{Ext16u, Ext32u};
     let mut mem = GuestMem::new();
     mem.bytes_mut()[0x40..0x48].copy_from_slice(&0x8899_aabb_ccdd_eeffu64.to_le_bytes());
     let be = backend_for(&mem, 0, 1 << 20);
-    let len = |blk: &Block| {
-        let mut c = Compiler::new();
-        compile(&be, &mut c, blk, &Slots::new(&be)).len
-    };
     let all = u64::MAX;
     // A 16-bit load, or a mask of 16 bits, fits in 32 (and 16) bits.
-    for (size, mask, conv) in [
-        (2, all, tcg::Conv::Ext32u),
-        (2, all, tcg::Conv::Ext16u),
-        (8, 0xffff, tcg::Conv::Ext32u),
-    ] {
-        let blk = narrow_value_block(size, mask, Some(conv));
-        let plain = len(&narrow_value_block(size, mask, None));
+    for (size, mask, conv) in [(2, all, Ext32u), (2, all, Ext16u), (8, 0xffff, Ext32u)] {
+        let blk = extension_block(size, mask, &[conv]);
+        let plain = code_len(&be, &extension_block(size, mask, &[]));
         assert_eq!(
-            len(&blk),
+            code_len(&be, &blk),
             plain,
             "{conv:?} of {size} bytes & {mask:#x}\n{blk}"
         );
@@ -1105,8 +1106,11 @@ fn zero_extending_a_value_that_fits_costs_nothing() {
         run_both(&be, &blk, &mut env, &mem);
     }
     // Control: a 64-bit value does need the extension.
-    let blk = narrow_value_block(8, all, Some(tcg::Conv::Ext32u));
-    assert!(len(&blk) > len(&narrow_value_block(8, all, None)), "{blk}");
+    let blk = extension_block(8, all, &[Ext32u]);
+    assert!(
+        code_len(&be, &blk) > code_len(&be, &extension_block(8, all, &[])),
+        "{blk}"
+    );
     let mut env = Env::new();
     run_both(&be, &blk, &mut env, &mem);
     assert_eq!(env.u64(RCX as usize), 0xccdd_eeff);
@@ -1115,45 +1119,13 @@ fn zero_extending_a_value_that_fits_costs_nothing() {
 #[test]
 fn sign_extending_a_zero_extension_starts_from_the_narrow_value() {
     // `movslq` of a register a 32-bit op wrote: `ext32s(ext32u(x))` is `ext32s(x)`.
+    use tcg::Conv::{Ext32s, Ext32u};
     let mut mem = GuestMem::new();
     mem.bytes_mut()[0x40..0x48].copy_from_slice(&0x1234_5678_8000_0001u64.to_le_bytes());
     let be = backend_for(&mem, 0, 1 << 20);
-    let block = |twice: bool| {
-        let mut b = Block::new(0x1000);
-        let rcx = b.global(Type::I64, RCX, "rcx");
-        let a = b.constant(Type::I64, 0x40);
-        let v = b.new_temp(Type::I64);
-        let w = b.new_temp(Type::I64);
-        b.push(Op::InsnStart { pc: 0x1000 });
-        b.push(Op::Load {
-            dst: v,
-            addr: a,
-            mem: MemOp::unsigned(8),
-        });
-        let src = if twice {
-            b.push(Op::Convert {
-                conv: tcg::Conv::Ext32u,
-                dst: w,
-                src: v,
-            });
-            w
-        } else {
-            v
-        };
-        b.push(Op::Convert {
-            conv: tcg::Conv::Ext32s,
-            dst: rcx,
-            src,
-        });
-        b.push(Op::ExitTb { code: 0 });
-        b
-    };
-    let len = |blk: &Block| {
-        let mut c = Compiler::new();
-        compile(&be, &mut c, blk, &Slots::new(&be)).len
-    };
-    let blk = block(true);
-    assert_eq!(len(&blk), len(&block(false)), "{blk}");
+    let blk = extension_block(8, u64::MAX, &[Ext32u, Ext32s]);
+    let direct = extension_block(8, u64::MAX, &[Ext32s]);
+    assert!(code_len(&be, &blk) <= code_len(&be, &direct), "{blk}");
     let mut env = Env::new();
     run_both(&be, &blk, &mut env, &mem);
     assert_eq!(env.u64(RCX as usize), 0xffff_ffff_8000_0001);
