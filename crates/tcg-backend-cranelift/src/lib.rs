@@ -537,6 +537,17 @@ impl Backend {
         &*self.isa
     }
 
+    /// True if blocks may use [`tcg::BinOp::Lanes`] and [`tcg::Conv::ByteSignBits`]: the host
+    /// has 128-bit integer vectors Cranelift lowers them to (x86-64's SSE2, aarch64's
+    /// Advanced SIMD). Elsewhere (riscv64 without V, big-endian s390x, whose lane order
+    /// differs) a frontend keeps to 64-bit operations.
+    pub fn has_lanes(&self) -> bool {
+        matches!(
+            self.isa.triple().architecture,
+            Architecture::X86_64 | Architecture::Aarch64(_)
+        )
+    }
+
     /// The host's memory model, which decides the barriers around guest accesses.
     pub fn memory_model(&self) -> MemoryModel {
         self.memory_model

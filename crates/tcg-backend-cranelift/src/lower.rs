@@ -11,8 +11,8 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use tcg::{
-    for_each_src, op_dst, AtomicOp, BinOp, Block, Cond, Conv, Fence, MemOp, Op, Temp, TempKind,
-    Type, UnOp,
+    for_each_src, op_dst, AtomicOp, BinOp, Block, Cond, Conv, Fence, LaneOp, MemOp, Op, Temp,
+    TempKind, Type, UnOp,
 };
 
 use crate::{block_signature, Backend, CompileError, MemoryModel};
@@ -293,6 +293,10 @@ struct Lower<'a> {
     terminated: bool,
     barriers: Barriers,
     weak: bool,
+    /// The block has lane ops (and the host runs them): its 16-byte loads and constants go
+    /// to vector registers. Elsewhere (moves, float code working on the halves) they stay
+    /// in general registers: a vector load whose halves are taken out cost `nbody` 20%.
+    vector_block: bool,
     /// Flags of guest memory accesses (may trap; little-endian).
     guest_flags: MemFlagsData,
     /// Guest pcs, indexed by the source locations set at each `InsnStart`.
@@ -301,6 +305,18 @@ struct Lower<'a> {
     /// that a float op fed by another's result uses it directly (no move through a general
     /// register and back).
     float_of: std::collections::HashMap<Value, Value>,
+    /// The same for `i128` values made by [`Lower::vector_as_i128`]: the host vector (of any
+    /// lane type) they hold the bits of, so that lane ops, bitwise ops and 16-byte stores
+    /// chained on one another stay in vector registers.
+    vector_of: std::collections::HashMap<Value, Value>,
+    /// The `i128` value (one of [`Lower::vector_of`]'s) each `i64` half taken from one is
+    /// the low (`false`) or high (`true`) half of: two globals holding both halves of one
+    /// vector, side by side, are stored as one 16-byte store from the vector register.
+    half_of: std::collections::HashMap<Value, (Value, bool)>,
+    /// The state offset each global's value loaded from `env` came from, while no helper
+    /// call since may have changed the state: two halves side by side are concatenated by
+    /// one 16-byte load from the state into a vector register.
+    env_load_of: std::collections::HashMap<Value, u32>,
     /// Labels that a branch placed after them jumps to (their blocks are sealed last).
     backward_labels: Vec<bool>,
 }
@@ -382,9 +398,22 @@ impl<'a> Lower<'a> {
             terminated: false,
             barriers: Barriers::UNKNOWN,
             weak: backend.memory_model() == MemoryModel::Weak,
+            vector_block: backend.has_lanes()
+                && block.ops.iter().any(|op| {
+                    matches!(
+                        op,
+                        Op::Binary {
+                            op: BinOp::Lanes { .. },
+                            ..
+                        }
+                    )
+                }),
             guest_flags,
             pcs: Vec::new(),
             float_of: std::collections::HashMap::new(),
+            vector_of: std::collections::HashMap::new(),
+            half_of: std::collections::HashMap::new(),
+            env_load_of: std::collections::HashMap::new(),
             backward_labels,
         };
         l.load_globals_at_entry();
@@ -439,6 +468,7 @@ impl<'a> Lower<'a> {
             .b
             .ins()
             .load(ty, Self::env_flags(), self.env, off as i32);
+        self.env_load_of.insert(v, off);
         self.b.def_var(self.vars[t.0 as usize], v);
     }
 
@@ -446,12 +476,35 @@ impl<'a> Lower<'a> {
     /// since the last sync).
     fn store_written_globals(&mut self) {
         let mask = self.flow.stores[self.op_index];
-        for i in 0..self.globals.len() {
-            if mask & (1 << i) == 0 {
+        let written: Vec<(Value, u32)> = (0..self.globals.len())
+            .filter(|&i| mask & (1 << i) != 0)
+            .map(|i| {
+                let (t, off) = self.globals[i];
+                (self.b.use_var(self.vars[t.0 as usize]), off)
+            })
+            .collect();
+        let mut done = vec![false; written.len()];
+        for i in 0..written.len() {
+            if done[i] {
                 continue;
             }
-            let (t, off) = self.globals[i];
-            let v = self.b.use_var(self.vars[t.0 as usize]);
+            let (v, off) = written[i];
+            let high = match self.half_of.get(&v) {
+                Some(&(whole, false)) => written
+                    .iter()
+                    .position(|&(h, o)| {
+                        o == off + 8 && self.half_of.get(&h) == Some(&(whole, true))
+                    })
+                    .map(|j| (j, self.vector_of[&whole])),
+                _ => None,
+            };
+            let v = match high {
+                Some((j, vector)) => {
+                    done[j] = true;
+                    vector
+                }
+                None => v,
+            };
             self.b
                 .ins()
                 .store(Self::env_flags(), v, self.env, off as i32);
@@ -512,6 +565,47 @@ impl<'a> Lower<'a> {
             types::F32
         };
         self.b.ins().bitcast(fty, MemFlagsData::new(), x)
+    }
+
+    /// The host vector of type `vty` with the bits of `i128` value `x` (lane 0 in its low
+    /// bits).
+    fn i128_as_vector(&mut self, x: Value, vty: ir::Type) -> Value {
+        let little = MemFlagsData::new().with_endianness(Endianness::Little);
+        match self.vector_of.get(&x) {
+            // `x` is defined right after `v`, so `v` is available wherever `x` is.
+            Some(&v) if self.b.func.dfg.value_type(v) == vty => v,
+            Some(&v) => self.b.ins().bitcast(vty, little, v),
+            None => self.b.ins().bitcast(vty, little, x),
+        }
+    }
+
+    /// The `i128` with the bits of host vector `v` (the inverse of [`Lower::i128_as_vector`]).
+    /// Lowered only where a scalar use needs it.
+    fn vector_as_i128(&mut self, v: Value) -> Value {
+        let little = MemFlagsData::new().with_endianness(Endianness::Little);
+        let x = self.b.ins().bitcast(types::I128, little, v);
+        self.vector_of.insert(x, v);
+        x
+    }
+
+    /// `op` on the lanes of `a` and `b` (see [`BinOp::Lanes`]) on the host's vector unit.
+    fn lanes(&mut self, op: LaneOp, bits: u8, a: Value, b: Value) -> Value {
+        let vty = match bits {
+            8 => types::I8X16,
+            16 => types::I16X8,
+            32 => types::I32X4,
+            _ => types::I64X2,
+        };
+        let (x, y) = (self.i128_as_vector(a, vty), self.i128_as_vector(b, vty));
+        let ins = self.b.ins();
+        let v = match op {
+            LaneOp::Add => ins.iadd(x, y),
+            LaneOp::Sub => ins.isub(x, y),
+            LaneOp::CmpEq => ins.icmp(IntCC::Equal, x, y),
+            LaneOp::MinU => ins.umin(x, y),
+            LaneOp::MaxU => ins.umax(x, y),
+        };
+        self.vector_as_i128(v)
     }
 
     /// The integer with the bits of float `x` (the inverse of [`Lower::bits_as_float`]).
@@ -593,6 +687,12 @@ impl<'a> Lower<'a> {
     ) -> Value {
         let cty = cl_type(ty);
         if u32::from(mem.size) * 8 == ty.bits() {
+            if ty == Type::I128 && self.vector_block {
+                // Into a vector register: where lane ops use it, they need no move there,
+                // and scalar uses take the halves out of it.
+                let v = self.b.ins().load(types::I8X16, flags, p, off);
+                return self.vector_as_i128(v);
+            }
             return self.b.ins().load(cty, flags, p, off);
         }
         // Load into an i64 (or i32) first, then widen to i128 if needed.
@@ -629,6 +729,8 @@ impl<'a> Lower<'a> {
         off: i32,
     ) {
         if u32::from(mem.size) * 8 == ty.bits() {
+            // A lane op's result goes to memory straight from its vector register.
+            let v = self.vector_of.get(&v).copied().unwrap_or(v);
             self.b.ins().store(flags, v, p, off);
             return;
         }
@@ -725,6 +827,13 @@ impl<'a> Lower<'a> {
                 let v = self.get(src);
                 self.set(dst, v);
             }
+            Op::Const { dst, imm } if self.ty(dst) == Type::I128 && self.vector_block => {
+                let bytes = u128::from(imm).to_le_bytes().to_vec();
+                let c = self.b.func.dfg.constants.insert(bytes.into());
+                let v = self.b.ins().vconst(types::I8X16, c);
+                let v = self.vector_as_i128(v);
+                self.set(dst, v);
+            }
             Op::Const { dst, imm } => {
                 let v = self.iconst(cl_type(self.ty(dst)), imm);
                 self.set(dst, v);
@@ -742,8 +851,35 @@ impl<'a> Lower<'a> {
                 let v = self.float_as_bits(v);
                 self.set(dst, v);
             }
+            Op::Binary {
+                op: BinOp::Lanes { op, bits },
+                dst,
+                a,
+                b,
+            } => {
+                let (x, y) = (self.get(a), self.get(b));
+                let v = self.lanes(op, bits, x, y);
+                self.set(dst, v);
+            }
             Op::Binary { op, dst, a, b } => {
                 let (x, y) = (self.get(a), self.get(b));
+                if self.vector_of.contains_key(&x) || self.vector_of.contains_key(&y) {
+                    // A bitwise op (`I128`) on a lane op's result: on the vector unit too.
+                    let (x, y) = (
+                        self.i128_as_vector(x, types::I64X2),
+                        self.i128_as_vector(y, types::I64X2),
+                    );
+                    let ins = self.b.ins();
+                    let v = match op {
+                        BinOp::And => ins.band(x, y),
+                        BinOp::Or => ins.bor(x, y),
+                        BinOp::Xor => ins.bxor(x, y),
+                        _ => ins.band_not(x, y),
+                    };
+                    let v = self.vector_as_i128(v);
+                    self.set(dst, v);
+                    return;
+                }
                 let ins = self.b.ins();
                 let v = match op {
                     BinOp::Add => ins.iadd(x, y),
@@ -764,7 +900,7 @@ impl<'a> Lower<'a> {
                     BinOp::Sar => ins.sshr(x, y),
                     BinOp::Rotl => ins.rotl(x, y),
                     BinOp::Rotr => ins.rotr(x, y),
-                    BinOp::FAdd | BinOp::FSub | BinOp::FMul | BinOp::FDiv => {
+                    BinOp::FAdd | BinOp::FSub | BinOp::FMul | BinOp::FDiv | BinOp::Lanes { .. } => {
                         unreachable!("lowered above")
                     }
                 };
@@ -813,14 +949,35 @@ impl<'a> Lower<'a> {
                     Conv::I32ToI64s => self.b.ins().sextend(types::I64, x),
                     Conv::I32ToI64u => self.b.ins().uextend(types::I64, x),
                     Conv::I64ToI32 => self.b.ins().ireduce(types::I32, x),
-                    Conv::I128Lo => self.b.ins().isplit(x).0,
-                    Conv::I128Hi => self.b.ins().isplit(x).1,
+                    Conv::I128Lo | Conv::I128Hi => {
+                        let high = conv == Conv::I128Hi;
+                        let (lo, hi) = self.b.ins().isplit(x);
+                        let half = if high { hi } else { lo };
+                        if self.vector_of.contains_key(&x) {
+                            self.half_of.insert(half, (x, high));
+                        }
+                        half
+                    }
+                    Conv::ByteSignBits => {
+                        let v = self.i128_as_vector(x, types::I8X16);
+                        let m = self.b.ins().vhigh_bits(types::I32, v);
+                        self.b.ins().uextend(types::I64, m)
+                    }
                 };
                 self.set(dst, v);
             }
             Op::Concat { dst, lo, hi } => {
                 let (lo, hi) = (self.get(lo), self.get(hi));
-                let v = self.b.ins().iconcat(lo, hi);
+                let v = match (self.env_load_of.get(&lo), self.env_load_of.get(&hi)) {
+                    (Some(&a), Some(&b)) if b == a + 8 && self.vector_block => {
+                        let v =
+                            self.b
+                                .ins()
+                                .load(types::I8X16, Self::env_flags(), self.env, a as i32);
+                        self.vector_as_i128(v)
+                    }
+                    _ => self.b.ins().iconcat(lo, hi),
+                };
                 self.set(dst, v);
             }
             Op::Extract {
@@ -926,6 +1083,9 @@ impl<'a> Lower<'a> {
                 self.set(dst, v);
             }
             Op::StoreState { src, offset, mem } => {
+                let end = offset + u32::from(mem.size);
+                self.env_load_of
+                    .retain(|_, &mut o| o + 8 <= offset || o >= end);
                 let v = self.get(src);
                 let env = self.env;
                 self.store_sized(self.ty(src), mem, Self::env_flags(), v, env, offset as i32);
@@ -1000,6 +1160,8 @@ impl<'a> Lower<'a> {
                 ret,
             } => {
                 let f = helper.flags;
+                // The state may change under the values loaded from it.
+                self.env_load_of.clear();
                 if f.reads_state || f.writes_state {
                     self.store_written_globals();
                 }

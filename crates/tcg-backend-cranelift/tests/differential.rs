@@ -132,6 +132,8 @@ struct Gen {
     b: Block,
     pool: [Vec<Temp>; 3],
     helpers: Vec<&'static Helper>,
+    /// The backend takes lane ops (`Backend::has_lanes`).
+    lanes: bool,
 }
 
 const TYPES: [Type; 3] = [Type::I32, Type::I64, Type::I128];
@@ -145,12 +147,13 @@ fn ti(t: Type) -> usize {
 }
 
 impl Gen {
-    fn new(seed: u64) -> Gen {
+    fn new(seed: u64, lanes: bool) -> Gen {
         let mut g = Gen {
             rng: StdRng::seed_from_u64(seed),
             b: Block::new(0x40_0000),
             pool: [vec![], vec![], vec![]],
             helpers: helpers(),
+            lanes,
         };
         // Globals: 6 i64 at 0..48, 4 i32 at 48..64, one i128 at 64.
         for i in 0..6u32 {
@@ -313,7 +316,14 @@ impl Gen {
             0..=3 => {
                 use BinOp::*;
                 let ty = self.any_ty();
-                let ops: &[BinOp] = if ty == Type::I128 {
+                let lane_op = tcg::LaneOp::ALL[self.rng.gen_range(0..tcg::LaneOp::ALL.len())];
+                let lanes = Lanes {
+                    op: lane_op,
+                    bits: [8, 16, 32, 64][self.rng.gen_range(0..4)],
+                };
+                let ops: &[BinOp] = if ty == Type::I128 && self.lanes {
+                    &[And, Or, Xor, AndNot, lanes, lanes, lanes]
+                } else if ty == Type::I128 {
                     &[And, Or, Xor, AndNot]
                 } else {
                     &[
@@ -383,8 +393,10 @@ impl Gen {
                     (I64ToI32, Type::I32, Type::I64),
                     (I128Lo, Type::I64, Type::I128),
                     (I128Hi, Type::I64, Type::I128),
+                    (ByteSignBits, Type::I64, Type::I128),
                 ];
-                let (conv, d, s) = convs[self.rng.gen_range(0..convs.len())];
+                let n = convs.len() - usize::from(!self.lanes);
+                let (conv, d, s) = convs[self.rng.gen_range(0..n)];
                 let src = self.pick(s);
                 let dst = self.dst(d);
                 self.b.push(Op::Convert { conv, dst, src });
@@ -657,7 +669,7 @@ extern "C" fn lookup_miss(_env: *mut u8) -> usize {
 }
 
 fn run_seed(backend: &tcg_backend_cranelift::Backend, mem: &mut GuestMem, seed: u64, nops: usize) {
-    let blk = Gen::new(seed).program(nops);
+    let blk = Gen::new(seed, backend.has_lanes()).program(nops);
     let mut rng = StdRng::seed_from_u64(seed ^ 0xdead_beef);
     let mut env = Env::new();
     rng.fill(&mut env.0[..]);
@@ -723,7 +735,7 @@ fn random_programs_lower_for_every_host_isa() {
             let slot = std::sync::atomic::AtomicUsize::new(be.unlinked_stub_addr() as usize);
             let mut c = tcg_backend_cranelift::Compiler::new();
             for seed in 0..60 {
-                let blk = Gen::new(seed).program(40);
+                let blk = Gen::new(seed, be.has_lanes()).program(40);
                 if let Err(e) = c.inspect(&be, &blk, 0x1000, [&slot, &slot]) {
                     panic!("{triple} {opt:?} seed {seed}: {e}\n{blk}");
                 }

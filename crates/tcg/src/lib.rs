@@ -164,6 +164,61 @@ pub enum BinOp {
     FSub,
     FMul,
     FDiv,
+    /// Lane-wise `op` on `I128` operands seen as vectors of `bits`-bit integers (8, 16, 32 or
+    /// 64; lane 0 in the low bits). A backend may run it on the host's SIMD unit; a frontend
+    /// emits it only where the backend says it does ([`LaneOp`]).
+    Lanes {
+        op: LaneOp,
+        bits: u8,
+    },
+}
+
+/// The lane-wise operations of [`BinOp::Lanes`]: wrapping `Add`/`Sub`; `CmpEq` gives all ones
+/// in each lane where the lanes are equal and zero elsewhere; `MinU`/`MaxU` compare unsigned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum LaneOp {
+    Add,
+    Sub,
+    CmpEq,
+    MinU,
+    MaxU,
+}
+
+impl LaneOp {
+    /// Every lane op.
+    pub const ALL: [LaneOp; 5] = [
+        LaneOp::Add,
+        LaneOp::Sub,
+        LaneOp::CmpEq,
+        LaneOp::MinU,
+        LaneOp::MaxU,
+    ];
+
+    /// `op` on every `bits`-bit lane of `a` and `b` (the IR's reference semantics).
+    pub fn apply(self, bits: u8, a: u128, b: u128) -> u128 {
+        let bits = u32::from(bits);
+        let mask = u128::MAX >> (128 - bits);
+        let mut r = 0;
+        for pos in (0..128).step_by(bits as usize) {
+            let (x, y) = ((a >> pos) & mask, (b >> pos) & mask);
+            let v = match self {
+                LaneOp::Add => x.wrapping_add(y),
+                LaneOp::Sub => x.wrapping_sub(y),
+                LaneOp::CmpEq => {
+                    if x == y {
+                        mask
+                    } else {
+                        0
+                    }
+                }
+                LaneOp::MinU => x.min(y),
+                LaneOp::MaxU => x.max(y),
+            };
+            r |= (v & mask) << pos;
+        }
+        r
+    }
 }
 
 impl BinOp {
@@ -218,6 +273,13 @@ pub enum Conv {
     I128Lo,
     /// `I128` → `I64`: the high half.
     I128Hi,
+    /// `I128` → `I64`: bit `i` is the top bit of byte `i` (x86's `pmovmskb`), the rest zero.
+    ByteSignBits,
+}
+
+/// The reference semantics of [`Conv::ByteSignBits`].
+pub fn byte_sign_bits(v: u128) -> u64 {
+    (0..16).fold(0, |m, i| m | (((v >> (8 * i + 7)) & 1) as u64) << i)
 }
 
 /// Size and signedness of a memory access.

@@ -692,6 +692,7 @@ impl Prepared {
                         BinOp::Or => a | b,
                         BinOp::Xor => a ^ b,
                         BinOp::AndNot => a & !b,
+                        BinOp::Lanes { op, bits } => op.apply(bits, a, b),
                         _ => 0,
                     }
                 }
@@ -709,6 +710,7 @@ impl Prepared {
                         Conv::Ext32u | Conv::I32ToI64u | Conv::I64ToI32 => lo & 0xffff_ffff,
                         Conv::I128Lo => lo,
                         Conv::I128Hi => (x >> 64) as u64,
+                        Conv::ByteSignBits => crate::byte_sign_bits(x),
                     };
                     v!(d) = u128::from(r) & mask(ty);
                 }
@@ -995,6 +997,8 @@ fn bin(op: BinOp, w: u8, a: u64, b: u64) -> u128 {
             BinOp::FAdd | BinOp::FSub | BinOp::FMul | BinOp::FDiv => {
                 crate::interp::float_binary(op, false, u64::from(a), u64::from(b)) as u32
             }
+            // I128 only (verified): `Bin128` runs it.
+            BinOp::Lanes { .. } => 0,
         };
         u128::from(r)
     } else {
@@ -1033,6 +1037,7 @@ fn bin(op: BinOp, w: u8, a: u64, b: u64) -> u128 {
             BinOp::FAdd | BinOp::FSub | BinOp::FMul | BinOp::FDiv => {
                 crate::interp::float_binary(op, true, a, b)
             }
+            BinOp::Lanes { .. } => 0,
         };
         u128::from(r)
     }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::{Block, Op, Temp, TempKind};
+use crate::{BinOp, Block, Op, Temp, TempKind};
 
 struct T<'a>(&'a Block, Temp);
 
@@ -44,7 +44,10 @@ impl fmt::Display for Block {
                 Op::Binary { op, dst, a, b } => writeln!(
                     f,
                     "  {}_{} {}, {}, {}",
-                    format!("{op:?}").to_lowercase(),
+                    match op {
+                        BinOp::Lanes { op, bits } => format!("{op:?}{bits}").to_lowercase(),
+                        _ => format!("{op:?}").to_lowercase(),
+                    },
                     ty(*dst),
                     t(*dst),
                     t(*a),

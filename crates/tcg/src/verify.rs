@@ -113,7 +113,12 @@ fn check_op(block: &Block, op: &Op, placed: &mut [bool]) -> Result<(), String> {
             let t = write(dst)?;
             same("binary a", t, ty(a)?)?;
             same("binary b", t, ty(b)?)?;
-            if !matches!(op, BinOp::And | BinOp::Or | BinOp::Xor | BinOp::AndNot) {
+            if let BinOp::Lanes { bits, .. } = op {
+                same("lanes", t, Type::I128)?;
+                if ![8, 16, 32, 64].contains(&bits) {
+                    return Err(format!("lanes of {bits} bits"));
+                }
+            } else if !matches!(op, BinOp::And | BinOp::Or | BinOp::Xor | BinOp::AndNot) {
                 int("binary", t)?;
             }
         }
@@ -133,7 +138,9 @@ fn check_op(block: &Block, op: &Op, placed: &mut [bool]) -> Result<(), String> {
                 Conv::Ext32s | Conv::Ext32u => d == Type::I64 && s == Type::I64,
                 Conv::I32ToI64s | Conv::I32ToI64u => d == Type::I64 && s == Type::I32,
                 Conv::I64ToI32 => d == Type::I32 && s == Type::I64,
-                Conv::I128Lo | Conv::I128Hi => d == Type::I64 && s == Type::I128,
+                Conv::I128Lo | Conv::I128Hi | Conv::ByteSignBits => {
+                    d == Type::I64 && s == Type::I128
+                }
             };
             if !ok {
                 return Err(format!("{conv:?} from {s:?} to {d:?}"));
