@@ -271,6 +271,12 @@ pub struct TranslateConfig {
     /// only MXCSR, not their operands and results. Only for code run on an x86-64 host
     /// (the default there).
     pub host_sse: bool,
+    /// The backend runs the IR's lane ops (`BinOp::Lanes`, `Conv::ByteSignBits`) on the
+    /// host's vector unit: SSE2's integer compares, adds, subtracts, byte minimum and
+    /// maximum and `pmovmskb` become those ops instead of 64-bit SWAR sequences. On by
+    /// default on x86-64 and aarch64 hosts; the vCPU turns it off when its backend says it
+    /// has no lanes.
+    pub lanes: bool,
     /// A branch back to an instruction of the block other than its first (a loop whose head
     /// is not where the block starts, or a loop with two heads) is a branch inside the
     /// block, with an exit-request check at that instruction, instead of an exit. Only for
@@ -291,6 +297,7 @@ impl Default for TranslateConfig {
             exclusive_split_atomics: false,
             exclusive_cmpxchg16b: false,
             host_sse: cfg!(target_arch = "x86_64"),
+            lanes: cfg!(any(target_arch = "x86_64", target_arch = "aarch64")),
             inner_loops: false,
         }
     }

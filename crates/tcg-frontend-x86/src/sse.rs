@@ -2,7 +2,7 @@
 //! ([`crate::sse_impl::exec`]) operating on the xmm registers in the CPU state.
 
 use iced_x86::{Code, Instruction, Mnemonic as M, OpKind};
-use tcg::{BinOp, Conv, MemOp, Op, Temp, Type};
+use tcg::{BinOp, Conv, LaneOp, MemOp, Op, Temp, Type};
 
 use crate::helpers;
 use crate::sse_impl::op;
@@ -55,10 +55,46 @@ const XMM_NAMES: [[&str; 2]; 17] = [
     ["xmm_tmp.lo", "xmm_tmp.hi"],
 ];
 
+/// The register (16: the scratch register) whose bytes include state offset `offset`.
+fn xmm_index(offset: u32) -> usize {
+    ((offset - off::XMM) / 16) as usize
+}
+
 /// The state bytes kept in xmm half globals: `xmm[0..16]` and `xmm_tmp`.
 const XMM_GLOBALS: std::ops::Range<u32> = off::XMM..off::XMM_TMP + 16;
 
 impl Tr<'_> {
+    /// `xmm[d] = xmm[d] op source` on `bits`-bit lanes, as one IR lane op (with
+    /// [`TranslateConfig::lanes`](crate::TranslateConfig::lanes)); a memory source must be
+    /// 16-byte aligned, as for every legacy-encoded SSE operand.
+    pub(crate) fn lanes(&mut self, ins: &Instruction, op: LaneOp, bits: u8) -> R {
+        let (d, a, b) = self.xmm_operands(ins)?;
+        let r = self.b.new_temp(Type::I128);
+        self.b.push(Op::Binary {
+            op: BinOp::Lanes { op, bits },
+            dst: r,
+            a,
+            b,
+        });
+        self.st_state(r, xoff(d), 16);
+        ok()
+    }
+
+    /// The destination register of a two-operand xmm instruction and its two operands' 16
+    /// bytes (a memory source must be 16-byte aligned).
+    fn xmm_operands(&mut self, ins: &Instruction) -> Result<(usize, Temp, Temp), Unsupported> {
+        let d = xmm_of(ins, 0).ok_or(Unsupported)?;
+        let b = match xmm_of(ins, 1) {
+            Some(s) => self.ld_state(Type::I128, xoff(s), 16),
+            None => {
+                let a = self.mem_addr(ins)?;
+                self.ld128(a, true)
+            }
+        };
+        let a = self.ld_state(Type::I128, xoff(d), 16);
+        Ok((d, a, b))
+    }
+
     /// The global holding the 8 state bytes at `offset` (8-aligned, inside [`XMM_GLOBALS`]).
     fn xmm_half(&mut self, offset: u32) -> Temp {
         let q = ((offset - off::XMM) / 8) as usize;
@@ -114,6 +150,11 @@ impl Tr<'_> {
             "xmm state access out of range"
         );
         let pos = (offset % 8) * 8;
+        if size == 16 {
+            if let Some(v) = self.fp.whole[xmm_index(offset)] {
+                return self.copy_whole(v);
+            }
+        }
         let lo = self.xmm_half(offset & !7);
         if size == 16 {
             assert_eq!(pos, 0, "misaligned 16-byte xmm access");
@@ -168,6 +209,13 @@ impl Tr<'_> {
         }
     }
 
+    /// A new `I128` temporary equal to `v`.
+    fn copy_whole(&mut self, v: Temp) -> Temp {
+        let t = self.b.new_temp(Type::I128);
+        self.mov(t, v);
+        t
+    }
+
     /// `conv(a)` into a new temporary of type `ty`.
     fn conv_to(&mut self, ty: Type, conv: Conv, a: Temp) -> Temp {
         let t = self.b.new_temp(ty);
@@ -194,6 +242,8 @@ impl Tr<'_> {
             let (l, h) = (self.conv(Conv::I128Lo, v), self.conv(Conv::I128Hi, v));
             self.mov(lo, l);
             self.mov(hi, h);
+            let whole = self.copy_whole(v);
+            self.fp.whole[xmm_index(offset)] = Some(whole);
             return;
         }
         let v = match ty {
@@ -597,14 +647,13 @@ pub(crate) fn translate_sse(t: &mut Tr, ins: &Instruction) -> R {
         | M::Andnps
         | M::Andnpd => {
             let d = xmm_of(ins, 0).ok_or(Unsupported)?;
-            let b = match xmm_of(ins, 1) {
-                Some(s) => t.ld_state(Type::I128, xoff(s), 16),
-                None => {
-                    let a = t.mem_addr(ins)?;
-                    t.ld128(a, true)
-                }
-            };
-            let a = t.ld_state(Type::I128, xoff(d), 16);
+            if matches!(m, M::Pxor | M::Xorps | M::Xorpd) && xmm_of(ins, 1) == Some(d) {
+                // The zeroing idiom: no need to read the register.
+                let z = t.b.constant(Type::I128, 0);
+                t.st_state(z, xoff(d), 16);
+                return ok();
+            }
+            let (d, a, b) = t.xmm_operands(ins)?;
             let r = t.b.new_temp(Type::I128);
             let (op, x, y) = match m {
                 M::Pxor | M::Xorps | M::Xorpd => (BinOp::Xor, a, b),
@@ -620,6 +669,14 @@ pub(crate) fn translate_sse(t: &mut Tr, ins: &Instruction) -> R {
             });
             t.st_state(r, xoff(d), 16);
             ok()
+        }
+        M::Pcmpeqb | M::Pcmpeqw | M::Pcmpeqd if t.cfg.lanes => {
+            let bits = match m {
+                M::Pcmpeqb => 8,
+                M::Pcmpeqw => 16,
+                _ => 32,
+            };
+            t.lanes(ins, LaneOp::CmpEq, bits)
         }
         M::Pcmpeqb | M::Pcmpeqw | M::Pcmpeqd => {
             // Inline SWAR compare (hot in the string functions): per lane, x = a ^ b is zero
@@ -662,6 +719,12 @@ pub(crate) fn translate_sse(t: &mut Tr, ins: &Instruction) -> R {
                 return Err(Unsupported);
             };
             let s = xmm_of(ins, 1).ok_or(Unsupported)?;
+            if t.cfg.lanes {
+                let v = t.ld_state(Type::I128, xoff(s), 16);
+                let m = t.conv(Conv::ByteSignBits, v);
+                t.set_reg(r, size, high, m);
+                return ok();
+            }
             // Gather the byte sign bits: ((v >> 7) & 0x0101..) * 0x0102040810204080 >> 56.
             let mut parts = vec![];
             for half in [0, 8] {

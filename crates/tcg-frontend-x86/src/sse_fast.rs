@@ -28,7 +28,7 @@
 //! arithmetic; `pshufb` through a pure helper per half (no state sync).
 
 use iced_x86::{Instruction, Mnemonic as M};
-use tcg::{BinOp, Cond, Conv, Label, Op, Temp, Type, UnOp};
+use tcg::{BinOp, Cond, Conv, Label, LaneOp, Op, Temp, Type, UnOp};
 
 use crate::sse::{xmm_of, xoff};
 use crate::sse_impl::op;
@@ -435,10 +435,19 @@ fn shuffle_lanes(t: &mut Tr, ins: &Instruction) -> R {
 /// `padd[bwdq]`/`psub[bwdq]`: lane-wise wrapping add or subtract on each quadword, SWAR: the
 /// lanes' top bits are set aside so that no carry or borrow crosses a lane, then restored.
 fn add_lanes(t: &mut Tr, ins: &Instruction) -> R {
-    let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
-    let (_, soff) = source(t, ins)?;
     let m = ins.mnemonic();
     let sub = matches!(m, M::Psubb | M::Psubw | M::Psubd | M::Psubq);
+    if t.cfg.lanes {
+        let bits = match m {
+            M::Paddb | M::Psubb => 8,
+            M::Paddw | M::Psubw => 16,
+            M::Paddd | M::Psubd => 32,
+            _ => 64,
+        };
+        return t.lanes(ins, if sub { LaneOp::Sub } else { LaneOp::Add }, bits);
+    }
+    let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
+    let (_, soff) = source(t, ins)?;
     // The top bit of every lane.
     let high: u64 = match m {
         M::Paddb | M::Psubb => 0x8080_8080_8080_8080,
@@ -513,9 +522,12 @@ fn byte_shift(t: &mut Tr, ins: &Instruction) -> R {
 /// its top bit is lower, or the top bits are equal and its low seven bits are lower (the
 /// borrow-free `(a | H) - (b & !H)` has its top bit clear exactly then).
 fn min_max_bytes(t: &mut Tr, ins: &Instruction) -> R {
+    let max = ins.mnemonic() == M::Pmaxub;
+    if t.cfg.lanes {
+        return t.lanes(ins, if max { LaneOp::MaxU } else { LaneOp::MinU }, 8);
+    }
     let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
     let (_, soff) = source(t, ins)?;
-    let max = ins.mnemonic() == M::Pmaxub;
     const H: u64 = 0x8080_8080_8080_8080;
     let mut out = [Temp(0); 2];
     for (k, o) in out.iter_mut().enumerate() {

@@ -126,6 +126,11 @@ pub(crate) struct FpKnown {
     /// Per register, bit `i`: qword `i` holds a binary64 that is neither a NaN nor a
     /// denormal.
     pub(crate) f64: [u8; 17],
+    /// Per register: an `I128` temporary holding its 16 bytes, written by the 16-byte store
+    /// that last set them on this path. A 16-byte read returns it instead of concatenating
+    /// the halves, so that a chain of vector ops keeps its values in one piece (in a host
+    /// vector register, for the lane ops). Never written again once recorded.
+    pub(crate) whole: [Option<Temp>; 17],
 }
 
 impl FpKnown {
@@ -135,6 +140,8 @@ impl FpKnown {
             mxcsr_ok: self.mxcsr_ok && o.mxcsr_ok,
             f32: std::array::from_fn(|i| self.f32[i] & o.f32[i]),
             f64: std::array::from_fn(|i| self.f64[i] & o.f64[i]),
+            // The same temporary on both edges was recorded before they parted.
+            whole: std::array::from_fn(|i| self.whole[i].filter(|_| self.whole[i] == o.whole[i])),
         }
     }
 
@@ -149,6 +156,7 @@ impl FpKnown {
             let r = (byte / 16) as usize;
             self.f32[r] &= !(1 << (byte % 16 / 4));
             self.f64[r] &= !(1 << (byte % 16 / 8));
+            self.whole[r] = None;
         }
     }
 
@@ -1478,6 +1486,8 @@ fn translate_with(
                 t.cc = snapshot.1;
                 t.cc_dirty = snapshot.2;
                 t.cc_sub = None;
+                // Its ops are gone, and with them the temporaries it may have recorded.
+                t.fp = FpKnown::default();
                 t.raise(vector::UD, 0);
                 Flow::End
             }

@@ -451,6 +451,26 @@ fn sse_integer() {
     );
 }
 
+/// The integer ops as hosts without lane ops run them (64-bit SWAR sequences); the default
+/// on an x86-64 host is the IR's lane ops.
+#[test]
+fn sse_integer_without_lanes() {
+    use Mnemonic::*;
+    let cfg = TranslateConfig {
+        lanes: false,
+        ..TranslateConfig::default()
+    };
+    run_cfg(
+        &[
+            Paddb, Paddw, Paddd, Paddq, Psubb, Psubw, Psubd, Psubq, Pcmpeqb, Pcmpeqw, Pcmpeqd,
+            Pminub, Pmaxub, Pmovmskb, Pxor,
+        ],
+        N,
+        cfg,
+        false,
+    );
+}
+
 #[test]
 fn sse_float() {
     use Mnemonic::*;

@@ -599,6 +599,65 @@ fn flags_stay_lazy_inside_a_block() {
 }
 
 #[test]
+fn a_vector_compare_chain_stays_whole() {
+    // glibc's strcmp: two 16-byte loads, a zeroed register, two byte compares, a subtract
+    // and the byte mask. With lane ops each is one IR op on whole 16-byte values: no value
+    // is put together from its halves again (no concatenation) once loaded or computed.
+    let code = asm(
+        |a| {
+            a.movdqu(xmm1, xmmword_ptr(rdi))?;
+            a.movdqu(xmm2, xmmword_ptr(rsi))?;
+            a.pxor(xmm0, xmm0)?;
+            a.pcmpeqb(xmm0, xmm1)?;
+            a.pcmpeqb(xmm1, xmm2)?;
+            a.psubb(xmm1, xmm0)?;
+            a.pmovmskb(edx, xmm1)?;
+            a.jmp(rbx)
+        },
+        0x3000,
+    );
+    let b = translate(&code, 0x3000, &cfg());
+    let count = |f: &dyn Fn(&Op) -> bool| b.ops.iter().filter(|o| f(o)).count();
+    let lanes = count(&|o| {
+        matches!(
+            o,
+            Op::Binary {
+                op: tcg::BinOp::Lanes { bits: 8, .. },
+                ..
+            }
+        )
+    });
+    assert_eq!(lanes, 3, "{b}");
+    assert_eq!(count(&|o| matches!(o, Op::Concat { .. })), 0, "{b}");
+    let masks = count(&|o| {
+        matches!(
+            o,
+            Op::Convert {
+                conv: tcg::Conv::ByteSignBits,
+                ..
+            }
+        )
+    });
+    assert_eq!(masks, 1, "{b}");
+    // Without lane ops (other hosts), the same code still translates, as 64-bit SWAR.
+    let swar = translate(
+        &code,
+        0x3000,
+        &TranslateConfig {
+            lanes: false,
+            ..cfg()
+        },
+    );
+    assert!(!swar.ops.iter().any(|o| matches!(
+        o,
+        Op::Binary {
+            op: tcg::BinOp::Lanes { .. },
+            ..
+        }
+    )));
+}
+
+#[test]
 fn a_branch_after_cmp_compares_its_operands() {
     // Like QEMU's `cc_srcT`: `jb`/`jbe`/`jl`/`jle`/`je` after `cmp` or `sub` (and the carry
     // an `inc`/`dec` after them keeps) compare the two operands, not `cc_dst + cc_src` (an

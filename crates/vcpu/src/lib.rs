@@ -364,6 +364,7 @@ impl Machine {
         }
         let backend = Backend::new(backend_config)
             .map_err(|e| SetupError(format!("cannot set up the host backend: {e}")))?;
+        config.translate.lanes &= backend.has_lanes();
         let key_flags =
             (config.translate.cpu.bits() as u32) << 1 | u32::from(config.translate.single_step);
         let background = if config.background_compile && config.tier_up_after > 0 {
