@@ -567,6 +567,18 @@ impl<'a> Lower<'a> {
         self.b.ins().bitcast(fty, MemFlagsData::new(), x)
     }
 
+    /// The value of `x` if an `iconst` defines it.
+    fn iconst_of(&self, x: Value) -> Option<u64> {
+        let dfg = &self.b.func.dfg;
+        match dfg.insts[dfg.value_def(x).inst()?] {
+            InstructionData::UnaryImm {
+                opcode: Opcode::Iconst,
+                imm,
+            } => Some(imm.bits() as u64),
+            _ => None,
+        }
+    }
+
     /// The host vector of type `vty` with the bits of `i128` value `x` (lane 0 in its low
     /// bits).
     fn i128_as_vector(&mut self, x: Value, vty: ir::Type) -> Value {
@@ -596,6 +608,25 @@ impl<'a> Lower<'a> {
             32 => types::I32X4,
             _ => types::I64X2,
         };
+        if matches!(op, LaneOp::InterleaveLow | LaneOp::InterleaveHigh) {
+            // A byte shuffle of the two: lane `i` of the chosen half of each, alternately.
+            let k = bits / 8;
+            let from = if op == LaneOp::InterleaveLow { 0 } else { 8 };
+            let mask: Vec<u8> = (0..16u8)
+                .map(|i| {
+                    let (lane, byte) = (i / k, i % k);
+                    let src = if lane % 2 == 0 { 0 } else { 16 };
+                    src + from + (lane / 2) * k + byte
+                })
+                .collect();
+            let (x, y) = (
+                self.i128_as_vector(a, types::I8X16),
+                self.i128_as_vector(b, types::I8X16),
+            );
+            let imm = self.b.func.dfg.immediates.push(mask.into());
+            let v = self.b.ins().shuffle(x, y, imm);
+            return self.vector_as_i128(v);
+        }
         let (x, y) = (self.i128_as_vector(a, vty), self.i128_as_vector(b, vty));
         let ins = self.b.ins();
         let v = match op {
@@ -604,6 +635,8 @@ impl<'a> Lower<'a> {
             LaneOp::CmpEq => ins.icmp(IntCC::Equal, x, y),
             LaneOp::MinU => ins.umin(x, y),
             LaneOp::MaxU => ins.umax(x, y),
+            LaneOp::Swizzle => ins.swizzle(x, y),
+            LaneOp::InterleaveLow | LaneOp::InterleaveHigh => unreachable!("shuffled above"),
         };
         self.vector_as_i128(v)
     }
@@ -968,7 +1001,20 @@ impl<'a> Lower<'a> {
             }
             Op::Concat { dst, lo, hi } => {
                 let (lo, hi) = (self.get(lo), self.get(hi));
+                let consts = (self.iconst_of(lo), self.iconst_of(hi));
                 let v = match (self.env_load_of.get(&lo), self.env_load_of.get(&hi)) {
+                    _ if self.vector_block && consts.0.is_some() && consts.1.is_some() => {
+                        // A constant vector (a shuffle's indices, a mask): from the pool.
+                        let v = u128::from(consts.1.unwrap()) << 64 | u128::from(consts.0.unwrap());
+                        let c = self
+                            .b
+                            .func
+                            .dfg
+                            .constants
+                            .insert(v.to_le_bytes().to_vec().into());
+                        let v = self.b.ins().vconst(types::I8X16, c);
+                        self.vector_as_i128(v)
+                    }
                     (Some(&a), Some(&b)) if b == a + 8 && self.vector_block => {
                         let v =
                             self.b

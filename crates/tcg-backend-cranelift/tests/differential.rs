@@ -317,10 +317,12 @@ impl Gen {
                 use BinOp::*;
                 let ty = self.any_ty();
                 let lane_op = tcg::LaneOp::ALL[self.rng.gen_range(0..tcg::LaneOp::ALL.len())];
-                let lanes = Lanes {
-                    op: lane_op,
-                    bits: [8, 16, 32, 64][self.rng.gen_range(0..4)],
+                let bits = if lane_op == tcg::LaneOp::Swizzle {
+                    8
+                } else {
+                    [8, 16, 32, 64][self.rng.gen_range(0..4)]
                 };
+                let lanes = Lanes { op: lane_op, bits };
                 let ops: &[BinOp] = if ty == Type::I128 && self.lanes {
                     &[And, Or, Xor, AndNot, lanes, lanes, lanes]
                 } else if ty == Type::I128 {

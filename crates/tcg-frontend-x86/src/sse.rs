@@ -69,6 +69,13 @@ impl Tr<'_> {
     /// 16-byte aligned, as for every legacy-encoded SSE operand.
     pub(crate) fn lanes(&mut self, ins: &Instruction, op: LaneOp, bits: u8) -> R {
         let (d, a, b) = self.xmm_operands(ins)?;
+        let r = self.lane_op(op, bits, a, b);
+        self.st_state(r, xoff(d), 16);
+        ok()
+    }
+
+    /// `a op b` on `bits`-bit lanes, into a new `I128` temporary.
+    pub(crate) fn lane_op(&mut self, op: LaneOp, bits: u8, a: Temp, b: Temp) -> Temp {
         let r = self.b.new_temp(Type::I128);
         self.b.push(Op::Binary {
             op: BinOp::Lanes { op, bits },
@@ -76,13 +83,26 @@ impl Tr<'_> {
             a,
             b,
         });
-        self.st_state(r, xoff(d), 16);
-        ok()
+        r
+    }
+
+    /// A new `I128` temporary holding `v`.
+    pub(crate) fn const128(&mut self, v: u128) -> Temp {
+        if v >> 64 == 0 {
+            return self.b.constant(Type::I128, v as u64);
+        }
+        let (lo, hi) = (self.cst(v as u64), self.cst((v >> 64) as u64));
+        let t = self.b.new_temp(Type::I128);
+        self.b.push(Op::Concat { dst: t, lo, hi });
+        t
     }
 
     /// The destination register of a two-operand xmm instruction and its two operands' 16
     /// bytes (a memory source must be 16-byte aligned).
-    fn xmm_operands(&mut self, ins: &Instruction) -> Result<(usize, Temp, Temp), Unsupported> {
+    pub(crate) fn xmm_operands(
+        &mut self,
+        ins: &Instruction,
+    ) -> Result<(usize, Temp, Temp), Unsupported> {
         let d = xmm_of(ins, 0).ok_or(Unsupported)?;
         let b = match xmm_of(ins, 1) {
             Some(s) => self.ld_state(Type::I128, xoff(s), 16),

@@ -355,8 +355,6 @@ fn shuffle_pd(t: &mut Tr, ins: &Instruction) -> R {
 /// `punpck[lh](bw|wd|dq|qdq)`: interleaves the elements of the low (high) quadwords of the
 /// destination and the source, spreading each half's elements apart with shifts and masks.
 fn interleave(t: &mut Tr, ins: &Instruction) -> R {
-    let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
-    let (_, soff) = source(t, ins)?;
     let (bits, high) = match ins.mnemonic() {
         M::Punpcklbw => (8u32, false),
         M::Punpcklwd => (16, false),
@@ -367,6 +365,16 @@ fn interleave(t: &mut Tr, ins: &Instruction) -> R {
         M::Punpckhdq => (32, true),
         _ => (64, true),
     };
+    if t.cfg.lanes {
+        let op = if high {
+            LaneOp::InterleaveHigh
+        } else {
+            LaneOp::InterleaveLow
+        };
+        return t.lanes(ins, op, bits as u8);
+    }
+    let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
+    let (_, soff) = source(t, ins)?;
     let half = if high { 8 } else { 0 };
     let dq = t.ld_state(Type::I64, xoff(d) + half, 8);
     let sq = t.ld_state(Type::I64, soff + half, 8);
@@ -408,13 +416,38 @@ fn interleave(t: &mut Tr, ins: &Instruction) -> R {
 /// `pshufd` (dwords), `pshuflw`/`pshufhw` (words of one half; the other half is copied).
 fn shuffle_lanes(t: &mut Tr, ins: &Instruction) -> R {
     let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
-    let (_, soff) = source(t, ins)?;
     let imm = ins.immediate(2) as u32;
     let (bytes, base, copy) = match ins.mnemonic() {
         M::Pshufd => (4, 0, None),
         M::Pshuflw => (2, 0, Some(8)),
         _ => (2, 8, Some(0)),
     };
+    if t.cfg.lanes {
+        // One byte shuffle of the source by a constant index vector: the four selected
+        // lanes where they go, the other half (`pshuflw`/`pshufhw`) where it is.
+        let index = |byte: u32| -> u8 {
+            let b = byte - base;
+            if byte < base || b >= 4 * bytes {
+                byte as u8
+            } else {
+                let sel = imm >> (2 * (b / bytes)) & 3;
+                (base + sel * bytes + b % bytes) as u8
+            }
+        };
+        let indices = u128::from_le_bytes(std::array::from_fn(|i| index(i as u32)));
+        let src = match xmm_of(ins, 1) {
+            Some(s) => t.ld_state(Type::I128, xoff(s), 16),
+            None => {
+                let a = t.mem_addr(ins)?;
+                t.ld128(a, true)
+            }
+        };
+        let idx = t.const128(indices);
+        let r = t.lane_op(LaneOp::Swizzle, 8, src, idx);
+        t.st_state(r, xoff(d), 16);
+        return Ok(Flow::Next);
+    }
+    let (_, soff) = source(t, ins)?;
     // Read everything first: the source may be the destination.
     let lanes: Vec<Temp> = (0..4)
         .map(|i| {
@@ -586,6 +619,22 @@ fn palignr(t: &mut Tr, ins: &Instruction) -> R {
 
 /// `pshufb` (xmm form): each half of the result from a pure helper (no state sync).
 fn pshufb(t: &mut Tr, ins: &Instruction) -> R {
+    if t.cfg.lanes {
+        // An index with bit 7 set gives zero, any other its low four bits: keeping just
+        // those bits makes the first 16 or more, as the swizzle wants.
+        let (d, a, b) = t.xmm_operands(ins)?;
+        let keep = t.const128(u128::from_le_bytes([0x8f; 16]));
+        let idx = t.b.new_temp(Type::I128);
+        t.b.push(Op::Binary {
+            op: BinOp::And,
+            dst: idx,
+            a: b,
+            b: keep,
+        });
+        let r = t.lane_op(LaneOp::Swizzle, 8, a, idx);
+        t.st_state(r, xoff(d), 16);
+        return Ok(Flow::Next);
+    }
     let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
     let (_, soff) = source(t, ins)?;
     let lo = t.ld_state(Type::I64, xoff(d), 8);

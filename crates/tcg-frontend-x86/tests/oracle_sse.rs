@@ -458,12 +458,14 @@ fn sse_integer_without_lanes() {
     use Mnemonic::*;
     let cfg = TranslateConfig {
         lanes: false,
+        cpu: CpuModel::X86_64_V2,
         ..TranslateConfig::default()
     };
     run_cfg(
         &[
             Paddb, Paddw, Paddd, Paddq, Psubb, Psubw, Psubd, Psubq, Pcmpeqb, Pcmpeqw, Pcmpeqd,
-            Pminub, Pmaxub, Pmovmskb, Pxor,
+            Pminub, Pmaxub, Pmovmskb, Pxor, Punpcklbw, Punpcklwd, Punpckldq, Punpcklqdq, Punpckhbw,
+            Punpckhwd, Punpckhdq, Punpckhqdq, Pshufd, Pshuflw, Pshufhw, Pshufb,
         ],
         N,
         cfg,

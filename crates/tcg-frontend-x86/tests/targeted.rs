@@ -658,6 +658,39 @@ fn a_vector_compare_chain_stays_whole() {
 }
 
 #[test]
+fn shuffles_are_lane_ops() {
+    // strchr's byte broadcast (`punpcklbw`, `punpcklwd`, `pshufd $0`) and `pshufb`: one
+    // lane op each (a swizzle by constant indices for `pshufd`), no helper call.
+    let code = asm(
+        |a| {
+            a.movd(xmm1, esi)?;
+            a.punpcklbw(xmm1, xmm1)?;
+            a.punpcklwd(xmm1, xmm1)?;
+            a.pshufd(xmm1, xmm1, 0)?;
+            a.pshufb(xmm0, xmm2)?;
+            a.jmp(rbx)
+        },
+        0x3000,
+    );
+    let b = translate(&code, 0x3000, &cfg());
+    let lanes = b
+        .ops
+        .iter()
+        .filter(|o| {
+            matches!(
+                o,
+                Op::Binary {
+                    op: tcg::BinOp::Lanes { .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(lanes, 4, "{b}");
+    assert!(!b.ops.iter().any(|o| matches!(o, Op::Call { .. })), "{b}");
+}
+
+#[test]
 fn a_branch_after_cmp_compares_its_operands() {
     // Like QEMU's `cc_srcT`: `jb`/`jbe`/`jl`/`jle`/`je` after `cmp` or `sub` (and the carry
     // an `inc`/`dec` after them keeps) compare the two operands, not `cc_dst + cc_src` (an

@@ -730,6 +730,28 @@ mod tests {
             0x8001
         );
         assert_eq!(crate::byte_sign_bits(u128::MAX), 0xffff);
+        // Rearrangements: bytes 0..15 of `seq` are 0..15, of `seq + 0x10..` 0x10..0x1f.
+        let seq = u128::from_le_bytes(std::array::from_fn(|i| i as u8));
+        let high = seq + u128::from_le_bytes([0x10; 16]);
+        assert_eq!(
+            InterleaveLow.apply(8, seq, high),
+            0x1707_1606_1505_1404_1303_1202_1101_1000
+        );
+        assert_eq!(
+            InterleaveHigh.apply(16, seq, high),
+            0x1f1e_0f0e_1d1c_0d0c_1b1a_0b0a_1918_0908
+        );
+        assert_eq!(
+            InterleaveLow.apply(64, seq, high),
+            high << 64 | seq & u64::MAX as u128
+        );
+        let reverse = u128::from_le_bytes(std::array::from_fn(|i| 15 - i as u8));
+        assert_eq!(Swizzle.apply(8, high, reverse), high.swap_bytes());
+        // An index of 16 or more gives zero (x86's `pshufb` sets bit 7 for that).
+        assert_eq!(
+            Swizzle.apply(8, seq, 0x80 << 8 | 0x10 | 3 << 16),
+            0x03_00_00
+        );
         let lanes = |bits| BinOp::Lanes { op: CmpEq, bits };
         let both = |blk: &mut Block, d, x, y| {
             blk.push(Op::Binary {

@@ -175,6 +175,10 @@ pub enum BinOp {
 
 /// The lane-wise operations of [`BinOp::Lanes`]: wrapping `Add`/`Sub`; `CmpEq` gives all ones
 /// in each lane where the lanes are equal and zero elsewhere; `MinU`/`MaxU` compare unsigned.
+/// The rearrangements: `InterleaveLow` takes lanes from the low halves of `a` and `b`
+/// alternately (`a0 b0 a1 b1 ...`, x86's `punpckl*`), `InterleaveHigh` from the high halves;
+/// `Swizzle` (8-bit lanes only) gives in byte `i` the byte of `a` that byte `i` of `b` indexes,
+/// or zero where that index is 16 or more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum LaneOp {
@@ -183,22 +187,51 @@ pub enum LaneOp {
     CmpEq,
     MinU,
     MaxU,
+    InterleaveLow,
+    InterleaveHigh,
+    Swizzle,
 }
 
 impl LaneOp {
     /// Every lane op.
-    pub const ALL: [LaneOp; 5] = [
+    pub const ALL: [LaneOp; 8] = [
         LaneOp::Add,
         LaneOp::Sub,
         LaneOp::CmpEq,
         LaneOp::MinU,
         LaneOp::MaxU,
+        LaneOp::InterleaveLow,
+        LaneOp::InterleaveHigh,
+        LaneOp::Swizzle,
     ];
 
     /// `op` on every `bits`-bit lane of `a` and `b` (the IR's reference semantics).
     pub fn apply(self, bits: u8, a: u128, b: u128) -> u128 {
         let bits = u32::from(bits);
         let mask = u128::MAX >> (128 - bits);
+        let lane = |v: u128, i: u32| (v >> (i * bits)) & mask;
+        match self {
+            LaneOp::InterleaveLow | LaneOp::InterleaveHigh => {
+                let n = 128 / bits;
+                let from = if self == LaneOp::InterleaveLow {
+                    0
+                } else {
+                    n / 2
+                };
+                return (0..n / 2).fold(0, |r, i| {
+                    r | lane(a, from + i) << (2 * i * bits)
+                        | lane(b, from + i) << ((2 * i + 1) * bits)
+                });
+            }
+            LaneOp::Swizzle => {
+                return (0..16).fold(0, |r, i| {
+                    let idx = (b >> (8 * i)) & 0xff;
+                    let v = if idx < 16 { (a >> (8 * idx)) & 0xff } else { 0 };
+                    r | v << (8 * i)
+                });
+            }
+            _ => {}
+        }
         let mut r = 0;
         for pos in (0..128).step_by(bits as usize) {
             let (x, y) = ((a >> pos) & mask, (b >> pos) & mask);
@@ -214,6 +247,9 @@ impl LaneOp {
                 }
                 LaneOp::MinU => x.min(y),
                 LaneOp::MaxU => x.max(y),
+                LaneOp::InterleaveLow | LaneOp::InterleaveHigh | LaneOp::Swizzle => {
+                    unreachable!("rearrangements are done above")
+                }
             };
             r |= (v & mask) << pos;
         }

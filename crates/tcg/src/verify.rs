@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::{BinOp, Block, Conv, Op, Temp, TempKind, Type, UnOp};
+use crate::{BinOp, Block, Conv, LaneOp, Op, Temp, TempKind, Type, UnOp};
 
 /// A broken rule, with the index of the op that broke it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,10 +113,10 @@ fn check_op(block: &Block, op: &Op, placed: &mut [bool]) -> Result<(), String> {
             let t = write(dst)?;
             same("binary a", t, ty(a)?)?;
             same("binary b", t, ty(b)?)?;
-            if let BinOp::Lanes { bits, .. } = op {
+            if let BinOp::Lanes { op, bits } = op {
                 same("lanes", t, Type::I128)?;
-                if ![8, 16, 32, 64].contains(&bits) {
-                    return Err(format!("lanes of {bits} bits"));
+                if ![8, 16, 32, 64].contains(&bits) || (op == LaneOp::Swizzle && bits != 8) {
+                    return Err(format!("{op:?} on lanes of {bits} bits"));
                 }
             } else if !matches!(op, BinOp::And | BinOp::Or | BinOp::Xor | BinOp::AndNot) {
                 int("binary", t)?;
