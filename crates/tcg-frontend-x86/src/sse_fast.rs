@@ -444,8 +444,7 @@ fn shuffle_lanes(t: &mut Tr, ins: &Instruction) -> R {
         };
         let idx = t.const128(indices);
         let r = t.lane_op(LaneOp::Swizzle, 8, src, idx);
-        t.st_state(r, xoff(d), 16);
-        return Ok(Flow::Next);
+        return store_whole(t, d, r);
     }
     let (_, soff) = source(t, ins)?;
     // Read everything first: the source may be the destination.
@@ -520,6 +519,15 @@ fn add_lanes(t: &mut Tr, ins: &Instruction) -> R {
 fn byte_shift(t: &mut Tr, ins: &Instruction) -> R {
     let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
     let n = (ins.immediate(1) & 0xff).min(16) as u32;
+    if t.cfg.lanes {
+        // A swizzle by constant indices; those out of the register pick zero.
+        let left = ins.mnemonic() == M::Pslldq;
+        let indices = byte_indices(|i| if left { i.checked_sub(n) } else { Some(i + n) });
+        let v = t.ld_state(Type::I128, xoff(d), 16);
+        let idx = t.const128(indices);
+        let r = t.lane_op(LaneOp::Swizzle, 8, v, idx);
+        return store_whole(t, d, r);
+    }
     let lo = t.ld_state(Type::I64, xoff(d), 8);
     let hi = t.ld_state(Type::I64, xoff(d) + 8, 8);
     let left = ins.mnemonic() == M::Pslldq;
@@ -589,9 +597,27 @@ fn min_max_bytes(t: &mut Tr, ins: &Instruction) -> R {
 
 /// `palignr` (xmm form): the 32 bytes `d:s` shifted right by the immediate, low 16 kept.
 fn palignr(t: &mut Tr, ins: &Instruction) -> R {
+    let n = (ins.immediate(2) & 0xff) as u32;
+    if t.cfg.lanes {
+        // Bytes `n..n + 16` of destination:source (the source low): each register swizzled
+        // to where its bytes go, zero elsewhere, and the two or-ed.
+        let (d, dst, src) = t.xmm_operands(ins)?;
+        let from_src = byte_indices(|i| Some(i + n));
+        let from_dst = byte_indices(|i| (i + n).checked_sub(16));
+        let (is, id) = (t.const128(from_src), t.const128(from_dst));
+        let a = t.lane_op(LaneOp::Swizzle, 8, src, is);
+        let b = t.lane_op(LaneOp::Swizzle, 8, dst, id);
+        let r = t.b.new_temp(Type::I128);
+        t.b.push(Op::Binary {
+            op: BinOp::Or,
+            dst: r,
+            a,
+            b,
+        });
+        return store_whole(t, d, r);
+    }
     let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
     let (_, soff) = source(t, ins)?;
-    let n = (ins.immediate(2) & 0xff) as u32;
     let mut q = Vec::with_capacity(4);
     for o in [soff, soff + 8, xoff(d), xoff(d) + 8] {
         q.push(t.ld_state(Type::I64, o, 8));
@@ -632,8 +658,7 @@ fn pshufb(t: &mut Tr, ins: &Instruction) -> R {
             b: keep,
         });
         let r = t.lane_op(LaneOp::Swizzle, 8, a, idx);
-        t.st_state(r, xoff(d), 16);
-        return Ok(Flow::Next);
+        return store_whole(t, d, r);
     }
     let d = xmm_of(ins, 0).ok_or(crate::translate::Unsupported)?;
     let (_, soff) = source(t, ins)?;
@@ -645,6 +670,21 @@ fn pshufb(t: &mut Tr, ins: &Instruction) -> R {
         *o = t.call(&crate::helpers::PSHUFB, vec![lo, hi, m]);
     }
     store_halves(t, d, out[0], out[1])
+}
+
+/// The indices of a swizzle whose byte `i` is byte `pick(i)` of its source, or zero where
+/// that is `None` or beyond the register.
+fn byte_indices(pick: impl Fn(u32) -> Option<u32>) -> u128 {
+    u128::from_le_bytes(std::array::from_fn(|i| match pick(i as u32) {
+        Some(j) if j < 16 => j as u8,
+        _ => 0x80,
+    }))
+}
+
+/// Writes xmm `d` as one 16-byte value.
+fn store_whole(t: &mut Tr, d: usize, v: Temp) -> R {
+    t.st_state(v, xoff(d), 16);
+    Ok(Flow::Next)
 }
 
 /// Writes xmm `d` as two quadwords.
