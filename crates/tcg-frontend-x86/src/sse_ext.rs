@@ -252,6 +252,11 @@ fn pcmpstr(t: &mut Tr, ins: &Instruction) -> R {
     };
     let wide = matches!(ins.mnemonic(), M::Pcmpestri64 | M::Pcmpestrm64);
     let d = xmm_of(ins, 0).ok_or(Unsupported)?;
+    // Byte elements (signed or not: equality does not care), "equal each", the least
+    // significant index: strcmp's form, inline with lane ops.
+    if k == 2 && t.cfg.lanes && imm8(ins) & 0b0100_1101 == 0b1000 {
+        return pcmpistri_equal_each(t, ins, d);
+    }
     let s = t.xsrc_unaligned(ins, 1)?;
     if k == 2 {
         // pcmpistri through a pure helper: operands in, ECX and flags out.
@@ -269,6 +274,64 @@ fn pcmpstr(t: &mut Tr, ins: &Instruction) -> R {
         return Ok(Flow::Next);
     }
     let f = t.ext_call(op::PCMPSTR + k, d, s, imm8(ins) | u64::from(wide) << 8);
+    t.set_cc_eflags(f);
+    Ok(Flow::Next)
+}
+
+/// `pcmpistri` on bytes with "equal each" aggregation and the least significant index (imm
+/// bits 0, 2, 3, 6 = 0, 0, 1, 0), inline. A string ends at its first zero byte; byte `i`
+/// matches when both strings have it and the bytes are equal, or neither has it. The
+/// polarity (bits 4-5) negates all matches or those of bytes the second string has; ECX is
+/// the index of the first set result bit (16 if none); CF: some bit set, ZF/SF: the
+/// second/first string ends in the register, OF: result bit 0.
+fn pcmpistri_equal_each(t: &mut Tr, ins: &Instruction, d: usize) -> R {
+    use tcg::{BinOp::*, Conv, LaneOp::CmpEq};
+    let b = if let Some(s) = xmm_of(ins, 1) {
+        t.ld_state(tcg::Type::I128, xoff(s), 16)
+    } else {
+        let a = t.mem_addr(ins)?;
+        t.ld128(a, false)
+    };
+    let a = t.ld_state(tcg::Type::I128, xoff(d), 16);
+    let zero = t.const128(0);
+    let mask = |t: &mut Tr, x: Temp, y: Temp| {
+        let eq = t.lane_op(CmpEq, 8, x, y);
+        t.conv(Conv::ByteSignBits, eq)
+    };
+    let (za, zb, eq) = (mask(t, a, zero), mask(t, b, zero), mask(t, a, b));
+    // The bytes before the first zero: (z & -z) - 1, all 16 when there is none.
+    let valid = |t: &mut Tr, z: Temp| {
+        let neg = t.un(tcg::UnOp::Neg, z);
+        let first = t.bin(And, z, neg);
+        let below = t.bini(Sub, first, 1);
+        t.bini(And, below, 0xffff)
+    };
+    let (va, vb) = (valid(t, za), valid(t, zb));
+    let both = t.bin(And, va, vb);
+    let matched = t.bin(And, both, eq);
+    let either = t.bin(Or, va, vb);
+    let neither = t.bini(Xor, either, 0xffff);
+    let res1 = t.bin(Or, matched, neither);
+    let res2 = match imm8(ins) >> 4 & 3 {
+        1 => t.bini(Xor, res1, 0xffff),
+        3 => t.bin(Xor, res1, vb),
+        _ => res1,
+    };
+    let stop = t.bini(Or, res2, 0x1_0000);
+    let ecx = t.un(tcg::UnOp::Ctz, stop);
+    t.set_reg(1, 4, false, ecx);
+    // CF (bit 0): res2 != 0; ZF (6): zb != 0; SF (7): za != 0; OF (11): res2 bit 0.
+    let zero64 = t.cst(0);
+    let cf = t.setcond(tcg::Cond::Ne, res2, zero64);
+    let zf = t.setcond(tcg::Cond::Ne, zb, zero64);
+    let sf = t.setcond(tcg::Cond::Ne, za, zero64);
+    let of = t.bini(And, res2, 1);
+    let zf = t.bini(Shl, zf, 6);
+    let sf = t.bini(Shl, sf, 7);
+    let of = t.bini(Shl, of, 11);
+    let f = t.bin(Or, cf, zf);
+    let f = t.bin(Or, f, sf);
+    let f = t.bin(Or, f, of);
     t.set_cc_eflags(f);
     Ok(Flow::Next)
 }

@@ -263,6 +263,13 @@ fn gen(
                 Register::R15,
                 rng.gen_range(0..0x100i64),
             )),
+            // Half the string compares get the inline forms (bytes, equal each, least
+            // significant index: the glibc strcmp's), every polarity.
+            Spec::Imm if strings && rng.gen_bool(0.5) => Arg::I(
+                0x08 | rng.gen_range(0..4) << 4
+                    | rng.gen_range(0..2) << 1
+                    | rng.gen_range(0..2) << 7,
+            ),
             Spec::Imm => Arg::I(rng.gen_range(0..256)),
         });
     }
@@ -609,6 +616,12 @@ fn sse42_aes_pclmul() {
         CpuModel::MAX,
         false,
     );
+}
+
+/// `pcmpistri` at length, half of the runs in the forms translated inline.
+#[test]
+fn pcmpistri_inline_forms() {
+    run_cpu(&[Mnemonic::Pcmpistri], N * 20, CpuModel::MAX, false);
 }
 
 /// A snippet body.
