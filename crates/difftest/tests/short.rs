@@ -101,3 +101,17 @@ fn a_wrong_translation_is_reported() {
         ));
     }
 }
+
+#[test]
+fn float_results_overwritten_unread_still_raise_their_exceptions() {
+    // A host float op whose result the next instruction overwrites is dead code to
+    // Cranelift; dropped, it would not raise its exceptions in MXCSR.
+    check_filtered(
+        &["sse"],
+        &[
+            "addps", "mulsd", "sqrtpd", "divss", "movaps", "movdqa", "movsd", "xorps",
+        ],
+        0x5eed_0006,
+        5000,
+    );
+}

@@ -151,6 +151,7 @@ impl Tr<'_> {
     /// Writes the low `size` bytes of `v` to the CPU state at `offset` (see [`Tr::ld_state`]
     /// for the xmm registers).
     pub(crate) fn st_state(&mut self, v: Temp, offset: u32, size: u8) {
+        self.sink_unread(offset, u32::from(size));
         self.fp.forget(offset, u32::from(size));
         if XMM_GLOBALS.contains(&offset) {
             self.st_xmm(v, offset, size);
@@ -165,6 +166,11 @@ impl Tr<'_> {
 
     fn ld_xmm(&mut self, ty: Type, offset: u32, size: u8) -> Temp {
         let size = u32::from(size);
+        // Read: whatever float results these bytes hold are used.
+        for byte in (offset..offset + size).step_by(4) {
+            let r = xmm_index(byte);
+            self.fp.unread[r][((byte - off::XMM) % 16 / 4) as usize] = None;
+        }
         assert!(
             offset + size <= XMM_GLOBALS.end && size <= ty.bits() / 8,
             "xmm state access out of range"
@@ -234,6 +240,30 @@ impl Tr<'_> {
         let t = self.b.new_temp(Type::I128);
         self.mov(t, v);
         t
+    }
+
+    /// Stores to the float sink every unread host float result (see
+    /// [`FpKnown::unread`](crate::translate::FpKnown::unread)) in the state bytes
+    /// `offset..offset + size`, about to be overwritten.
+    fn sink_unread(&mut self, offset: u32, size: u32) {
+        let (lo, hi) = (offset.max(off::XMM), (offset + size).min(XMM_GLOBALS.end));
+        for byte in (lo..hi).filter(|b| (b - off::XMM) % 4 == 0 || *b == lo) {
+            let (r, dw) = (xmm_index(byte), ((byte - off::XMM) % 16 / 4) as usize);
+            let Some(v) = self.fp.unread[r][dw] else {
+                continue;
+            };
+            for slot in self.fp.unread[r].iter_mut() {
+                if *slot == Some(v) {
+                    *slot = None;
+                }
+            }
+            let bytes = self.b.ty(v).bits() / 8;
+            self.b.push(Op::StoreState {
+                src: v,
+                offset: off::FLOAT_SINK,
+                mem: MemOp::unsigned(bytes as u8),
+            });
+        }
     }
 
     /// `conv(a)` into a new temporary of type `ty`.

@@ -260,6 +260,13 @@ fn arith(t: &mut Tr, ins: &Instruction, base: u32, kind: u32, d: usize) -> R {
     // Commit only when every lane passed: the helper recomputes from the original operands.
     for (lane, r) in results.into_iter().enumerate() {
         t.st_state(r, xoff(d) + lane as u32 * fmt.bytes, fmt.bytes as u8);
+        if native {
+            // Unguarded: nothing else reads the result (see `FpKnown::unread`).
+            let first = lane * fmt.bytes as usize / 4;
+            for dw in first..first + fmt.bytes as usize / 4 {
+                t.fp.unread[d][dw] = Some(r);
+            }
+        }
     }
     let after = t.fp;
     t.b.push(Op::Br { label: done });

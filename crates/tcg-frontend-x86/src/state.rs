@@ -205,8 +205,10 @@ pub struct X86State {
     pub guest_base: u64,
     /// Guest addresses below this are accessible to helpers.
     pub guest_size: u64,
-    /// Padding so that `xmm` starts on a 64-byte boundary.
-    pub pad0: [u64; 2],
+    /// Written by translated code, never read: a host float op whose result nothing reads is
+    /// stored here, so that the op stays and raises its exceptions in the host's MXCSR (see
+    /// `TranslateConfig::host_sse`). Also pads `xmm` to a 64-byte boundary.
+    pub float_sink: [u64; 2],
     /// The sixteen xmm registers, low quadword first.
     pub xmm: [[u64; 2]; 16],
     /// Scratch register (index 16 for SSE helpers): holds a memory source operand.
@@ -258,6 +260,7 @@ pub mod off {
     pub const EXCEPTION_ERROR: u32 = offset_of!(X86State, exception_error) as u32;
     /// `mxcsr` (4 bytes).
     pub const MXCSR: u32 = offset_of!(X86State, mxcsr) as u32;
+    pub const FLOAT_SINK: u32 = offset_of!(X86State, float_sink) as u32;
     /// `xmm[0]`; register `i` is at `XMM + 16 * i`.
     pub const XMM: u32 = offset_of!(X86State, xmm) as u32;
     /// `xmm_tmp`, the SSE helpers' register 16.
@@ -301,7 +304,7 @@ impl X86State {
             mxcsr: 0x1f80,
             guest_base: 0,
             guest_size: 0,
-            pad0: [0; 2],
+            float_sink: [0; 2],
             xmm: [[0; 2]; 16],
             xmm_tmp: [0; 2],
             fpregs: [X87Reg::default(); 8],

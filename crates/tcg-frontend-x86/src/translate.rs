@@ -131,6 +131,12 @@ pub(crate) struct FpKnown {
     /// the halves, so that a chain of vector ops keeps its values in one piece (in a host
     /// vector register, for the lane ops). Never written again once recorded.
     pub(crate) whole: [Option<Temp>; 17],
+    /// Per register and dword: the result of a host float op (unguarded, with
+    /// [`TranslateConfig::host_sse`](crate::TranslateConfig::host_sse)) stored there and not
+    /// read since on this path. Overwriting it would leave the op dead, and Cranelift drops
+    /// dead ops, exceptions and all: [`Tr::st_state`] stores such a result to the state's
+    /// float sink first.
+    pub(crate) unread: [[Option<Temp>; 4]; 17],
 }
 
 impl FpKnown {
@@ -142,6 +148,11 @@ impl FpKnown {
             f64: std::array::from_fn(|i| self.f64[i] & o.f64[i]),
             // The same temporary on both edges was recorded before they parted.
             whole: std::array::from_fn(|i| self.whole[i].filter(|_| self.whole[i] == o.whole[i])),
+            unread: std::array::from_fn(|i| {
+                std::array::from_fn(|j| {
+                    self.unread[i][j].filter(|_| self.unread[i][j] == o.unread[i][j])
+                })
+            }),
         }
     }
 
@@ -157,6 +168,7 @@ impl FpKnown {
             self.f32[r] &= !(1 << (byte % 16 / 4));
             self.f64[r] &= !(1 << (byte % 16 / 8));
             self.whole[r] = None;
+            self.unread[r][(byte % 16 / 4) as usize] = None;
         }
     }
 

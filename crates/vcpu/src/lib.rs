@@ -882,7 +882,7 @@ impl Vcpu {
             mxcsr,
             guest_base: _,
             guest_size: _,
-            pad0: _,
+            float_sink: _,
             xmm,
             xmm_tmp,
             fpregs,
