@@ -432,16 +432,13 @@ fn shuffle_lanes(t: &mut Tr, ins: &Instruction) -> R {
     if t.cfg.lanes {
         // One byte shuffle of the source by a constant index vector: the four selected
         // lanes where they go, the other half (`pshuflw`/`pshufhw`) where it is.
-        let index = |byte: u32| -> u8 {
-            let b = byte - base;
-            if byte < base || b >= 4 * bytes {
-                byte as u8
-            } else {
+        let indices = byte_indices(|i| match i.checked_sub(base) {
+            Some(b) if b < 4 * bytes => {
                 let sel = imm >> (2 * (b / bytes)) & 3;
-                (base + sel * bytes + b % bytes) as u8
+                Some(base + sel * bytes + b % bytes)
             }
-        };
-        let indices = u128::from_le_bytes(std::array::from_fn(|i| index(i as u32)));
+            _ => Some(i),
+        });
         let src = match xmm_of(ins, 1) {
             Some(s) => t.ld_state(Type::I128, xoff(s), 16),
             None => {
