@@ -313,10 +313,6 @@ struct Lower<'a> {
     /// the low (`false`) or high (`true`) half of: two globals holding both halves of one
     /// vector, side by side, are stored as one 16-byte store from the vector register.
     half_of: std::collections::HashMap<Value, (Value, bool)>,
-    /// The state offset each global's value loaded from `env` came from, while no helper
-    /// call since may have changed the state: two halves side by side are concatenated by
-    /// one 16-byte load from the state into a vector register.
-    env_load_of: std::collections::HashMap<Value, u32>,
     /// Labels that a branch placed after them jumps to (their blocks are sealed last).
     backward_labels: Vec<bool>,
 }
@@ -413,7 +409,6 @@ impl<'a> Lower<'a> {
             float_of: std::collections::HashMap::new(),
             vector_of: std::collections::HashMap::new(),
             half_of: std::collections::HashMap::new(),
-            env_load_of: std::collections::HashMap::new(),
             backward_labels,
         };
         l.load_globals_at_entry();
@@ -468,7 +463,6 @@ impl<'a> Lower<'a> {
             .b
             .ins()
             .load(ty, Self::env_flags(), self.env, off as i32);
-        self.env_load_of.insert(v, off);
         self.b.def_var(self.vars[t.0 as usize], v);
     }
 
@@ -598,6 +592,18 @@ impl<'a> Lower<'a> {
         let x = self.b.ins().bitcast(types::I128, little, v);
         self.vector_of.insert(x, v);
         x
+    }
+
+    /// The `i128` constant `v`, made in a vector register (from the constant pool).
+    fn vector_const(&mut self, v: u128) -> Value {
+        let c = self
+            .b
+            .func
+            .dfg
+            .constants
+            .insert(v.to_le_bytes().to_vec().into());
+        let v = self.b.ins().vconst(types::I8X16, c);
+        self.vector_as_i128(v)
     }
 
     /// `op` on the lanes of `a` and `b` (see [`BinOp::Lanes`]) on the host's vector unit.
@@ -861,10 +867,7 @@ impl<'a> Lower<'a> {
                 self.set(dst, v);
             }
             Op::Const { dst, imm } if self.ty(dst) == Type::I128 && self.vector_block => {
-                let bytes = u128::from(imm).to_le_bytes().to_vec();
-                let c = self.b.func.dfg.constants.insert(bytes.into());
-                let v = self.b.ins().vconst(types::I8X16, c);
-                let v = self.vector_as_i128(v);
+                let v = self.vector_const(u128::from(imm));
                 self.set(dst, v);
             }
             Op::Const { dst, imm } => {
@@ -1001,26 +1004,10 @@ impl<'a> Lower<'a> {
             }
             Op::Concat { dst, lo, hi } => {
                 let (lo, hi) = (self.get(lo), self.get(hi));
-                let consts = (self.iconst_of(lo), self.iconst_of(hi));
-                let v = match (self.env_load_of.get(&lo), self.env_load_of.get(&hi)) {
-                    _ if self.vector_block && consts.0.is_some() && consts.1.is_some() => {
+                let v = match (self.iconst_of(lo), self.iconst_of(hi)) {
+                    (Some(l), Some(h)) if self.vector_block => {
                         // A constant vector (a shuffle's indices, a mask): from the pool.
-                        let v = u128::from(consts.1.unwrap()) << 64 | u128::from(consts.0.unwrap());
-                        let c = self
-                            .b
-                            .func
-                            .dfg
-                            .constants
-                            .insert(v.to_le_bytes().to_vec().into());
-                        let v = self.b.ins().vconst(types::I8X16, c);
-                        self.vector_as_i128(v)
-                    }
-                    (Some(&a), Some(&b)) if b == a + 8 && self.vector_block => {
-                        let v =
-                            self.b
-                                .ins()
-                                .load(types::I8X16, Self::env_flags(), self.env, a as i32);
-                        self.vector_as_i128(v)
+                        self.vector_const(u128::from(h) << 64 | u128::from(l))
                     }
                     _ => self.b.ins().iconcat(lo, hi),
                 };
@@ -1129,9 +1116,6 @@ impl<'a> Lower<'a> {
                 self.set(dst, v);
             }
             Op::StoreState { src, offset, mem } => {
-                let end = offset + u32::from(mem.size);
-                self.env_load_of
-                    .retain(|_, &mut o| o + 8 <= offset || o >= end);
                 let v = self.get(src);
                 let env = self.env;
                 self.store_sized(self.ty(src), mem, Self::env_flags(), v, env, offset as i32);
@@ -1206,8 +1190,6 @@ impl<'a> Lower<'a> {
                 ret,
             } => {
                 let f = helper.flags;
-                // The state may change under the values loaded from it.
-                self.env_load_of.clear();
                 if f.reads_state || f.writes_state {
                     self.store_written_globals();
                 }
