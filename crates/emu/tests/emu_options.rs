@@ -9,7 +9,7 @@
 //! `EMU_TEST_RUNNER`, as in `common/mod.rs`, replaces the `emu` binary (e.g. by a cross-built
 //! emu under qemu-user); `EMU_TEST_FILTER` selects by the names `options::smp`,
 //! `options::jit`, `options::reserved_va`, `options::exclusive_atomics` and
-//! `options::exec_emu`, `options::exec_in_place`.
+//! `options::exec_emu`, `options::exec_in_place`, `options::family`.
 
 mod common;
 
@@ -270,6 +270,40 @@ fn exec_emu_runs_execve_through_the_given_program() {
     );
     let _ = std::fs::remove_file(&log);
     let _ = std::fs::remove_file(&wrapper);
+}
+
+/// A shell that runs the same program again and again learns what its children ran: they
+/// post the blocks they translated and those that got hot, and the shell, having forked,
+/// translates them from its own memory on its compiler thread, for its later children to
+/// inherit (`family hints` in `-d stats`: the shell's report is the last).
+#[test]
+fn a_shell_translates_what_its_children_ran() {
+    if !selected("options::family") {
+        return;
+    }
+    let script = "i=0; while [ $i -lt 60 ]; do /bin/busybox true; i=$((i + 1)); done; echo $i";
+    let out = emu(
+        &["-d", "stats"],
+        Path::new("/bin/busybox"),
+        &["sh", "-c", script],
+    );
+    assert_eq!(stdout_of(&out), "60\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let reports: Vec<Vec<u64>> = err
+        .lines()
+        .filter(|l| l.contains("family hints"))
+        .map(|l| {
+            l.split(|c: char| !c.is_ascii_digit())
+                .filter_map(|w| w.parse().ok())
+                .collect()
+        })
+        .collect();
+    assert_eq!(reports.len(), 61, "one report per process: {err}");
+    let (taken, translated) = (reports[60][1], reports[60][2]);
+    assert!(
+        taken > 0 && translated > 0,
+        "the shell took {taken} hints and translated {translated} blocks from them: {err}"
+    );
 }
 
 /// An `execve` in place keeps the translations of code that is the same in the new program

@@ -119,8 +119,6 @@ pub struct TranslationBlock {
     host: OnceLock<HostCode>,
     /// What runs the block until it has host code (opaque here: the vCPU's cheap tier).
     tier0: Option<Box<dyn Any + Send + Sync>>,
-    /// Times the block ran without host code (a tier-up heuristic; relaxed, approximate).
-    pub tier0_runs: AtomicU32,
     /// The host code entry once `host` is set (0 before): one word translated code can read
     /// (see [`TranslationBlock::probe_offsets`]).
     code_word: AtomicUsize,
@@ -207,7 +205,6 @@ impl TranslationBlock {
             num_insns: new.num_insns,
             host: OnceLock::new(),
             tier0: None,
-            tier0_runs: AtomicU32::new(0),
             code_word: AtomicUsize::new(0),
             jump_slots: [AtomicUsize::new(unlinked), AtomicUsize::new(unlinked)],
             jump_dest: [AtomicPtr::default(), AtomicPtr::default()],

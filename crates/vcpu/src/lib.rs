@@ -19,6 +19,15 @@
 //! references to blocks, and repins at dispatcher boundaries; it unpins around syscalls,
 //! which may block. Invalidated blocks are therefore freed only when no vCPU can be running
 //! them (design question 5).
+//!
+//! # Families of processes
+//! A forked child starts with its parent's blocks, but what it translates or tiers up dies
+//! with it. The processes forked from one emulator share run counters and a hint log
+//! (crate `family`): a block's interpreted runs add up over every process that has it, and a
+//! process that forks takes its children's hints (blocks they translated, blocks that got hot)
+//! on its background compiler, translating its own memory, so that its later children start
+//! with those blocks, compiled once hot. A shell that runs the same program a hundred times
+//! stops re-translating and interpreting its start-up in every child.
 
 mod cpuinfo;
 mod fault;
@@ -33,6 +42,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
+use family::{Family, Hint, HintKind};
 
 use guest_memory::{Access, GuestSpace, GUEST_PAGE_SIZE};
 use linux_user::{clone_flags, nr, CloneRequest, Process, SyscallOutcome, ThreadCtx};
@@ -128,6 +138,12 @@ pub struct Counters {
     /// Locked instructions run alone in an exclusive section because the host's atomics
     /// cannot do them (`exit::ATOMIC`: a misaligned operand, or a 16-byte compare-and-swap).
     pub exclusive_atomics: AtomicU64,
+    /// Hints posted to the family (blocks translated, blocks that got hot).
+    pub hints_posted: AtomicU64,
+    /// Other processes' hints queued for the background compiler.
+    pub hints_taken: AtomicU64,
+    /// Blocks the background compiler translated from hints.
+    pub hinted_translations: AtomicU64,
 }
 
 impl MachineStats {
@@ -184,11 +200,13 @@ pub struct Machine {
     /// the child, at an `execve` in place): tier-up requests before it were another
     /// process's, or another program's.
     requests_since: AtomicU64,
-    /// Set in a forked child until its compiler's grace ends: interpreted runs are not
-    /// counted. The parent's blocks are the child's copy-on-write pages, and a count would
-    /// copy each block's page for a tier-up request the grace drops anyway (most children
-    /// exec or exit well within it).
-    runs_uncounted: AtomicBool,
+    /// This process's id, as hints name their poster.
+    pid: AtomicU32,
+    /// Set once this process forked: from then on it takes the family's hints (see "Families
+    /// of processes" above).
+    has_forked: AtomicBool,
+    /// How far this process has read the family's hint log.
+    hint_cursor: parking_lot::Mutex<u64>,
     /// Run inside every exclusive atomic step, with the other vCPUs stopped (tests observe
     /// that they are).
     #[cfg(test)]
@@ -210,10 +228,32 @@ const BACKGROUND_PATIENCE: Duration = Duration::from_millis(2);
 /// How long a process (or forked child) runs before it starts its compiler thread (see
 /// [`BackgroundCompiler::NotStarted`]).
 const COMPILER_GRACE: Duration = Duration::from_millis(3);
+/// The largest block (guest bytes) hints are posted for; larger ones are rare and not worth
+/// hashing.
+const MAX_HINTED_BLOCK: u32 = 4096;
+
+/// The family's shared memory, mapped before this process first forks (by the first
+/// [`Machine`]); only this process's heap if the mapping fails.
+fn family() -> &'static Family {
+    static FAMILY: std::sync::OnceLock<Family> = std::sync::OnceLock::new();
+    FAMILY.get_or_init(|| Family::shared().unwrap_or_else(|_| Family::private(0, 1)))
+}
+
 /// How many times the threshold a block runs before its request moves to the queue's front.
 const BACKGROUND_URGENT: u32 = 2;
 
-/// The background compiler's work list: keys of blocks to tier up, most urgent first.
+/// One piece of the background compiler's work.
+#[derive(Clone, Copy, Debug)]
+struct CompileJob {
+    /// The block to tier up.
+    key: TbKey,
+    /// For a job from another process's hint: what that process's block was. The block is
+    /// translated here if missing and our guest code is the same (a `Translated` hint only
+    /// translates it, a `Hot` one tiers it up too).
+    hint: Option<Hint>,
+}
+
+/// The background compiler's work list, most urgent first.
 ///
 /// std's lock and condition variable, not parking_lot's: parking_lot keeps the queues of
 /// waiting threads in one process-wide table, and a fork while the compiler thread was
@@ -235,7 +275,7 @@ impl CompileQueue {
 }
 
 struct QueueState {
-    keys: VecDeque<TbKey>,
+    jobs: VecDeque<CompileJob>,
     /// Set when the machine goes: the compiler thread returns.
     closed: bool,
 }
@@ -388,7 +428,9 @@ impl Machine {
             started: Instant::now(),
             compile_queue: parking_lot::Mutex::new(background),
             requests_since: AtomicU64::new(0),
-            runs_uncounted: AtomicBool::new(false),
+            pid: AtomicU32::new(std::process::id()),
+            has_forked: AtomicBool::new(false),
+            hint_cursor: parking_lot::Mutex::new(family().end()),
             #[cfg(test)]
             step_probe: parking_lot::Mutex::new(None),
         });
@@ -409,7 +451,7 @@ impl Machine {
     fn start_compiler_thread(self: &Arc<Machine>) -> BackgroundCompiler {
         let queue = Arc::new(CompileQueue {
             state: std::sync::Mutex::new(QueueState {
-                keys: VecDeque::new(),
+                jobs: VecDeque::new(),
                 closed: false,
             }),
             ready: std::sync::Condvar::new(),
@@ -434,6 +476,11 @@ impl Machine {
     /// Asks the background compiler to tier the block for `key` up, before every other
     /// queued block if `urgent`.
     fn request_tier_up(self: &Arc<Machine>, key: TbKey, urgent: bool) -> Request {
+        self.request(CompileJob { key, hint: None }, urgent)
+    }
+
+    /// Queues `job` for the background compiler (see [`Machine::request_tier_up`]).
+    fn request(self: &Arc<Machine>, job: CompileJob, urgent: bool) -> Request {
         let mut q = self.compile_queue.lock();
         if let BackgroundCompiler::NotStarted { not_before } = *q {
             if Instant::now() < not_before {
@@ -446,13 +493,13 @@ impl Machine {
             return Request::NoCompiler;
         };
         let mut state = queue.lock();
-        if state.keys.len() >= MAX_PENDING_COMPILES {
+        if state.jobs.len() >= MAX_PENDING_COMPILES {
             return Request::Dropped;
         }
         if urgent {
-            state.keys.push_front(key);
+            state.jobs.push_front(job);
         } else {
-            state.keys.push_back(key);
+            state.jobs.push_back(job);
         }
         drop(state);
         queue.ready.notify_one();
@@ -463,19 +510,75 @@ impl Machine {
         Request::Queued
     }
 
-    /// Whether interpreted runs are counted now (see [`Machine::runs_uncounted`]).
-    fn counting_runs(&self) -> bool {
-        if !self.runs_uncounted.load(Ordering::Relaxed) {
-            return true;
-        }
-        let grace_over = match *self.compile_queue.lock() {
-            BackgroundCompiler::NotStarted { not_before } => Instant::now() >= not_before,
-            _ => true,
+    /// Tells the family about `tb` (see "Families of processes" above).
+    fn post_hint(&self, kind: HintKind, tb: &TranslationBlock) {
+        let Some(hash) = self.code_hash(tb.guest_start, tb.guest_size) else {
+            return;
         };
-        if grace_over {
-            self.runs_uncounted.store(false, Ordering::Relaxed);
+        let hint = Hint {
+            kind,
+            pc: tb.pc(),
+            flags: self.key_flags,
+            start: tb.guest_start,
+            size: tb.guest_size,
+            hash,
+        };
+        family().post(self.pid.load(Ordering::Relaxed), &hint);
+        self.stats
+            .local()
+            .hints_posted
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The family's hash of our guest code at `start`, if `size` bytes there are executable.
+    fn code_hash(&self, start: u64, size: u32) -> Option<u64> {
+        let space = self.space();
+        if size == 0
+            || size > MAX_HINTED_BLOCK
+            || !space.is_mapped(start, size.into(), Access::Exec)
+        {
+            return None;
         }
-        grace_over
+        let mut bytes = vec![0; size as usize];
+        space.read(start, &mut bytes).ok()?;
+        Some(family::code_hash(&bytes))
+    }
+
+    /// Queues the hints the family posted since the last call for the background compiler,
+    /// if this process has forked (only a process that forks again can use them: its later
+    /// children inherit what it translates). Called after syscalls: cheap when there is
+    /// nothing new.
+    fn take_hints(self: &Arc<Machine>) {
+        if !self.has_forked.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some(mut cursor) = self.hint_cursor.try_lock() else {
+            return;
+        };
+        if family().end() == *cursor {
+            return;
+        }
+        *cursor = family().read(*cursor, self.pid.load(Ordering::Relaxed), |hint| {
+            if hint.flags == self.key_flags {
+                let job = CompileJob {
+                    key: self.key(hint.pc),
+                    hint: Some(hint),
+                };
+                if self.request(job, false) == Request::Queued {
+                    self.stats
+                        .local()
+                        .hints_taken
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+
+    /// Whether our guest code is what `hint` says its poster's was.
+    fn has_hinted_code(&self, hint: &Hint) -> bool {
+        hint.flags == self.key_flags
+            && (hint.start..hint.start + u64::from(hint.size)).contains(&hint.pc)
+            && self.code_hash(hint.start, hint.size) == Some(hint.hash)
     }
 
     fn nanos_since_start(&self) -> u64 {
@@ -685,7 +788,8 @@ impl Machine {
              lookups             {} (jump cache hit rate {:.1}%)\n  qht lookups         {} ({} misses)\n  \
              insertion races     {} lost\n  chained jumps       {}\n  invalidations       {}\n  \
              code-write retries  {}\n  exclusive atomics   {}\n  \
-             execve in place     {} ({} blocks kept)",
+             execve in place     {} ({} blocks kept)\n  \
+             family hints        {} posted, {} taken ({} blocks translated from them)",
             sum(|c| &c.blocks_translated),
             sum(|c| &c.insns_translated),
             sum(|c| &c.insns_translated) as f64 / blocks as f64,
@@ -716,6 +820,9 @@ impl Machine {
             sum(|c| &c.exclusive_atomics),
             get(&s.execs_in_place),
             get(&s.exec_kept_blocks),
+            sum(|c| &c.hints_posted),
+            sum(|c| &c.hints_taken),
+            sum(|c| &c.hinted_translations),
         );
     }
 }
@@ -956,7 +1063,10 @@ impl Vcpu {
             let tb = match machine.tbs.lookup(&self.jump_cache, &key, &guard) {
                 Some(tb) => tb,
                 None => match translate(&mut self.compiler, &machine, &key, &guard) {
-                    Ok(tb) => tb,
+                    Ok(tb) => {
+                        machine.post_hint(HintKind::Translated, tb);
+                        tb
+                    }
                     Err(CacheFull { seen_flushes }) => {
                         // Every block reference is stale after the flush.
                         chain_from = None;
@@ -979,12 +1089,11 @@ impl Vcpu {
             let mut code = tb.code();
             let tier0 = if code.is_null() {
                 let t0 = tier0_of(tb);
-                let runs = if machine.counting_runs() {
-                    tb.tier0_runs.fetch_add(1, Ordering::Relaxed)
-                } else {
-                    tb.tier0_runs.load(Ordering::Relaxed)
-                };
+                let runs = t0.runs().fetch_add(1, Ordering::Relaxed);
                 let threshold = machine.config.tier_up_after;
+                if runs == threshold {
+                    machine.post_hint(HintKind::Hot, tb);
+                }
                 let mut compile_here = false;
                 if runs >= threshold && !tb.is_invalid() {
                     let background = machine.config.background_compile
@@ -1247,6 +1356,9 @@ impl Vcpu {
             };
             if is_child(&outcome) {
                 machine.live_threads.store(1, Ordering::Release);
+                machine.pid.store(std::process::id(), Ordering::Relaxed);
+                machine.has_forked.store(false, Ordering::Relaxed);
+                *machine.hint_cursor.lock() = family().end();
                 let mut q = machine.compile_queue.lock();
                 if let BackgroundCompiler::Running(_) | BackgroundCompiler::NotStarted { .. } = *q {
                     // The child has no copy of the parent's thread, and its own starts as a
@@ -1260,8 +1372,9 @@ impl Vcpu {
                     machine
                         .requests_since
                         .store(machine.nanos_since_start(), Ordering::Relaxed);
-                    machine.runs_uncounted.store(true, Ordering::Relaxed);
                 }
+            } else if forks {
+                machine.has_forked.store(true, Ordering::Relaxed);
             }
             drop(section);
             // A vfork parent waits for its child's exec with the other vCPUs running, as
@@ -1299,6 +1412,7 @@ impl Vcpu {
                 if (v as i64) >= 0 || (v as i64) < -4095 {
                     self.after_memory_syscall(nr, &args, v);
                 }
+                machine.take_hints();
                 // A signal raised while blocked and unblocked by this syscall takes effect now.
                 let sig = machine
                     .process
@@ -1607,6 +1721,8 @@ fn translate_once<'g>(
             entry_cc: AtomicU64::new(ENTRY_CC_NONE),
             compiling: std::sync::atomic::AtomicBool::new(false),
             asked_at: AtomicU64::new(0),
+            shared_runs: family().counter(),
+            own_runs: AtomicU32::new(0),
         }));
     } else {
         let slots = [&tb.jump_slots[0] as *const _, &tb.jump_slots[1] as *const _];
@@ -1661,6 +1777,11 @@ struct Tier0 {
     /// When the block asked for the background compiler (or, having started the thread,
     /// began its wait again), in nanoseconds after [`Machine::started`] (0: not yet).
     asked_at: AtomicU64,
+    /// Interpreted runs in every process of the family that has the block (a tier-up
+    /// heuristic; relaxed, approximate). `None` once the family's counters are all handed
+    /// out: then `own_runs` counts this process's.
+    shared_runs: Option<&'static AtomicU32>,
+    own_runs: AtomicU32,
 }
 
 /// [`Tier0::entry_cc`] before any run.
@@ -1669,6 +1790,10 @@ const ENTRY_CC_NONE: u64 = u64::MAX;
 const ENTRY_CC_MIXED: u64 = u64::MAX - 1;
 
 impl Tier0 {
+    fn runs(&self) -> &AtomicU32 {
+        self.shared_runs.unwrap_or(&self.own_runs)
+    }
+
     /// Notes the `cc_op` of a run about to start (racy updates among vCPUs at worst lose a
     /// guess: the guess only selects a fast path that checks it).
     fn note_entry_cc(&self, cc_op: u64) {
@@ -1851,11 +1976,11 @@ fn compiler_thread(
         m.exclusive.exec_end(&cpu);
     }
     loop {
-        let key = {
+        let job = {
             let mut state = queue.lock();
             loop {
-                if let Some(key) = state.keys.pop_front() {
-                    break key;
+                if let Some(job) = state.jobs.pop_front() {
+                    break job;
                 }
                 if state.closed {
                     return;
@@ -1868,8 +1993,15 @@ fn compiler_thread(
         };
         m.exclusive.exec_start(&cpu);
         let guard = pin();
-        let result = match m.tbs.lookup(&jc, &key, &guard) {
-            Some(tb) if tb.code().is_null() => tier_up(&mut compiler, &m, tb, tier0_of(tb)),
+        let result = match (m.tbs.lookup(&jc, &job.key, &guard), job.hint) {
+            (Some(tb), hint)
+                if tb.code().is_null() && hint.is_none_or(|h| h.kind == HintKind::Hot) =>
+            {
+                tier_up(&mut compiler, &m, tb, tier0_of(tb))
+            }
+            (None, Some(hint)) if m.has_hinted_code(&hint) => {
+                translate_hinted(&mut compiler, &m, &job.key, &hint, &guard)
+            }
             _ => Ok(false),
         };
         if let Ok(true) = result {
@@ -1883,6 +2015,28 @@ fn compiler_thread(
         if let Err(CacheFull { seen_flushes }) = result {
             m.flush_code_cache(seen_flushes);
         }
+    }
+}
+
+/// Translates the block another process of the family hinted at (from our own memory), and
+/// tiers it up if the hint says it is hot. True if code was published.
+fn translate_hinted(
+    compiler: &mut Compiler,
+    machine: &Machine,
+    key: &TbKey,
+    hint: &Hint,
+    guard: &Guard,
+) -> Result<bool, CacheFull> {
+    let tb = translate(compiler, machine, key, guard)?;
+    machine
+        .stats
+        .local()
+        .hinted_translations
+        .fetch_add(1, Ordering::Relaxed);
+    if hint.kind == HintKind::Hot && tb.code().is_null() {
+        tier_up(compiler, machine, tb, tier0_of(tb))
+    } else {
+        Ok(false)
     }
 }
 
