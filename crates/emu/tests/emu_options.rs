@@ -273,9 +273,10 @@ fn exec_emu_runs_execve_through_the_given_program() {
 }
 
 /// A shell that runs the same program again and again learns what its children ran: they
-/// post the blocks they translated and those that got hot, and the shell, having forked,
-/// translates them from its own memory on its compiler thread, for its later children to
-/// inherit (`family hints` in `-d stats`: the shell's report is the last).
+/// post the blocks they translated, those that got hot and the jumps they chained, and the
+/// shell, having forked, translates and links them in its own memory on its compiler thread,
+/// for its later children to inherit (`family hints` in `-d stats`: the shell's report is the
+/// last).
 #[test]
 fn a_shell_translates_what_its_children_ran() {
     if !selected("options::family") {
@@ -299,10 +300,11 @@ fn a_shell_translates_what_its_children_ran() {
         })
         .collect();
     assert_eq!(reports.len(), 61, "one report per process: {err}");
-    let (taken, translated) = (reports[60][1], reports[60][2]);
+    let (taken, translated, linked) = (reports[60][1], reports[60][2], reports[60][3]);
     assert!(
-        taken > 0 && translated > 0,
-        "the shell took {taken} hints and translated {translated} blocks from them: {err}"
+        taken > 0 && translated > 0 && linked > 0,
+        "the shell took {taken} hints, translated {translated} blocks and linked {linked} jumps \
+         from them: {err}"
     );
 }
 

@@ -9,9 +9,10 @@
 //!   run it a hundred times);
 //! - a **hint log**: fixed-size records ([`Hint`]) that any process appends and every other
 //!   process reads from its own cursor: "I translated the block at this pc", "this block got
-//!   hot". A reader acts on hints only by translating its *own* memory, so a hint is never
-//!   trusted for correctness: a stale, foreign (another program's) or torn hint costs at most
-//!   a wasted translation.
+//!   hot", "I chained this block's jump to that block". A reader acts on hints only by
+//!   translating its *own* memory and linking its own blocks where their own jump targets
+//!   agree, so a hint is never trusted for correctness: a stale, foreign (another program's)
+//!   or torn hint costs at most some wasted work.
 //!
 //! This crate knows nothing of blocks or translation: a hint is plain data.
 //!
@@ -40,21 +41,30 @@ pub const COUNTERS: usize = 1 << 18;
 /// Hint log records in the mapping [`Family::shared`] makes.
 pub const HINTS: usize = 1 << 14;
 
-/// What a hint says about a block.
+/// One record of the hint log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HintKind {
-    /// The poster translated it (it had no block for it).
-    Translated,
-    /// Its run count reached the tier-up threshold in the poster.
-    Hot,
+pub enum Hint {
+    /// The poster translated this block (it had none for the pc).
+    Translated(BlockCode),
+    /// This block's run count reached the tier-up threshold in the poster.
+    Hot(BlockCode),
+    /// The poster chained jump slot `slot` of its block at `from` to its block at `to`.
+    Linked {
+        /// The blocks' key CPU flags.
+        flags: u32,
+        /// Guest pc of the block jumping.
+        from: u64,
+        /// Its jump slot.
+        slot: u8,
+        /// Guest pc of the block jumped to.
+        to: u64,
+    },
 }
 
-/// One record of the hint log: a block the poster translated or found hot, and what its
-/// guest code was, for a reader to check against its own memory.
+/// A block a hint names, and what its guest code was, for a reader to check against its own
+/// memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Hint {
-    /// What happened.
-    pub kind: HintKind,
+pub struct BlockCode {
     /// Guest pc of the block.
     pub pc: u64,
     /// The block key's CPU flags.
@@ -68,32 +78,54 @@ pub struct Hint {
 }
 
 impl Hint {
+    /// The key CPU flags of the block(s) the hint names.
+    pub fn flags(&self) -> u32 {
+        match self {
+            Hint::Translated(b) | Hint::Hot(b) => b.flags,
+            Hint::Linked { flags, .. } => *flags,
+        }
+    }
+
     fn encode(&self, poster: u32) -> [u64; 5] {
-        let kind = match self.kind {
-            HintKind::Translated => 0,
-            HintKind::Hot => 1,
+        let poster = u64::from(poster) << 32;
+        let block = |b: &BlockCode, kind| {
+            [
+                b.pc,
+                b.start,
+                b.hash,
+                u64::from(b.size) << 32 | u64::from(b.flags),
+                poster | kind,
+            ]
         };
-        [
-            self.pc,
-            self.start,
-            self.hash,
-            u64::from(self.size) << 32 | u64::from(self.flags),
-            u64::from(poster) << 32 | kind,
-        ]
+        match self {
+            Hint::Translated(b) => block(b, 0),
+            Hint::Hot(b) => block(b, 1),
+            Hint::Linked {
+                flags,
+                from,
+                slot,
+                to,
+            } => [*from, *to, u64::from(*slot), u64::from(*flags), poster | 2],
+        }
     }
 
     fn decode(w: [u64; 5]) -> (Hint, u32) {
-        let hint = Hint {
-            kind: if w[4] as u32 == 0 {
-                HintKind::Translated
-            } else {
-                HintKind::Hot
-            },
+        let block = BlockCode {
             pc: w[0],
             flags: w[3] as u32,
             start: w[1],
             size: (w[3] >> 32) as u32,
             hash: w[2],
+        };
+        let hint = match w[4] as u32 {
+            0 => Hint::Translated(block),
+            1 => Hint::Hot(block),
+            _ => Hint::Linked {
+                flags: w[3] as u32,
+                from: w[0],
+                slot: w[2] as u8,
+                to: w[1],
+            },
         };
         (hint, (w[4] >> 32) as u32)
     }

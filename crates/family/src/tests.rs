@@ -4,22 +4,31 @@ use std::sync::Arc;
 
 /// A hint whose every field derives from `n`, so that a mixed record shows.
 fn hint(n: u64) -> Hint {
-    Hint {
-        kind: if n % 2 == 0 {
-            HintKind::Translated
-        } else {
-            HintKind::Hot
-        },
+    let block = BlockCode {
         pc: 0x40_0000 + n,
         flags: n as u32 ^ 0x55,
         start: 0x40_0000 + n - (n % 7),
         size: (n % 97) as u32 + 1,
         hash: code_hash(&n.to_le_bytes()),
+    };
+    match n % 3 {
+        0 => Hint::Translated(block),
+        1 => Hint::Hot(block),
+        _ => Hint::Linked {
+            flags: n as u32 ^ 0x55,
+            from: 0x40_0000 + n,
+            slot: (n % 2) as u8,
+            to: 0x50_0000 + n,
+        },
     }
 }
 
 fn consistent(h: &Hint) -> Option<u64> {
-    let n = h.pc - 0x40_0000;
+    let pc = match h {
+        Hint::Translated(b) | Hint::Hot(b) => b.pc,
+        Hint::Linked { from, .. } => *from,
+    };
+    let n = pc - 0x40_0000;
     (*h == hint(n)).then_some(n)
 }
 
@@ -70,15 +79,22 @@ fn counters_are_handed_out_once_until_none_remain() {
 #[test]
 fn hint_kinds_and_fields_round_trip() {
     for n in [0, 1, u64::from(u32::MAX), 0xdead_beef_f00d] {
-        let h = Hint {
-            kind: HintKind::Hot,
+        let b = BlockCode {
             pc: n,
             flags: u32::MAX,
             start: !n,
             size: u32::MAX,
             hash: n.rotate_left(7),
         };
-        assert_eq!(Hint::decode(h.encode(0xffff_fffe)), (h, 0xffff_fffe));
+        let l = Hint::Linked {
+            flags: u32::MAX,
+            from: n,
+            slot: 1,
+            to: !n,
+        };
+        for h in [Hint::Translated(b), Hint::Hot(b), l] {
+            assert_eq!(Hint::decode(h.encode(0xffff_fffe)), (h, 0xffff_fffe));
+        }
     }
 }
 

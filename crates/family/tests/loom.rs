@@ -2,19 +2,18 @@
 //! `RUSTFLAGS="--cfg loom" cargo test -p family --release --test loom`.
 #![cfg(loom)]
 
-use family::{Family, Hint, HintKind};
+use family::{BlockCode, Family, Hint};
 use loom::sync::Arc;
 use loom::thread;
 
 fn hint(n: u64) -> Hint {
-    Hint {
-        kind: HintKind::Translated,
+    Hint::Hot(BlockCode {
         pc: n,
         flags: n as u32,
         start: n,
         size: n as u32,
         hash: n,
-    }
+    })
 }
 
 /// Two posters and a reader at once: the reader takes only whole records, each at most once;
@@ -42,7 +41,10 @@ fn a_reader_takes_only_whole_records() {
         }
         let mut again = Vec::new();
         f.read(0, 0, |h| again.push(h));
-        again.sort_by_key(|h| h.pc);
+        again.sort_by_key(|h| match h {
+            Hint::Hot(b) => b.pc,
+            _ => unreachable!(),
+        });
         assert_eq!(again, [hint(1), hint(2)]);
         let _ = cursor;
     });

@@ -114,6 +114,9 @@ pub struct TranslationBlock {
     pub guest_size: u32,
     /// Guest instructions covered.
     pub num_insns: u32,
+    /// The guest pc each jump slot leaves for, where the translator said (see
+    /// [`NewBlock::jump_targets`]).
+    jump_targets: [Option<u64>; 2],
     /// Host code, once compiled: set once, before insertion or later by a tier-up (see
     /// "Tiers" in the crate docs).
     host: OnceLock<HostCode>,
@@ -182,6 +185,10 @@ pub struct NewBlock {
     pub guest_size: u32,
     /// Guest instructions covered.
     pub num_insns: u32,
+    /// The guest pc each jump slot leaves for: [`TbCache::link`] chains a slot only to the
+    /// block at its target. `None` for an unused slot, or where the translator does not say
+    /// (then any link the caller asks for is taken as right).
+    pub jump_targets: [Option<u64>; 2],
 }
 
 impl TranslationBlock {
@@ -203,6 +210,7 @@ impl TranslationBlock {
             guest_start: new.guest_start,
             guest_size: new.guest_size,
             num_insns: new.num_insns,
+            jump_targets: new.jump_targets,
             host: OnceLock::new(),
             tier0: None,
             code_word: AtomicUsize::new(0),
@@ -665,18 +673,20 @@ impl TbCache {
         Ok(tb)
     }
 
-    /// Links `from`'s jump `slot` to `to`, unless either is invalid. `write` stores a code
-    /// address into a slot (the backend's `link_slot`).
+    /// Links `from`'s jump `slot` to `to`, unless either is invalid, `to` has no code, the
+    /// slot is linked already or `from` said it leaves through that slot for another pc.
+    /// `write` stores a code address into a slot (the backend's `link_slot`). Returns
+    /// whether it linked.
     pub fn link(
         &self,
         from: &TranslationBlock,
         slot: u8,
         to: &TranslationBlock,
         write: SlotWriter,
-    ) {
+    ) -> bool {
         let s = usize::from(slot);
-        if s > 1 {
-            return;
+        if s > 1 || from.jump_targets[s].is_some_and(|t| t != to.key.pc) {
+            return false;
         }
         let _l = self.links.lock();
         if from.is_invalid()
@@ -684,12 +694,13 @@ impl TbCache {
             || to.code().is_null()
             || !from.jump_dest[s].load(Ordering::Relaxed).is_null()
         {
-            return;
+            return false;
         }
         to.incoming.lock().push((from, slot));
         from.jump_dest[s].store(to as *const _ as *mut _, Ordering::Relaxed);
         write(&from.jump_slots[s], Some(to.code()));
         self.stats.links.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     /// Invalidates `tb`: sets [`CF_INVALID`], clears it from every jump cache, unlinks every

@@ -21,6 +21,7 @@ fn block(pc: u64, size: u32, code: usize) -> Box<TranslationBlock> {
             guest_start: pc,
             guest_size: size,
             num_insns: 1,
+            jump_targets: [None; 2],
         },
         UNLINKED,
     );
@@ -98,6 +99,7 @@ fn blocks_of_one_pc_with_other_key_state_are_distinct() {
                 guest_start: k.pc,
                 guest_size: 4,
                 num_insns: 1,
+                jump_targets: [None; 2],
             },
             UNLINKED,
         );
@@ -167,6 +169,7 @@ fn invalidate_range_hits_code_a_block_reached_by_a_jump_back() {
             guest_start: 0x1e00,
             guest_size: 0x108,
             num_insns: 4,
+            jump_targets: [None; 2],
         },
         UNLINKED,
     );
@@ -368,6 +371,7 @@ fn tier0_block(pc: u64) -> Box<TranslationBlock> {
             guest_start: pc,
             guest_size: 8,
             num_insns: 2,
+            jump_targets: [None; 2],
         },
         UNLINKED,
     );
@@ -495,4 +499,31 @@ fn tier_up_races_invalidation_and_linking() {
             }
         }
     }
+}
+
+#[test]
+fn a_slot_is_linked_only_to_the_block_at_its_target() {
+    let c = TbCache::new();
+    let g = pin();
+    let mut from = TranslationBlock::new(
+        NewBlock {
+            key: key(0x1000),
+            guest_start: 0x1000,
+            guest_size: 8,
+            num_insns: 2,
+            jump_targets: [Some(0x2000), None],
+        },
+        UNLINKED,
+    );
+    from.set_code(0x9000 as *const u8, 32, Vec::new(), Vec::new());
+    let from = c.insert(from, &g).unwrap();
+    let right = c.insert(block(0x2000, 8, 0xa000), &g).unwrap();
+    let wrong = c.insert(block(0x3000, 8, 0xb000), &g).unwrap();
+    assert!(!c.link(from, 0, wrong, &write));
+    assert_eq!(from.jump_slots[0].load(Ordering::Relaxed), UNLINKED);
+    assert!(c.link(from, 0, right, &write));
+    assert_eq!(from.jump_slots[0].load(Ordering::Relaxed), 0xa000);
+    assert!(!c.link(from, 0, right, &write), "linked already");
+    // A slot whose target the translator did not give takes any link asked for.
+    assert!(c.link(from, 1, wrong, &write));
 }

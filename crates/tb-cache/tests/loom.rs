@@ -31,6 +31,7 @@ fn insert(tbs: &TbCache, pc: u64) -> usize {
             guest_start: pc,
             guest_size: 4,
             num_insns: 1,
+            jump_targets: [None; 2],
         },
         UNLINKED,
     );

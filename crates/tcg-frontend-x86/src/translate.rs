@@ -1546,6 +1546,7 @@ fn translate_with(
         code: exit::EXIT_REQUEST,
     });
     t.b.num_insns = n;
+    t.b.jump_targets = t.slot_targets;
     t.b.guest_start = lo;
     t.b.guest_size = hi.wrapping_sub(lo) as u32;
     #[cfg(debug_assertions)]

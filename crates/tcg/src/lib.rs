@@ -552,6 +552,9 @@ pub struct Block {
     pub guest_size: u32,
     /// Number of guest instructions translated.
     pub num_insns: u32,
+    /// The guest pc each jump slot's `GotoTb` (or `GotoStart`) leaves for, if the slot is
+    /// used: what a slot may be chained to.
+    pub jump_targets: [Option<u64>; 2],
     /// Every temporary, indexed by [`Temp`].
     pub temps: Vec<TempInfo>,
     /// Number of labels allocated.

@@ -24,9 +24,10 @@
 //! A forked child starts with its parent's blocks, but what it translates or tiers up dies
 //! with it. The processes forked from one emulator share run counters and a hint log
 //! (crate `family`): a block's interpreted runs add up over every process that has it, and a
-//! process that forks takes its children's hints (blocks they translated, blocks that got hot)
-//! on its background compiler, translating its own memory, so that its later children start
-//! with those blocks, compiled once hot. A shell that runs the same program a hundred times
+//! process that forks takes its children's hints (blocks they translated, blocks that got
+//! hot, jumps they chained) on its background compiler, translating its own memory and
+//! linking its own blocks where their jump targets agree, so that its later children start
+//! with those blocks, compiled once hot and chained. A shell that runs the same program a hundred times
 //! stops re-translating and interpreting its start-up in every child.
 
 mod cpuinfo;
@@ -42,7 +43,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
-use family::{Family, Hint, HintKind};
+use family::{BlockCode, Family, Hint};
 
 use guest_memory::{Access, GuestSpace, GUEST_PAGE_SIZE};
 use linux_user::{clone_flags, nr, CloneRequest, Process, SyscallOutcome, ThreadCtx};
@@ -144,6 +145,8 @@ pub struct Counters {
     pub hints_taken: AtomicU64,
     /// Blocks the background compiler translated from hints.
     pub hinted_translations: AtomicU64,
+    /// Jumps the background compiler linked from hints.
+    pub hinted_links: AtomicU64,
 }
 
 impl MachineStats {
@@ -247,9 +250,9 @@ const BACKGROUND_URGENT: u32 = 2;
 struct CompileJob {
     /// The block to tier up.
     key: TbKey,
-    /// For a job from another process's hint: what that process's block was. The block is
+    /// For a job from another process's hint: what that process did. The block is
     /// translated here if missing and our guest code is the same (a `Translated` hint only
-    /// translates it, a `Hot` one tiers it up too).
+    /// translates it, a `Hot` one tiers it up too); a `Linked` one links it.
     hint: Option<Hint>,
 }
 
@@ -510,19 +513,27 @@ impl Machine {
         Request::Queued
     }
 
-    /// Tells the family about `tb` (see "Families of processes" above).
-    fn post_hint(&self, kind: HintKind, tb: &TranslationBlock) {
+    /// Tells the family that `tb` was translated here, or got `hot` (see "Families of
+    /// processes" above).
+    fn post_block_hint(&self, hot: bool, tb: &TranslationBlock) {
         let Some(hash) = self.code_hash(tb.guest_start, tb.guest_size) else {
             return;
         };
-        let hint = Hint {
-            kind,
+        let block = BlockCode {
             pc: tb.pc(),
             flags: self.key_flags,
             start: tb.guest_start,
             size: tb.guest_size,
             hash,
         };
+        self.post_hint(if hot {
+            Hint::Hot(block)
+        } else {
+            Hint::Translated(block)
+        });
+    }
+
+    fn post_hint(&self, hint: Hint) {
         family().post(self.pid.load(Ordering::Relaxed), &hint);
         self.stats
             .local()
@@ -559,9 +570,13 @@ impl Machine {
             return;
         }
         *cursor = family().read(*cursor, self.pid.load(Ordering::Relaxed), |hint| {
-            if hint.flags == self.key_flags {
+            if hint.flags() == self.key_flags {
+                let pc = match hint {
+                    Hint::Translated(b) | Hint::Hot(b) => b.pc,
+                    Hint::Linked { from, .. } => from,
+                };
                 let job = CompileJob {
-                    key: self.key(hint.pc),
+                    key: self.key(pc),
                     hint: Some(hint),
                 };
                 if self.request(job, false) == Request::Queued {
@@ -575,7 +590,7 @@ impl Machine {
     }
 
     /// Whether our guest code is what `hint` says its poster's was.
-    fn has_hinted_code(&self, hint: &Hint) -> bool {
+    fn has_hinted_code(&self, hint: &BlockCode) -> bool {
         hint.flags == self.key_flags
             && (hint.start..hint.start + u64::from(hint.size)).contains(&hint.pc)
             && self.code_hash(hint.start, hint.size) == Some(hint.hash)
@@ -789,7 +804,8 @@ impl Machine {
              insertion races     {} lost\n  chained jumps       {}\n  invalidations       {}\n  \
              code-write retries  {}\n  exclusive atomics   {}\n  \
              execve in place     {} ({} blocks kept)\n  \
-             family hints        {} posted, {} taken ({} blocks translated from them)",
+             family hints        {} posted, {} taken ({} blocks translated, {} jumps linked \
+             from them)",
             sum(|c| &c.blocks_translated),
             sum(|c| &c.insns_translated),
             sum(|c| &c.insns_translated) as f64 / blocks as f64,
@@ -823,6 +839,7 @@ impl Machine {
             sum(|c| &c.hints_posted),
             sum(|c| &c.hints_taken),
             sum(|c| &c.hinted_translations),
+            sum(|c| &c.hinted_links),
         );
     }
 }
@@ -1064,7 +1081,7 @@ impl Vcpu {
                 Some(tb) => tb,
                 None => match translate(&mut self.compiler, &machine, &key, &guard) {
                     Ok(tb) => {
-                        machine.post_hint(HintKind::Translated, tb);
+                        machine.post_block_hint(false, tb);
                         tb
                     }
                     Err(CacheFull { seen_flushes }) => {
@@ -1081,9 +1098,17 @@ impl Vcpu {
                     // SAFETY: `from` was the running block when it exited, and `guard` has
                     // stayed pinned since, so it has not been freed.
                     let from = unsafe { &*from };
-                    machine
+                    if machine
                         .tbs
-                        .link(from, slot, tb, &|s, t| machine.write_slot(s, t));
+                        .link(from, slot, tb, &|s, t| machine.write_slot(s, t))
+                    {
+                        machine.post_hint(Hint::Linked {
+                            flags: machine.key_flags,
+                            from: from.pc(),
+                            slot,
+                            to: tb.pc(),
+                        });
+                    }
                 }
             }
             let mut code = tb.code();
@@ -1092,7 +1117,7 @@ impl Vcpu {
                 let runs = t0.runs().fetch_add(1, Ordering::Relaxed);
                 let threshold = machine.config.tier_up_after;
                 if runs == threshold {
-                    machine.post_hint(HintKind::Hot, tb);
+                    machine.post_block_hint(true, tb);
                 }
                 let mut compile_here = false;
                 if runs >= threshold && !tb.is_invalid() {
@@ -1693,6 +1718,7 @@ fn translate_once<'g>(
             guest_start: block.guest_start,
             guest_size: block.guest_size,
             num_insns: block.num_insns,
+            jump_targets: block.jump_targets,
         },
         machine.backend.unlinked_stub_addr() as usize,
     );
@@ -1994,13 +2020,22 @@ fn compiler_thread(
         m.exclusive.exec_start(&cpu);
         let guard = pin();
         let result = match (m.tbs.lookup(&jc, &job.key, &guard), job.hint) {
-            (Some(tb), hint)
-                if tb.code().is_null() && hint.is_none_or(|h| h.kind == HintKind::Hot) =>
-            {
+            (Some(from), Some(Hint::Linked { slot, to, .. })) => {
+                // `link` checks that `from`'s own slot leaves for `to`.
+                let to = m.tbs.lookup(&jc, &m.key(to), &guard);
+                if to.is_some_and(|to| m.tbs.link(from, slot, to, &|s, t| m.write_slot(s, t))) {
+                    m.stats.local().hinted_links.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(false)
+            }
+            (Some(tb), None | Some(Hint::Hot(_))) if tb.code().is_null() => {
                 tier_up(&mut compiler, &m, tb, tier0_of(tb))
             }
-            (None, Some(hint)) if m.has_hinted_code(&hint) => {
-                translate_hinted(&mut compiler, &m, &job.key, &hint, &guard)
+            (None, Some(Hint::Translated(b))) if m.has_hinted_code(&b) => {
+                translate_hinted(&mut compiler, &m, &job.key, false, &guard)
+            }
+            (None, Some(Hint::Hot(b))) if m.has_hinted_code(&b) => {
+                translate_hinted(&mut compiler, &m, &job.key, true, &guard)
             }
             _ => Ok(false),
         };
@@ -2019,12 +2054,12 @@ fn compiler_thread(
 }
 
 /// Translates the block another process of the family hinted at (from our own memory), and
-/// tiers it up if the hint says it is hot. True if code was published.
+/// tiers it up if the hint says it is `hot`. True if code was published.
 fn translate_hinted(
     compiler: &mut Compiler,
     machine: &Machine,
     key: &TbKey,
-    hint: &Hint,
+    hot: bool,
     guard: &Guard,
 ) -> Result<bool, CacheFull> {
     let tb = translate(compiler, machine, key, guard)?;
@@ -2033,7 +2068,7 @@ fn translate_hinted(
         .local()
         .hinted_translations
         .fetch_add(1, Ordering::Relaxed);
-    if hint.kind == HintKind::Hot && tb.code().is_null() {
+    if hot && tb.code().is_null() {
         tier_up(compiler, machine, tb, tier0_of(tb))
     } else {
         Ok(false)
