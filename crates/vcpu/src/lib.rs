@@ -579,7 +579,11 @@ impl Machine {
                     key: self.key(pc),
                     hint: Some(hint),
                 };
-                if self.request(job, false) == Request::Queued {
+                // A translation for the cheap tier or a link takes microseconds, a compile a
+                // tenth of a millisecond: the cheap ones go first, so that the next children
+                // find more of what they need (measured: `bb-spawn` 485 -> 472 ms).
+                let cheap = !matches!(hint, Hint::Hot(_));
+                if self.request(job, cheap) == Request::Queued {
                     self.stats
                         .local()
                         .hints_taken
