@@ -493,7 +493,7 @@ extern "C" fn exec_block(arg: *mut u8) {
 
 struct Tb {
     cb: CompiledBlock,
-    _slots: Box<[AtomicUsize; 2]>,
+    _slots: Box<[AtomicUsize; tcg::JUMP_SLOTS]>,
 }
 
 impl Emu {
@@ -586,11 +586,10 @@ impl Emu {
                         break;
                     }
                 };
-                let slots = Box::new([
-                    AtomicUsize::new(self.backend.unlinked_stub_addr() as usize),
-                    AtomicUsize::new(self.backend.unlinked_stub_addr() as usize),
-                ]);
-                let ptrs = [&slots[0] as *const AtomicUsize, &slots[1] as *const _];
+                let unlinked = self.backend.unlinked_stub_addr() as usize;
+                let slots: Box<[AtomicUsize; tcg::JUMP_SLOTS]> =
+                    Box::new(std::array::from_fn(|_| AtomicUsize::new(unlinked)));
+                let ptrs = slots.each_ref().map(|s| s as *const AtomicUsize);
                 let cb = match self.compiler.compile(&self.backend, &block, 0x1000, ptrs) {
                     Ok(cb) => cb,
                     Err(e) => {

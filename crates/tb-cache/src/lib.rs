@@ -100,6 +100,9 @@ impl TbKey {
     }
 }
 
+/// Direct-jump slots a block has (the translator's limit; `vcpu` checks they agree).
+pub const JUMP_SLOTS: usize = 4;
+
 /// One translated block of guest code.
 pub struct TranslationBlock {
     key: TbKey,
@@ -114,9 +117,6 @@ pub struct TranslationBlock {
     pub guest_size: u32,
     /// Guest instructions covered.
     pub num_insns: u32,
-    /// The guest pc each jump slot leaves for, where the translator said (see
-    /// [`NewBlock::jump_targets`]).
-    jump_targets: [Option<u64>; 2],
     /// Host code, once compiled: set once, before insertion or later by a tier-up (see
     /// "Tiers" in the crate docs).
     host: OnceLock<HostCode>,
@@ -127,9 +127,9 @@ pub struct TranslationBlock {
     code_word: AtomicUsize,
     /// The chainable direct-jump slots: host code addresses the block's `goto_tb` jumps to.
     /// Their addresses are baked into the block's code, so they live exactly as long as it.
-    pub jump_slots: [AtomicUsize; 2],
+    pub jump_slots: [AtomicUsize; JUMP_SLOTS],
     /// The block each slot is linked to (null if unlinked). Guarded by `TbCache::links`.
-    jump_dest: [AtomicPtr<TranslationBlock>; 2],
+    jump_dest: [AtomicPtr<TranslationBlock>; JUMP_SLOTS],
     /// Slots of other blocks linked to this one. Guarded by `TbCache::links`.
     incoming: Mutex<Vec<(*const TranslationBlock, u8)>>,
 }
@@ -162,6 +162,9 @@ struct HostCode {
     insn_map: Box<[(u32, u64)]>,
     /// Host offsets of the traps that stand for a misaligned operand (see [`GuestPcAt`]).
     alignment_traps: Box<[u32]>,
+    /// The guest pc each jump slot of this code leaves for (see
+    /// [`TranslationBlock::set_code`]).
+    jump_targets: [Option<u64>; JUMP_SLOTS],
 }
 
 /// Where a host pc inside a block's code stands in the guest (from
@@ -185,10 +188,6 @@ pub struct NewBlock {
     pub guest_size: u32,
     /// Guest instructions covered.
     pub num_insns: u32,
-    /// The guest pc each jump slot leaves for: [`TbCache::link`] chains a slot only to the
-    /// block at its target. `None` for an unused slot, or where the translator does not say
-    /// (then any link the caller asks for is taken as right).
-    pub jump_targets: [Option<u64>; 2],
 }
 
 impl TranslationBlock {
@@ -210,25 +209,30 @@ impl TranslationBlock {
             guest_start: new.guest_start,
             guest_size: new.guest_size,
             num_insns: new.num_insns,
-            jump_targets: new.jump_targets,
             host: OnceLock::new(),
             tier0: None,
             code_word: AtomicUsize::new(0),
-            jump_slots: [AtomicUsize::new(unlinked), AtomicUsize::new(unlinked)],
-            jump_dest: [AtomicPtr::default(), AtomicPtr::default()],
+            jump_slots: std::array::from_fn(|_| AtomicUsize::new(unlinked)),
+            jump_dest: Default::default(),
             incoming: Mutex::new(Vec::new()),
         })
     }
 
-    /// Records the host code before the block is inserted.
+    /// Records the host code before the block is inserted. `jump_targets` is the guest pc
+    /// each of the code's jump slots leaves for: [`TbCache::link`] chains a slot only to the
+    /// block at its target (`None` for an unused slot, or where the translator does not say:
+    /// then any link asked for is taken as right). The targets belong to this code, not to
+    /// the block: a tier-up's translation may number its exits differently from the one the
+    /// cheap tier ran.
     pub fn set_code(
         &mut self,
         code: *const u8,
         len: u32,
         insn_map: Vec<(u32, u64)>,
         alignment_traps: Vec<u32>,
+        jump_targets: [Option<u64>; JUMP_SLOTS],
     ) {
-        let _ = self.set_code_shared(code, len, insn_map, alignment_traps);
+        let _ = self.set_code_shared(code, len, insn_map, alignment_traps, jump_targets);
     }
 
     /// Records the host code of a block that may already be in the table and run by other
@@ -245,6 +249,7 @@ impl TranslationBlock {
         len: u32,
         insn_map: Vec<(u32, u64)>,
         alignment_traps: Vec<u32>,
+        jump_targets: [Option<u64>; JUMP_SLOTS],
     ) -> bool {
         let won = self
             .host
@@ -253,6 +258,7 @@ impl TranslationBlock {
                 len,
                 insn_map: insn_map.into_boxed_slice(),
                 alignment_traps: alignment_traps.into_boxed_slice(),
+                jump_targets,
             })
             .is_ok();
         if won {
@@ -673,8 +679,8 @@ impl TbCache {
         Ok(tb)
     }
 
-    /// Links `from`'s jump `slot` to `to`, unless either is invalid, `to` has no code, the
-    /// slot is linked already or `from` said it leaves through that slot for another pc.
+    /// Links `from`'s jump `slot` to `to`, unless either is invalid or has no code, the slot
+    /// is linked already or `from`'s code leaves through that slot for another pc.
     /// `write` stores a code address into a slot (the backend's `link_slot`). Returns
     /// whether it linked.
     pub fn link(
@@ -685,7 +691,10 @@ impl TbCache {
         write: SlotWriter,
     ) -> bool {
         let s = usize::from(slot);
-        if s > 1 || from.jump_targets[s].is_some_and(|t| t != to.key.pc) {
+        let Some(code) = from.host.get() else {
+            return false;
+        };
+        if s >= JUMP_SLOTS || code.jump_targets[s].is_some_and(|t| t != to.key.pc) {
             return false;
         }
         let _l = self.links.lock();
@@ -747,7 +756,7 @@ impl TbCache {
                 from.jump_dest[usize::from(slot)].store(std::ptr::null_mut(), Ordering::Relaxed);
                 write(&from.jump_slots[usize::from(slot)], None);
             }
-            for s in 0..2 {
+            for s in 0..JUMP_SLOTS {
                 let dest = tb.jump_dest[s].swap(std::ptr::null_mut(), Ordering::Relaxed);
                 // SAFETY: as above: a linked target is still allocated while the link exists.
                 if let Some(dest) = unsafe { dest.as_ref() } {

@@ -21,7 +21,6 @@ fn block(pc: u64, size: u32, code: usize) -> Box<TranslationBlock> {
             guest_start: pc,
             guest_size: size,
             num_insns: 1,
-            jump_targets: [None; 2],
         },
         UNLINKED,
     );
@@ -30,6 +29,7 @@ fn block(pc: u64, size: u32, code: usize) -> Box<TranslationBlock> {
         64,
         vec![(0, pc), (16, pc + 3), (40, pc + 7)],
         vec![20],
+        [None; JUMP_SLOTS],
     );
     tb
 }
@@ -99,7 +99,6 @@ fn blocks_of_one_pc_with_other_key_state_are_distinct() {
                 guest_start: k.pc,
                 guest_size: 4,
                 num_insns: 1,
-                jump_targets: [None; 2],
             },
             UNLINKED,
         );
@@ -108,6 +107,7 @@ fn blocks_of_one_pc_with_other_key_state_are_distinct() {
             16,
             Vec::new(),
             Vec::new(),
+            [None; JUMP_SLOTS],
         );
         blocks.push(c.insert(tb, &g).expect("not a duplicate") as *const TranslationBlock);
     }
@@ -169,7 +169,6 @@ fn invalidate_range_hits_code_a_block_reached_by_a_jump_back() {
             guest_start: 0x1e00,
             guest_size: 0x108,
             num_insns: 4,
-            jump_targets: [None; 2],
         },
         UNLINKED,
     );
@@ -178,6 +177,7 @@ fn invalidate_range_hits_code_a_block_reached_by_a_jump_back() {
         64,
         vec![(0, 0x1f00), (16, 0x1e00)],
         vec![],
+        [None; JUMP_SLOTS],
     );
     let followed = c.insert(followed, &g).unwrap();
     assert_eq!(followed.pages().collect::<Vec<_>>(), vec![0x1000]);
@@ -371,7 +371,6 @@ fn tier0_block(pc: u64) -> Box<TranslationBlock> {
             guest_start: pc,
             guest_size: 8,
             num_insns: 2,
-            jump_targets: [None; 2],
         },
         UNLINKED,
     );
@@ -392,8 +391,14 @@ fn blocks_without_code_are_never_linked_and_get_code_once() {
     );
     c.link(from, 0, to, &write);
     assert_eq!(from.jump_slots[0].load(Ordering::Relaxed), UNLINKED);
-    assert!(to.set_code_shared(0xa000 as *const u8, 32, vec![(0, 0x2000)], vec![]));
-    assert!(!to.set_code_shared(0xb000 as *const u8, 32, vec![], vec![]));
+    assert!(to.set_code_shared(
+        0xa000 as *const u8,
+        32,
+        vec![(0, 0x2000)],
+        vec![],
+        [None; JUMP_SLOTS]
+    ));
+    assert!(!to.set_code_shared(0xb000 as *const u8, 32, vec![], vec![], [None; JUMP_SLOTS]));
     assert_eq!(to.code() as usize, 0xa000);
     assert_eq!(to.guest_pc_at(0xa010), Some(0x2000));
     c.link(from, 0, to, &write);
@@ -440,7 +445,13 @@ fn tier_up_races_invalidation_and_linking() {
                         // Fake code addresses: unique per block address, so a slot can be
                         // checked against its target.
                         let code = (tb as *const TranslationBlock as usize) ^ 0x5;
-                        tb.set_code_shared(code as *const u8, 16, vec![(0, tb.pc())], vec![]);
+                        tb.set_code_shared(
+                            code as *const u8,
+                            16,
+                            vec![(0, tb.pc())],
+                            vec![],
+                            [None; JUMP_SLOTS],
+                        );
                     }
                     let k2 = key(0x1000 + ((pc + 1 + t) % PCS) * 16);
                     if let Some(to) = c.lookup(&jc, &k2, &g) {
@@ -511,11 +522,12 @@ fn a_slot_is_linked_only_to_the_block_at_its_target() {
             guest_start: 0x1000,
             guest_size: 8,
             num_insns: 2,
-            jump_targets: [Some(0x2000), None],
         },
         UNLINKED,
     );
-    from.set_code(0x9000 as *const u8, 32, Vec::new(), Vec::new());
+    let mut targets = [None; JUMP_SLOTS];
+    targets[0] = Some(0x2000);
+    from.set_code(0x9000 as *const u8, 32, Vec::new(), Vec::new(), targets);
     let from = c.insert(from, &g).unwrap();
     let right = c.insert(block(0x2000, 8, 0xa000), &g).unwrap();
     let wrong = c.insert(block(0x3000, 8, 0xb000), &g).unwrap();
@@ -526,4 +538,7 @@ fn a_slot_is_linked_only_to_the_block_at_its_target() {
     assert!(!c.link(from, 0, right, &write), "linked already");
     // A slot whose target the translator did not give takes any link asked for.
     assert!(c.link(from, 1, wrong, &write));
+    // A block without code has no slots to link yet (its code may number them otherwise).
+    let cold = c.insert(tier0_block(0x4000), &g).unwrap();
+    assert!(!c.link(cold, 0, right, &write));
 }

@@ -31,11 +31,16 @@ fn insert(tbs: &TbCache, pc: u64) -> usize {
             guest_start: pc,
             guest_size: 4,
             num_insns: 1,
-            jump_targets: [None; 2],
         },
         UNLINKED,
     );
-    tb.set_code((0x10_0000 + pc) as *const u8, 16, Vec::new(), Vec::new());
+    tb.set_code(
+        (0x10_0000 + pc) as *const u8,
+        16,
+        Vec::new(),
+        Vec::new(),
+        [None; tb_cache::JUMP_SLOTS],
+    );
     let guard = pin();
     let tb = tbs.insert(tb, &guard).expect("no other block for this pc");
     tb as *const TranslationBlock as usize
@@ -53,7 +58,9 @@ fn write_slot(slot: &AtomicUsize, target: Option<*const u8>) {
 /// Links `a`'s slot 0 to `b` on another thread.
 fn link_on_a_thread(tbs: &Arc<TbCache>, a: usize, b: usize) -> thread::JoinHandle<()> {
     let tbs = tbs.clone();
-    thread::spawn(move || tbs.link(block(a), 0, block(b), &write_slot))
+    thread::spawn(move || {
+        tbs.link(block(a), 0, block(b), &write_slot);
+    })
 }
 
 /// Linking A → B races with invalidating B: afterwards A's slot must not lead to B.

@@ -17,10 +17,10 @@
 //! Every block is a Cranelift function with the `tail` calling convention and signature
 //! `(env: i64, from: i64) -> i64`. Blocks leave by tail calls (chaining, no stack growth)
 //! or by returning a value that [`Backend::execute`] decodes into a [`BlockExit`]:
-//! - `ExitTb { code }` returns `code << 2` (decoded as [`BlockExit::Exit`]);
+//! - `ExitTb { code }` returns `code << 3` (decoded as [`BlockExit::Exit`]);
 //! - `GotoTb { slot }` loads the code pointer in jump slot `slot` (an [`AtomicUsize`] owned
 //!   by the caller, its address baked into the code) and tail-calls it with
-//!   `from = tb_tag | slot`. An unlinked slot holds [`Backend::unlinked_stub_addr`], a stub
+//!   `from = tb_tag | slot` (`tb_tag` is a multiple of 8). An unlinked slot holds [`Backend::unlinked_stub_addr`], a stub
 //!   that returns `from | UNCHAINED_BIT` (decoded as [`BlockExit::Unchained`]);
 //! - `LookupAndGotoPtr` calls `lookup_fn(env)` and tail-calls the result with `from = 0`, or
 //!   returns 0 (decoded as `BlockExit::Exit(0)`) when it gives 0.
@@ -93,8 +93,9 @@ pub use lower::{
     ALIGNMENT_TRAP_CODE, BOUNDS_TRAP_CODE,
 };
 
-/// Set in a block's return value when it left through an unlinked jump slot.
-pub const UNCHAINED_BIT: u64 = 2;
+/// Set in a block's return value when it left through an unlinked jump slot (below it, the
+/// slot; above, the block's tag).
+pub const UNCHAINED_BIT: u64 = 4;
 
 /// How strongly the host orders ordinary memory accesses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -275,7 +276,7 @@ pub enum BlockExit {
     Unchained {
         /// The `tb_tag` the block was compiled with.
         tb_tag: u64,
-        /// The jump slot (0 or 1).
+        /// The jump slot (below [`tcg::JUMP_SLOTS`]).
         slot: u8,
     },
 }
@@ -285,11 +286,11 @@ impl BlockExit {
     pub fn decode(raw: u64) -> BlockExit {
         if raw & UNCHAINED_BIT != 0 {
             BlockExit::Unchained {
-                tb_tag: raw & !3,
-                slot: (raw & 1) as u8,
+                tb_tag: raw & !7,
+                slot: (raw & 3) as u8,
             }
         } else {
-            BlockExit::Exit((raw >> 2) as u32)
+            BlockExit::Exit((raw >> 3) as u32)
         }
     }
 }

@@ -128,7 +128,7 @@ impl Compiler {
         backend: &Backend,
         block: &Block,
         tb_tag: u64,
-        jump_slots: [*const AtomicUsize; 2],
+        jump_slots: [*const AtomicUsize; tcg::JUMP_SLOTS],
     ) -> Result<CompiledBlock, CompileError> {
         // The block may reach the stubs (and its caller run it through the trampoline) as
         // soon as it is published.
@@ -186,7 +186,7 @@ impl Compiler {
         backend: &Backend,
         block: &Block,
         tb_tag: u64,
-        jump_slots: [*const AtomicUsize; 2],
+        jump_slots: [*const AtomicUsize; tcg::JUMP_SLOTS],
     ) -> Result<Inspection, CompileError> {
         self.build(backend, block, tb_tag, jump_slots)?;
         let clif = self.ctx.func.display().to_string();
@@ -212,12 +212,12 @@ impl Compiler {
         backend: &Backend,
         block: &Block,
         tb_tag: u64,
-        jump_slots: [*const AtomicUsize; 2],
+        jump_slots: [*const AtomicUsize; tcg::JUMP_SLOTS],
     ) -> Result<Vec<u64>, CompileError> {
         tcg::verify(block).map_err(CompileError::Invalid)?;
-        if tb_tag & 3 != 0 {
+        if tb_tag & 7 != 0 {
             return Err(CompileError::Unsupported(format!(
-                "tb_tag {tb_tag:#x} is not 4-aligned"
+                "tb_tag {tb_tag:#x} is not 8-aligned"
             )));
         }
         for op in &block.ops {
@@ -275,7 +275,7 @@ struct Lower<'a> {
     backend: &'a Backend,
     block: &'a Block,
     tb_tag: u64,
-    jump_slots: [*const AtomicUsize; 2],
+    jump_slots: [*const AtomicUsize; tcg::JUMP_SLOTS],
     env: Value,
     /// One variable per temp (unused for `Env`).
     vars: Vec<Variable>,
@@ -331,7 +331,7 @@ impl<'a> Lower<'a> {
         backend: &'a Backend,
         block: &'a Block,
         tb_tag: u64,
-        jump_slots: [*const AtomicUsize; 2],
+        jump_slots: [*const AtomicUsize; tcg::JUMP_SLOTS],
     ) -> Lower<'a> {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
@@ -1229,7 +1229,7 @@ impl<'a> Lower<'a> {
             Op::GotoTb { slot } => self.goto_tb(slot),
             Op::ExitTb { code } => {
                 self.store_written_globals();
-                let v = self.iconst(types::I64, u64::from(code) << 2);
+                let v = self.iconst(types::I64, u64::from(code) << 3);
                 self.b.ins().return_(&[v]);
                 self.terminated = true;
             }

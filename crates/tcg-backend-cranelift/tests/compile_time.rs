@@ -148,11 +148,15 @@ fn measure(opt: OptLevel, ra: Regalloc, blk: &Block, iters: u32) -> (f64, usize)
     let mut c = Compiler::new();
     let mut len = 0;
     for _ in 0..iters / 10 + 1 {
-        len = c.compile(&be, blk, 0x1000, [&slot, &slot]).unwrap().len;
+        len = c
+            .compile(&be, blk, 0x1000, [&slot; tcg::JUMP_SLOTS])
+            .unwrap()
+            .len;
     }
     let t = Instant::now();
     for _ in 0..iters {
-        c.compile(&be, blk, 0x1000, [&slot, &slot]).unwrap();
+        c.compile(&be, blk, 0x1000, [&slot; tcg::JUMP_SLOTS])
+            .unwrap();
     }
     (t.elapsed().as_secs_f64() * 1e6 / f64::from(iters), len)
 }

@@ -637,8 +637,10 @@ impl Gen {
             }
         }
         match self.rng.gen_range(0..4) {
-            0 => self.b.push(Op::GotoTb { slot: 0 }),
-            1 => self.b.push(Op::GotoTb { slot: 1 }),
+            0 | 1 => {
+                let slot = self.rng.gen_range(0..tcg::JUMP_SLOTS as u8);
+                self.b.push(Op::GotoTb { slot })
+            }
             2 => self.b.push(Op::LookupAndGotoPtr),
             _ => {
                 let code = self.rng.gen();
@@ -738,7 +740,7 @@ fn random_programs_lower_for_every_host_isa() {
             let mut c = tcg_backend_cranelift::Compiler::new();
             for seed in 0..60 {
                 let blk = Gen::new(seed, be.has_lanes()).program(40);
-                if let Err(e) = c.inspect(&be, &blk, 0x1000, [&slot, &slot]) {
+                if let Err(e) = c.inspect(&be, &blk, 0x1000, [&slot; tcg::JUMP_SLOTS]) {
                     panic!("{triple} {opt:?} seed {seed}: {e}\n{blk}");
                 }
             }
@@ -798,7 +800,7 @@ fn every_lane_op_lowers_on_every_host_with_lanes() {
         assert!(be.has_lanes(), "{triple}");
         let slot = std::sync::atomic::AtomicUsize::new(0x1000);
         let mut c = tcg_backend_cranelift::Compiler::new();
-        if let Err(e) = c.inspect(&be, &blk, 0x1000, [&slot, &slot]) {
+        if let Err(e) = c.inspect(&be, &blk, 0x1000, [&slot; tcg::JUMP_SLOTS]) {
             panic!("{triple}: {e}\n{blk}");
         }
     }

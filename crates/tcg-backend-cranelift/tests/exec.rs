@@ -806,7 +806,7 @@ fn compile_errors() {
     ));
     let blk = arith_block(BinOp::Add, 1, Op::GotoTb { slot: 0 });
     assert!(matches!(
-        c.compile(&be, &blk, 0x1000, [std::ptr::null(); 2]),
+        c.compile(&be, &blk, 0x1000, [std::ptr::null(); tcg::JUMP_SLOTS]),
         Err(CompileError::Unsupported(_))
     ));
     let blk = arith_block(BinOp::Add, 1, Op::LookupAndGotoPtr);

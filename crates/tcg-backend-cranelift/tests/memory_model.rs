@@ -22,7 +22,7 @@ fn inspect(triple: &str, blk: &Block) -> Inspection {
     let be = backend(triple);
     let slot = AtomicUsize::new(be.unlinked_stub_addr() as usize);
     Compiler::new()
-        .inspect(&be, blk, 0x1000, [&slot, &slot])
+        .inspect(&be, blk, 0x1000, [&slot; tcg::JUMP_SLOTS])
         .unwrap_or_else(|e| panic!("{triple}: {e}"))
 }
 

@@ -98,7 +98,7 @@ pub(crate) struct Tr<'c> {
     pub(crate) live: u64,
     /// The targets the two jump slots were given (an exit to a third target looks its block
     /// up instead).
-    slot_targets: [Option<u64>; 2],
+    slot_targets: [Option<u64>; tcg::JUMP_SLOTS],
     /// Conditional branches inside the block, when it goes on after them.
     pub(crate) region: Region,
     /// Instructions after the first that a later branch of the block goes back to
@@ -271,7 +271,7 @@ impl<'c> Tr<'c> {
             pc,
             next: pc,
             live: crate::liveness::ALL,
-            slot_targets: [None; 2],
+            slot_targets: [None; tcg::JUMP_SLOTS],
             region: Region::default(),
             loop_heads: Vec::new(),
         }

@@ -26,7 +26,7 @@ pub struct GuestMemoryView {
 pub enum InterpExit {
     /// [`Op::GotoTb`] with this slot.
     GotoTb {
-        /// The jump slot (0 or 1).
+        /// The jump slot (below [`crate::JUMP_SLOTS`]).
         slot: u8,
     },
     /// [`Op::ExitTb`] with this code.

@@ -511,7 +511,7 @@ pub enum Op {
         ret: Option<Temp>,
     },
     /// Leave the block for the guest pc already stored in the state, through the chainable
-    /// direct jump slot `slot` (0 or 1) of this block. The backend returns to the dispatcher
+    /// direct jump slot `slot` (below [`JUMP_SLOTS`]) of this block. The backend returns to the dispatcher
     /// with the slot number until the slot is linked to the next block.
     GotoTb { slot: u8 },
     /// `GotoTb { slot }` to the block's own start (the pc stored in the state is the block's
@@ -539,6 +539,10 @@ impl Op {
     }
 }
 
+/// Chainable direct-jump slots a block may have: exits beyond them look their block up.
+/// Superblocks that follow jumps often have three or four exits.
+pub const JUMP_SLOTS: usize = 4;
+
 /// One translation block's IR.
 #[derive(Debug, Clone, Default)]
 pub struct Block {
@@ -554,7 +558,7 @@ pub struct Block {
     pub num_insns: u32,
     /// The guest pc each jump slot's `GotoTb` (or `GotoStart`) leaves for, if the slot is
     /// used: what a slot may be chained to.
-    pub jump_targets: [Option<u64>; 2],
+    pub jump_targets: [Option<u64>; JUMP_SLOTS],
     /// Every temporary, indexed by [`Temp`].
     pub temps: Vec<TempInfo>,
     /// Number of labels allocated.

@@ -101,8 +101,11 @@ fn check_op(block: &Block, op: &Op, placed: &mut [bool]) -> Result<(), String> {
     match *op {
         Op::InsnStart { .. } | Op::Fence { .. } | Op::ExitTb { .. } | Op::LookupAndGotoPtr => {}
         Op::GotoTb { slot } | Op::GotoStart { slot } => {
-            if slot > 1 {
-                return Err(format!("goto_tb slot {slot} (only 0 and 1 exist)"));
+            if usize::from(slot) >= crate::JUMP_SLOTS {
+                return Err(format!(
+                    "goto_tb slot {slot} (only {} exist)",
+                    crate::JUMP_SLOTS
+                ));
             }
         }
         Op::Mov { dst, src } => same("mov", write(dst)?, ty(src)?)?,

@@ -231,6 +231,9 @@ const BACKGROUND_PATIENCE: Duration = Duration::from_millis(2);
 /// How long a process (or forked child) runs before it starts its compiler thread (see
 /// [`BackgroundCompiler::NotStarted`]).
 const COMPILER_GRACE: Duration = Duration::from_millis(3);
+// The table's blocks have the slots the translator may use.
+const _: () = assert!(tb_cache::JUMP_SLOTS == tcg::JUMP_SLOTS);
+
 /// The largest block (guest bytes) hints are posted for; larger ones are rare and not worth
 /// hashing.
 const MAX_HINTED_BLOCK: u32 = 4096;
@@ -1722,7 +1725,6 @@ fn translate_once<'g>(
             guest_start: block.guest_start,
             guest_size: block.guest_size,
             num_insns: block.num_insns,
-            jump_targets: block.jump_targets,
         },
         machine.backend.unlinked_stub_addr() as usize,
     );
@@ -1755,13 +1757,14 @@ fn translate_once<'g>(
             own_runs: AtomicU32::new(0),
         }));
     } else {
-        let slots = [&tb.jump_slots[0] as *const _, &tb.jump_slots[1] as *const _];
+        let slots = tb.jump_slots.each_ref().map(|s| s as *const _);
         let compiled = compile(compiler, machine, &block, tb.tag(), slots)?;
         tb.set_code(
             compiled.code,
             compiled.len as u32,
             compiled.insn_map,
             compiled.alignment_traps,
+            block.jump_targets,
         );
     }
     let tb = match machine.tbs.insert(tb, guard) {
@@ -1862,7 +1865,7 @@ fn compile(
     machine: &Machine,
     block: &tcg::Block,
     tag: u64,
-    slots: [*const std::sync::atomic::AtomicUsize; 2],
+    slots: [*const std::sync::atomic::AtomicUsize; tcg::JUMP_SLOTS],
 ) -> Result<tcg_backend_cranelift::CompiledBlock, CacheFull> {
     let t0 = Instant::now();
     let compiled = match compiler.compile(&machine.backend, block, tag, slots) {
@@ -1953,13 +1956,14 @@ fn tier_up_claimed(
     if tb.is_invalid() || block.guest_start != tb.guest_start || block.guest_size != tb.guest_size {
         return Ok(false);
     }
-    let slots = [&tb.jump_slots[0] as *const _, &tb.jump_slots[1] as *const _];
+    let slots = tb.jump_slots.each_ref().map(|s| s as *const _);
     let compiled = compile(compiler, machine, &block, tb.tag(), slots)?;
     let published = tb.set_code_shared(
         compiled.code,
         compiled.len as u32,
         compiled.insn_map,
         compiled.alignment_traps,
+        block.jump_targets,
     );
     if published {
         machine

@@ -98,16 +98,16 @@ pub fn backend_for(mem: &GuestMem, lookup_fn: usize, cache: usize) -> Arc<Backen
     Backend::new(cfg).expect("backend")
 }
 
-/// Two jump slots, initially unlinked.
-pub struct Slots(pub [AtomicUsize; 2]);
+/// A block's jump slots, initially unlinked.
+pub struct Slots(pub [AtomicUsize; tcg::JUMP_SLOTS]);
 
 impl Slots {
     pub fn new(b: &Backend) -> Box<Slots> {
         let s = b.unlinked_stub_addr() as usize;
-        Box::new(Slots([AtomicUsize::new(s), AtomicUsize::new(s)]))
+        Box::new(Slots(std::array::from_fn(|_| AtomicUsize::new(s))))
     }
-    pub fn ptrs(&self) -> [*const AtomicUsize; 2] {
-        [&self.0[0], &self.0[1]]
+    pub fn ptrs(&self) -> [*const AtomicUsize; tcg::JUMP_SLOTS] {
+        self.0.each_ref().map(|s| s as *const AtomicUsize)
     }
 }
 
