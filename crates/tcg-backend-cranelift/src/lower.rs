@@ -1050,10 +1050,21 @@ impl<'a> Lower<'a> {
                 } << pos;
                 let (bv, vv) = (self.get(base), self.get(val));
                 let keep = self.iconst(ty, !field);
-                let m = self.iconst(ty, field);
                 let kept = self.b.ins().band(bv, keep);
-                let sh = self.b.ins().ishl_imm_u(vv, i64::from(pos));
-                let ins = self.b.ins().band(sh, m);
+                // A byte or word register write: the value is often a zero-extending load,
+                // which needs neither the shift nor the mask.
+                let sh = if pos == 0 {
+                    vv
+                } else {
+                    self.b.ins().ishl_imm_u(vv, i64::from(pos))
+                };
+                let ins =
+                    if u32::from(len) >= ty.bits() || self.width_bound(vv, 3) <= u32::from(len) {
+                        sh
+                    } else {
+                        let m = self.iconst(ty, field);
+                        self.b.ins().band(sh, m)
+                    };
                 let v = self.b.ins().bor(kept, ins);
                 self.set(dst, v);
             }
