@@ -20,8 +20,9 @@
 //! - `ExitTb { code }` returns `code << 3` (decoded as [`BlockExit::Exit`]);
 //! - `GotoTb { slot }` loads the code pointer in jump slot `slot` (an [`AtomicUsize`] owned
 //!   by the caller, its address baked into the code) and tail-calls it with
-//!   `from = tb_tag | slot` (`tb_tag` is a multiple of 8). An unlinked slot holds [`Backend::unlinked_stub_addr`], a stub
-//!   that returns `from | UNCHAINED_BIT` (decoded as [`BlockExit::Unchained`]);
+//!   `from = tb_tag | slot` (`tb_tag` is a multiple of 8). An unlinked slot holds
+//!   [`Backend::unlinked_stub_addr`], a stub that returns `from | UNCHAINED_BIT` (decoded as
+//!   [`BlockExit::Unchained`]);
 //! - `LookupAndGotoPtr` calls `lookup_fn(env)` and tail-calls the result with `from = 0`, or
 //!   returns 0 (decoded as `BlockExit::Exit(0)`) when it gives 0.
 //!

@@ -96,7 +96,7 @@ pub(crate) struct Tr<'c> {
     /// The arithmetic flags (RFLAGS positions) that may be read after the current
     /// instruction (see [`crate::liveness`]); the others need not be computed.
     pub(crate) live: u64,
-    /// The targets the two jump slots were given (an exit to a third target looks its block
+    /// The targets the jump slots were given (an exit to a target beyond them looks its block
     /// up instead).
     slot_targets: [Option<u64>; tcg::JUMP_SLOTS],
     /// Conditional branches inside the block, when it goes on after them.
@@ -993,7 +993,7 @@ impl<'c> Tr<'c> {
     // ---- exits ----
 
     /// Leaves the block for guest pc `target` (direct): through the jump slot given that
-    /// target, or a free one; with both taken by other targets, by looking the target up.
+    /// target, or a free one; with all taken by other targets, by looking the target up.
     pub(crate) fn goto_tb(&mut self, target: u64) {
         if let Some(&(_, Some(head))) = self.loop_heads.iter().find(|h| h.0 == target) {
             // Back to an instruction of the block: round the loop inside it. The head

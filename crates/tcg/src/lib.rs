@@ -511,8 +511,8 @@ pub enum Op {
         ret: Option<Temp>,
     },
     /// Leave the block for the guest pc already stored in the state, through the chainable
-    /// direct jump slot `slot` (below [`JUMP_SLOTS`]) of this block. The backend returns to the dispatcher
-    /// with the slot number until the slot is linked to the next block.
+    /// direct jump slot `slot` (below [`JUMP_SLOTS`]) of this block. The backend returns to
+    /// the dispatcher with the slot number until the slot is linked to the next block.
     GotoTb { slot: u8 },
     /// `GotoTb { slot }` to the block's own start (the pc stored in the state is the block's
     /// pc): a backend may instead branch back to the beginning of the block, globals and all,

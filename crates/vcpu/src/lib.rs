@@ -27,8 +27,8 @@
 //! process that forks takes its children's hints (blocks they translated, blocks that got
 //! hot, jumps they chained) on its background compiler, translating its own memory and
 //! linking its own blocks where their jump targets agree, so that its later children start
-//! with those blocks, compiled once hot and chained. A shell that runs the same program a hundred times
-//! stops re-translating and interpreting its start-up in every child.
+//! with those blocks, compiled once hot and chained. A shell that runs the same program a
+//! hundred times stops re-translating and interpreting its start-up in every child.
 
 mod cpuinfo;
 mod fault;
