@@ -282,13 +282,18 @@ fn a_shell_translates_what_its_children_ran() {
     if !selected("options::family") {
         return;
     }
-    let script = "i=0; while [ $i -lt 60 ]; do /bin/busybox true; i=$((i + 1)); done; echo $i";
+    // Enough children for blocks to get hot family-wide (32 runs), be compiled by the shell's
+    // compiler thread (which shares the machine with the children) and then be linked.
+    const CHILDREN: usize = 150;
+    let script = format!(
+        "i=0; while [ $i -lt {CHILDREN} ]; do /bin/busybox true; i=$((i + 1)); done; echo $i"
+    );
     let out = emu(
         &["-d", "stats"],
         Path::new("/bin/busybox"),
-        &["sh", "-c", script],
+        &["sh", "-c", &script],
     );
-    assert_eq!(stdout_of(&out), "60\n");
+    assert_eq!(stdout_of(&out), format!("{CHILDREN}\n"));
     let err = String::from_utf8_lossy(&out.stderr);
     let reports: Vec<Vec<u64>> = err
         .lines()
@@ -299,8 +304,9 @@ fn a_shell_translates_what_its_children_ran() {
                 .collect()
         })
         .collect();
-    assert_eq!(reports.len(), 61, "one report per process: {err}");
-    let (taken, translated, linked) = (reports[60][1], reports[60][2], reports[60][3]);
+    assert_eq!(reports.len(), CHILDREN + 1, "one report per process: {err}");
+    let shell = &reports[CHILDREN];
+    let (taken, translated, linked) = (shell[1], shell[2], shell[3]);
     assert!(
         taken > 0 && translated > 0 && linked > 0,
         "the shell took {taken} hints, translated {translated} blocks and linked {linked} jumps \
