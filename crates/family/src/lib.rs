@@ -78,6 +78,14 @@ pub struct BlockCode {
 }
 
 impl Hint {
+    /// The guest pc of the block the hint is about (for a link, the block jumping).
+    pub fn pc(&self) -> u64 {
+        match self {
+            Hint::Translated(b) | Hint::Hot(b) => b.pc,
+            Hint::Linked { from, .. } => *from,
+        }
+    }
+
     /// The key CPU flags of the block(s) the hint names.
     pub fn flags(&self) -> u32 {
         match self {

@@ -24,11 +24,7 @@ fn hint(n: u64) -> Hint {
 }
 
 fn consistent(h: &Hint) -> Option<u64> {
-    let pc = match h {
-        Hint::Translated(b) | Hint::Hot(b) => b.pc,
-        Hint::Linked { from, .. } => *from,
-    };
-    let n = pc - 0x40_0000;
+    let n = h.pc() - 0x40_0000;
     (*h == hint(n)).then_some(n)
 }
 

@@ -553,9 +553,11 @@ impl Machine {
         {
             return None;
         }
-        let mut bytes = vec![0; size as usize];
-        space.read(start, &mut bytes).ok()?;
-        Some(family::code_hash(&bytes))
+        // On the stack: this runs for every translation.
+        let mut buf = [0; MAX_HINTED_BLOCK as usize];
+        let bytes = &mut buf[..size as usize];
+        space.read(start, bytes).ok()?;
+        Some(family::code_hash(bytes))
     }
 
     /// Queues the hints the family posted since the last call for the background compiler,
@@ -574,12 +576,8 @@ impl Machine {
         }
         *cursor = family().read(*cursor, self.pid.load(Ordering::Relaxed), |hint| {
             if hint.flags() == self.key_flags {
-                let pc = match hint {
-                    Hint::Translated(b) | Hint::Hot(b) => b.pc,
-                    Hint::Linked { from, .. } => from,
-                };
                 let job = CompileJob {
-                    key: self.key(pc),
+                    key: self.key(hint.pc()),
                     hint: Some(hint),
                 };
                 // A translation for the cheap tier or a link takes microseconds, a compile a
@@ -596,10 +594,10 @@ impl Machine {
         });
     }
 
-    /// Whether our guest code is what `hint` says its poster's was.
+    /// Whether our guest code is what `hint` says its poster's was (its flags were checked
+    /// when it was taken).
     fn has_hinted_code(&self, hint: &BlockCode) -> bool {
-        hint.flags == self.key_flags
-            && (hint.start..hint.start + u64::from(hint.size)).contains(&hint.pc)
+        (hint.start..hint.start + u64::from(hint.size)).contains(&hint.pc)
             && self.code_hash(hint.start, hint.size) == Some(hint.hash)
     }
 
