@@ -705,6 +705,40 @@ fn faults_map_back_to_the_guest_instruction() {
     mem.bytes_mut()[0x100..0x108].copy_from_slice(&5u64.to_le_bytes());
     run_both(&be, &blk, &mut env, &mem);
     assert_eq!(env.u64(0), 6);
+
+    // An address known to be below the bound needs no check: a constant (a RIP-relative
+    // global's), or one masked to fewer bits than the guest space has.
+    let cb = compile(&be, &mut c, &faulting_block(0x100, false), &slots);
+    assert!(cb.bounds_traps.is_empty());
+    let masked = |mask: u64| {
+        let mut b = Block::new(0x1000);
+        let rax = b.global(Type::I64, RAX, "rax");
+        let m = b.constant(Type::I64, mask);
+        let a = b.new_temp(Type::I64);
+        b.push(Op::InsnStart { pc: 0x1000 });
+        b.push(Op::Binary {
+            op: BinOp::And,
+            dst: a,
+            a: rax,
+            b: m,
+        });
+        b.push(Op::Load {
+            dst: rax,
+            addr: a,
+            mem: MemOp::unsigned(8),
+        });
+        b.push(Op::ExitTb { code: 0 });
+        b
+    };
+    let cb = compile(&be, &mut c, &masked(GUEST_SIZE - 8), &slots);
+    assert!(cb.bounds_traps.is_empty());
+    let mut env = Env::new();
+    env.set_u64(0, 0xdead_0000_0000_0100);
+    run_both(&be, &masked(GUEST_SIZE - 8), &mut env, &mem);
+    assert_eq!(env.u64(0), 5);
+    // A mask wider than the guest space keeps the check.
+    let cb = compile(&be, &mut c, &masked(GUEST_SIZE * 2 - 1), &slots);
+    assert_eq!(cb.bounds_traps.len(), 1);
 }
 
 #[test]

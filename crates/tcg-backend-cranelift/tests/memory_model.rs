@@ -31,7 +31,7 @@ fn inspect(triple: &str, blk: &Block) -> Inspection {
 fn shape(clif: &str) -> String {
     let mut out = String::new();
     for line in clif.lines() {
-        let l = line.trim();
+        let l = line.split(';').next().unwrap_or("").trim();
         let rhs = l.split_once(" = ").map_or(l, |(_, r)| r);
         let word = rhs.split_whitespace().next().unwrap_or("");
         if l.contains("notrap") {
