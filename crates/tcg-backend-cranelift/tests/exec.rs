@@ -1164,3 +1164,37 @@ fn sign_extending_a_zero_extension_starts_from_the_narrow_value() {
     run_both(&be, &blk, &mut env, &mem);
     assert_eq!(env.u64(RCX as usize), 0xffff_ffff_8000_0001);
 }
+
+#[test]
+fn the_guest_base_is_made_once_per_block() {
+    let mem = GuestMem::new();
+    let be = backend_for(&mem, 0, 1 << 20);
+    let slots = Slots::new(&be);
+    let mut b = Block::new(0x1000);
+    let rax = b.global(Type::I64, RAX, "rax");
+    let rbx = b.global(Type::I64, RBX, "rbx");
+    b.push(Op::InsnStart { pc: 0x1000 });
+    for (dst, addr) in [(rbx, rax), (rax, rbx), (rbx, rax)] {
+        b.push(Op::Load {
+            dst,
+            addr,
+            mem: MemOp::unsigned(8),
+        });
+    }
+    b.push(Op::ExitTb { code: 0 });
+    let i = Compiler::new().inspect(&be, &b, TAG, slots.ptrs()).unwrap();
+    let base_consts = i
+        .clif
+        .lines()
+        .filter_map(|l| l.split("iconst.i64 ").nth(1))
+        .filter_map(|v| {
+            let v = v.split_whitespace().next()?.replace('_', "");
+            match v.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16).ok(),
+                None => v.parse::<i64>().ok().map(|v| v as u64),
+            }
+        })
+        .filter(|&v| v == be.guest_base())
+        .count();
+    assert_eq!(base_consts, 1, "{}", i.clif);
+}
