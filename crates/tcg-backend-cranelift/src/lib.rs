@@ -165,6 +165,12 @@ pub struct BackendConfig {
     /// that whoever makes a block unfit to run (invalidation) asks every thread that may be
     /// running it to leave, after the block can no longer be entered anew.
     pub goto_start_loops: bool,
+    /// Offset from `env` of the guest pc (u64), if the caller wants exits through a jump
+    /// slot not to store it: where the paths to a `GotoTb { slot }` wrote the block's
+    /// [`tcg::Block::jump_targets`]`[slot]` there, the store is left out (the next block
+    /// knows its own pc), and a caller seeing [`BlockExit::Unchained`] sets the pc to that
+    /// jump target itself. `None` (default): the pc is stored like any other global.
+    pub pc_env_offset: Option<i32>,
 }
 
 /// Where `LookupAndGotoPtr` finds a per-CPU jump cache, so that translated code can look an
@@ -207,6 +213,7 @@ impl BackendConfig {
             verify_clif: cfg!(debug_assertions),
             jump_cache_probe: None,
             goto_start_loops: false,
+            pc_env_offset: None,
         }
     }
 }
@@ -273,7 +280,8 @@ pub enum BlockExit {
     /// `ExitTb { code }` ran, or `LookupAndGotoPtr` missed (code 0).
     Exit(u32),
     /// `GotoTb { slot }` of the block compiled with `tb_tag` ran while its slot was unlinked:
-    /// the dispatcher may now link that slot to the next block.
+    /// the dispatcher may now link that slot to the next block. With
+    /// [`BackendConfig::pc_env_offset`], the guest pc is the slot's jump target, unstored.
     Unchained {
         /// The `tb_tag` the block was compiled with.
         tb_tag: u64,

@@ -476,9 +476,14 @@ impl<'a> Lower<'a> {
     /// Stores the globals that a path to the current op may have changed since entry (or
     /// since the last sync).
     fn store_written_globals(&mut self) {
+        self.store_written_globals_but(None);
+    }
+
+    /// [`Lower::store_written_globals`] except the global at env offset `skip`.
+    fn store_written_globals_but(&mut self, skip: Option<u32>) {
         let mask = self.flow.stores[self.op_index];
         let written: Vec<(Value, u32)> = (0..self.globals.len())
-            .filter(|&i| mask & (1 << i) != 0)
+            .filter(|&i| mask & (1 << i) != 0 && Some(self.globals[i].1) != skip)
             .map(|i| {
                 let (t, off) = self.globals[i];
                 (self.b.use_var(self.vars[t.0 as usize]), off)
@@ -1280,7 +1285,18 @@ impl<'a> Lower<'a> {
     /// Leaves through jump slot `slot`: stores what the paths here wrote and tail-calls the
     /// slot's target (the next block, or the unlinked stub).
     fn goto_tb(&mut self, slot: u8) {
-        self.store_written_globals();
+        // The pc, if it holds the slot's target: the next block knows its own pc, and the
+        // dispatcher sets it from the target when the slot is unlinked.
+        let target = self.block.jump_targets[usize::from(slot)];
+        let pc_global = self.backend.config.pc_env_offset.and_then(|off| {
+            let i = self.globals.iter().position(|g| g.1 as i32 == off)?;
+            if self.flow.stores[self.op_index] & (1 << i) == 0 {
+                return None;
+            }
+            let v = self.b.use_var(self.vars[self.globals[i].0 .0 as usize]);
+            (target.is_some() && self.iconst_of(v) == target).then_some(off as u32)
+        });
+        self.store_written_globals_but(pc_global);
         let slot_addr = self.jump_slots[usize::from(slot)] as u64;
         let p = self.iconst(types::I64, slot_addr);
         let target = self
