@@ -177,14 +177,15 @@ pub struct BackendConfig {
 /// indirect target up without a call: the cache is an array of pointers to block
 /// descriptors (0 when empty), indexed by `(pc ^ (pc >> shift)) & mask`; an entry answers
 /// `pc` if the descriptor's pc equals it, its 32-bit validity word is 0 and its code word is
-/// not 0. Anything else falls back to `lookup_fn`. The backend knows only these offsets.
+/// not 0. Anything else falls back to `lookup_fn`. The backend knows only these offsets. A
+/// block that wrote the pc stores it only on a miss: the block a hit enters knows its pc.
 ///
 /// The caller guarantees that while a block runs, every descriptor the cache points at stays
 /// allocated (e.g. under an epoch guard), and that a descriptor's code word, once non-zero,
 /// is the entry of a block of this backend with jump slots alive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct JumpCacheProbe {
-    /// Offset from `env` of the guest pc the exit stored (the state's pc field).
+    /// Offset from `env` of the guest pc (the state's pc field).
     pub pc_env_offset: i32,
     /// Offset from `env` of the pointer to the entry array.
     pub entries_env_offset: i32,

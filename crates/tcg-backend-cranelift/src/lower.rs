@@ -1268,9 +1268,19 @@ impl<'a> Lower<'a> {
                 self.terminated = true;
             }
             Op::LookupAndGotoPtr => {
-                self.store_written_globals();
-                if let Some(probe) = self.backend.config.jump_cache_probe {
-                    self.inline_probe(probe);
+                match self.backend.config.jump_cache_probe {
+                    Some(probe) => {
+                        // The pc, if the paths here wrote it, is stored on a miss only: the
+                        // block a hit enters knows its own pc.
+                        let pc = self.written_global(probe.pc_env_offset);
+                        self.store_written_globals_but(pc.map(|_| probe.pc_env_offset as u32));
+                        self.inline_probe(probe, pc);
+                        if let Some(pc) = pc {
+                            let flags = Self::env_flags();
+                            self.b.ins().store(flags, pc, self.env, probe.pc_env_offset);
+                        }
+                    }
+                    None => self.store_written_globals(),
                 }
                 let stub = self.iconst(types::I64, self.backend.lookup_stub_addr() as u64);
                 let zero = self.iconst(types::I64, 0);
@@ -1288,15 +1298,10 @@ impl<'a> Lower<'a> {
         // The pc, if it holds the slot's target: the next block knows its own pc, and the
         // dispatcher sets it from the target when the slot is unlinked.
         let target = self.block.jump_targets[usize::from(slot)];
-        let pc_global = self.backend.config.pc_env_offset.and_then(|off| {
-            let i = self.globals.iter().position(|g| g.1 as i32 == off)?;
-            if self.flow.stores[self.op_index] & (1 << i) == 0 {
-                return None;
-            }
-            let v = self.b.use_var(self.vars[self.globals[i].0 .0 as usize]);
-            (target.is_some() && self.iconst_of(v) == target).then_some(off as u32)
+        let pc_global = self.backend.config.pc_env_offset.filter(|&off| {
+            target.is_some() && self.written_global(off).and_then(|v| self.iconst_of(v)) == target
         });
-        self.store_written_globals_but(pc_global);
+        self.store_written_globals_but(pc_global.map(|off| off as u32));
         let slot_addr = self.jump_slots[usize::from(slot)] as u64;
         let p = self.iconst(types::I64, slot_addr);
         let target = self
@@ -1310,18 +1315,23 @@ impl<'a> Lower<'a> {
         self.terminated = true;
     }
 
+    /// The value of the global at env offset `off` if the paths to the op being lowered
+    /// wrote it (it is stored at an exit there).
+    fn written_global(&mut self, off: i32) -> Option<Value> {
+        let mask = self.flow.stores[self.op_index];
+        let i = (0..self.globals.len())
+            .find(|&i| mask & (1 << i) != 0 && self.globals[i].1 as i32 == off)?;
+        Some(self.b.use_var(self.vars[self.globals[i].0 .0 as usize]))
+    }
+
     /// The inline jump-cache probe of `LookupAndGotoPtr` (see [`crate::JumpCacheProbe`]):
     /// tail-calls the cached block on a hit, falls through (to the lookup stub) on a miss.
-    /// Globals are already stored.
-    fn inline_probe(&mut self, p: crate::JumpCacheProbe) {
+    /// Globals are already stored, except the pc if `written` holds it.
+    fn inline_probe(&mut self, p: crate::JumpCacheProbe, written: Option<Value>) {
         let env = self.env;
         let flags = Self::env_flags();
-        // The pc the paths here wrote, if they did (no reload through memory).
-        let mask = self.flow.stores[self.op_index];
-        let written = (0..self.globals.len())
-            .find(|&i| mask & (1 << i) != 0 && self.globals[i].1 as i32 == p.pc_env_offset);
         let pc = match written {
-            Some(i) => self.b.use_var(self.vars[self.globals[i].0 .0 as usize]),
+            Some(pc) => pc,
             None => self.b.ins().load(types::I64, flags, env, p.pc_env_offset),
         };
         let hi = self.b.ins().ushr_imm_u(pc, i64::from(p.shift));

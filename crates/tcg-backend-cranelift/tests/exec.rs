@@ -1061,7 +1061,8 @@ fn inline_jump_cache_probe_hits_without_calling_and_misses_to_lookup_fn() {
         // SAFETY: blocks of this backend; env is valid for the offsets used and holds the
         // table pointer, whose descriptors outlive the run and name live code or 0.
         let e = unsafe { be.execute(env.ptr(), jumper.code) };
-        (e, env.u64(0), PROBE_MISSES.load(Ordering::SeqCst) - before)
+        let misses = PROBE_MISSES.load(Ordering::SeqCst) - before;
+        (e, env.u64(0), misses, env.u64(RIP as usize))
     };
     let good = Desc {
         pc: 0x2003,
@@ -1069,15 +1070,17 @@ fn inline_jump_cache_probe_hits_without_calling_and_misses_to_lookup_fn() {
         pad: 0,
         code: ct.code as usize,
     };
-    assert_eq!(run(Some(&good)), (BlockExit::Exit(77), 21, 0), "hit");
+    // A hit leaves the pc unstored (the block entered knows its own), a miss stores it for
+    // the lookup.
+    assert_eq!(run(Some(&good)), (BlockExit::Exit(77), 21, 0, 0), "hit");
     for (what, d) in [
         ("other pc", Desc { pc: 0x2004, ..good }),
         ("invalid", Desc { valid: 1, ..good }),
         ("no code", Desc { code: 0, ..good }),
     ] {
-        assert_eq!(run(Some(&d)), (BlockExit::Exit(0), 3, 1), "{what}");
+        assert_eq!(run(Some(&d)), (BlockExit::Exit(0), 3, 1, 0x2003), "{what}");
     }
-    assert_eq!(run(None), (BlockExit::Exit(0), 3, 1), "empty entry");
+    assert_eq!(run(None), (BlockExit::Exit(0), 3, 1, 0x2003), "empty entry");
 }
 
 /// `rcx = convs(load(size at 0x40) & mask)` (the conversions applied in order), then exit.
