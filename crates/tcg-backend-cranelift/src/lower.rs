@@ -885,6 +885,8 @@ impl<'a> Lower<'a> {
                 self.pcs.push(pc);
             }
             Op::SetLabel { .. } => unreachable!("handled by lower_all"),
+            // Only the global flow analysis looks at it.
+            Op::Discard { .. } => {}
             Op::Mov { dst, src } => {
                 let v = self.get(src);
                 self.set(dst, v);
@@ -1714,6 +1716,10 @@ impl GlobalFlow {
             if let Some(d) = op_dst(op) {
                 may |= bit(d);
                 def |= bit(d);
+            }
+            if let Op::Discard { global } = *op {
+                // Dead on this path: no exit after it stores it.
+                may &= !bit(global);
             }
             match *op {
                 Op::BrCond { label, .. } => merge(&mut at_label[label.0 as usize], (may, def, lz)),

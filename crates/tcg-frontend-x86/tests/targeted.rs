@@ -1316,3 +1316,40 @@ fn a_loop_closing_after_two_exits_goes_back_to_its_start() {
         "no GotoStart among {exits:?}\n{b}"
     );
 }
+
+/// An exit to code that overwrites every flag before reading one discards the flags state
+/// instead of storing it, and the block covers the code it looked at (rewriting it must
+/// invalidate the block); an exit to code that reads a flag stores them.
+#[test]
+fn an_exit_to_code_that_overwrites_the_flags_discards_them() {
+    let block_with_target = |target_code: &[u8]| {
+        let mut code = vec![0xcc; 0x30];
+        // add eax, 1; jne 0x1020; ret
+        code[..6].copy_from_slice(&[0x83, 0xc0, 0x01, 0x75, 0x1b, 0xc3]);
+        code[0x20..0x20 + target_code.len()].copy_from_slice(target_code);
+        let mut fetch = |addr: u64, buf: &mut [u8]| -> usize {
+            let off = addr.wrapping_sub(0x1000) as usize;
+            if off >= code.len() {
+                return 0;
+            }
+            let n = (code.len() - off).min(buf.len());
+            buf[..n].copy_from_slice(&code[off..off + n]);
+            n
+        };
+        translate_block(0x1000, &mut fetch, &cfg())
+    };
+    let discards = |b: &tcg::Block| {
+        b.ops
+            .iter()
+            .filter(|op| matches!(op, Op::Discard { .. }))
+            .count()
+    };
+    // mov ecx, edx; cmp eax, ebx
+    let b = block_with_target(&[0x89, 0xd1, 0x39, 0xd8]);
+    assert_eq!(discards(&b), 4, "{b}");
+    assert_eq!((b.guest_start, b.guest_size), (0x1000, 0x24));
+    // jc: reads the carry `add` left
+    let b = block_with_target(&[0x72, 0x00]);
+    assert_eq!(discards(&b), 0, "{b}");
+    assert_eq!((b.guest_start, b.guest_size), (0x1000, 6));
+}
