@@ -1323,7 +1323,7 @@ fn a_loop_closing_after_two_exits_goes_back_to_its_start() {
 #[test]
 fn an_exit_to_code_that_overwrites_the_flags_discards_them() {
     let block_with_target = |target_code: &[u8]| {
-        let mut code = vec![0xcc; 0x30];
+        let mut code = [0xcc; 0x30];
         // add eax, 1; jne 0x1020; ret
         code[..6].copy_from_slice(&[0x83, 0xc0, 0x01, 0x75, 0x1b, 0xc3]);
         code[0x20..0x20 + target_code.len()].copy_from_slice(target_code);
