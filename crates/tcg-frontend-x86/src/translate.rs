@@ -1437,12 +1437,25 @@ fn translate_with(
     let mut looked_at = Vec::new();
     if live.is_some() {
         let page = pc & !0xfff;
-        let exits = pre
-            .iter()
-            .filter(|i| is_jcc(i) || direct_jump_target(i).is_some())
-            .map(|i| i.near_branch64())
-            .chain(pre.last().map(|i| i.next_ip()));
-        for target in exits {
+        // Direct jumps, calls and conditional branches to an instruction the block does not
+        // go on to, and the fall-through at its end.
+        let exits = pre.iter().enumerate().filter_map(|(k, i)| {
+            let direct = is_jcc(i)
+                || direct_jump_target(i).is_some()
+                || i.flow_control() == FlowControl::Call && i.op0_kind() == OpKind::NearBranch64;
+            let target = i.near_branch64();
+            (direct && !pre[k + 1..].iter().any(|j| j.ip() == target)).then_some(target)
+        });
+        let fall_through = pre
+            .last()
+            .filter(|i| {
+                matches!(
+                    i.flow_control(),
+                    FlowControl::Next | FlowControl::ConditionalBranch
+                )
+            })
+            .map(|i| i.next_ip());
+        for target in exits.chain(fall_through) {
             if target & !0xfff != page || target == pc || t.flags_dead_targets.contains(&target) {
                 continue;
             }
