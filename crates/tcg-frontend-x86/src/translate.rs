@@ -1021,7 +1021,8 @@ impl<'c> Tr<'c> {
             self.goto_ptr(t);
             return;
         };
-        if target != self.b.pc && self.flags_dead_targets.contains(&target) {
+        // (Never the block's own start: a loop back keeps its flags.)
+        if self.flags_dead_targets.contains(&target) {
             for g in [self.cc_op, self.cc_dst, self.cc_src, self.cc_src2] {
                 self.b.push(Op::Discard { global: g });
             }
