@@ -18,20 +18,25 @@ static struct {
     _Alignas(64) int r1;
     _Alignas(64) int count;
     _Alignas(64) int sense;
-    int sleeping;
+    int waiters;
 } s;
 
 static long rounds = 20000;
 
 /* A sense-reversing barrier for the two threads: spin briefly, then sleep on a futex (the
- * other thread may not be running on a loaded host). */
+ * other thread may not be running on a loaded host). A sleeper counts itself in `waiters`
+ * before its last look at `sense` and out after it wakes; the last to arrive flips `sense`
+ * before it looks at `waiters` (all sequentially consistent: either the sleeper sees the
+ * flip or the flipper sees the sleeper). A one-bit "sleeping" flag cleared by the flipper
+ * loses wakes: a flipper preempted between its flip and its clear clears the flag its
+ * partner set while going to sleep in the next round, and both threads end up asleep. */
 static void sync2(int *local) {
     int want = !*local;
     *local = want;
     if (__atomic_add_fetch(&s.count, 1, __ATOMIC_ACQ_REL) == 2) {
         __atomic_store_n(&s.count, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&s.sense, want, __ATOMIC_SEQ_CST);
-        if (__atomic_exchange_n(&s.sleeping, 0, __ATOMIC_SEQ_CST))
+        if (__atomic_load_n(&s.waiters, __ATOMIC_SEQ_CST) != 0)
             syscall(SYS_futex, &s.sense, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
         return;
     }
@@ -40,9 +45,10 @@ static void sync2(int *local) {
             __builtin_ia32_pause();
             continue;
         }
-        __atomic_store_n(&s.sleeping, 1, __ATOMIC_SEQ_CST);
+        __atomic_add_fetch(&s.waiters, 1, __ATOMIC_SEQ_CST);
         if (__atomic_load_n(&s.sense, __ATOMIC_SEQ_CST) != want)
             syscall(SYS_futex, &s.sense, FUTEX_WAIT_PRIVATE, !want, NULL, NULL, 0);
+        __atomic_sub_fetch(&s.waiters, 1, __ATOMIC_SEQ_CST);
     }
 }
 
