@@ -56,6 +56,7 @@ compile_error!("guest-memory assumes the generic Linux errno and mmap ABI of the
 mod code;
 pub mod consts;
 mod errno;
+mod fork_gate;
 mod prot;
 mod space;
 mod vma;
@@ -64,6 +65,7 @@ mod vma;
 mod tests;
 
 pub use errno::{Efault, Errno};
+pub use fork_gate::{ForkLock, NoFork};
 pub use prot::{Access, Prot};
 pub use space::{CodeWriteHook, GuestSpace, SpaceError};
 pub use vma::{Vma, VmaKind};

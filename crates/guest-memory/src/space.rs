@@ -2,12 +2,13 @@
 
 use crate::code::CodePages;
 use crate::consts::*;
+use crate::fork_gate::{ForkGate, ForkLock, Gated, NoFork};
 use crate::vma::VmaMap;
 use crate::{
     page_up, Access, Efault, Errno, Prot, Vma, VmaKind, GUARD_SIZE, GUEST_PAGE_SIZE,
     MAX_SPACE_SIZE, MIN_SPACE_SIZE, MMAP_MIN_ADDR,
 };
-use parking_lot::{Mutex, MutexGuard, RwLock};
+use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::fmt;
 use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
@@ -77,6 +78,8 @@ pub struct GuestSpace {
     code: Mutex<CodePages>,
     /// Called with a page address when the guest writes a protected code page.
     code_write_hook: OnceLock<CodeWriteHook>,
+    /// Entered, shared, by every use of `inner` and `code` (see `fork_gate.rs`).
+    fork_gate: ForkGate,
 }
 
 /// What to do when the guest is about to write a page that code was translated from.
@@ -92,7 +95,7 @@ unsafe impl Sync for GuestSpace {}
 
 impl fmt::Debug for GuestSpace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let inner = self.inner.read();
+        let inner = self.read_inner();
         f.debug_struct("GuestSpace")
             .field("base", &self.base)
             .field("size", &format_args!("{:#x}", self.size))
@@ -160,6 +163,7 @@ impl GuestSpace {
                     }),
                     code: Mutex::new(CodePages::default()),
                     code_write_hook: OnceLock::new(),
+                    fork_gate: ForkGate::default(),
                 });
             }
             let error = std::io::Error::last_os_error();
@@ -168,6 +172,46 @@ impl GuestSpace {
             }
             size /= 2;
         }
+    }
+
+    /// Enters a critical section that a host fork must wait for: the caller may take locks
+    /// that the forked child will need (the process's shared state). This space's own
+    /// methods enter it themselves; sections nest.
+    pub fn hold_off_fork(&self) -> NoFork<'_> {
+        self.fork_gate.enter()
+    }
+
+    /// Waits until no thread is inside a [`Self::hold_off_fork`] section and keeps them out
+    /// until dropped: hold it across a host `fork`, so that the child finds every lock taken
+    /// in such a section free. The holder may still use this space.
+    pub fn lock_for_fork(&self) -> ForkLock<'_> {
+        self.fork_gate.lock_for_fork()
+    }
+
+    /// Takes one of this space's locks inside the fork gate.
+    fn gated<'a, G>(&'a self, take: impl FnOnce() -> G) -> Gated<'a, G> {
+        let section = self.fork_gate.enter();
+        Gated {
+            guard: take(),
+            _section: section,
+        }
+    }
+
+    fn read_inner(&self) -> Gated<'_, RwLockReadGuard<'_, Inner>> {
+        self.gated(|| self.inner.read())
+    }
+
+    /// For a thread that may already hold `inner` shared (a fault in a copy of `write`).
+    fn read_inner_recursive(&self) -> Gated<'_, RwLockReadGuard<'_, Inner>> {
+        self.gated(|| self.inner.read_recursive())
+    }
+
+    fn write_inner(&self) -> Gated<'_, RwLockWriteGuard<'_, Inner>> {
+        self.gated(|| self.inner.write())
+    }
+
+    fn code_pages(&self) -> Gated<'_, MutexGuard<'_, CodePages>> {
+        self.gated(|| self.code.lock())
     }
 
     /// Host address of guest address 0.
@@ -184,12 +228,12 @@ impl GuestSpace {
     /// Top of the region searched top-down for mappings without `MAP_FIXED`
     /// (default `size / 2`; memory above it is left to the ELF image, heap and stack).
     pub fn mmap_base(&self) -> u64 {
-        self.inner.read().mmap_base
+        self.read_inner().mmap_base
     }
 
     /// Sets the top of the top-down mmap search region (clamped to the space).
     pub fn set_mmap_base(&self, addr: u64) {
-        self.inner.write().mmap_base = crate::page_down(addr.min(self.size));
+        self.write_inner().mmap_base = crate::page_down(addr.min(self.size));
     }
 
     /// Host pointer for guest address `addr`, which must be at most `size`.
@@ -319,7 +363,7 @@ impl GuestSpace {
             (file_kind(fd, offset, shared, prot)?, fd)
         };
         let mut code = self.lock_code();
-        let mut inner = self.inner.write();
+        let mut inner = self.write_inner();
         if fixed {
             // A fixed mapping may replace pages holding translated code.
             self.forget_code(&mut code, &inner.vmas, addr, addr.saturating_add(len));
@@ -439,7 +483,7 @@ impl GuestSpace {
             return Err(Errno::ENOMEM);
         }
         let mut code = self.lock_code();
-        let mut inner = self.inner.write();
+        let mut inner = self.write_inner();
         self.forget_code(&mut code, &inner.vmas, addr, addr.saturating_add(len));
         let (hflags, fd, offset, flags) = match file {
             None => (
@@ -478,7 +522,7 @@ impl GuestSpace {
             return Err(Errno::EINVAL);
         }
         let mut code = self.lock_code();
-        let mut inner = self.inner.write();
+        let mut inner = self.write_inner();
         self.forget_code(&mut code, &inner.vmas, addr, end);
         if !inner.vmas.overlaps(addr, end) {
             return Ok(());
@@ -493,7 +537,7 @@ impl GuestSpace {
     /// program's memory. The caller invalidates the translations it no longer wants.
     pub fn unmap_all(&self) {
         let mut code = self.lock_code();
-        let mut inner = self.inner.write();
+        let mut inner = self.write_inner();
         self.forget_code(&mut code, &inner.vmas, 0, self.size);
         // One host call for the whole space; failing would leave the old program mapped,
         // which `reserve_or_abort` refuses to go on with.
@@ -525,7 +569,7 @@ impl GuestSpace {
             return Err(Errno::ENOMEM);
         }
         let mut code = self.lock_code();
-        let mut inner = self.inner.write();
+        let mut inner = self.write_inner();
         self.forget_code(&mut code, &inner.vmas, addr, end);
         if inner.vmas.first_gap(addr, end, None).is_some() {
             return Err(Errno::ENOMEM);
@@ -539,14 +583,14 @@ impl GuestSpace {
     /// once after loading the program.
     pub fn set_brk_start(&self, addr: u64) {
         let a = page_up(addr).unwrap_or(self.size).min(self.size);
-        let mut inner = self.inner.write();
+        let mut inner = self.write_inner();
         inner.brk_start = a;
         inner.brk = a;
     }
 
     /// Start of the heap.
     pub fn brk_start(&self) -> u64 {
-        self.inner.read().brk_start
+        self.read_inner().brk_start
     }
 
     /// Guest `brk`: moves the break to `new` if possible and returns the resulting break
@@ -554,7 +598,7 @@ impl GuestSpace {
     /// next mapping, as on Linux.
     pub fn brk(&self, new: u64) -> u64 {
         let mut code = self.lock_code();
-        let mut inner = self.inner.write();
+        let mut inner = self.write_inner();
         let cur = inner.brk;
         if new < inner.brk_start {
             return cur;
@@ -645,7 +689,7 @@ impl GuestSpace {
             }
         }
         let mut code = self.lock_code();
-        let mut inner = self.inner.write();
+        let mut inner = self.write_inner();
         self.forget_code(&mut code, &inner.vmas, old_addr, old_end);
         if flags & MREMAP_FIXED != 0 {
             self.forget_code(
@@ -848,7 +892,7 @@ impl GuestSpace {
             return Err(Errno::ENOMEM);
         }
         let mut code = self.lock_code();
-        let inner = self.inner.read();
+        let inner = self.read_inner();
         if inner.vmas.first_gap(addr, end, None).is_some() {
             return Err(Errno::ENOMEM);
         }
@@ -883,7 +927,7 @@ impl GuestSpace {
         if end > self.size {
             return Err(Errno::ENOMEM);
         }
-        let inner = self.inner.read();
+        let inner = self.read_inner();
         if inner.vmas.first_gap(addr, end, None).is_some() {
             return Err(Errno::ENOMEM);
         }
@@ -904,28 +948,28 @@ impl GuestSpace {
     /// Whether all of `[addr, addr + len)` is mapped with `access` allowed (an empty range
     /// is mapped if `addr <= size`).
     pub fn is_mapped(&self, addr: u64, len: u64, access: Access) -> bool {
-        self.check(&self.inner.read(), addr, len, Some(access))
+        self.check(&self.read_inner(), addr, len, Some(access))
             .is_ok()
     }
 
     /// The guest protection of the page containing `addr`, or `None` if unmapped.
     pub fn prot_at(&self, addr: u64) -> Option<Prot> {
-        self.inner.read().vmas.containing(addr).map(|v| v.prot)
+        self.read_inner().vmas.containing(addr).map(|v| v.prot)
     }
 
     /// The area containing `addr`, if any.
     pub fn vma_at(&self, addr: u64) -> Option<Vma> {
-        self.inner.read().vmas.containing(addr).cloned()
+        self.read_inner().vmas.containing(addr).cloned()
     }
 
     /// A snapshot of all areas in address order.
     pub fn vmas(&self) -> Vec<Vma> {
-        self.inner.read().vmas.iter().cloned().collect()
+        self.read_inner().vmas.iter().cloned().collect()
     }
 
     /// The guest's `/proc/self/maps` text.
     pub fn maps_text(&self) -> String {
-        self.inner.read().vmas.maps_text()
+        self.read_inner().vmas.maps_text()
     }
 
     /// Checks `[addr, addr + len)` is inside the space and mapped with `access` (or mapped
@@ -956,7 +1000,7 @@ impl GuestSpace {
 
     /// Copies guest memory at `addr` into `buf`.
     pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Efault> {
-        let inner = self.inner.read();
+        let inner = self.read_inner();
         self.check(&inner, addr, buf.len() as u64, Some(Access::Read))?;
         // SAFETY: the source range is inside the reservation and host-readable (guest
         // readable areas are host PROT_READ), and the read lock keeps it mapped during
@@ -969,7 +1013,7 @@ impl GuestSpace {
     /// Copies `data` into guest memory at `addr`, which must be writable.
     pub fn write(&self, addr: u64, data: &[u8]) -> Result<(), Efault> {
         self.unprotect_code_range(addr, data.len() as u64);
-        let inner = self.inner.read();
+        let inner = self.read_inner();
         self.check(&inner, addr, data.len() as u64, Some(Access::Write))?;
         // SAFETY: the destination range is inside the reservation and host-writable
         // (guest-writable areas are host PROT_READ|PROT_WRITE), kept mapped by the read
@@ -1025,7 +1069,7 @@ impl GuestSpace {
     /// `EFAULT` if it runs into unreadable memory, `ENAMETOOLONG` if no NUL is found
     /// within `max` bytes.
     pub fn read_cstr(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
-        let inner = self.inner.read();
+        let inner = self.read_inner();
         let mut out = Vec::new();
         let mut cur = addr;
         let mut chunk = [0u8; 256];
@@ -1053,8 +1097,8 @@ impl GuestSpace {
     }
 
     /// Takes the code lock for a change of mappings, which moves the mapping generation.
-    fn lock_code(&self) -> MutexGuard<'_, CodePages> {
-        let mut code = self.code.lock();
+    fn lock_code(&self) -> Gated<'_, MutexGuard<'_, CodePages>> {
+        let mut code = self.code_pages();
         code.map_generation += 1;
         code
     }
@@ -1090,8 +1134,8 @@ impl GuestSpace {
     /// whether the guest may write the page itself. Call before reading the code bytes.
     pub fn protect_code(&self, addr: u64) -> (u64, bool) {
         let page = crate::page_down(addr);
-        let mut code = self.code.lock();
-        let inner = self.inner.read_recursive();
+        let mut code = self.code_pages();
+        let inner = self.read_inner_recursive();
         let Some(vma) = inner.vmas.containing(page) else {
             return (code.generation(page), false);
         };
@@ -1150,7 +1194,7 @@ impl GuestSpace {
     /// since [`Self::protect_code`] returned it: a write to the protected page, or any
     /// change of mappings or protections.
     pub fn code_generation(&self, addr: u64) -> u64 {
-        self.code.lock().generation(crate::page_down(addr))
+        self.code_pages().generation(crate::page_down(addr))
     }
 
     /// Called when a guest write to `addr` faulted, or before the emulator writes there for
@@ -1160,9 +1204,9 @@ impl GuestSpace {
     /// guest's own (unmapped or read-only page).
     pub fn unprotect_code(&self, addr: u64) -> bool {
         let page = crate::page_down(addr);
-        let mut code = self.code.lock();
+        let mut code = self.code_pages();
         // Recursive: the faulting thread may hold the lock shared (a copy in `write`).
-        let inner = self.inner.read_recursive();
+        let inner = self.read_inner_recursive();
         let Some(vma) = inner.vmas.containing(page) else {
             return false;
         };
@@ -1187,7 +1231,7 @@ impl GuestSpace {
     /// [`Self::unprotect_code`] for every protected page in `[addr, addr + len)`.
     fn unprotect_code_range(&self, addr: u64, len: u64) {
         let pages = {
-            let code = self.code.lock();
+            let code = self.code_pages();
             code.protected_in(crate::page_down(addr), addr.saturating_add(len))
         };
         for page in pages {
@@ -1206,7 +1250,7 @@ impl GuestSpace {
         if access == Access::Write {
             self.unprotect_code_range(addr, len);
         }
-        let inner = self.inner.read();
+        let inner = self.read_inner();
         self.check(&inner, addr, len, Some(access))?;
         Ok(self.host(addr))
     }
@@ -1215,7 +1259,7 @@ impl GuestSpace {
     /// loader. Read-only pages are made writable on the host for the duration of the
     /// copy, so other threads could briefly write them: use it before the guest runs.
     pub fn write_ignoring_prot(&self, addr: u64, data: &[u8]) -> Result<(), Efault> {
-        let inner = self.inner.write();
+        let inner = self.write_inner();
         let len = data.len() as u64;
         self.check(&inner, addr, len, None)?;
         let end = addr + len;

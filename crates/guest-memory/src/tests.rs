@@ -563,3 +563,105 @@ fn code_protection_invalidates_before_writes_and_moves_generations() {
     unsafe { p.write(9) };
     assert_eq!(hits.lock().unwrap().len(), 2);
 }
+
+#[test]
+fn a_fork_lock_waits_for_sections_and_keeps_new_ones_out() {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Barrier;
+    use std::time::Duration;
+    let s = Arc::new(space());
+    let left = Arc::new(AtomicBool::new(false));
+    let inside = Arc::new(Barrier::new(2));
+    let holder = {
+        let (s, left, inside) = (s.clone(), left.clone(), inside.clone());
+        std::thread::spawn(move || {
+            let _section = s.hold_off_fork();
+            inside.wait();
+            std::thread::sleep(Duration::from_millis(50));
+            left.store(true, Ordering::SeqCst);
+        })
+    };
+    inside.wait();
+    let fork = s.lock_for_fork();
+    assert!(
+        left.load(Ordering::SeqCst),
+        "the fork lock came before the section ended"
+    );
+    holder.join().unwrap();
+    let entered = Arc::new(AtomicBool::new(false));
+    let late = {
+        let (s, entered) = (s.clone(), entered.clone());
+        std::thread::spawn(move || {
+            let _section = s.hold_off_fork();
+            // A section's own locks: mapping takes the space's.
+            s.mmap(0, P, RW, ANON, None, 0).unwrap();
+            entered.store(true, Ordering::SeqCst);
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(
+        !entered.load(Ordering::SeqCst),
+        "a section began under the fork lock"
+    );
+    // The holder itself still uses the space (sections nest on its thread).
+    let a = s.mmap(0, P, RW, ANON, None, 0).unwrap();
+    s.write_u32(a, 7).unwrap();
+    assert_eq!(s.read_u32(a).unwrap(), 7);
+    drop(fork);
+    late.join().unwrap();
+    assert!(entered.load(Ordering::SeqCst));
+}
+
+/// Threads map, unmap and copy all the time; each fork holds the fork lock, and each child
+/// must find the space's locks free (it maps and copies, under an alarm that kills it if
+/// it hangs).
+#[test]
+#[cfg_attr(miri, ignore = "fork")]
+fn a_forked_child_finds_the_space_unlocked() {
+    use std::sync::atomic::AtomicBool;
+    let s = Arc::new(space());
+    let stop = Arc::new(AtomicBool::new(false));
+    let busy: Vec<_> = (0..3)
+        .map(|_| {
+            let (s, stop) = (s.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let a = s.mmap(0, P, RW, ANON, None, 0).unwrap();
+                    s.write_u64(a, 1).unwrap();
+                    s.munmap(a, P).unwrap();
+                }
+            })
+        })
+        .collect();
+    for _ in 0..30 {
+        let pid = {
+            let _fork = s.lock_for_fork();
+            // SAFETY: the child only uses the space (its locks are free: the fork lock is
+            // held), the allocator (glibc's fork takes its locks) and async-signal-safe
+            // calls, then leaves with _exit.
+            unsafe { libc::fork() }
+        };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            // SAFETY: alarm and _exit are async-signal-safe.
+            unsafe { libc::alarm(10) };
+            let ok = s
+                .mmap(0, 4 * P, RW, ANON, None, 0)
+                .and_then(|a| s.write_u64(a, 2).map_err(|_| Errno::EFAULT).map(|_| a))
+                .is_ok_and(|a| s.read_u64(a) == Ok(2));
+            // SAFETY: as above.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        // SAFETY: waiting for our own child with a live status int.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "child status {status:#x} (SIGALRM: it hung on a lock)"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in busy {
+        t.join().unwrap();
+    }
+}

@@ -262,8 +262,7 @@ impl Process {
         thread: &ThreadCtx,
     ) -> Result<std::convert::Infallible, Errno> {
         let ignored = self
-            .sigactions
-            .lock()
+            .lock(&self.sigactions)
             .iter()
             .enumerate()
             .filter(|(_, a)| a.handler == SIG_IGN)
@@ -312,7 +311,7 @@ impl Process {
         hwcap: u64,
     ) -> Result<LoadedProgram, String> {
         close_on_exec_fds(keep_fds);
-        for action in self.sigactions.lock().iter_mut() {
+        for action in self.lock(&self.sigactions).iter_mut() {
             if action.handler != SIG_IGN {
                 *action = Default::default();
             } else {
@@ -332,8 +331,9 @@ impl Process {
             hwcap,
         )
         .map_err(|e| format!("{}: {e}", program.display()))?;
-        *self.exe_path.lock() = std::fs::canonicalize(program).unwrap_or(program.to_path_buf());
-        *self.argv.lock() = req.target.argv.clone();
+        *self.lock(&self.exe_path) =
+            std::fs::canonicalize(program).unwrap_or(program.to_path_buf());
+        *self.lock(&self.argv) = req.target.argv.clone();
         let name = thread_name_for(&req.path);
         let signal_mask = thread.signal_mask;
         let pending_signals = thread.pending_signals;

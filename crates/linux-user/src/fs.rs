@@ -114,8 +114,7 @@ impl Process {
             // The guest's arguments, not the emulator's command line (which an `execve` in
             // place does not change).
             let text: Vec<u8> = self
-                .argv
-                .lock()
+                .lock(&self.argv)
                 .iter()
                 .flat_map(|a| a.iter().chain(&[0]))
                 .copied()
@@ -515,7 +514,7 @@ impl Process {
         let size = size.min(i32::MAX as u64);
         let guest = self.guest_str(path)?;
         if self.is_proc_self(&guest, "exe") {
-            let exe = self.exe_path.lock().clone();
+            let exe = self.lock(&self.exe_path).clone();
             let bytes = std::os::unix::ffi::OsStrExt::as_bytes(exe.as_os_str());
             let n = bytes.len().min(size as usize);
             self.write_bytes(buf, &bytes[..n])?;

@@ -4,8 +4,8 @@
 use crate::exec::ExecRequest;
 use crate::nr;
 use crate::strace;
-use guest_memory::{Access, Errno, GuestSpace};
-use parking_lot::Mutex;
+use guest_memory::{Access, Errno, GuestSpace, NoFork};
+use parking_lot::{Mutex, MutexGuard};
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
@@ -230,6 +230,26 @@ impl SyscallOutcome {
     }
 }
 
+/// A lock of the process's shared state held inside the fork gate ([`Process::lock`]); the
+/// lock is released before the gate.
+pub(crate) struct Locked<'a, T> {
+    guard: MutexGuard<'a, T>,
+    _section: NoFork<'a>,
+}
+
+impl<T> std::ops::Deref for Locked<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> std::ops::DerefMut for Locked<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
 /// One emulated guest process, shared by all its vCPU threads.
 #[derive(Debug)]
 pub struct Process {
@@ -260,6 +280,17 @@ impl Process {
         }
     }
 
+    /// Locks `m`, one of this process's shared tables, inside the fork gate
+    /// ([`GuestSpace::hold_off_fork`]): a fork that split the critical section would leave
+    /// the child's copy locked for ever.
+    pub(crate) fn lock<'a, T>(&'a self, m: &'a Mutex<T>) -> Locked<'a, T> {
+        let section = self.space.hold_off_fork();
+        Locked {
+            guard: m.lock(),
+            _section: section,
+        }
+    }
+
     /// The guest address space.
     pub fn space(&self) -> &Arc<GuestSpace> {
         &self.space
@@ -273,7 +304,7 @@ impl Process {
     /// The action currently installed for signal `sig` (1..=64).
     pub fn sigaction(&self, sig: i32) -> Option<GuestSigaction> {
         let i = usize::try_from(sig).ok()?.checked_sub(1)?;
-        self.sigactions.lock().get(i).copied()
+        self.lock(&self.sigactions).get(i).copied()
     }
 
     /// Emulates x86-64 syscall `nr` with arguments `args` (rdi, rsi, rdx, r10, r8, r9) for
@@ -286,7 +317,7 @@ impl Process {
             .dispatch(thread, nr, args)
             .unwrap_or(SyscallOutcome::Return(Errno::ENOSYS.to_syscall_ret()));
         if self.config.strace {
-            strace::exit(nr, &out);
+            strace::exit(self, nr, &out);
         }
         out
     }
@@ -569,7 +600,7 @@ impl Process {
     /// absolute paths are tried under the sysroot first.
     pub(crate) fn host_path_bytes(&self, path: &[u8]) -> Vec<u8> {
         if self.is_proc_self(path, "exe") {
-            return self.exe_path.lock().as_os_str().as_bytes().to_vec();
+            return self.lock(&self.exe_path).as_os_str().as_bytes().to_vec();
         }
         if let (Some(root), true) = (&self.config.sysroot, path.starts_with(b"/")) {
             let mut cand = root.as_os_str().as_bytes().to_vec();

@@ -154,6 +154,9 @@ fn returns_address(n: u64) -> bool {
 /// Prints the `PID name(args)` part before the syscall runs.
 pub(crate) fn enter(p: &Process, n: u64, args: &[u64; 6]) {
     let line = format_enter(p, crate::host::getpid(), n, args);
+    // Inside the fork gate: a fork while another thread held stderr's lock would leave the
+    // child's copy held.
+    let _section = p.space.hold_off_fork();
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
@@ -190,7 +193,8 @@ pub(crate) fn format_enter(p: &Process, pid: i32, n: u64, args: &[u64; 6]) -> St
 }
 
 /// Prints the ` = result` part after the syscall ran.
-pub(crate) fn exit(n: u64, out: &SyscallOutcome) {
+pub(crate) fn exit(p: &Process, n: u64, out: &SyscallOutcome) {
+    let _section = p.space.hold_off_fork();
     let _ = std::io::stderr()
         .lock()
         .write_all(format_exit(n, out).as_bytes());

@@ -436,7 +436,7 @@ impl Process {
             None
         };
         let old = {
-            let mut table = self.sigactions.lock();
+            let mut table = self.lock(&self.sigactions);
             let slot = &mut table[signo as usize - 1];
             let old = *slot;
             if let Some(n) = new {
@@ -822,7 +822,8 @@ impl Process {
     /// copy of the guest memory; for `CLONE_VFORK` the parent waits until the child execs
     /// or exits ([`SyscallOutcome::VforkParent`]). A vfork child's writes to memory are therefore not seen by the parent.
     /// The caller forks with every other thread of the emulator stopped outside its locks
-    /// (the vCPU layer's exclusive section); `CLONE_VM` without
+    /// (the vCPU layer's exclusive section for translated code, `GuestSpace::lock_for_fork`
+    /// for syscalls); `CLONE_VM` without
     /// `CLONE_THREAD` or `CLONE_VFORK` is `ENOSYS`.
     pub(crate) fn sys_clone(
         &self,
@@ -858,8 +859,9 @@ impl Process {
             pipe = [-1, -1];
         }
         let exit_signal = (flags & CSIGNAL) as i32;
-        // SAFETY: the other threads of the emulator are stopped outside its locks (see
-        // above), so the child's copy of the emulator's state is consistent; with the usual
+        // SAFETY: the other threads of the emulator are stopped outside its locks (the
+        // caller's exclusive section and `GuestSpace::lock_for_fork`), so the child's copy of
+        // the emulator's state is consistent; with the usual
         // SIGCHLD exit signal libc's fork() runs its at-fork handlers (the allocator's),
         // otherwise a raw clone sets the exit signal.
         let child = unsafe {

@@ -1380,6 +1380,10 @@ impl Vcpu {
             let outcome = match &section {
                 Some(s) => {
                     machine.backend.code_cache().before_fork();
+                    // The vCPUs in syscalls (and threads being born) are stopped only for
+                    // translated code: they may be inside a lock the child will need (the
+                    // address space's, the signal table's). The fork waits until they are out.
+                    let _gate = machine.space().lock_for_fork();
                     s.fork(cpu, syscall, is_child)
                 }
                 None => syscall(),
