@@ -321,6 +321,12 @@ impl TranslationBlock {
             .map_or(std::ptr::null(), |h| h.code as *const u8)
     }
 
+    /// The guest pc jump slot `slot` of the block's code leaves for, if it has code and the
+    /// slot a fixed target.
+    pub fn jump_target(&self, slot: usize) -> Option<u64> {
+        *self.host.get()?.jump_targets.get(slot)?
+    }
+
     /// The guest pages covered.
     pub fn pages(&self) -> impl Iterator<Item = u64> + '_ {
         self.pages.iter().flatten().copied()

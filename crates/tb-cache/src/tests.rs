@@ -529,6 +529,9 @@ fn a_slot_is_linked_only_to_the_block_at_its_target() {
     targets[0] = Some(0x2000);
     from.set_code(0x9000 as *const u8, 32, Vec::new(), Vec::new(), targets);
     let from = c.insert(from, &g).unwrap();
+    assert_eq!(from.jump_target(0), Some(0x2000));
+    assert_eq!(from.jump_target(1), None);
+    assert_eq!(from.jump_target(JUMP_SLOTS), None);
     let right = c.insert(block(0x2000, 8, 0xa000), &g).unwrap();
     let wrong = c.insert(block(0x3000, 8, 0xb000), &g).unwrap();
     assert!(!c.link(from, 0, wrong, &write));
@@ -540,5 +543,6 @@ fn a_slot_is_linked_only_to_the_block_at_its_target() {
     assert!(c.link(from, 1, wrong, &write));
     // A block without code has no slots to link yet (its code may number them otherwise).
     let cold = c.insert(tier0_block(0x4000), &g).unwrap();
+    assert_eq!(cold.jump_target(0), None);
     assert!(!c.link(cold, 0, right, &write));
 }

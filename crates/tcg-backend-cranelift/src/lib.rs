@@ -165,20 +165,27 @@ pub struct BackendConfig {
     /// that whoever makes a block unfit to run (invalidation) asks every thread that may be
     /// running it to leave, after the block can no longer be entered anew.
     pub goto_start_loops: bool,
+    /// Offset from `env` of the guest pc (u64), if the caller wants exits through a jump
+    /// slot not to store it: where the paths to a `GotoTb { slot }` wrote the block's
+    /// [`tcg::Block::jump_targets`]`[slot]` there, the store is left out (the next block
+    /// knows its own pc), and a caller seeing [`BlockExit::Unchained`] sets the pc to that
+    /// jump target itself. `None` (default): the pc is stored like any other global.
+    pub pc_env_offset: Option<i32>,
 }
 
 /// Where `LookupAndGotoPtr` finds a per-CPU jump cache, so that translated code can look an
 /// indirect target up without a call: the cache is an array of pointers to block
 /// descriptors (0 when empty), indexed by `(pc ^ (pc >> shift)) & mask`; an entry answers
 /// `pc` if the descriptor's pc equals it, its 32-bit validity word is 0 and its code word is
-/// not 0. Anything else falls back to `lookup_fn`. The backend knows only these offsets.
+/// not 0. Anything else falls back to `lookup_fn`. The backend knows only these offsets. A
+/// block that wrote the pc stores it only on a miss: the block a hit enters knows its pc.
 ///
 /// The caller guarantees that while a block runs, every descriptor the cache points at stays
 /// allocated (e.g. under an epoch guard), and that a descriptor's code word, once non-zero,
 /// is the entry of a block of this backend with jump slots alive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct JumpCacheProbe {
-    /// Offset from `env` of the guest pc the exit stored (the state's pc field).
+    /// Offset from `env` of the guest pc (the state's pc field).
     pub pc_env_offset: i32,
     /// Offset from `env` of the pointer to the entry array.
     pub entries_env_offset: i32,
@@ -207,6 +214,7 @@ impl BackendConfig {
             verify_clif: cfg!(debug_assertions),
             jump_cache_probe: None,
             goto_start_loops: false,
+            pc_env_offset: None,
         }
     }
 }
@@ -273,7 +281,8 @@ pub enum BlockExit {
     /// `ExitTb { code }` ran, or `LookupAndGotoPtr` missed (code 0).
     Exit(u32),
     /// `GotoTb { slot }` of the block compiled with `tb_tag` ran while its slot was unlinked:
-    /// the dispatcher may now link that slot to the next block.
+    /// the dispatcher may now link that slot to the next block. With
+    /// [`BackendConfig::pc_env_offset`], the guest pc is the slot's jump target, unstored.
     Unchained {
         /// The `tb_tag` the block was compiled with.
         tb_tag: u64,

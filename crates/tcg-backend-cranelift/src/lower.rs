@@ -476,9 +476,14 @@ impl<'a> Lower<'a> {
     /// Stores the globals that a path to the current op may have changed since entry (or
     /// since the last sync).
     fn store_written_globals(&mut self) {
+        self.store_written_globals_but(None);
+    }
+
+    /// [`Lower::store_written_globals`] except the global at env offset `skip`.
+    fn store_written_globals_but(&mut self, skip: Option<u32>) {
         let mask = self.flow.stores[self.op_index];
         let written: Vec<(Value, u32)> = (0..self.globals.len())
-            .filter(|&i| mask & (1 << i) != 0)
+            .filter(|&i| mask & (1 << i) != 0 && Some(self.globals[i].1) != skip)
             .map(|i| {
                 let (t, off) = self.globals[i];
                 (self.b.use_var(self.vars[t.0 as usize]), off)
@@ -880,6 +885,8 @@ impl<'a> Lower<'a> {
                 self.pcs.push(pc);
             }
             Op::SetLabel { .. } => unreachable!("handled by lower_all"),
+            // Only the global flow analysis looks at it.
+            Op::Discard { .. } => {}
             Op::Mov { dst, src } => {
                 let v = self.get(src);
                 self.set(dst, v);
@@ -1263,9 +1270,19 @@ impl<'a> Lower<'a> {
                 self.terminated = true;
             }
             Op::LookupAndGotoPtr => {
-                self.store_written_globals();
-                if let Some(probe) = self.backend.config.jump_cache_probe {
-                    self.inline_probe(probe);
+                match self.backend.config.jump_cache_probe {
+                    Some(probe) => {
+                        // The pc, if the paths here wrote it, is stored on a miss only: the
+                        // block a hit enters knows its own pc.
+                        let pc = self.written_global(probe.pc_env_offset);
+                        self.store_written_globals_but(pc.map(|_| probe.pc_env_offset as u32));
+                        self.inline_probe(probe, pc);
+                        if let Some(pc) = pc {
+                            let flags = Self::env_flags();
+                            self.b.ins().store(flags, pc, self.env, probe.pc_env_offset);
+                        }
+                    }
+                    None => self.store_written_globals(),
                 }
                 let stub = self.iconst(types::I64, self.backend.lookup_stub_addr() as u64);
                 let zero = self.iconst(types::I64, 0);
@@ -1280,7 +1297,13 @@ impl<'a> Lower<'a> {
     /// Leaves through jump slot `slot`: stores what the paths here wrote and tail-calls the
     /// slot's target (the next block, or the unlinked stub).
     fn goto_tb(&mut self, slot: u8) {
-        self.store_written_globals();
+        // The pc, if it holds the slot's target: the next block knows its own pc, and the
+        // dispatcher sets it from the target when the slot is unlinked.
+        let target = self.block.jump_targets[usize::from(slot)];
+        let pc_global = self.backend.config.pc_env_offset.filter(|&off| {
+            target.is_some() && self.written_global(off).and_then(|v| self.iconst_of(v)) == target
+        });
+        self.store_written_globals_but(pc_global.map(|off| off as u32));
         let slot_addr = self.jump_slots[usize::from(slot)] as u64;
         let p = self.iconst(types::I64, slot_addr);
         let target = self
@@ -1294,18 +1317,23 @@ impl<'a> Lower<'a> {
         self.terminated = true;
     }
 
+    /// The value of the global at env offset `off` if the paths to the op being lowered
+    /// wrote it (it is stored at an exit there).
+    fn written_global(&mut self, off: i32) -> Option<Value> {
+        let mask = self.flow.stores[self.op_index];
+        let i = (0..self.globals.len())
+            .find(|&i| mask & (1 << i) != 0 && self.globals[i].1 as i32 == off)?;
+        Some(self.b.use_var(self.vars[self.globals[i].0 .0 as usize]))
+    }
+
     /// The inline jump-cache probe of `LookupAndGotoPtr` (see [`crate::JumpCacheProbe`]):
     /// tail-calls the cached block on a hit, falls through (to the lookup stub) on a miss.
-    /// Globals are already stored.
-    fn inline_probe(&mut self, p: crate::JumpCacheProbe) {
+    /// Globals are already stored, except the pc if `written` holds it.
+    fn inline_probe(&mut self, p: crate::JumpCacheProbe, written: Option<Value>) {
         let env = self.env;
         let flags = Self::env_flags();
-        // The pc the paths here wrote, if they did (no reload through memory).
-        let mask = self.flow.stores[self.op_index];
-        let written = (0..self.globals.len())
-            .find(|&i| mask & (1 << i) != 0 && self.globals[i].1 as i32 == p.pc_env_offset);
         let pc = match written {
-            Some(i) => self.b.use_var(self.vars[self.globals[i].0 .0 as usize]),
+            Some(pc) => pc,
             None => self.b.ins().load(types::I64, flags, env, p.pc_env_offset),
         };
         let hi = self.b.ins().ushr_imm_u(pc, i64::from(p.shift));
@@ -1688,6 +1716,10 @@ impl GlobalFlow {
             if let Some(d) = op_dst(op) {
                 may |= bit(d);
                 def |= bit(d);
+            }
+            if let Op::Discard { global } = *op {
+                // Dead on this path: no exit after it stores it.
+                may &= !bit(global);
             }
             match *op {
                 Op::BrCond { label, .. } => merge(&mut at_label[label.0 as usize], (may, def, lz)),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use common::*;
 use tcg::{BinOp, Block, Cond, Helper, HelperFlags, MemOp, Op, Type};
-use tcg_backend_cranelift::{BlockExit, CompileError, Compiler};
+use tcg_backend_cranelift::{Backend, BackendConfig, BlockExit, CompileError, Compiler};
 
 const RAX: u32 = 0;
 const RBX: u32 = 8;
@@ -1061,7 +1061,8 @@ fn inline_jump_cache_probe_hits_without_calling_and_misses_to_lookup_fn() {
         // SAFETY: blocks of this backend; env is valid for the offsets used and holds the
         // table pointer, whose descriptors outlive the run and name live code or 0.
         let e = unsafe { be.execute(env.ptr(), jumper.code) };
-        (e, env.u64(0), PROBE_MISSES.load(Ordering::SeqCst) - before)
+        let misses = PROBE_MISSES.load(Ordering::SeqCst) - before;
+        (e, env.u64(0), misses, env.u64(RIP as usize))
     };
     let good = Desc {
         pc: 0x2003,
@@ -1069,15 +1070,17 @@ fn inline_jump_cache_probe_hits_without_calling_and_misses_to_lookup_fn() {
         pad: 0,
         code: ct.code as usize,
     };
-    assert_eq!(run(Some(&good)), (BlockExit::Exit(77), 21, 0), "hit");
+    // A hit leaves the pc unstored (the block entered knows its own), a miss stores it for
+    // the lookup.
+    assert_eq!(run(Some(&good)), (BlockExit::Exit(77), 21, 0, 0), "hit");
     for (what, d) in [
         ("other pc", Desc { pc: 0x2004, ..good }),
         ("invalid", Desc { valid: 1, ..good }),
         ("no code", Desc { code: 0, ..good }),
     ] {
-        assert_eq!(run(Some(&d)), (BlockExit::Exit(0), 3, 1), "{what}");
+        assert_eq!(run(Some(&d)), (BlockExit::Exit(0), 3, 1, 0x2003), "{what}");
     }
-    assert_eq!(run(None), (BlockExit::Exit(0), 3, 1), "empty entry");
+    assert_eq!(run(None), (BlockExit::Exit(0), 3, 1, 0x2003), "empty entry");
 }
 
 /// `rcx = convs(load(size at 0x40) & mask)` (the conversions applied in order), then exit.
@@ -1197,4 +1200,57 @@ fn the_guest_base_is_made_once_per_block() {
         .filter(|&v| v == be.guest_base())
         .count();
     assert_eq!(base_consts, 1, "{}", i.clif);
+}
+
+#[test]
+fn an_exit_through_a_slot_leaves_its_target_pc_unstored_when_asked() {
+    const PC: u32 = 0x40;
+    let mem = GuestMem::new();
+    let block = |target: u64| {
+        let mut b = Block::new(0x1000);
+        let rax = b.global(Type::I64, RAX, "rax");
+        let rip = b.global(Type::I64, PC, "rip");
+        let one = b.constant(Type::I64, 1);
+        b.push(Op::InsnStart { pc: 0x1000 });
+        b.push(Op::Binary {
+            op: BinOp::Add,
+            dst: rax,
+            a: rax,
+            b: one,
+        });
+        b.push(Op::Const {
+            dst: rip,
+            imm: 0x2000,
+        });
+        b.push(Op::GotoTb { slot: 1 });
+        b.jump_targets[1] = Some(target);
+        b
+    };
+    for (pc_env_offset, target, stored) in [
+        (None, 0x2000, true),
+        (Some(PC as i32), 0x2000, false),
+        // The pc written is not the slot's target: stored.
+        (Some(PC as i32), 0x3000, true),
+    ] {
+        let mut cfg = BackendConfig::new(mem.base as u64, GUEST_SIZE, 0);
+        cfg.cache_capacity = 1 << 20;
+        cfg.pc_env_offset = pc_env_offset;
+        let be = Backend::new(cfg).unwrap();
+        let slots = Slots::new(&be);
+        let cb = compile(&be, &mut Compiler::new(), &block(target), &slots);
+        let mut env = Env::new();
+        env.set_u64(PC as usize, 0x1000);
+        // SAFETY: the code was just compiled for this backend; `env` covers its offsets.
+        let exit = unsafe { be.execute(env.ptr(), cb.code) };
+        assert_eq!(
+            exit,
+            BlockExit::Unchained {
+                tb_tag: TAG,
+                slot: 1
+            }
+        );
+        assert_eq!(env.u64(RAX as usize), 1);
+        let want = if stored { 0x2000 } else { 0x1000 };
+        assert_eq!(env.u64(PC as usize), want, "{pc_env_offset:?} {target:#x}");
+    }
 }

@@ -50,6 +50,8 @@
 //! Blocks store `cc_op` only at exits, so after a guest memory fault (where the IR
 //! guarantees only the faulting pc) the lazy-flags state may be stale; flags that a later
 //! instruction of the block overwrites before reading may not have been computed at all.
+//! Likewise an exit to code that overwrites every flag before reading one leaves the state's
+//! flags as they were: a signal delivered between the two blocks sees flags nothing reads.
 
 mod f80;
 mod fx;

@@ -162,6 +162,23 @@ pub(crate) fn live_out(insns: &[Instruction]) -> Vec<u64> {
     out
 }
 
+/// If the code that starts with `insns` overwrites every flag before reading any (and
+/// before leaving that code), the end of the instruction that completes it: a jump there
+/// need not leave the flags in the state.
+pub(crate) fn flags_dead_at(insns: impl IntoIterator<Item = Instruction>) -> Option<u64> {
+    let mut killed = 0;
+    for ins in insns {
+        if !is_simple(&ins) || from_iced(ins.rflags_read()) & !killed != 0 {
+            return None;
+        }
+        killed |= kills(&ins);
+        if killed == ALL {
+            return Some(ins.next_ip());
+        }
+    }
+    None
+}
+
 /// True for a direct `jmp` to the next instruction of the block (the block followed it: it
 /// translates to nothing).
 fn is_followed_jump(ins: &Instruction, next: Option<&Instruction>) -> bool {
@@ -211,6 +228,26 @@ mod tests {
         // shl eax, cl; shl eax, 3; jmp: the immediate shift kills all six.
         let v = live_out(&decode(&[0xd3, 0xe0, 0xc1, 0xe0, 0x03, 0xeb, 0x00]));
         assert_eq!(v[0], 0);
+    }
+
+    #[test]
+    fn flags_are_dead_where_code_overwrites_them_all_first() {
+        // mov eax, ebx; cmp eax, ecx; (jne)
+        let code = [0x89, 0xd8, 0x39, 0xc8, 0x75, 0x00];
+        assert_eq!(flags_dead_at(decode(&code)), Some(0x1004));
+        // inc eax (keeps CF); add eax, ebx
+        assert_eq!(
+            flags_dead_at(decode(&[0xff, 0xc0, 0x01, 0xd8])),
+            Some(0x1004)
+        );
+        // inc eax; jc: the carry is read
+        assert_eq!(flags_dead_at(decode(&[0xff, 0xc0, 0x72, 0x00])), None);
+        // adc eax, ebx reads CF first
+        assert_eq!(flags_dead_at(decode(&[0x11, 0xd8, 0x01, 0xd8])), None);
+        // mov only, then the code ends: unknown
+        assert_eq!(flags_dead_at(decode(&[0x89, 0xd8])), None);
+        // shl eax, cl may write nothing; then a ret (leaves)
+        assert_eq!(flags_dead_at(decode(&[0xd3, 0xe0, 0xc3])), None);
     }
 
     #[test]

@@ -99,6 +99,9 @@ pub(crate) struct Tr<'c> {
     /// The targets the jump slots were given (an exit to a target beyond them looks its block
     /// up instead).
     slot_targets: [Option<u64>; tcg::JUMP_SLOTS],
+    /// Exit targets whose code overwrites every flag before reading one: an exit there
+    /// discards the flags state instead of storing it.
+    flags_dead_targets: Vec<u64>,
     /// Conditional branches inside the block, when it goes on after them.
     pub(crate) region: Region,
     /// Instructions after the first that a later branch of the block goes back to
@@ -272,6 +275,7 @@ impl<'c> Tr<'c> {
             next: pc,
             live: crate::liveness::ALL,
             slot_targets: [None; tcg::JUMP_SLOTS],
+            flags_dead_targets: Vec::new(),
             region: Region::default(),
             loop_heads: Vec::new(),
         }
@@ -1017,7 +1021,14 @@ impl<'c> Tr<'c> {
             self.goto_ptr(t);
             return;
         };
-        self.sync_cc_side();
+        // (Never the block's own start: a loop back keeps its flags.)
+        if self.flags_dead_targets.contains(&target) {
+            for g in [self.cc_op, self.cc_dst, self.cc_src, self.cc_src2] {
+                self.b.push(Op::Discard { global: g });
+            }
+        } else {
+            self.sync_cc_side();
+        }
         self.movi(self.rip, target);
         if self.cfg.single_step {
             self.b.push(Op::ExitTb { code: exit::LOOKUP });
@@ -1372,6 +1383,9 @@ fn closes_loop(fetch: &mut dyn FnMut(u64, &mut [u8]) -> usize, at: u64, start: u
     false
 }
 
+/// Bytes looked at where an exit goes, for whether the flags are dead there.
+const FLAGS_LOOKAHEAD_BYTES: usize = 32;
+
 /// The longest x86 instruction, in bytes.
 const MAX_INSN_LEN: usize = 15;
 /// Bytes [`predecode`] fetches at once (a typical block is shorter).
@@ -1418,6 +1432,44 @@ fn translate_with(
         // `GotoStart` only through a slot of its own, so it gets one before other exits
         // take both (gzip's match search leaves twice before its loop closes).
         t.slot_targets[0] = Some(pc);
+    }
+    // Exits to code that overwrites the flags before reading them leave them unstored; the
+    // block covers the code it looked at, so that rewriting it invalidates the block.
+    let mut looked_at = Vec::new();
+    if live.is_some() {
+        let page = pc & !0xfff;
+        // Direct jumps, calls and conditional branches to an instruction the block does not
+        // go on to, and the fall-through at its end.
+        let exits = pre.iter().enumerate().filter_map(|(k, i)| {
+            let direct = is_jcc(i)
+                || direct_jump_target(i).is_some()
+                || i.flow_control() == FlowControl::Call && i.op0_kind() == OpKind::NearBranch64;
+            let target = i.near_branch64();
+            (direct && !pre[k + 1..].iter().any(|j| j.ip() == target)).then_some(target)
+        });
+        let fall_through = pre
+            .last()
+            .filter(|i| {
+                matches!(
+                    i.flow_control(),
+                    FlowControl::Next | FlowControl::ConditionalBranch
+                )
+            })
+            .map(|i| i.next_ip());
+        for target in exits.chain(fall_through) {
+            if target & !0xfff != page || target == pc || t.flags_dead_targets.contains(&target) {
+                continue;
+            }
+            let mut buf = [0u8; FLAGS_LOOKAHEAD_BYTES];
+            let room = (0x1000 - (target & 0xfff)) as usize;
+            let got = fetch(target, &mut buf[..room.min(FLAGS_LOOKAHEAD_BYTES)]);
+            let dec = Decoder::with_ip(64, &buf[..got], target, DecoderOptions::NONE);
+            let insns = dec.into_iter().take_while(|i| !i.is_invalid()).take(4);
+            if let Some(end) = crate::liveness::flags_dead_at(insns) {
+                t.flags_dead_targets.push(target);
+                looked_at.push((target, end));
+            }
+        }
     }
     let exit_label = t.label();
     t.on_exit_request(Cond::Ne, exit_label);
@@ -1545,6 +1597,10 @@ fn translate_with(
     t.b.push(Op::ExitTb {
         code: exit::EXIT_REQUEST,
     });
+    for (start, end) in looked_at {
+        lo = lo.min(start);
+        hi = hi.max(end);
+    }
     t.b.num_insns = n;
     t.b.jump_targets = t.slot_targets;
     t.b.guest_start = lo;

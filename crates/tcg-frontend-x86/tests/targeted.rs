@@ -433,8 +433,13 @@ fn syscall_exits_with_rip_after_it() {
 }
 
 fn translate(code: &[u8], pc: u64, cfg: &TranslateConfig) -> tcg::Block {
+    translate_from(code, pc, pc, cfg)
+}
+
+/// The block at `pc` of `code` loaded at `base`.
+fn translate_from(code: &[u8], base: u64, pc: u64, cfg: &TranslateConfig) -> tcg::Block {
     let mut fetch = |addr: u64, buf: &mut [u8]| -> usize {
-        let off = addr.wrapping_sub(pc) as usize;
+        let off = addr.wrapping_sub(base) as usize;
         if off >= code.len() {
             return 0;
         }
@@ -1075,16 +1080,7 @@ fn a_block_follows_jumps_on_its_page_and_covers_their_targets() {
     let mut code = [0x90u8; 0x50];
     code[..3].copy_from_slice(&[0xff, 0xc0, 0xc3]);
     code[0x40..0x43].copy_from_slice(&[0x90, 0xeb, 0xbd]);
-    let mut fetch = |addr: u64, buf: &mut [u8]| -> usize {
-        let off = addr.wrapping_sub(0x1000) as usize;
-        if off >= code.len() {
-            return 0;
-        }
-        let n = (code.len() - off).min(buf.len());
-        buf[..n].copy_from_slice(&code[off..off + n]);
-        n
-    };
-    let b = translate_block(pc, &mut fetch, &cfg());
+    let b = translate_from(&code, 0x1000, pc, &cfg());
     let starts: Vec<u64> = b
         .ops
         .iter()
@@ -1097,17 +1093,8 @@ fn a_block_follows_jumps_on_its_page_and_covers_their_targets() {
     assert_eq!((b.pc, b.num_insns), (pc, 4));
     assert_eq!((b.guest_start, b.guest_size), (0x1000, 0x43));
     // Not onto another page: the block ends with the jump.
-    let mut fetch_far = |addr: u64, buf: &mut [u8]| -> usize {
-        let off = addr.wrapping_sub(0x2000) as usize;
-        let bytes = [0x90, 0xe9, 0xfa, 0xef, 0xff, 0xff]; // nop; jmp 0x1000
-        if off >= bytes.len() {
-            return 0;
-        }
-        let n = (bytes.len() - off).min(buf.len());
-        buf[..n].copy_from_slice(&bytes[off..off + n]);
-        n
-    };
-    let b = translate_block(0x2000, &mut fetch_far, &cfg());
+    // nop; jmp 0x1000
+    let b = translate(&[0x90, 0xe9, 0xfa, 0xef, 0xff, 0xff], 0x2000, &cfg());
     assert_eq!((b.num_insns, b.guest_start, b.guest_size), (2, 0x2000, 6));
 }
 
@@ -1315,4 +1302,32 @@ fn a_loop_closing_after_two_exits_goes_back_to_its_start() {
         exits.iter().any(|op| matches!(op, Op::GotoStart { .. })),
         "no GotoStart among {exits:?}\n{b}"
     );
+}
+
+/// An exit to code that overwrites every flag before reading one discards the flags state
+/// instead of storing it, and the block covers the code it looked at (rewriting it must
+/// invalidate the block); an exit to code that reads a flag stores them.
+#[test]
+fn an_exit_to_code_that_overwrites_the_flags_discards_them() {
+    let block_with_target = |target_code: &[u8]| {
+        let mut code = [0xcc; 0x30];
+        // add eax, 1; jne 0x1020; ret
+        code[..6].copy_from_slice(&[0x83, 0xc0, 0x01, 0x75, 0x1b, 0xc3]);
+        code[0x20..0x20 + target_code.len()].copy_from_slice(target_code);
+        translate(&code, 0x1000, &cfg())
+    };
+    let discards = |b: &tcg::Block| {
+        b.ops
+            .iter()
+            .filter(|op| matches!(op, Op::Discard { .. }))
+            .count()
+    };
+    // mov ecx, edx; cmp eax, ebx
+    let b = block_with_target(&[0x89, 0xd1, 0x39, 0xd8]);
+    assert_eq!(discards(&b), 4, "{b}");
+    assert_eq!((b.guest_start, b.guest_size), (0x1000, 0x24));
+    // jc: reads the carry `add` left
+    let b = block_with_target(&[0x72, 0x00]);
+    assert_eq!(discards(&b), 0, "{b}");
+    assert_eq!((b.guest_start, b.guest_size), (0x1000, 6));
 }

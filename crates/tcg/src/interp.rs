@@ -414,6 +414,7 @@ pub unsafe fn interpret(block: &Block, env: *mut u8, mem: GuestMemoryView) -> In
         i += 1;
         match *op {
             Op::InsnStart { pc: p } => pc = p,
+            Op::Discard { .. } => {}
             Op::Mov { dst, src } => {
                 let v = get(&slots, src);
                 set(&mut slots, dst, v);

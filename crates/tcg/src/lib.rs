@@ -504,6 +504,10 @@ pub enum Op {
     },
     /// A memory barrier.
     Fence { kind: Fence },
+    /// The value of `global` is dead on this path until written again: exits and
+    /// state-syncing calls after it need not store it (the state may keep an older value).
+    /// The block does not read it before writing it. Interpreters ignore it.
+    Discard { global: Temp },
     /// Call a helper: `ret = helper(args...)`.
     Call {
         helper: &'static Helper,

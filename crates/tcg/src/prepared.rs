@@ -385,6 +385,7 @@ impl Prepared {
                 Op::AtomicCmpxchg { mem, .. } if mem.size == 16 => {
                     return Err(NotPreparable("16-byte compare-and-swap"));
                 }
+                Op::Discard { .. } => continue,
                 Op::InsnStart { pc } => Ins::Pc(pc),
                 Op::Mov { dst, src } => Ins::Mov {
                     d: slot(dst),

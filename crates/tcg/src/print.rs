@@ -198,6 +198,7 @@ impl fmt::Display for Block {
                     t(*new)
                 )?,
                 Op::Fence { kind } => writeln!(f, "  mb {kind:?}")?,
+                Op::Discard { global } => writeln!(f, "  discard {}", t(*global))?,
                 Op::Call { helper, args, ret } => {
                     write!(f, "  call {}", helper.name)?;
                     if let Some(r) = ret {

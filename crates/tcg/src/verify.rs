@@ -108,6 +108,14 @@ fn check_op(block: &Block, op: &Op, placed: &mut [bool]) -> Result<(), String> {
                 ));
             }
         }
+        Op::Discard { global } => {
+            if !matches!(
+                block.temps.get(global.0 as usize).map(|t| t.kind),
+                Some(TempKind::Global { .. })
+            ) {
+                return Err(format!("discard of t{}, not a global", global.0));
+            }
+        }
         Op::Mov { dst, src } => same("mov", write(dst)?, ty(src)?)?,
         Op::Const { dst, .. } => {
             write(dst)?;

@@ -391,9 +391,10 @@ impl Machine {
             // `lookup_helper` only on a miss. Blocks stay allocated while a vCPU runs (its
             // epoch guard) and jump-cache entries are cleared before a block is freed.
             let (desc_pc, desc_valid, desc_code) = TranslationBlock::probe_offsets();
+            let rip_offset =
+                (std::mem::offset_of!(VcpuEnv, state) + std::mem::offset_of!(X86State, rip)) as i32;
             backend_config.jump_cache_probe = Some(tcg_backend_cranelift::JumpCacheProbe {
-                pc_env_offset: (std::mem::offset_of!(VcpuEnv, state)
-                    + std::mem::offset_of!(X86State, rip)) as i32,
+                pc_env_offset: rip_offset,
                 entries_env_offset: std::mem::offset_of!(VcpuEnv, jc_entries) as i32,
                 mask: (tb_cache::JUMP_CACHE_SIZE - 1) as u64,
                 shift: tb_cache::JUMP_CACHE_SHIFT,
@@ -407,6 +408,9 @@ impl Machine {
             // `Machine::kick_after_invalidation`), and the block stays allocated while a vCPU
             // runs it (epoch guard), so the loop ends at the next iteration.
             backend_config.goto_start_loops = true;
+            // Exits through a jump slot leave rip unstored; the dispatcher sets it from the
+            // slot's jump target when the slot is unlinked (`BlockExit::Unchained`).
+            backend_config.pc_env_offset = Some(rip_offset);
         }
         let backend = Backend::new(backend_config)
             .map_err(|e| SetupError(format!("cannot set up the host backend: {e}")))?;
@@ -1246,7 +1250,12 @@ impl Vcpu {
             fault::set_current(std::ptr::null());
             match exit {
                 BlockExit::Unchained { tb_tag, slot } => {
-                    chain_from = Some((tb_tag as *const TranslationBlock, slot));
+                    let from = tb_tag as *const TranslationBlock;
+                    // SAFETY: `from` is the block that just ran, kept alive by `guard`.
+                    if let Some(target) = unsafe { &*from }.jump_target(usize::from(slot)) {
+                        self.env.state.rip = target;
+                    }
+                    chain_from = Some((from, slot));
                     continue;
                 }
                 BlockExit::Exit(exit::LOOKUP) | BlockExit::Exit(exit::EXIT_REQUEST) => {}
