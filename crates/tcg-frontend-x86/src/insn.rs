@@ -414,10 +414,17 @@ fn arith(t: &mut Tr, ins: &Instruction) -> R {
         M::Or => BinOp::Or,
         _ => BinOp::Xor,
     };
-    // `cmp $0` and the like: the result is the operand (no op on the way to the flags).
+    // `cmp $0` and the like, and `test r, r` (`or r, r`): the result is the operand (no op
+    // on the way to the flags; Cranelift does not fold `x & x`).
+    let same_reg = matches!(
+        (d, s),
+        (Opnd::Reg { r, size: n, high: h }, Opnd::Reg { r: r2, size: n2, high: h2 })
+            if r == r2 && n == n2 && h == h2
+    );
     let identity = cin.is_none()
-        && matches!(s, Opnd::Imm { v, .. } if v & mask(size) == 0)
-        && matches!(op, BinOp::Add | BinOp::Sub | BinOp::Or | BinOp::Xor);
+        && (matches!(s, Opnd::Imm { v, .. } if v & mask(size) == 0)
+            && matches!(op, BinOp::Add | BinOp::Sub | BinOp::Or | BinOp::Xor)
+            || same_reg && matches!(op, BinOp::And | BinOp::Or));
     let compute = |t: &mut Tr, a: Temp| {
         if identity {
             return t.copy(a);

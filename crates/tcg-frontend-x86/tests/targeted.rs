@@ -783,6 +783,69 @@ fn a_scan_loop_adds_nothing_but_its_increment() {
 }
 
 #[test]
+fn test_or_and_of_a_register_with_itself_compute_nothing() {
+    // `test r, r`, `or r, r`, `and r, r` (every size): the result is the operand.
+    let code = asm(
+        |a| {
+            a.test(rax, rax)?;
+            a.setne(dl)?;
+            a.or(ecx, ecx)?;
+            a.and(bh, bh)?;
+            a.test(si, si)?;
+            a.jmp(rbx)
+        },
+        0x3000,
+    );
+    let b = translate(&code, 0x3000, &cfg());
+    let logic = b
+        .ops
+        .iter()
+        .filter(|o| {
+            matches!(
+                o,
+                Op::Binary {
+                    op: tcg::BinOp::And | tcg::BinOp::Or,
+                    ..
+                }
+            )
+        })
+        .count();
+    // The `and` that keeps bits of rbx around the byte `bh` is written back into.
+    assert!(logic <= 2, "{b}");
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn test_or_and_of_a_register_with_itself_match_native() {
+    let mut rng = StdRng::seed_from_u64(11);
+    for _ in 0..50 {
+        let body = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+            a.test(rax, rax)?;
+            a.sets(dl)?;
+            a.setz(dh)?;
+            a.setp(r8b)?;
+            a.or(ecx, ecx)?;
+            a.setz(r9b)?;
+            a.and(bh, bh)?;
+            a.sets(r10b)?;
+            a.test(si, si)?;
+            a.setz(r11b)?;
+            a.and(rdi, rdi)
+        };
+        let mut init = base_regs();
+        for r in [0, 1, 3, 6, 7] {
+            // Zeros and sign bits in every width now and then.
+            init.gpr[r] = match rng.gen_range(0..4) {
+                0 => 0,
+                1 => rng.gen::<u64>() & 0xffff_ffff_0000_0000,
+                _ => rng.gen(),
+            };
+        }
+        check_native(&body, &init, &[0; 16], &cfg(), FLAGS);
+    }
+}
+
+#[test]
 fn a_32_bit_add_extends_only_its_result() {
     let code = asm(
         |a| {
