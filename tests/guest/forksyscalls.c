@@ -1,5 +1,5 @@
 /* fork() while the other threads are inside syscalls that map memory and read and write
- * guest memory: a lock that one of them held at the moment of the fork must not stay held
+ * guest memory, and start and join threads: a lock that one of them held at the moment of the fork must not stay held
  * in the child, where that thread does not exist. Each child maps memory and starts and
  * joins a thread of its own (both need the emulator's memory-map lock), then exits with a
  * code the parent checks. Argument: forks (default 100). */
@@ -19,6 +19,8 @@
 static atomic_int stop;
 static atomic_long calls;
 
+static void *child_thread(void *arg) { return (void *)((long)arg * 2); }
+
 static void *busy(void *arg) {
     (void)arg;
     sigset_t set, old;
@@ -34,12 +36,15 @@ static void *busy(void *arg) {
         sigprocmask(SIG_BLOCK, &set, &old);
         uname(&u);
         if (!getcwd(cwd, sizeof cwd)) abort();
+        /* Threads born and dying while the main thread forks. */
+        pthread_t c;
+        if (pthread_create(&c, NULL, child_thread, NULL) != 0) abort();
+        pthread_join(c, NULL);
         atomic_fetch_add(&calls, 1);
     }
     return NULL;
 }
 
-static void *child_thread(void *arg) { return (void *)((long)arg * 2); }
 
 int main(int argc, char **argv) {
     int forks = argc > 1 ? atoi(argv[1]) : 100;

@@ -933,6 +933,8 @@ impl fmt::Debug for Vcpu {
 
 impl Drop for Vcpu {
     fn drop(&mut self) {
+        // A dying thread is not running: a fork must not copy the jump caches' list locked.
+        let _no_fork = self.machine.space().hold_off_fork();
         self.machine.exclusive.unregister(&self.cpu);
         self.machine.tbs.drop_jump_cache(&self.jump_cache);
     }
@@ -1493,6 +1495,9 @@ impl Vcpu {
     fn spawn_thread(&mut self, req: CloneRequest) -> Result<i32, i32> {
         use clone_flags::*;
         let machine = self.machine.clone();
+        // This vCPU is in a syscall, so a fork by another may run meanwhile: it must not copy
+        // the compile queue's lock or the jump caches' list locked.
+        let _no_fork = machine.space().hold_off_fork();
         // A threaded guest is no few-millisecond process: the compiler thread starts now,
         // and its first, cold compile (the stubs) overlaps the new thread's start instead of
         // stalling a vCPU's first tier-up (`transl` at 2 vCPUs: 21 -> 19 ms).
