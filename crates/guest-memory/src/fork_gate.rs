@@ -44,6 +44,8 @@ impl ForkGate {
 
     /// Waits until no other thread is inside a section and keeps them out until dropped.
     pub(crate) fn lock_for_fork(&self) -> ForkLock<'_> {
+        // Inside a section of its own, the caller would wait for itself.
+        debug_assert_eq!(DEPTH.get(), 0, "lock_for_fork inside a NoFork section");
         let held = self.0.write().unwrap_or_else(PoisonError::into_inner);
         DEPTH.set(DEPTH.get() + 1);
         ForkLock { _held: held }
