@@ -23,6 +23,11 @@ fn cfg() -> TranslateConfig {
     }
 }
 
+/// How many of `b`'s ops `pred` holds for.
+fn count_ops(b: &tcg::Block, pred: impl Fn(&Op) -> bool) -> usize {
+    b.ops.iter().filter(|o| pred(o)).count()
+}
+
 fn random_data(seed: u64) -> Vec<u8> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut d = vec![0u8; 0x1000];
@@ -540,11 +545,7 @@ fn fetch_fault_and_page_end() {
         },
     );
     assert_eq!(b.num_insns, 2);
-    let inst = b
-        .ops
-        .iter()
-        .filter(|o| matches!(o, Op::InsnStart { .. }))
-        .count();
+    let inst = count_ops(&b, |o| matches!(o, Op::InsnStart { .. }));
     assert_eq!(inst, 2);
 }
 
@@ -564,24 +565,16 @@ fn flags_stay_lazy_inside_a_block() {
         0x3000,
     );
     let b = translate(&code, 0x3000, &cfg());
-    let calls = b
-        .ops
-        .iter()
-        .filter(|o| matches!(o, Op::Call { .. }))
-        .count();
+    let calls = count_ops(&b, |o| matches!(o, Op::Call { .. }));
     assert_eq!(calls, 0, "{b}");
     // cc_op is written once (before the branch), not per instruction.
-    let cc_op_writes = b
-        .ops
-        .iter()
-        .filter(|o| match o {
-            Op::Const { dst, .. } | Op::Mov { dst, .. } => matches!(
-                b.temps[dst.0 as usize].kind,
-                tcg::TempKind::Global { offset, .. } if offset == off::CC_OP
-            ),
-            _ => false,
-        })
-        .count();
+    let cc_op_writes = count_ops(&b, |o| match o {
+        Op::Const { dst, .. } | Op::Mov { dst, .. } => matches!(
+            b.temps[dst.0 as usize].kind,
+            tcg::TempKind::Global { offset, .. } if offset == off::CC_OP
+        ),
+        _ => false,
+    });
     assert_eq!(cc_op_writes, 1, "{b}");
     // Locked ops and xchg with memory use atomics.
     let code = asm(
@@ -594,11 +587,9 @@ fn flags_stay_lazy_inside_a_block() {
         0x3000,
     );
     let b = translate(&code, 0x3000, &cfg());
-    let atomics = b
-        .ops
-        .iter()
-        .filter(|o| matches!(o, Op::AtomicRmw { .. } | Op::AtomicCmpxchg { .. }))
-        .count();
+    let atomics = count_ops(&b, |o| {
+        matches!(o, Op::AtomicRmw { .. } | Op::AtomicCmpxchg { .. })
+    });
     assert_eq!(atomics, 3, "{b}");
     assert!(b.ops.iter().any(|o| matches!(o, Op::LookupAndGotoPtr)));
 }
@@ -622,7 +613,7 @@ fn a_vector_compare_chain_stays_whole() {
         0x3000,
     );
     let b = translate(&code, 0x3000, &cfg());
-    let count = |f: &dyn Fn(&Op) -> bool| b.ops.iter().filter(|o| f(o)).count();
+    let count = |f: &dyn Fn(&Op) -> bool| count_ops(&b, |o| f(o));
     let lanes = count(&|o| {
         matches!(
             o,
@@ -678,19 +669,15 @@ fn shuffles_are_lane_ops() {
         0x3000,
     );
     let b = translate(&code, 0x3000, &cfg());
-    let lanes = b
-        .ops
-        .iter()
-        .filter(|o| {
-            matches!(
-                o,
-                Op::Binary {
-                    op: tcg::BinOp::Lanes { .. },
-                    ..
-                }
-            )
-        })
-        .count();
+    let lanes = count_ops(&b, |o| {
+        matches!(
+            o,
+            Op::Binary {
+                op: tcg::BinOp::Lanes { .. },
+                ..
+            }
+        )
+    });
     assert_eq!(lanes, 4, "{b}");
     assert!(!b.ops.iter().any(|o| matches!(o, Op::Call { .. })), "{b}");
 }
@@ -723,11 +710,7 @@ fn a_branch_after_cmp_compares_its_operands() {
     );
     let b = translate(&code, 0x3000, &cfg());
     assert_eq!(cc_dst_rebuilds(&b), 0, "{b}");
-    let branches = b
-        .ops
-        .iter()
-        .filter(|o| matches!(o, Op::BrCond { .. }))
-        .count();
+    let branches = count_ops(&b, |o| matches!(o, Op::BrCond { .. }));
     assert!(branches >= 4, "{b}");
     // A side exit's fall-through is reached from its branch only: `sbb` there reads the
     // carry of the `cmp` before the branch from its operands too.
@@ -753,10 +736,10 @@ fn cc_dst_rebuilds(b: &tcg::Block) -> usize {
             tcg::TempKind::Global { offset, .. } if offset == off::CC_DST
         )
     };
-    b.ops
-        .iter()
-        .filter(|o| matches!(o, Op::Binary { op: tcg::BinOp::Add, a, b, .. } if is_cc_dst(a) || is_cc_dst(b)))
-        .count()
+    count_ops(
+        b,
+        |o| matches!(o, Op::Binary { op: tcg::BinOp::Add, a, b, .. } if is_cc_dst(a) || is_cc_dst(b)),
+    )
 }
 
 #[test]
@@ -774,11 +757,7 @@ fn a_scan_loop_adds_nothing_but_its_increment() {
         0x3000,
     );
     let b = translate(&code, 0x3000, &cfg());
-    let binary = b
-        .ops
-        .iter()
-        .filter(|o| matches!(o, Op::Binary { .. }))
-        .count();
+    let binary = count_ops(&b, |o| matches!(o, Op::Binary { .. }));
     assert_eq!(binary, 1, "{b}");
 }
 
@@ -797,19 +776,15 @@ fn test_or_and_of_a_register_with_itself_compute_nothing() {
         0x3000,
     );
     let b = translate(&code, 0x3000, &cfg());
-    let logic = b
-        .ops
-        .iter()
-        .filter(|o| {
-            matches!(
-                o,
-                Op::Binary {
-                    op: tcg::BinOp::And | tcg::BinOp::Or,
-                    ..
-                }
-            )
-        })
-        .count();
+    let logic = count_ops(&b, |o| {
+        matches!(
+            o,
+            Op::Binary {
+                op: tcg::BinOp::And | tcg::BinOp::Or,
+                ..
+            }
+        )
+    });
     // The `and` that keeps bits of rbx around the byte `bh` is written back into.
     assert!(logic <= 2, "{b}");
 }
@@ -855,19 +830,15 @@ fn a_32_bit_add_extends_only_its_result() {
         0x3000,
     );
     let b = translate(&code, 0x3000, &cfg());
-    let extensions = b
-        .ops
-        .iter()
-        .filter(|o| {
-            matches!(
-                o,
-                Op::Convert {
-                    conv: tcg::Conv::Ext32u,
-                    ..
-                }
-            )
-        })
-        .count();
+    let extensions = count_ops(&b, |o| {
+        matches!(
+            o,
+            Op::Convert {
+                conv: tcg::Conv::Ext32u,
+                ..
+            }
+        )
+    });
     assert_eq!(extensions, 1, "{b}");
 }
 
